@@ -1,0 +1,1 @@
+"""Training loops with checkpoint and resume."""

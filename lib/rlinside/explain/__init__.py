@@ -1,0 +1,1 @@
+"""Analysis methods: take tensors, arrays or a model, never a chapter-specific object."""

@@ -1,0 +1,1 @@
+"""Torch modules shared by the chapters."""

@@ -1,0 +1,1 @@
+"""RTRL learners for LSTM columns (Javed et al.)."""

@@ -1,0 +1,106 @@
+"""Project-wide helpers: the one seeding routine, the one device choice, repository paths.
+
+Every module that needs randomness, a torch device or the repository root imports it
+from here (STYLE.md: one way to do each thing).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["seed_everything", "torch_device", "repo_root", "code_version", "atomic_write_bytes"]
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed Python, NumPy and torch (when installed) and return a fresh NumPy Generator.
+
+    The returned generator is the one to pass around; the global seeds only protect code
+    (third-party libraries) that still draws from the global state.
+    """
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2**32)
+    try:
+        import torch
+
+        torch.manual_seed(int(seed))
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        pass
+    return np.random.default_rng(int(seed))
+
+
+@functools.lru_cache(maxsize=1)
+def torch_device():
+    """The torch device for the whole project: CUDA when present, else CPU.
+
+    Override with the environment variable ``RLINSIDE_DEVICE`` (e.g. ``cpu``).
+    """
+    import torch
+
+    forced = os.environ.get("RLINSIDE_DEVICE")
+    if forced:
+        return torch.device(forced)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The repository root: ``$RLINSIDE_ROOT`` if set, else the nearest parent holding ``_toc.yml``.
+
+    Falls back to the source checkout this package was imported from.
+    """
+    env = os.environ.get("RLINSIDE_ROOT")
+    if env:
+        return Path(env).resolve()
+    here = (start or Path.cwd()).resolve()
+    for p in (here, *here.parents):
+        if (p / "_toc.yml").is_file() and (p / "notebooks").is_dir():
+            return p
+    src = Path(__file__).resolve().parents[2]
+    if (src / "_toc.yml").is_file():
+        return src
+    raise FileNotFoundError(
+        f"cannot find the rlinside repository root from {here}: no parent holds _toc.yml and "
+        "notebooks/. Run from inside the repository or set RLINSIDE_ROOT."
+    )
+
+
+def code_version(root: Path | None = None) -> str:
+    """Short git commit of the checkout, with ``-dirty`` when ``lib/`` or notebooks changed."""
+    try:
+        root = root or repo_root()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short=10", "HEAD"], cwd=root, capture_output=True, text=True,
+            timeout=10,
+        )
+        if sha.returncode != 0:
+            return "unversioned"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "lib", "notebooks"], cwd=root,
+            capture_output=True, text=True, timeout=10,
+        )
+        return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError, FileNotFoundError):
+        return "unversioned"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
