@@ -1,0 +1,346 @@
+"""The artifact store: expensive results (trained agents, sweeps) keyed by what made them.
+
+An artifact is a folder of files plus a ``manifest.json``::
+
+    <root>/<kind>/<key>/manifest.json
+    <root>/<kind>/<key>/<file> ...
+
+- **key**: the first 16 hex digits of sha256(kind + canonical JSON of config + version).
+  The same config and producing-code version always map to the same folder.
+- **roots**: shipped artifacts live in ``data/`` (committed); local builds go to the
+  git-ignored cache ``.cache/artifacts`` (``$RLINSIDE_CACHE`` overrides). Loads look in
+  ``data/`` first, then in the cache.
+- **atomic**: an artifact is written into a temporary sibling folder and renamed into place,
+  so a killed build never leaves a half-written artifact where a good one was expected.
+- **verified**: every load checks the sha256 of every file listed in the manifest; a
+  missing or corrupt file raises :class:`ArtifactError` naming the file and the command that
+  rebuilds it.
+
+The manifest records config, metrics, the sha256 and size of every file, the command that
+made it, git commit, date, machine and wall time.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+from rlinside.utils import code_version, repo_root
+
+__all__ = [
+    "Artifact",
+    "ArtifactError",
+    "artifact_key",
+    "canonical_json",
+    "data_root",
+    "cache_root",
+    "load",
+    "save",
+    "load_or_build",
+    "iter_artifacts",
+    "verify",
+    "ship",
+]
+
+MANIFEST = "manifest.json"
+
+
+class ArtifactError(RuntimeError):
+    """A missing, incomplete or corrupt artifact. The message names the file and the fix."""
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no whitespace: the form that is hashed for a key."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return asdict(o)
+    if isinstance(o, Path):
+        return str(o)
+    try:
+        import numpy as np
+
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    raise TypeError(f"config value {o!r} of type {type(o).__name__} is not JSON-serialisable")
+
+
+_KIND_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def _check_kind(kind: str) -> None:
+    if not isinstance(kind, str) or not kind or not set(kind) <= _KIND_OK:
+        raise ValueError(
+            f"artifact kind {kind!r} is not allowed: use lower-case letters, digits, '_' and '-'"
+        )
+
+
+def artifact_key(kind: str, config: Mapping[str, Any], version: str | int) -> str:
+    """Content address of an artifact: sha256 over kind, canonical config and code version."""
+    _check_kind(kind)
+    payload = canonical_json({"kind": kind, "config": config, "version": str(version)})
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def data_root() -> Path:
+    """Where shipped (committed) artifacts live: ``<repo>/data``."""
+    env = os.environ.get("RLINSIDE_DATA")
+    return Path(env) if env else repo_root() / "data"
+
+
+def cache_root() -> Path:
+    """Where local builds go (git-ignored): ``$RLINSIDE_CACHE`` or ``<repo>/.cache/artifacts``."""
+    env = os.environ.get("RLINSIDE_CACHE")
+    if env:
+        return Path(env)
+    try:
+        return repo_root() / ".cache" / "artifacts"
+    except FileNotFoundError:
+        return Path.home() / ".cache" / "rlinside" / "artifacts"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A verified artifact on disk."""
+
+    path: Path
+    manifest: dict
+
+    @property
+    def kind(self) -> str:
+        return self.manifest["kind"]
+
+    @property
+    def key(self) -> str:
+        return self.manifest["key"]
+
+    @property
+    def config(self) -> dict:
+        return self.manifest["config"]
+
+    @property
+    def metrics(self) -> dict:
+        return self.manifest.get("metrics", {})
+
+    @property
+    def shipped(self) -> bool:
+        try:
+            return self.path.resolve().is_relative_to(data_root().resolve())
+        except FileNotFoundError:
+            return False
+
+    def file(self, name: str) -> Path:
+        """Path of one of the artifact's files; a clear error if it is not listed."""
+        if name not in self.manifest["files"]:
+            raise ArtifactError(
+                f"artifact {self.kind}/{self.key} has no file {name!r}; it has: "
+                f"{', '.join(sorted(self.manifest['files'])) or '(none)'}"
+            )
+        return self.path / name
+
+
+def _rebuild_hint(manifest: Mapping[str, Any] | None, kind: str) -> str:
+    cmd = (manifest or {}).get("command")
+    return f"rebuild it with: {cmd}" if cmd else f"rebuild it with the code that builds kind {kind!r}"
+
+
+def verify(path: Path) -> Artifact:
+    """Check an artifact folder: manifest present, every listed file present with its sha256.
+
+    Raises :class:`ArtifactError` naming the first bad file and how to rebuild.
+    """
+    path = Path(path)
+    mpath = path / MANIFEST
+    if not mpath.is_file():
+        raise ArtifactError(f"artifact folder {path} has no {MANIFEST}; it is incomplete: delete it and rebuild")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except json.JSONDecodeError as e:
+        raise ArtifactError(f"{mpath} is not valid JSON ({e}); delete {path} and rebuild") from e
+    kind = manifest.get("kind", path.parent.name)
+    for name, meta in manifest.get("files", {}).items():
+        f = path / name
+        if not f.is_file():
+            raise ArtifactError(f"artifact file {f} is missing; {_rebuild_hint(manifest, kind)}")
+        digest = _sha256(f)
+        if digest != meta["sha256"]:
+            raise ArtifactError(
+                f"artifact file {f} is corrupt: sha256 {digest[:12]}… does not match the manifest's "
+                f"{meta['sha256'][:12]}…; {_rebuild_hint(manifest, kind)}"
+            )
+    return Artifact(path=path, manifest=manifest)
+
+
+def _candidates(kind: str, key: str) -> list[Path]:
+    return [data_root() / kind / key, cache_root() / kind / key]
+
+
+def load(kind: str, config: Mapping[str, Any], version: str | int, *, command: str | None = None) -> Artifact:
+    """Load and verify the artifact for (kind, config, version) from ``data/`` or the cache."""
+    key = artifact_key(kind, config, version)
+    for p in _candidates(kind, key):
+        if p.exists():
+            return verify(p)
+    hint = f"build it with: {command}" if command else "build it with the function that produces it"
+    raise ArtifactError(
+        f"no artifact {kind}/{key} (config {canonical_json(config)}, version {version}) in "
+        f"{data_root()} or {cache_root()}; {hint}"
+    )
+
+
+def save(
+    kind: str,
+    config: Mapping[str, Any],
+    version: str | int,
+    files: Mapping[str, Path | bytes] | Path,
+    *,
+    metrics: Mapping[str, Any] | None = None,
+    command: str | None = None,
+    wall_time_s: float | None = None,
+    root: Path | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Artifact:
+    """Write an artifact atomically and return it (verified).
+
+    ``files`` is either a folder (all its plain files are taken) or a mapping from file name
+    to a source path or bytes. ``root`` defaults to the cache; pass :func:`data_root` to ship.
+    An existing artifact with the same key is replaced only once the new one is complete.
+    """
+    key = artifact_key(kind, config, version)
+    root = Path(root) if root is not None else cache_root()
+    final = root / kind / key
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".{key}.tmp-{os.getpid()}-{time.time_ns()}"
+    tmp.mkdir()
+    try:
+        if isinstance(files, (str, Path)):
+            src = Path(files)
+            files = {p.name: p for p in sorted(src.iterdir()) if p.is_file() and p.name != MANIFEST}
+        entries = {}
+        for name, src in files.items():
+            if "/" in name or name in ("", ".", "..", MANIFEST):
+                raise ValueError(f"artifact file name {name!r} is not allowed (plain names only, not {MANIFEST!r})")
+            dst = tmp / name
+            if isinstance(src, (bytes, bytearray)):
+                dst.write_bytes(src)
+            else:
+                shutil.copyfile(src, dst)
+            entries[name] = {"sha256": _sha256(dst), "bytes": dst.stat().st_size}
+        manifest = {
+            "kind": kind,
+            "key": key,
+            "version": str(version),
+            "config": json.loads(canonical_json(config)),
+            "metrics": json.loads(canonical_json(dict(metrics or {}))),
+            "files": entries,
+            "command": command,
+            "git_commit": code_version(),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "machine": {
+                "host": platform.node(),
+                "platform": platform.platform(),
+                "processor": platform.machine(),
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+            },
+            "wall_time_s": wall_time_s,
+        }
+        if extra:
+            manifest.update(json.loads(canonical_json(dict(extra))))
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        old = None
+        if final.exists():
+            old = final.parent / f".{key}.old-{os.getpid()}-{time.time_ns()}"
+            os.replace(final, old)
+        os.replace(tmp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return verify(final)
+
+
+def load_or_build(
+    kind: str,
+    config: Mapping[str, Any],
+    build_fn: Callable[[Path], Mapping[str, Any] | None],
+    *,
+    version: str | int,
+    command: str | None = None,
+    rebuild_corrupt: bool = False,
+) -> Artifact:
+    """Return the artifact for (kind, config, version), building it if it does not exist.
+
+    ``build_fn(workdir)`` writes its files into ``workdir`` and returns metrics (or None).
+    A corrupt existing artifact raises unless ``rebuild_corrupt`` is set.
+    """
+    try:
+        return load(kind, config, version, command=command)
+    except ArtifactError as e:
+        missing = str(e).startswith("no artifact")
+        if not missing and not rebuild_corrupt:
+            raise
+    work = cache_root() / ".work" / f"{kind}-{artifact_key(kind, config, version)}-{os.getpid()}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    t0 = time.perf_counter()
+    try:
+        metrics = build_fn(work) or {}
+        return save(kind, config, version, work, metrics=metrics, command=command,
+                    wall_time_s=round(time.perf_counter() - t0, 3))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def iter_artifacts(kind: str | None = None) -> Iterator[tuple[str, Path]]:
+    """Yield (``"data"`` or ``"cache"``, folder) for every artifact folder in both roots."""
+    for label, root in (("data", data_root()), ("cache", cache_root())):
+        if not root.is_dir():
+            continue
+        for kdir in sorted(root.iterdir()):
+            if not kdir.is_dir() or kdir.name.startswith(".") or (kind and kdir.name != kind):
+                continue
+            for adir in sorted(kdir.iterdir()):
+                if adir.is_dir() and not adir.name.startswith("."):
+                    yield label, adir
+
+
+def ship(kind: str, key: str) -> Artifact:
+    """Copy a verified cache artifact into ``data/`` (atomically) so it can be committed."""
+    src = verify(cache_root() / kind / key)
+    dst_root = data_root()
+    final = dst_root / kind / key
+    tmp = dst_root / kind / f".{key}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    shutil.copytree(src.path, tmp)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    return verify(final)
