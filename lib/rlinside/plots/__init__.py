@@ -98,9 +98,9 @@ def publish(name: str, fig: plt.Figure, caption: str | None = None, *, stamp: bo
     ctx = run_context()
     if stamp:
         fig.text(
-            0.995, 0.005,
+            0.995, -0.01,
             f"rlinside · {ctx.get('profile')} profile · {ctx.get('code_version')}",
-            ha="right", va="bottom", fontsize=7, color="0.45",
+            ha="right", va="top", fontsize=7, color="0.45",
         )
     from IPython.display import Markdown, display
 

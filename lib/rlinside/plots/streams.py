@@ -29,7 +29,7 @@ def plot_stream(
     if x.ndim != 2 or target.shape != (x.shape[0],):
         raise ValueError(f"expected x: (T, n) and target: (T,), got {x.shape} and {target.shape}")
     T, n = x.shape
-    fig = fig or plt.figure(figsize=(min(12, 3 + T / 40), 3.6))
+    fig = fig or plt.figure(figsize=(min(11, 6 + T / 100), 3.8))
     gs = fig.add_gridspec(2, 1, height_ratios=[n, 3.5], hspace=0.08)
     ax = fig.add_subplot(gs[0])
     ax2 = fig.add_subplot(gs[1], sharex=ax)

@@ -1,0 +1,125 @@
+"""A smoke build of the whole book: every notebook executes, figures and provenance land in
+the HTML, the pages work offline, and a real browser finds no broken image or console error."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from rlinside.notebook import catalog
+
+
+def test_every_notebook_executed_in_smoke_profile(smoke_book):
+    specs = catalog(smoke_book)
+    assert specs, "no notebooks found"
+    for s in specs:
+        out = smoke_book / "book" / "generated" / s.chapter / f"{s.name}.ipynb"
+        assert out.is_file(), f"{s.slug} was not executed"
+        rec = json.loads(out.with_suffix(".run.json").read_text())
+        assert rec["status"] == "ok" and rec["profile"] == "smoke"
+        nb = nbformat.read(out, as_version=4)
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                  if o.get("output_type") == "error"]
+        assert not errors, f"{s.slug} has error outputs"
+
+
+def test_book_html_holds_glued_figure_and_provenance(smoke_book):
+    page = smoke_book / "_build" / "html" / "book" / "generated" / "rtrl" / "01_trace_patterning_task.html"
+    html = page.read_text()
+    imgs = re.findall(r'<img[^>]+src="([^"]+\.png)"', html)
+    assert len(imgs) >= 2, "the two trace patterning figures are missing"
+    for src in imgs:
+        assert (page.parent / src).resolve().is_file(), f"image {src} missing"
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+    assert "Provenance. notebook notebooks/rtrl/01_trace_patterning_task.py · profile smoke" in text
+    assert "Reproduce: rlinside run notebooks/rtrl/01_trace_patterning_task.py --profile smoke" in text
+    assert (smoke_book / "_build" / "html" / "index.html").is_file()
+
+
+def test_book_status_page_and_second_build_is_cached(smoke_book):
+    status = (smoke_book / "_build" / "html" / "book" / "generated" / "execution_status.html").read_text()
+    assert "rtrl/01_trace_patterning_task" in status and "smoke" in status
+    from conftest import run_cli
+
+    p = run_cli("book", "--profile", "smoke", "--no-build", root=smoke_book)
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"rtrl/01_trace_patterning_task\s+cached", p.stdout), p.stdout
+
+
+def test_html_needs_no_network(smoke_book):
+    html_root = smoke_book / "_build" / "html"
+    remote = re.compile(r'<(?:script|link|img)[^>]+(?:src|href)="(https?:)?//|unpkg\.com|cdn\.jsdelivr', re.I)
+    offenders = [str(p.relative_to(html_root)) for p in html_root.rglob("*.html") if remote.search(p.read_text())]
+    assert not offenders, f"pages load remote resources: {offenders}"
+    assert (html_root / "_static" / "mathjax" / "tex-chtml.js").is_file(), "MathJax is not bundled"
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.mark.browser
+def test_every_page_renders_in_a_real_browser(smoke_book):
+    exe = _chromium()
+    if exe is None:
+        msg = ("no Chromium found: install Debian's `chromium` package (apt-get install chromium) "
+               "to run the browser test of the book")
+        if os.environ.get("RLINSIDE_REQUIRE_BROWSER"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    from playwright.sync_api import sync_playwright
+
+    html_root = smoke_book / "_build" / "html"
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html_root))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    pages = sorted(str(p.relative_to(html_root)) for p in html_root.rglob("*.html")
+                   if "_static" not in p.parts and "_sources" not in p.parts)
+    problems: list[str] = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=exe, headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            )
+            page = browser.new_page()
+            current = {"url": ""}
+            page.on("console", lambda m: problems.append(f"{current['url']}: console {m.type}: {m.text}")
+                    if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(f"{current['url']}: page error: {e}"))
+            page.on("requestfailed", lambda r: problems.append(f"{current['url']}: request failed: {r.url}"))
+            page.on("response", lambda r: problems.append(f"{current['url']}: HTTP {r.status}: {r.url}")
+                    if r.status >= 400 else None)
+            for rel in pages:
+                current["url"] = rel
+                page.goto(base + rel, wait_until="load")
+                page.wait_for_load_state("networkidle")
+                broken = page.evaluate(
+                    "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
+                    ".map(i => i.src)")
+                problems += [f"{rel}: broken image {src}" for src in broken]
+            # the trace patterning page shows its figures at real size
+            page.goto(base + "book/generated/rtrl/01_trace_patterning_task.html", wait_until="load")
+            widths = page.evaluate("Array.from(document.images).map(i => i.naturalWidth)")
+            assert sum(w > 300 for w in widths) >= 2, widths
+            browser.close()
+    finally:
+        server.shutdown()
+    assert len(pages) >= 8
+    assert not problems, "\n".join(problems[:20])
