@@ -113,14 +113,17 @@ def discounted_return(cumulant: np.ndarray, gamma: float, tail: float = 0.0) -> 
     (``c_T + gamma c_{T+1} + ...``), 0 for a stream that ends. Backward recursion
     ``G_t = c_{t+1} + gamma G_{t+1}``.
     """
+    from scipy.signal import lfilter
+
     c = np.asarray(cumulant, dtype=np.float64)
+    if c.ndim != 1:
+        raise ValueError(f"cumulant must be 1-D (T,), got shape {c.shape}")
     T = c.shape[0]
-    G = np.empty(T)
-    nxt = float(tail)  # value of c_{t+1} + gamma * G_{t+1}, i.e. G_t
-    for t in range(T - 1, -1, -1):
-        G[t] = nxt
-        nxt = c[t] + gamma * nxt
-    return G
+    if T == 0:
+        return np.zeros(0)
+    # S_t = c_t + gamma S_{t+1} (a first-order IIR filter run backwards), S_T = tail; G_t = S_{t+1}
+    S = lfilter([1.0], [1.0, -gamma], c[::-1], zi=[gamma * float(tail)])[0][::-1]
+    return np.concatenate([S[1:], [float(tail)]])
 
 
 class TracePatterningStream:
