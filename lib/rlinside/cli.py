@@ -117,6 +117,40 @@ def cmd_artifacts(args) -> int:
     raise ParameterError(f"unknown action {args.action}")  # pragma: no cover
 
 
+def cmd_sweep(args) -> int:
+    from rlinside import sweep
+
+    overrides = {}
+    for a in args.set:
+        if "=" not in a:
+            raise ParameterError(f"--set expects name=value, got {a!r}")
+        k, v = a.split("=", 1)
+        import yaml
+
+        overrides[k.strip()] = yaml.safe_load(v)
+    try:
+        spec = sweep.load_spec(args.spec, overrides)
+    except ValueError as e:
+        raise ParameterError(str(e)) from None
+    if args.workers is not None and args.workers < 1:
+        raise ParameterError(f"--workers must be >= 1, got {args.workers}")
+    cmd = "rlinside sweep " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else None
+    if args.status:
+        configs = spec.configs()
+        done = sweep.load_results(spec.function, configs, spec.seeds, name=spec.name, version=spec.version)
+        print(f"sweep {spec.name}: {len(done)} of {len(configs) * len(spec.seeds)} tuning tasks stored")
+        return 0
+    tuning, best, rerun = sweep.select_and_rerun(spec, scheduler=args.scheduler, workers=args.workers,
+                                                 command=cmd, progress=not args.quiet)
+    print(tuning.summary())
+    if best is not None:
+        print(f"best by mean {spec.select_metric}: {best}")
+    if rerun is not None:
+        print(rerun.summary())
+    failed = tuning.failed + (rerun.failed if rerun else [])
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rlinside",
@@ -146,6 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--force", action="store_true", help="re-execute every notebook, ignoring the cache")
     sp.add_argument("--no-build", action="store_true", help="execute notebooks only, skip jupyter-book")
     sp.set_defaults(fn=cmd_book)
+
+    sp = sub.add_parser("sweep", help="run a Dask sweep described by a YAML file (resumable)")
+    sp.add_argument("spec", help="sweep file, e.g. sweeps/rtrl_tuning.yml")
+    sp.add_argument("--scheduler", help="address of a running Dask scheduler, or 'synchronous' "
+                    "(default: a LocalCluster sized to this machine)")
+    sp.add_argument("--workers", type=int, help="LocalCluster worker processes (default: one per core)")
+    sp.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a key of the sweep's base configuration (repeatable)")
+    sp.add_argument("--status", action="store_true", help="only report how many tasks are stored")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sp.set_defaults(fn=cmd_sweep)
 
     sp = sub.add_parser("artifacts", help="list, verify or ship stored artifacts")
     sp.add_argument("action", choices=["list", "verify", "ship"])

@@ -1,0 +1,93 @@
+"""Dask sweeps: results persisted as they complete, failures reported, kill and resume."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rlinside import sweep
+from conftest import ROOT, run_cli
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("RLINSIDE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RLINSIDE_DATA", str(tmp_path / "data"))
+    return tmp_path / "cache"
+
+
+def test_grid_expands_axes_and_paired_dicts():
+    g = sweep.grid({"a": 1}, {"b": [1, 2], "pair": [{"d": 2, "k": 30}, {"d": 13, "k": 2}]})
+    assert g == [{"a": 1, "b": 1, "d": 2, "k": 30}, {"a": 1, "b": 1, "d": 13, "k": 2},
+                 {"a": 1, "b": 2, "d": 2, "k": 30}, {"a": 1, "b": 2, "d": 13, "k": 2}]
+
+
+def test_failures_are_reported_and_the_rest_finish_on_a_local_cluster(cache):
+    configs = [{"x": 0.0}, {"x": 1.0, "fail": True}, {"x": 2.0}]
+    rep = sweep.run_sweep("rlinside.sweep:demo_task", configs, [0, 1], name="t1", version=1,
+                          workers=2, progress=False)
+    c = rep.counts()
+    assert c == {"done": 0, "ran": 4, "failed": 2}
+    assert all("asked to fail" in r.error and r.config["fail"] for r in rep.failed)
+    assert "FAILED config=" in rep.summary() and "Traceback" in rep.summary()
+    # the finished ones are in the store; a rerun runs only the failed ones again
+    again = sweep.run_sweep("rlinside.sweep:demo_task", configs, [0, 1], name="t1", version=1,
+                            scheduler="synchronous", progress=False)
+    assert again.counts() == {"done": 4, "ran": 0, "failed": 2}
+    ok = [r for r in again.results if r.status == "done"]
+    assert ok[0].arrays()["curve"].shape == (10,)
+
+
+def test_select_and_rerun_follows_the_paper_protocol(cache):
+    spec = sweep.load_spec(ROOT / "sweeps" / "demo.yml")
+    tuning, best, rerun = sweep.select_and_rerun(spec, scheduler="synchronous", progress=False)
+    assert best["x"] == 1.0  # the quadratic's minimum
+    assert tuning.counts()["ran"] == 12
+    assert rerun.counts() == {"done": 3, "ran": 3, "failed": 0}  # seeds 0..2 were already stored
+
+
+def test_a_killed_sweep_resumes_without_losing_finished_results(cache, tmp_path):
+    spec = tmp_path / "slow.yml"
+    spec.write_text(
+        "name: slow\nfunction: rlinside.sweep:demo_task\nversion: 1\nbase: {sleep: 0.4}\n"
+        "grid: {x: [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]}\nseeds: 2\n")
+    env = dict(os.environ, RLINSIDE_CACHE=str(cache))
+    proc = subprocess.Popen([sys.executable, "-m", "rlinside.cli", "sweep", str(spec), "--scheduler",
+                             "synchronous", "-q"], env=env, cwd=ROOT, start_new_session=True)
+    kind_dir = cache / "sweep-slow"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if kind_dir.is_dir() and len([p for p in kind_dir.iterdir() if not p.name.startswith(".")]) >= 3:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stored = {p.name for p in kind_dir.iterdir() if not p.name.startswith(".")}
+    assert 3 <= len(stored) < 12, "kill landed too late to test resumption"
+    p = run_cli("sweep", str(spec), "--scheduler", "synchronous", "-q", env={"RLINSIDE_CACHE": str(cache)})
+    assert p.returncode == 0, p.stderr
+    assert f"{len(stored)} already stored, {12 - len(stored)} ran, 0 failed" in p.stdout
+    after = {p.name for p in kind_dir.iterdir() if not p.name.startswith(".")}
+    assert stored <= after and len(after) == 12
+
+
+@pytest.mark.parametrize("body, msg", [
+    ("name: x\nversion: 1\nseeds: 2\n", "missing required key 'function'"),
+    ("name: x\nfunction: nowhere:fn\nversion: 1\nseeds: 2\n", "cannot import sweep function 'nowhere:fn'"),
+    ("name: x\nfunction: rlinside.sweep:demo_task\nversion: 1\nseeds: [-1]\n", "seeds must be"),
+    ("name: x\nfunction: rlinside.sweep:demo_task\nversion: 1\nseeds: 2\ngrdi: {}\n", "unknown keys ['grdi']"),
+])
+def test_bad_sweep_files_exit_2(tmp_path, body, msg):
+    f = tmp_path / "bad.yml"
+    f.write_text(body)
+    p = run_cli("sweep", str(f))
+    assert p.returncode == 2 and msg in p.stderr, p.stderr
+
+
+def test_missing_sweep_file(tmp_path):
+    p = run_cli("sweep", str(tmp_path / "nope.yml"))
+    assert p.returncode == 2 and "no sweep file" in p.stderr
