@@ -1,0 +1,154 @@
+"""The chapter's studies: tune each learner as the paper does, rerun the best, collect curves.
+
+Javed et al. (Appendix A) tune every method separately: each configuration of a small grid
+(step size, epsilon, truncation) runs on a few seeds, the configuration with the lowest
+error averaged over those seeds wins, and the winner is rerun on more seeds for the figure.
+:func:`tune_and_run` does exactly that for several learners at once, on Dask through
+:mod:`rlinside.sweep`, so every (configuration, seed) result lands in the artifact store the
+moment it finishes and is reused by every later figure that needs it.
+
+A configuration that diverges on any tuning seed (non-finite prediction) is out of the
+running; the tuning table says so.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from rlinside import sweep
+from rlinside.envs.trace_patterning import TracePatterningConfig, TracePatterningStream
+from rlinside.rtrl.experiment import EXPERIMENT_VERSION, make_learner
+
+__all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION", "measure_step_time"]
+
+SWEEP_NAME = "rtrl-trace-patterning"
+FUNCTION = "rlinside.rtrl.experiment:run_trace_patterning"
+
+
+@dataclass
+class LearnerSpec:
+    """One curve of a figure: a label, the fixed part of its config, and the grid to tune."""
+
+    label: str
+    base: dict[str, Any]
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+
+    def configs(self) -> list[dict[str, Any]]:
+        return sweep.grid(self.base, self.grid) if self.grid else [dict(self.base)]
+
+
+@dataclass
+class StudyResult:
+    label: str
+    best: dict[str, Any] | None
+    step: np.ndarray  #: (n_bins,) step at the end of each bin
+    curves: np.ndarray  #: (n_seeds, n_bins) error per bin of the best config
+    stage_boundaries: np.ndarray  #: (S,) steps at which stages begin
+    tuning: pd.DataFrame  #: one row per tuned config: its grid values, mean final error, status
+    wall_time_s: float  #: summed wall time of every run behind this curve (tuning + final)
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.curves.mean(0)
+
+    @property
+    def sem(self) -> np.ndarray:
+        n = self.curves.shape[0]
+        return self.curves.std(0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(self.curves.shape[1])
+
+
+def _key(cfg: Mapping[str, Any]) -> str:
+    return json.dumps(dict(cfg), sort_keys=True)
+
+
+def tune_and_run(
+    specs: list[LearnerSpec],
+    *,
+    tune_seeds: list[int],
+    final_seeds: list[int],
+    scheduler: str | None = None,
+    workers: int | None = None,
+    metric: str = "final_error",
+    progress: bool = True,
+) -> tuple[dict[str, StudyResult], sweep.SweepReport]:
+    """Tune every spec on ``tune_seeds``, rerun each winner on ``final_seeds``.
+
+    Returns the per-label results and the report of the tuning sweep (its failures: diverged
+    or crashed configurations, with their tracebacks).
+    """
+    all_cfgs: list[dict[str, Any]] = []
+    owner: dict[str, str] = {}
+    for s in specs:
+        for c in s.configs():
+            if _key(c) not in owner:
+                all_cfgs.append(c)
+                owner[_key(c)] = s.label
+    tuning = sweep.run_sweep(FUNCTION, all_cfgs, tune_seeds, name=SWEEP_NAME, version=EXPERIMENT_VERSION,
+                             scheduler=scheduler, workers=workers, progress=progress)
+    by_cfg: dict[str, list[sweep.TaskResult]] = {}
+    for r in tuning.results:
+        by_cfg.setdefault(_key(r.config), []).append(r)
+
+    best: dict[str, dict[str, Any] | None] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    for s in specs:
+        rows = []
+        for c in s.configs():
+            rs = by_cfg.get(_key(c), [])
+            ok = [r for r in rs if r.status != "failed"]
+            diverged = len(ok) < len(rs)
+            val = float(np.mean([r.metrics[metric] for r in ok])) if ok and not diverged else float("inf")
+            rows.append({**{k: c[k] for k in s.grid}, f"mean {metric}": val,
+                         "status": "diverged/failed" if diverged else "ok", "_cfg": c})
+        df = pd.DataFrame(rows)
+        finite = df[np.isfinite(df[f"mean {metric}"])]
+        best[s.label] = None if finite.empty else finite.loc[finite[f"mean {metric}"].idxmin(), "_cfg"]
+        tables[s.label] = df.drop(columns="_cfg")
+
+    winners = [c for c in best.values() if c is not None]
+    final = sweep.run_sweep(FUNCTION, winners, final_seeds, name=SWEEP_NAME, version=EXPERIMENT_VERSION,
+                            scheduler=scheduler, workers=workers, progress=progress)
+    out: dict[str, StudyResult] = {}
+    for s in specs:
+        c = best[s.label]
+        runs = [r for r in final.results if c is not None and _key(r.config) == _key(c) and r.status != "failed"]
+        tuned_wall = sum(r.wall_time_s for cfg in s.configs() for r in by_cfg.get(_key(cfg), []))
+        if not runs:
+            out[s.label] = StudyResult(s.label, c, np.zeros(0), np.zeros((0, 0)), np.zeros(0, dtype=np.int64),
+                                       tables[s.label], tuned_wall)
+            continue
+        arrs = [r.arrays() for r in runs]
+        out[s.label] = StudyResult(
+            label=s.label,
+            best=c,
+            step=arrs[0]["step"],
+            curves=np.stack([a["error"] for a in arrs]),
+            stage_boundaries=arrs[0]["stage_boundaries"],
+            tuning=tables[s.label],
+            wall_time_s=tuned_wall + sum(r.wall_time_s for r in runs),
+        )
+    return out, tuning
+
+
+def measure_step_time(config: Mapping[str, Any], n_steps: int = 200_000, seed: int = 0, repeats: int = 3) -> float:
+    """Seconds per learning step of ``config`` on the trace patterning stream (best of ``repeats``).
+
+    The stream is generated beforehand; only ``learner.learn`` is timed. The first call
+    compiles the numba kernels and is not counted.
+    """
+    task = TracePatterningConfig(**dict(config.get("task") or {}))
+    x, _ = TracePatterningStream(task, seed=seed).sample(n_steps)
+    make_learner(config, task.n_inputs, seed).learn(x[:100])  # compile
+    best = float("inf")
+    for _ in range(repeats):
+        learner = make_learner(config, task.n_inputs, seed)
+        t0 = time.perf_counter()
+        learner.learn(x)
+        best = min(best, time.perf_counter() - t0)
+    return best / n_steps
