@@ -39,7 +39,8 @@ BAD = [
     (["params", "nope"], "no notebook 'nope'", "Available notebooks"),
     (["run", NB, "--out", "/tmp/x.html"], "--out must end in .ipynb", ""),
     (["book", "--jobs", "0"], "--jobs must be >= 1, got 0", ""),
-    (["artifacts", "ship"], "artifacts ship needs KIND and KEY", ""),
+    (["artifacts", "ship"], "artifacts ship needs KIND [KEY]", ""),
+    (["artifacts", "ship", "no-such-kind"], "no cached artifacts of kind 'no-such-kind'", ""),
 ]
 
 

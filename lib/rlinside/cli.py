@@ -109,10 +109,14 @@ def cmd_artifacts(args) -> int:
         print(f"{n - bad} of {n} artifacts verified" + (f", {bad} failed" if bad else ""))
         return 1 if bad else 0
     if args.action == "ship":
-        if not args.kind or not args.key:
-            raise ParameterError("artifacts ship needs KIND and KEY (see `rlinside artifacts list`)")
-        a = store.ship(args.kind, args.key)
-        print(f"shipped {a.kind}/{a.key} -> {a.path}")
+        if not args.kind:
+            raise ParameterError("artifacts ship needs KIND [KEY] (see `rlinside artifacts list`)")
+        keys = [args.key] if args.key else [p.name for w, p in store.iter_artifacts(args.kind) if w == "cache"]
+        if not keys:
+            raise ParameterError(f"no cached artifacts of kind '{args.kind}' to ship")
+        for key in keys:
+            a = store.ship(args.kind, key)
+        print(f"shipped {len(keys)} artifact(s) of kind {args.kind} -> {store.data_root() / args.kind}")
         return 0
     raise ParameterError(f"unknown action {args.action}")  # pragma: no cover
 
@@ -195,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("artifacts", help="list, verify or ship stored artifacts")
     sp.add_argument("action", choices=["list", "verify", "ship"])
     sp.add_argument("kind", nargs="?", help="only this kind")
-    sp.add_argument("key", nargs="?", help="artifact key (for ship)")
+    sp.add_argument("key", nargs="?", help="artifact key (for ship; without it, every cached artifact of KIND)")
     sp.set_defaults(fn=cmd_artifacts)
     return p
 
