@@ -88,7 +88,7 @@ bx.set_xlabel("features : truncation")
 bx.set_title("final error (shaded: k < 14, shorter than any ISI)")
 fig.tight_layout()
 publish("rtrl_fig5_tbptt_tradeoffs", fig,
-        f"Figure 5 (reproduced at {n_steps:,} steps): T-BPTT configurations of about equal compute, "
+        f"Figure 5, our run at {n_steps:,} steps: T-BPTT configurations of about equal compute, "
         f"mean ± standard error over {n_seeds} seeds, each at its best step size.")
 
 # %% [markdown]
@@ -102,7 +102,7 @@ plot_seed_curves(ax, cur, colors={s.label: c for s, c in zip(fig6_specs, colors)
                  xlabel="learning step", ylabel="mean squared error")
 ax.set_title(f"T-BPTT with {fixed_features} features, truncation k")
 publish("rtrl_fig6_truncation", fig,
-        f"Figure 6 (reproduced at {n_steps:,} steps): {fixed_features} features, truncation 2 to 20, "
+        f"Figure 6, our run at {n_steps:,} steps: {fixed_features} features, truncation 2 to 20, "
         f"mean ± standard error over {n_seeds} seeds, step size tuned per k.")
 
 # %% [markdown]
