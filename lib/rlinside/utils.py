@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["seed_everything", "torch_device", "repo_root", "code_version", "atomic_write_bytes"]
+__all__ = ["seed_everything", "torch_device", "repo_root", "code_version", "atomic_write_bytes", "is_int", "is_real"]
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -104,3 +104,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def is_int(v) -> bool:
+    """True for Python and NumPy integers, False for bools (for validating config fields)."""
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def is_real(v) -> bool:
+    """True for Python and NumPy ints and floats, False for bools (for validating config fields)."""
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))

@@ -89,6 +89,9 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from rlinside.utils import is_int as _is_int
+from rlinside.utils import is_real as _is_real
+
 from rlinside.rtrl import column as _column_module
 from rlinside.rtrl.column import N_ACT, lstm_columns_forward, lstm_columns_trace_update
 
@@ -102,12 +105,6 @@ _B, _EB, _VB, _YPREV, _HASPREV = 0, 1, 2, 3, 4
 _N_SCALARS = 5
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def _is_real(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from numba import njit
 
+from rlinside.utils import is_int as _is_int
+from rlinside.utils import is_real as _is_real
+
 from rlinside.rtrl.flops import tbptt_flops
 
 __all__ = [
@@ -76,14 +79,6 @@ __all__ = [
 OPTIMIZERS = ("sgd", "rmsprop")
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def _is_real(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
-        v, (bool, np.bool_)
-    )
 
 
 # ----------------------------------------------------------------------------------------
