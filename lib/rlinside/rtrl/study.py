@@ -111,13 +111,14 @@ def tune_and_run(
         best[s.label] = None if finite.empty else finite.loc[finite[f"mean {metric}"].idxmin(), "_cfg"]
         tables[s.label] = df.drop(columns="_cfg")
 
-    winners = [c for c in best.values() if c is not None]
+    winners = list({_key(c): c for c in best.values() if c is not None}.values())  # two labels may share a winner
     final = sweep.run_sweep(FUNCTION, winners, final_seeds, name=SWEEP_NAME, version=EXPERIMENT_VERSION,
                             scheduler=scheduler, workers=workers, progress=progress)
     out: dict[str, StudyResult] = {}
     for s in specs:
         c = best[s.label]
         runs = [r for r in final.results if c is not None and _key(r.config) == _key(c) and r.status != "failed"]
+        runs = list({r.seed: r for r in runs}.values())  # one run per seed
         tuned_wall = sum(r.wall_time_s for cfg in s.configs() for r in by_cfg.get(_key(cfg), []))
         if not runs:
             out[s.label] = StudyResult(s.label, c, np.zeros(0), np.zeros((0, 0)), np.zeros(0, dtype=np.int64),
