@@ -52,7 +52,7 @@ scheduler: str = ""  # address of a running Dask scheduler (overrides workers)
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from rlinside.plots import publish, set_theme
+from rlinside.plots import publish, run_context, set_theme
 from rlinside.plots.curves import plot_seed_curves
 from rlinside.rtrl.study import LearnerSpec, tune_and_run
 
@@ -71,7 +71,8 @@ specs = [
 ]
 sched = scheduler or ("synchronous" if workers == 0 else None)
 results, tuning = tune_and_run(specs, tune_seeds=list(range(tune_seeds)), final_seeds=list(range(n_seeds)),
-                               scheduler=sched, workers=workers or None, progress=False)
+                               scheduler=sched, workers=workers or None, progress=False,
+                               command=run_context().get("command"))
 print(tuning.summary().splitlines()[0])
 
 # %% [markdown]

@@ -44,7 +44,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rlinside.plots import publish, set_theme
+from rlinside.plots import publish, run_context, set_theme
 from rlinside.plots.curves import plot_seed_curves
 from rlinside.rtrl.flops import tbptt_flops
 from rlinside.rtrl.study import LearnerSpec, tune_and_run
@@ -65,7 +65,7 @@ fig6_specs = [LearnerSpec(f"k={k}", dict(common, n_features=fixed_features, trun
 sched = scheduler or ("synchronous" if workers == 0 else None)
 results, tuning = tune_and_run(fig5_specs + fig6_specs, tune_seeds=list(range(tune_seeds)),
                                final_seeds=list(range(n_seeds)), scheduler=sched, workers=workers or None,
-                               progress=False)
+                               progress=False, command=run_context().get("command"))
 print(tuning.summary().splitlines()[0])
 
 # %% [markdown]

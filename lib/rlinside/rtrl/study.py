@@ -76,11 +76,13 @@ def tune_and_run(
     workers: int | None = None,
     metric: str = "final_error",
     progress: bool = True,
+    command: str | None = None,
 ) -> tuple[dict[str, StudyResult], sweep.SweepReport]:
     """Tune every spec on ``tune_seeds``, rerun each winner on ``final_seeds``.
 
     Returns the per-label results and the report of the tuning sweep (its failures: diverged
-    or crashed configurations, with their tracebacks).
+    or crashed configurations, with their tracebacks). ``command`` is recorded in every stored
+    result's manifest as the command that made it.
     """
     all_cfgs: list[dict[str, Any]] = []
     owner: dict[str, str] = {}
@@ -90,7 +92,7 @@ def tune_and_run(
                 all_cfgs.append(c)
                 owner[_key(c)] = s.label
     tuning = sweep.run_sweep(FUNCTION, all_cfgs, tune_seeds, name=SWEEP_NAME, version=EXPERIMENT_VERSION,
-                             scheduler=scheduler, workers=workers, progress=progress)
+                             scheduler=scheduler, workers=workers, progress=progress, command=command)
     by_cfg: dict[str, list[sweep.TaskResult]] = {}
     for r in tuning.results:
         by_cfg.setdefault(_key(r.config), []).append(r)
@@ -113,7 +115,7 @@ def tune_and_run(
 
     winners = list({_key(c): c for c in best.values() if c is not None}.values())  # two labels may share a winner
     final = sweep.run_sweep(FUNCTION, winners, final_seeds, name=SWEEP_NAME, version=EXPERIMENT_VERSION,
-                            scheduler=scheduler, workers=workers, progress=progress)
+                            scheduler=scheduler, workers=workers, progress=progress, command=command)
     out: dict[str, StudyResult] = {}
     for s in specs:
         c = best[s.label]
