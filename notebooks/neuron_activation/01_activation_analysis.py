@@ -1,0 +1,118 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # How far apart are the neurons? Activation distances in an arm-reaching network
+#
+# This notebook regenerates **Figure 2** of *Neuron activation analysis in multi-joint robot
+# RL*: the distribution of distances between the activation patterns of the hidden neurons of
+# a DQN that moves a planar arm to a goal, for a randomly initialised network, the trained
+# network, and the trained network after pruning; all-to-all and within each layer; and the
+# cluster trees (dendrograms) that the pruning algorithm cuts.
+#
+# **The distance (eq. 2).** Each neuron's activation over an episode is divided by its largest
+# activation over all sample episodes, so every neuron lives on [0, 1]. The distance between
+# two neurons is the Euclidean norm of the difference of their normalised series, averaged
+# over episodes. Two neurons at distance 0 fire in proportion: one of them is redundant. The
+# paper reads a wide spread of distances as neurons that encode different things.
+#
+# **Clustering (eq. 3).** Per layer, neurons are clustered hierarchically on these distances
+# with average linkage; the pruning algorithm merges the clusters whose distance is below a
+# fraction $\tau$ of the layer's largest one (see {doc}`02_pruning`).
+
+# %% tags=["parameters"]
+n_joints: int = 2  # joints of the arm whose agent is analysed (shipped agents: 2, 3, 4)
+width: int = 32  # neurons per hidden layer of that agent
+agent_seed: int = 0  # training seed of the shipped agent
+n_episodes: int = 500  # sample episodes whose activations are compared (paper: 500)
+episode_seed: int = 11  # seed of the sample episodes' goals
+tau: float = 0.3  # pruning threshold, a fraction of each layer's largest cluster distance
+retrain_budget: int = 1000  # most training episodes spent to make the pruned network pass validation again
+
+# %%
+import copy
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from scipy.cluster.hierarchy import dendrogram
+
+from rlinside.agents.arm_dqn import ArmDQNConfig, build_q_network, load_arm_agent, retrain_until_valid, run_episodes, validate
+from rlinside.explain import distance_kde, layer_linkages, layerwise_neuron_distances, neuron_distances, prune_mlp, upper_triangle
+from rlinside.plots import PALETTE, publish, set_theme
+from rlinside.utils import seed_everything
+
+set_theme()
+trained, artifact = load_arm_agent(n_joints, width, agent_seed)
+config = ArmDQNConfig.from_dict(artifact.config)
+seed_everything(1234)
+untrained = build_q_network(config)  # same architecture, fresh random weights
+
+acts_trained = run_episodes(trained, config, n_episodes, episode_seed).activations
+pruned, reports = prune_mlp(trained, acts_trained, tau)
+retrain_cfg = ArmDQNConfig.from_dict({**config.to_dict(), "max_episodes": retrain_budget})
+pruned, retrain_episodes = retrain_until_valid(pruned, retrain_cfg)
+nets = {"random": untrained, "trained": trained, "pruned": pruned}
+acts = {k: run_episodes(m, config, n_episodes, episode_seed).activations for k, m in nets.items()}
+pd.DataFrame([{"network": k, "hidden layer sizes": m.hidden_sizes,
+               "validation success": validate(m, config).success_rate} for k, m in nets.items()]
+             + [{"network": "(pruned: retraining episodes)", "hidden layer sizes": retrain_episodes}])
+
+# %% [markdown]
+# ## Figure 2: distance densities
+#
+# Left: every pair of hidden neurons of the network (all-to-all). Right: pairs within the same
+# layer only. A density piled up near zero means many neurons fire alike.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=False)
+colors = {"random": PALETTE[7], "trained": PALETTE[0], "pruned": PALETTE[3]}
+stats = []
+for name, a in acts.items():
+    d_all = upper_triangle(neuron_distances(a))
+    d_layer = np.concatenate([upper_triangle(D) for D in layerwise_neuron_distances(a) if len(D) > 1])
+    for ax, d in zip(axes, (d_all, d_layer)):
+        g, dens = distance_kde(d)
+        ax.plot(g, dens, color=colors[name], lw=1.6, label=f"{name} (n={len(d)} pairs)")
+        ax.fill_between(g, 0, dens, color=colors[name], alpha=0.12)
+    stats.append({"network": name, "mean distance (all-to-all)": d_all.mean(),
+                  "mean distance (layer-wise)": d_layer.mean(), "pairs at distance < 0.1": (d_all < 0.1).mean()})
+axes[0].set_title("all-to-all")
+axes[1].set_title("layer-wise")
+for ax in axes:
+    ax.set_xlabel("neuron distance (eq. 2)")
+    ax.set_ylabel("density")
+    ax.legend(frameon=False, fontsize=8)
+fig.suptitle(f"{n_joints}-joint arm, 6×{width} DQN, {n_episodes} sample episodes")
+fig.tight_layout()
+publish("na_fig2_densities", fig,
+        f"Figure 2 (our run): densities of neuron distances for a random, the trained and the pruned "
+        f"(τ = {tau}) network of the {n_joints}-joint agent.")
+pd.DataFrame(stats)
+
+# %% [markdown]
+# ## Cluster trees of the trained network
+#
+# One dendrogram per hidden layer (average linkage on eq. 2's distances). The dashed line is
+# the pruning threshold $\tau$ times the layer's largest merge distance: every subtree below it
+# becomes one neuron.
+
+# %%
+Zs = layer_linkages(acts["trained"])
+fig, axes = plt.subplots(2, 3, figsize=(11, 5.5))
+for k, (ax, Z) in enumerate(zip(axes.flat, Zs)):
+    dendrogram(Z, ax=ax, no_labels=True, color_threshold=tau * Z[:, 2].max(), above_threshold_color="0.6")
+    ax.axhline(tau * Z[:, 2].max(), color="k", ls="--", lw=0.8)
+    ax.set_title(f"layer {k + 1}: {len(Z) + 1} → {len(reports[k].clusters)} neurons")
+    ax.set_ylabel("distance")
+fig.tight_layout()
+publish("na_fig2_dendrograms", fig,
+        f"Dendrograms of the trained {n_joints}-joint network's hidden layers; dashed: τ = {tau}.")
