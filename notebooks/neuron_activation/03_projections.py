@@ -50,6 +50,7 @@ import pandas as pd
 from rlinside.agents.arm_dqn import ArmDQNConfig, build_q_network, load_arm_agent, run_episodes
 from rlinside.explain import cka_matrix, deduplicate_inputs, fit_projection, record_activations, transform_joint_observations
 from rlinside.plots import publish, set_theme
+from rlinside.plots.matrices import plot_layer_matrices
 from rlinside.utils import seed_everything
 
 set_theme()
@@ -132,17 +133,7 @@ publish("na_projection_errors", fig,
 
 # %%
 pairs = [(a, b) for a, b in itertools.product(joints, joints) if a != b]
-fig, axes = plt.subplots(1, len(pairs), figsize=(2.6 * len(pairs), 3))
-for ax, (a, b) in zip(np.atleast_1d(axes), pairs):
-    P = projections[(a, b, transform)].layer_projection()
-    ax.imshow(P, vmin=0, vmax=1, cmap="magma")
-    ax.set_title(f"{a}→{b}", fontsize=10)
-    ax.set_xlabel("target layer")
-    ax.set_ylabel("source layer")
-    ax.set_xticks(range(P.shape[1]), range(1, P.shape[1] + 1))
-    ax.set_yticks(range(P.shape[0]), range(1, P.shape[0] + 1))
-    ax.grid(False)
-fig.tight_layout()
+fig = plot_layer_matrices({f"{a}→{b}": projections[(a, b, transform)].layer_projection() for a, b in pairs})
 publish("na_layer_projection", fig, f"Layer projection matrices (eq. 9), {transform} inputs.")
 
 # %% [markdown]
@@ -153,17 +144,10 @@ publish("na_layer_projection", fig, f"Layer projection matrices (eq. 9), {transf
 # layers of the target network, on the target arm's samples.
 
 # %%
-fig, axes = plt.subplots(1, len(pairs), figsize=(2.6 * len(pairs), 3))
-for ax, (a, b) in zip(np.atleast_1d(axes), pairs):
+cka = {}
+for a, b in pairs:
     xt = samples[b]
     xs = transform_joint_observations(xt, b, a, transform)
-    C = cka_matrix(record_activations(models[a], [xs])[0], record_activations(models[b], [xt])[0])
-    ax.imshow(C, vmin=0, vmax=1, cmap="cividis")
-    ax.set_title(f"{a}→{b}", fontsize=10)
-    ax.set_xlabel("target layer")
-    ax.set_ylabel("source layer")
-    ax.set_xticks(range(C.shape[1]), range(1, C.shape[1] + 1))
-    ax.set_yticks(range(C.shape[0]), range(1, C.shape[0] + 1))
-    ax.grid(False)
-fig.tight_layout()
+    cka[f"{a}→{b}"] = cka_matrix(record_activations(models[a], [xs])[0], record_activations(models[b], [xt])[0])
+fig = plot_layer_matrices(cka, cmap="cividis")
 publish("na_cka", fig, f"Linear CKA between the layers of agents for different arms, {transform} inputs.")
