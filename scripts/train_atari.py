@@ -1,9 +1,11 @@
 """Train an Atari agent of the saliency chapter (Rosynski et al., Table 1); resumable.
 
-Example (the Breakout DDDQN of the book; hours on one CPU thread)::
+Examples (the agents of the book; hours on one CPU thread each)::
 
-    python scripts/train_atari.py --game Breakout --agent dddqn --steps 1500000 --seed 0 \\
+    python scripts/train_atari.py --game Breakout --agent dddqn --steps 1200000 --seed 0 \\
         --run-dir runs/dddqn_breakout_s0 --threads 1
+    python scripts/train_atari.py --game Seaquest --agent a2c-lstm --steps 3000000 --seed 0 \\
+        --run-dir runs/a2c-lstm_seaquest_s0 --threads 1
 
 Run it again with the same arguments to resume from ``RUN_DIR/checkpoint.pt`` (``--steps``
 may be raised to train longer). Besides the files of ``rlinside.agents.dqn.train_dqn`` it
@@ -20,58 +22,67 @@ import sys
 import time
 from pathlib import Path
 
+from rlinside.agents.a2c import A2CConfig, evaluate_a2c, export_a2c_weights, load_a2c_weights, train_a2c
 from rlinside.agents.dqn import DQNConfig, evaluate, export_weights, load_weights, train_dqn
 from rlinside.envs.atari import ATARI_GAMES
 from rlinside.utils import atomic_write_bytes, code_version
 
-AGENTS = ("dddqn",)
+AGENTS = ("dddqn", "a2c", "a2c-lstm")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--game", required=True, choices=sorted(ATARI_GAMES))
     parser.add_argument("--agent", default="dddqn", choices=AGENTS,
-                        help="dddqn: Double + Dueling DQN (rlinside.agents.dqn)")
-    parser.add_argument("--steps", type=int, default=DQNConfig.total_steps,
-                        help="total agent steps (1 step = 4 frames)")
+                        help="dddqn: Double + Dueling DQN (rlinside.agents.dqn); a2c / a2c-lstm: "
+                        "synchronous A3C without / with an LSTM (rlinside.agents.a2c)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="total agent steps (1 step = 4 frames; A2C: summed over its games); "
+                        "default: the agent config's total_steps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run-dir", type=Path, required=True)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--early-step", type=int, default=250_000,
                         help="agent step of the float16 'early' snapshot (0: none)")
-    parser.add_argument("--checkpoint-every", type=int, default=DQNConfig.checkpoint_every,
-                        help="agent steps between checkpoints (taken at the next game end)")
+    parser.add_argument("--checkpoint-every", type=int, default=None,
+                        help="agent steps between checkpoints (default: the agent config's)")
     parser.add_argument("--no-replay", action="store_true",
                         help="do not store the replay buffer (smaller, resume not bit-identical)")
     parser.add_argument("--eval-episodes", type=int, default=10,
                         help="full games played with the final weights (0: skip)")
     args = parser.parse_args(argv)
 
-    config = DQNConfig(
-        game=args.game,
-        seed=args.seed,
-        total_steps=args.steps,
-        torch_threads=args.threads,
-        checkpoint_every=args.checkpoint_every,
-        save_replay=not args.no_replay,
-        snapshot_steps=(args.early_step,) if 0 < args.early_step <= args.steps else (),
-    )
+    steps_default = {"dddqn": DQNConfig.total_steps}.get(args.agent, A2CConfig.total_steps)
+    steps = args.steps if args.steps is not None else steps_default
+    common = dict(game=args.game, seed=args.seed, total_steps=steps, torch_threads=args.threads,
+                  snapshot_steps=(args.early_step,) if 0 < args.early_step <= steps else ())
+    if args.checkpoint_every is not None:
+        common["checkpoint_every"] = args.checkpoint_every
+    if args.agent == "dddqn":
+        config = DQNConfig(save_replay=not args.no_replay, **common)
+        train, export, load, evaluate_fn = train_dqn, export_weights, load_weights, evaluate
+    else:
+        lstm = args.agent == "a2c-lstm"
+        config = A2CConfig(lstm_size=256 if lstm else 0, frame_stack=1 if lstm else 3, **common)
+        train, export, load, evaluate_fn = train_a2c, export_a2c_weights, load_a2c_weights, evaluate_a2c
     resuming = (args.run_dir / "checkpoint.pt").exists()
     print(f"[{time.strftime('%H:%M:%S')}] {'resuming' if resuming else 'starting'} {args.agent} "
           f"{args.game} seed {args.seed} in {args.run_dir} (code {code_version()})", flush=True)
     print(json.dumps(config.to_dict()), flush=True)
-    final = train_dqn(config, args.run_dir)
+    final = train(config, args.run_dir)
     if final is None:
         return 1
 
-    weights = export_weights(args.run_dir, args.run_dir / "weights_final_fp16.pt")
+    weights = export(args.run_dir, args.run_dir / "weights_final_fp16.pt")
     print(f"[{time.strftime('%H:%M:%S')}] wrote {weights}", flush=True)
     if args.eval_episodes > 0:
-        net, meta = load_weights(weights)
-        scores = evaluate(net, args.game, args.eval_episodes, seed=args.seed, progress=True)
+        net, meta = load(weights)
+        scores = evaluate_fn(net, args.game, args.eval_episodes, seed=args.seed, progress=True)
+        protocol = ("epsilon-greedy, epsilon 0.001" if args.agent == "dddqn"
+                    else "actions sampled from the policy")
         report = {
             "game": args.game, "agent": args.agent, "step": meta["step"], "seed": args.seed,
-            "episodes": args.eval_episodes, "epsilon": 0.001, "scores": scores.tolist(),
+            "episodes": args.eval_episodes, "protocol": protocol, "scores": scores.tolist(),
             "mean": float(scores.mean()), "std": float(scores.std()), "code": code_version(),
         }
         atomic_write_bytes(args.run_dir / "eval.json", json.dumps(report, indent=2).encode())

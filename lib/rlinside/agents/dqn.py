@@ -497,8 +497,11 @@ class _MetricsLog:
     """``metrics.csv``: one row per finished training game; on resume, rows of games after
     the checkpoint (recomputed now) are dropped first."""
 
-    def __init__(self, path: Path, keep_episodes: int) -> None:
+    def __init__(self, path: Path, keep_episodes: int, fields: tuple[str, ...] = METRICS_FIELDS) -> None:
+        if fields[1] != "episode":
+            raise ValueError(f"the second metrics field must be 'episode', got {fields!r}")
         self.path = path
+        self.fields = tuple(fields)
         rows: list[list[str]] = []
         if path.exists():
             with open(path, newline="") as f:
@@ -507,13 +510,13 @@ class _MetricsLog:
                 rows = [r for r in reader if r and int(r[1]) < keep_episodes]
         with open(path, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(METRICS_FIELDS)
+            writer.writerow(self.fields)
             writer.writerows(rows)
         self._file = open(path, "a", newline="")
         self._writer = csv.writer(self._file)
 
     def write(self, **row: float) -> None:
-        self._writer.writerow([row[k] for k in METRICS_FIELDS])
+        self._writer.writerow([row[k] for k in self.fields])
         self._file.flush()
 
     def close(self) -> None:

@@ -46,6 +46,7 @@ same observations, bit for bit.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, SupportsFloat
 
@@ -53,7 +54,10 @@ import ale_py
 import gymnasium as gym
 import numpy as np
 
-__all__ = ["ATARI_GAMES", "make_atari_env", "FireOnLifeStart", "LifeLossSignal"]
+__all__ = [
+    "ATARI_GAMES", "make_atari_env", "FireOnLifeStart", "LifeLossSignal", "snapshot_env",
+    "restore_env",
+]
 
 gym.register_envs(ale_py)
 
@@ -197,3 +201,55 @@ def make_atari_env(
     env.action_space.seed(seed)
     env.reset(seed=seed)
     return env
+
+
+# Wrapper attributes that hold configuration or spaces, not the state of a game in progress.
+_STATIC_ATTRIBUTES = frozenset({
+    "env", "_saved_kwargs", "_action_space", "_observation_space", "_metadata", "_cached_spec",
+    "func", "_ezpickle_args", "_ezpickle_kwargs", "ale", "action_space", "observation_space",
+    "spec", "_action_set",
+})
+
+
+def snapshot_env(env: gym.Env) -> list[dict[str, Any]]:
+    """The full state of a game in progress in an environment of :func:`make_atari_env`.
+
+    One entry per layer of the wrapper stack, outermost first: a deep copy of the layer's
+    state attributes (frame-stack queue, max-pool buffer, life counters, episode statistics,
+    the no-op random generator) and, for the ALE layer, the emulator state with its random
+    number generator (``ALEInterface.cloneState(include_rng=True)``, picklable). Restoring it
+    with :func:`restore_env` into an environment built with the same arguments continues the
+    game bit-identically; agents that checkpoint in the middle of games (A2C's parallel games
+    never end together) use it for exact resume.
+    """
+    layers = []
+    layer = env
+    while True:
+        state = {k: copy.deepcopy(v) for k, v in vars(layer).items() if k not in _STATIC_ATTRIBUTES}
+        if not hasattr(layer, "env"):  # the ale_py AtariEnv
+            state["__ale__"] = layer.ale.cloneState(include_rng=True)
+        layers.append({"type": type(layer).__name__, "state": state})
+        if not hasattr(layer, "env"):
+            return layers
+        layer = layer.env
+
+
+def restore_env(env: gym.Env, snapshot: list[dict[str, Any]]) -> None:
+    """Put ``env`` in the state recorded by :func:`snapshot_env` (same wrapper stack)."""
+    layer = env
+    for entry in snapshot:
+        if type(layer).__name__ != entry["type"]:
+            raise ValueError(
+                f"snapshot layer {entry['type']!r} does not match environment layer "
+                f"{type(layer).__name__!r}: build the environment with the same arguments"
+            )
+        state = dict(entry["state"])
+        ale_state = state.pop("__ale__", None)
+        for key, value in state.items():
+            setattr(layer, key, copy.deepcopy(value))
+        if ale_state is not None:
+            layer.ale.restoreState(ale_state)
+        if not hasattr(layer, "env"):
+            return
+        layer = layer.env
+    raise ValueError("the snapshot has fewer layers than the environment")
