@@ -9,10 +9,11 @@ and resumed in a later one::
     python scripts/train_atari.py --game Breakout --agent dddqn --steps 1500000 --seed 0 \\
         --run-dir runs/dddqn_breakout_s0 --threads 1
 
-The artifact (kind ``dqn-resume``) holds ``checkpoint.pt`` (networks, optimizer, counters, RNG
-states), ``metrics.csv`` and the early float16 snapshot when present. Without the replay
-buffer, the resumed run refills it before learning again: it is not bit-identical to an
-uninterrupted run (see ``rlinside.agents.dqn.train_dqn``).
+The artifact (kind ``dqn-resume``, or ``a2c-resume`` for A2C runs) holds ``checkpoint.pt``
+(networks, optimizer, counters, RNG states; for A2C also the emulator states), ``metrics.csv`` and the early float16 snapshot
+when present. Without the replay buffer, a resumed DQN run refills it before learning again:
+it is not bit-identical to an uninterrupted run (see ``rlinside.agents.dqn.train_dqn``); an
+A2C run has no replay and resumes exactly.
 """
 
 from __future__ import annotations
@@ -41,14 +42,19 @@ def ship(run_dir: Path, command: str) -> store.Artifact:
         files[snap.name] = snap
     step = int(ckpt["counters"]["step"])
     config = {"run": run_dir.name, "config": cfg, "step": step}
-    return store.save("dqn-resume", config, 1, files, root=store.data_root(), command=command,
+    kind = "a2c-resume" if str(ckpt.get("format", "")).startswith("rlinside.a2c") else "dqn-resume"
+    return store.save(kind, config, 1, files, root=store.data_root(), command=command,
                       metrics={"agent_steps": step},
                       extra={"note": "resumable checkpoint without replay buffer; restore with "
                                      "scripts/ship_run_checkpoint.py --restore KEY --run-dir DIR"})
 
 
 def restore(key: str, run_dir: Path) -> None:
-    art = store.verify(store.data_root() / "dqn-resume" / key)
+    paths = [store.data_root() / kind / key for kind in ("dqn-resume", "a2c-resume")]
+    found = [p for p in paths if p.is_dir()]
+    if not found:
+        raise SystemExit(f"no resumable checkpoint {key} under {store.data_root()} (dqn-resume, a2c-resume)")
+    art = store.verify(found[0])
     run_dir.mkdir(parents=True, exist_ok=True)
     if (run_dir / "checkpoint.pt").exists():
         raise SystemExit(f"{run_dir} already holds a checkpoint.pt; refusing to overwrite it")

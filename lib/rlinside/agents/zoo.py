@@ -1,0 +1,335 @@
+"""The Atari agent zoo: shipping trained agents to the store, finding and loading them, playing.
+
+Each shipped agent is a store artifact of kind ``atari-agent`` (``data/atari-agent/<key>/``)
+holding ``weights.pt`` (float16, the agent's own weights format), ``metrics.csv`` (the
+training log up to that point: one row per training game) and ``eval.json``; its manifest
+records the agent, game, seed, stage (``early`` or ``final``), agent steps, training wall
+time, the full training configuration, and the evaluation: full-game scores over
+``episodes`` games under the agent's protocol, next to a uniformly random policy's scores on
+the same games (same seeds). Agents:
+
+========== ================================================ ==========================
+name       what                                             module
+========== ================================================ ==========================
+dddqn      Double + Dueling DQN                             :mod:`rlinside.agents.dqn`
+drqn       recurrent attention DQN (split attention)        :mod:`rlinside.agents.drqn`
+a2c        A2C (synchronous A3C), 3 stacked frames          :mod:`rlinside.agents.a2c`
+a2c-lstm   A2C with an LSTM, 1 frame per step               :mod:`rlinside.agents.a2c`
+========== ================================================ ==========================
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from rlinside import store
+
+__all__ = [
+    "AGENTS",
+    "ARTIFACT_KIND",
+    "Policy",
+    "ship_agent",
+    "find_agents",
+    "load_agent",
+    "random_scores",
+    "play_frames",
+    "read_metrics",
+]
+
+ARTIFACT_KIND = "atari-agent"
+ARTIFACT_VERSION = "1"
+STAGES = ("early", "final")
+
+
+@dataclass(frozen=True)
+class _AgentSpec:
+    label: str  # as in the book's tables
+    module: str
+    load: str  # name of the weights loader in module
+    evaluate: str  # name of the evaluation function in module
+    protocol: str  # how evaluation actions are chosen
+    train_command: str
+
+
+AGENTS: dict[str, _AgentSpec] = {
+    "dddqn": _AgentSpec("DDDQN", "rlinside.agents.dqn", "load_weights", "evaluate",
+                        "epsilon-greedy, epsilon 0.001", "--agent dddqn"),
+    "drqn": _AgentSpec("Recurrent attention DQN", "rlinside.agents.drqn", "load_drqn_weights",
+                       "evaluate_drqn", "epsilon-greedy, epsilon 0.001", "--agent drqn"),
+    "a2c": _AgentSpec("A2C", "rlinside.agents.a2c", "load_a2c_weights", "evaluate_a2c",
+                      "actions sampled from the policy", "--agent a2c"),
+    "a2c-lstm": _AgentSpec("A2C-LSTM", "rlinside.agents.a2c", "load_a2c_weights", "evaluate_a2c",
+                           "actions sampled from the policy", "--agent a2c-lstm"),
+}
+
+
+def _spec(agent: str) -> _AgentSpec:
+    if agent not in AGENTS:
+        raise ValueError(f"agent must be one of {sorted(AGENTS)}, got {agent!r}")
+    return AGENTS[agent]
+
+
+def _function(agent: str, which: str) -> Callable:
+    import importlib
+
+    spec = _spec(agent)
+    return getattr(importlib.import_module(spec.module), getattr(spec, which))
+
+
+def load_weights_file(agent: str, path: str | Path, device: torch.device | None = None):
+    """``(net, meta)`` from a weights file of ``agent`` (float32 net in eval mode)."""
+    return _function(agent, "load")(path, device=device)
+
+
+class Policy:
+    """One agent acting in one game, step by step, with its own recurrent state.
+
+    ``act(obs)`` takes the preprocessed observation ``(C, 84, 84)`` uint8 and returns an
+    action: greedy with probability 1 - epsilon for Q-learning agents (epsilon 0.001 as in
+    evaluation), sampled from the policy for actor-critic agents. Call :meth:`reset` at the
+    start of a game and :meth:`lost_life` after a lost life (recurrent agents zero their state
+    then, as in training).
+    """
+
+    def __init__(self, agent: str, net: torch.nn.Module, seed: int = 0, epsilon: float = 0.001) -> None:
+        _spec(agent)
+        self.agent, self.net, self.epsilon = agent, net, epsilon
+        self.rng = np.random.default_rng(seed)
+        self.device = next(net.parameters()).device
+        self.state = None
+
+    def reset(self) -> None:
+        self.state = None
+
+    def lost_life(self) -> None:
+        if self.agent == "a2c-lstm":
+            self.state = None
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray) -> int:
+        x = torch.from_numpy(np.asarray(obs)[None]).to(self.device)
+        if self.agent in ("a2c", "a2c-lstm"):
+            from rlinside.agents.a2c import _sample_actions
+
+            logits, _, self.state = self.net(x, self.state)
+            return int(_sample_actions(logits, self.rng)[0])
+        if self.agent == "drqn":
+            q, self.state = self.net(x, self.state)
+        else:
+            q = self.net(x)
+        if self.rng.random() < self.epsilon:
+            return int(self.rng.integers(q.shape[1]))
+        return int(q.argmax(dim=1).item())
+
+
+def random_scores(game: str, episodes: int, seed: int = 0) -> np.ndarray:
+    """Full-game scores of a uniformly random policy on the evaluation games of ``seed``
+    (``game_seed(seed, i, purpose=1)``, the games the agents are evaluated on)."""
+    from rlinside.agents.dqn import game_seed
+    from rlinside.envs.atari import make_atari_env
+
+    env = make_atari_env(game, seed=seed, frame_stack=1, training=False)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4,)))
+    scores = np.zeros(episodes)
+    try:
+        for i in range(episodes):
+            env.reset(seed=game_seed(seed, i, purpose=1))
+            while True:
+                _, _, terminated, truncated, info = env.step(int(rng.integers(env.action_space.n)))
+                if terminated or truncated:
+                    scores[i] = float(info["episode"]["r"])
+                    break
+    finally:
+        env.close()
+    return scores
+
+
+def read_metrics(path: str | Path) -> dict[str, np.ndarray]:
+    """A training ``metrics.csv`` as columns of floats."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return {}
+    return {k: np.array([float(r[k]) if r[k] not in ("", "nan") else np.nan for r in rows]) for k in rows[0]}
+
+
+def _wall_time_at(metrics_csv: Path, step: int) -> float | None:
+    if not metrics_csv.is_file():
+        return None
+    cols = read_metrics(metrics_csv)
+    if not cols:
+        return None
+    before = cols["step"] <= step
+    return float(cols["wall_time"][before][-1]) if before.any() else None
+
+
+def ship_agent(
+    run_dir: str | Path,
+    agent: str,
+    stage: str,
+    *,
+    weights: str | Path | None = None,
+    episodes: int = 10,
+    seed: int = 0,
+    root: Path | None = None,
+    command: str | None = None,
+    progress: bool = False,
+) -> store.Artifact:
+    """Evaluate a trained agent of ``run_dir`` and save it as an ``atari-agent`` artifact.
+
+    Args:
+        run_dir: the training run folder (``scripts/train_atari.py --run-dir``).
+        agent: one of :data:`AGENTS`.
+        stage: ``"early"`` (the first ``weights_step*.pt`` snapshot) or ``"final"``
+            (``weights_final_fp16.pt``).
+        weights: use this weights file instead of the default of ``stage``.
+        episodes: evaluation games (>= 10 for the book).
+        seed: evaluation seed (games ``game_seed(seed, i, purpose=1)``).
+        root: store root (default: ``data/``, i.e. shipped).
+    """
+    run_dir = Path(run_dir)
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+    if weights is None:
+        if stage == "early":
+            snaps = sorted(run_dir.glob("weights_step*.pt"))
+            if not snaps:
+                raise FileNotFoundError(f"no weights_step*.pt snapshot in {run_dir}")
+            weights = snaps[0]
+        else:
+            weights = run_dir / "weights_final_fp16.pt"
+    weights = Path(weights)
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights} does not exist")
+    net, meta = load_weights_file(agent, weights, device=torch.device("cpu"))
+    game, step = meta["game"], int(meta["step"])
+    scores = _function(agent, "evaluate")(net, game, episodes, seed=seed, progress=progress)
+    baseline = random_scores(game, episodes, seed=seed)
+    spec = _spec(agent)
+    evaluation = {
+        "episodes": episodes, "seed": seed, "protocol": spec.protocol,
+        "environment": "full games (all lives), up to 108,000 frames, up to 30 no-ops at reset, "
+                       "no sticky actions, unclipped score",
+        "scores": scores.tolist(), "mean": float(scores.mean()), "std": float(scores.std()),
+        "random_scores": baseline.tolist(), "random_mean": float(baseline.mean()),
+    }
+    train_config = meta["config"]
+    final_pt = run_dir / "final.pt"
+    wall = None
+    if stage == "final" and final_pt.is_file():
+        wall = torch.load(final_pt, map_location="cpu", weights_only=True).get("wall_time")
+    if wall is None:
+        wall = _wall_time_at(run_dir / "metrics.csv", step)
+    files: dict[str, Path | bytes] = {"weights.pt": weights,
+                                      "eval.json": json.dumps(evaluation, indent=2).encode()}
+    if (run_dir / "metrics.csv").is_file():
+        with open(run_dir / "metrics.csv", newline="") as f:
+            lines = f.read().splitlines()
+        keep = [lines[0]] + [ln for ln in lines[1:] if ln and int(float(ln.split(",")[0])) <= step]
+        files["metrics.csv"] = ("\n".join(keep) + "\n").encode()
+    config = {"agent": agent, "game": game, "seed": int(train_config.get("seed", 0)),
+              "stage": stage, "step": step, "train_config": train_config}
+    metrics = {"agent_steps": step, "frames": 4 * step, "eval_mean": evaluation["mean"],
+               "eval_std": evaluation["std"], "eval_episodes": episodes,
+               "random_mean": evaluation["random_mean"], "train_wall_time_s": wall}
+    return store.save(ARTIFACT_KIND, config, ARTIFACT_VERSION, files, metrics=metrics,
+                      root=root if root is not None else store.data_root(), command=command,
+                      wall_time_s=wall, extra={"evaluation": evaluation, "label": spec.label})
+
+
+def find_agents(agent: str | None = None, game: str | None = None, stage: str | None = None) -> list:
+    """Verified ``atari-agent`` artifacts (shipped, then cached) matching the filters, sorted by
+    (agent order of :data:`AGENTS`, game, stage, step)."""
+    order = {name: i for i, name in enumerate(AGENTS)}
+    want = {k: v for k, v in dict(agent=agent, game=game, stage=stage).items() if v is not None}
+    found, seen = [], set()
+    for _, path in store.iter_artifacts(ARTIFACT_KIND):
+        if path.name in seen:
+            continue
+        art = store.verify(path)
+        if art.manifest.get("version") != ARTIFACT_VERSION:
+            continue
+        if all(art.config.get(k) == v for k, v in want.items()):
+            found.append(art)
+            seen.add(path.name)
+    return sorted(found, key=lambda a: (order.get(a.config["agent"], 99), a.config["game"],
+                                        STAGES.index(a.config["stage"]), a.config["step"]))
+
+
+def load_agent(agent: str, game: str, stage: str = "final", device: torch.device | None = None):
+    """``(net, artifact)`` of the shipped agent (latest step of that stage). Raises
+    :class:`rlinside.store.ArtifactError` naming the training command when none is stored."""
+    found = find_agents(agent, game, stage)
+    if not found:
+        raise store.ArtifactError(
+            f"no {ARTIFACT_KIND} artifact for agent={agent!r}, game={game!r}, stage={stage!r} in "
+            f"{store.data_root()} or {store.cache_root()}; train it with python "
+            f"scripts/train_atari.py --game {game} {_spec(agent).train_command} --run-dir runs/RUN "
+            f"and ship it with python scripts/ship_atari_agent.py --run-dir runs/RUN --agent {agent}"
+        )
+    art = found[-1]
+    net, _ = load_weights_file(agent, art.file("weights.pt"), device=device)
+    return net, art
+
+
+def play_frames(
+    agent: str, net: torch.nn.Module, game: str, *, steps: int, seed: int = 0,
+) -> tuple[list[np.ndarray], np.ndarray, list[int]]:
+    """Let an agent play the evaluation game ``seed`` for ``steps`` agent steps.
+
+    Returns ``(rgb_frames, scores, actions)``: the 210x160 RGB screen after each step, the
+    running game score after each step (restarting if the game ends) and the actions.
+    """
+    from rlinside.agents.dqn import game_seed
+    from rlinside.envs.atari import make_atari_env
+
+    frames_per_obs = net.torso.in_channels
+    env = make_atari_env(game, seed=seed, frame_stack=frames_per_obs, training=False,
+                         render_mode="rgb_array")
+    policy = Policy(agent, net, seed=seed)
+    obs, _ = env.reset(seed=game_seed(seed, 0, purpose=1))
+    lives = env.unwrapped.ale.lives()
+    frames, scores, actions, score = [], [], [], 0.0
+    try:
+        for _ in range(steps):
+            action = policy.act(obs)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            score += float(reward)
+            frames.append(env.unwrapped.ale.getScreenRGB().copy())
+            scores.append(score)
+            actions.append(action)
+            if env.unwrapped.ale.lives() < lives:
+                policy.lost_life()
+            lives = env.unwrapped.ale.lives()
+            if terminated or truncated:
+                obs, _ = env.reset()
+                policy.reset()
+                lives, score = env.unwrapped.ale.lives(), 0.0
+    finally:
+        env.close()
+    return frames, np.array(scores), actions
+
+
+def summary_rows(artifacts: list) -> list[dict[str, Any]]:
+    """One row per artifact for the evaluation table."""
+    rows = []
+    for art in artifacts:
+        m, c = art.manifest["metrics"], art.config
+        rows.append({
+            "agent": AGENTS[c["agent"]].label if c["agent"] in AGENTS else c["agent"],
+            "game": c["game"], "stage": c["stage"], "agent steps": m["agent_steps"],
+            "frames": m["frames"], "score (mean)": round(m["eval_mean"], 1),
+            "score (std)": round(m["eval_std"], 1), "games": m["eval_episodes"],
+            "random (mean)": round(m["random_mean"], 1),
+            "training hours": None if m.get("train_wall_time_s") is None
+            else round(m["train_wall_time_s"] / 3600, 2),
+            "key": art.key,
+        })
+    return rows

@@ -1,0 +1,79 @@
+"""The agent zoo: ship a (tiny) trained agent, find it, load it, play it; shipped agents verify."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from rlinside import store
+from rlinside.agents.a2c import A2CConfig, export_a2c_weights, train_a2c
+from rlinside.agents.zoo import (
+    AGENTS,
+    Policy,
+    find_agents,
+    load_agent,
+    play_frames,
+    random_scores,
+    read_metrics,
+    ship_agent,
+    summary_rows,
+)
+
+
+@pytest.fixture()
+def roots(tmp_path, monkeypatch):
+    monkeypatch.setenv("RLINSIDE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("RLINSIDE_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_ship_find_load_play(roots):
+    run = roots / "run"
+    config = A2CConfig(game="Breakout", total_steps=480, n_envs=4, checkpoint_every=10**6,
+                       snapshot_steps=(160,))
+    train_a2c(config, run, progress=False)
+    export_a2c_weights(run, run / "weights_final_fp16.pt")
+    with pytest.raises(store.ArtifactError, match="train_atari.py --game Breakout --agent a2c"):
+        load_agent("a2c", "Breakout")
+    early = ship_agent(run, "a2c", "early", episodes=2)
+    final = ship_agent(run, "a2c", "final", episodes=2)
+    assert early.config["step"] == 160 and final.config["step"] == 480
+    ev = json.loads(final.file("eval.json").read_text())
+    assert len(ev["scores"]) == 2 and ev["mean"] == pytest.approx(np.mean(ev["scores"]))
+    assert final.manifest["metrics"]["random_mean"] == pytest.approx(np.mean(ev["random_scores"]))
+    # the early artifact's training log stops at its step
+    cols = read_metrics(early.file("metrics.csv"))
+    assert not cols or cols["step"].max() <= 160
+    assert [a.config["stage"] for a in find_agents("a2c", "Breakout")] == ["early", "final"]
+    net, art = load_agent("a2c", "Breakout", "final")
+    assert art.key == final.key and net.policy.weight.dtype == torch.float32
+    frames, scores, actions = play_frames("a2c", net, "Breakout", steps=30)
+    assert len(frames) == 30 and frames[0].shape == (210, 160, 3) and len(actions) == 30
+    assert np.all(np.diff(scores) >= 0)
+    rows = summary_rows(find_agents())
+    assert [r["stage"] for r in rows] == ["early", "final"] and rows[1]["games"] == 2
+    with pytest.raises(ValueError, match="stage must be one of"):
+        ship_agent(run, "a2c", "middle")
+    with pytest.raises(ValueError, match="agent must be one of"):
+        Policy("ppo", net)
+
+
+def test_random_scores_are_reproducible():
+    a = random_scores("Breakout", 2, seed=0)
+    assert np.array_equal(a, random_scores("Breakout", 2, seed=0))
+    assert (a >= 0).all()
+
+
+def test_every_shipped_agent_loads_and_verifies():
+    """Checksums of every shipped atari-agent artifact, and each loads into its network."""
+    for _, path in store.iter_artifacts("atari-agent"):
+        art = store.verify(path)
+        agent = art.config["agent"]
+        assert agent in AGENTS
+        net, art2 = load_agent(agent, art.config["game"], art.config["stage"], device=torch.device("cpu"))
+        x = torch.zeros(1, net.torso.in_channels, 84, 84, dtype=torch.uint8)
+        Policy(agent, net).act(x[0].numpy())
+        assert art.manifest["metrics"]["eval_episodes"] >= 10
