@@ -1,0 +1,133 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The agent zoo: who plays, how well, and after how much training
+#
+# Every saliency map in this chapter explains one of these agents, so we first show what they
+# are worth. Rosynski et al. (Table 1) explain four agents on Breakout and Seaquest: a dueling
+# double DQN (DDDQN), a recurrent DQN with attention, A3C and A3C with an LSTM. We trained our
+# own (A2C is the synchronous form of A3C; see {doc}`../../saliency/index`), each with an
+# *early* checkpoint (about 250,000 agent steps, like the paper's network saved after 325
+# episodes) and a *final* one. This notebook reads them from the artifact store, so it only
+# shows what was actually trained and shipped in `data/`:
+#
+# 1. the **evaluation table**: full-game scores over at least 10 games under a fixed protocol,
+#    next to a uniformly random policy on the same games;
+# 2. the **learning curves** from each run's training log;
+# 3. a **filmstrip** of each final agent playing.
+#
+# Training an agent takes hours on a laptop CPU; the commands that train and ship each one are
+# printed in the status table. No figure here is rescaled by the profile: the profiles only
+# change how many frames the filmstrips show.
+
+# %% tags=["parameters"]
+smoothing: int = 100  # training games averaged in each point of the learning curves
+filmstrip_frames: int = 6  # frames shown per agent
+filmstrip_every: int = 40  # agent steps between two filmstrip frames
+filmstrip_seed: int = 0  # evaluation game the filmstrip is taken from
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from rlinside.agents.zoo import AGENTS, find_agents, load_agent, play_frames, read_metrics, summary_rows
+from rlinside.plots import PALETTE, publish, set_theme
+
+set_theme()
+PAPER_TABLE = [("dddqn", "Breakout"), ("dddqn", "Seaquest"), ("drqn", "Seaquest"),
+               ("a2c", "Breakout"), ("a2c", "Seaquest"), ("a2c-lstm", "Seaquest")]
+shipped = find_agents()
+status = []
+for agent, game in PAPER_TABLE:
+    arts = [a for a in shipped if a.config["agent"] == agent and a.config["game"] == game]
+    stages = {a.config["stage"]: a for a in arts}
+    status.append({
+        "agent": AGENTS[agent].label, "game": game,
+        "early": f"step {stages['early'].config['step']:,}" if "early" in stages else "not shipped yet",
+        "final": f"step {stages['final'].config['step']:,}" if "final" in stages else "not shipped yet",
+        "train with": f"scripts/train_atari.py --game {game} {AGENTS[agent].train_command}",
+    })
+pd.DataFrame(status)
+
+# %% [markdown]
+# ## Evaluation
+#
+# Protocol: full games over all lives (up to 108,000 frames = 30 minutes of play), up to 30
+# random no-op actions at the start, no sticky actions, the raw (unclipped) game score. The
+# Q-learning agents act greedily with probability 0.999 (Dopamine's evaluation epsilon); the
+# actor-critic agents sample from their policy, as in the A3C paper. The random policy plays
+# the same games. For reference, the DQN literature's random-play scores are about 1.7
+# (Breakout) and 68 (Seaquest) under a slightly different protocol (Mnih et al. 2015).
+
+# %%
+table = pd.DataFrame(summary_rows(shipped))
+if table.empty:
+    print("No Atari agent is shipped in data/ yet; train one with scripts/train_atari.py and "
+          "ship it with scripts/ship_atari_agent.py.")
+table
+
+# %% [markdown]
+# ## Learning curves
+#
+# Each point is the mean full-game score of the last `smoothing` training games (played with
+# the exploration of training, so below the evaluation scores), against agent steps (1 step =
+# 4 frames). The dotted line marks the early checkpoint.
+
+# %%
+finals = [a for a in shipped if a.config["stage"] == "final"]
+games = sorted({a.config["game"] for a in finals})
+if finals:
+    fig, axes = plt.subplots(1, len(games), figsize=(5.5 * len(games), 3.6), squeeze=False)
+    for ax, game in zip(axes[0], games):
+        for i, art in enumerate(a for a in finals if a.config["game"] == game):
+            cols = read_metrics(art.file("metrics.csv"))
+            if not cols:
+                continue
+            ret = pd.Series(cols["return"]).rolling(smoothing, min_periods=1).mean()
+            color = PALETTE[list(AGENTS).index(art.config["agent"]) % len(PALETTE)]
+            ax.plot(cols["step"] / 1e6, ret, color=color, label=AGENTS[art.config["agent"]].label)
+            early = [a for a in shipped if a.config["stage"] == "early"
+                     and a.config["agent"] == art.config["agent"] and a.config["game"] == game]
+            for e in early:
+                ax.axvline(e.config["step"] / 1e6, color=color, ls=":", lw=1)
+        ax.set(title=game, xlabel="agent steps (millions)", ylabel=f"score, mean of {smoothing} games")
+        ax.legend(loc="upper left")
+    publish("sal_agents_curves", fig,
+            "Learning curves of the shipped agents (training games; dotted: early checkpoint).")
+else:
+    print("no final agent shipped yet: no learning curves to draw")
+
+# %% [markdown]
+# ## Filmstrips
+#
+# Each final agent plays evaluation game `filmstrip_seed`; every `filmstrip_every`-th frame is
+# shown with the running score. These are the kind of frames the saliency maps of the next
+# notebooks are drawn on.
+
+# %%
+if finals:
+    fig, axes = plt.subplots(len(finals), filmstrip_frames,
+                             figsize=(1.6 * filmstrip_frames, 2.2 * len(finals)), squeeze=False)
+    for row, art in zip(axes, finals):
+        agent, game = art.config["agent"], art.config["game"]
+        net, _ = load_agent(agent, game, "final")
+        frames, scores, _ = play_frames(agent, net, game, steps=filmstrip_frames * filmstrip_every,
+                                        seed=filmstrip_seed)
+        for j, ax in enumerate(row):
+            t = (j + 1) * filmstrip_every - 1
+            ax.imshow(frames[t])
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"t={t + 1}, score {scores[t]:.0f}", fontsize=7)
+        row[0].set_ylabel(f"{AGENTS[agent].label}\n{game}", fontsize=8)
+    publish("sal_agents_filmstrips", fig, "Final agents playing (every "
+            f"{filmstrip_every}th agent step of evaluation game {filmstrip_seed}).")
