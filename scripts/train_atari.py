@@ -24,17 +24,19 @@ from pathlib import Path
 
 from rlinside.agents.a2c import A2CConfig, evaluate_a2c, export_a2c_weights, load_a2c_weights, train_a2c
 from rlinside.agents.dqn import DQNConfig, evaluate, export_weights, load_weights, train_dqn
+from rlinside.agents.drqn import DRQNConfig, evaluate_drqn, export_drqn_weights, load_drqn_weights, train_drqn
 from rlinside.envs.atari import ATARI_GAMES
 from rlinside.utils import atomic_write_bytes, code_version
 
-AGENTS = ("dddqn", "a2c", "a2c-lstm")
+AGENTS = ("dddqn", "drqn", "a2c", "a2c-lstm")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--game", required=True, choices=sorted(ATARI_GAMES))
     parser.add_argument("--agent", default="dddqn", choices=AGENTS,
-                        help="dddqn: Double + Dueling DQN (rlinside.agents.dqn); a2c / a2c-lstm: "
+                        help="dddqn: Double + Dueling DQN (rlinside.agents.dqn); drqn: recurrent "
+                        "attention DQN (rlinside.agents.drqn); a2c / a2c-lstm: "
                         "synchronous A3C without / with an LSTM (rlinside.agents.a2c)")
     parser.add_argument("--steps", type=int, default=None,
                         help="total agent steps (1 step = 4 frames; A2C: summed over its games); "
@@ -52,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="full games played with the final weights (0: skip)")
     args = parser.parse_args(argv)
 
-    steps_default = {"dddqn": DQNConfig.total_steps}.get(args.agent, A2CConfig.total_steps)
+    steps_default = {"dddqn": DQNConfig.total_steps, "drqn": DRQNConfig.total_steps}.get(
+        args.agent, A2CConfig.total_steps)
     steps = args.steps if args.steps is not None else steps_default
     common = dict(game=args.game, seed=args.seed, total_steps=steps, torch_threads=args.threads,
                   snapshot_steps=(args.early_step,) if 0 < args.early_step <= steps else ())
@@ -61,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.agent == "dddqn":
         config = DQNConfig(save_replay=not args.no_replay, **common)
         train, export, load, evaluate_fn = train_dqn, export_weights, load_weights, evaluate
+    elif args.agent == "drqn":
+        config = DRQNConfig(save_replay=not args.no_replay, **common)
+        train, export, load, evaluate_fn = train_drqn, export_drqn_weights, load_drqn_weights, evaluate_drqn
     else:
         lstm = args.agent == "a2c-lstm"
         config = A2CConfig(lstm_size=256 if lstm else 0, frame_stack=1 if lstm else 3, **common)
@@ -78,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.eval_episodes > 0:
         net, meta = load(weights)
         scores = evaluate_fn(net, args.game, args.eval_episodes, seed=args.seed, progress=True)
-        protocol = ("epsilon-greedy, epsilon 0.001" if args.agent == "dddqn"
+        protocol = ("epsilon-greedy, epsilon 0.001" if args.agent in ("dddqn", "drqn")
                     else "actions sampled from the policy")
         report = {
             "game": args.game, "agent": args.agent, "step": meta["step"], "seed": args.seed,

@@ -77,3 +77,21 @@ def test_every_shipped_agent_loads_and_verifies():
         x = torch.zeros(1, net.torso.in_channels, 84, 84, dtype=torch.uint8)
         Policy(agent, net).act(x[0].numpy())
         assert art.manifest["metrics"]["eval_episodes"] >= 10
+
+
+def test_policy_acts_for_every_agent_kind():
+    from rlinside.nets.atari import DuelingQNetwork
+    from rlinside.nets.attention import RecurrentAttentionQNetwork
+    from rlinside.nets.recurrent import ActorCritic
+
+    nets = {"dddqn": DuelingQNetwork(5, in_channels=4), "drqn": RecurrentAttentionQNetwork(5),
+            "a2c": ActorCritic(5, in_channels=3), "a2c-lstm": ActorCritic(5, in_channels=1, lstm_size=16)}
+    for agent, net in nets.items():
+        policy = Policy(agent, net, epsilon=0.0)
+        obs = np.random.default_rng(0).integers(0, 256, (net.torso.in_channels, 84, 84), dtype=np.uint8)
+        actions = [policy.act(obs) for _ in range(3)]
+        assert all(0 <= a < 5 for a in actions)
+        if agent in ("drqn", "a2c-lstm"):
+            assert policy.state is not None
+            policy.reset()
+            assert policy.state is None
