@@ -59,14 +59,18 @@ also be given as a single ``(T_e, n)`` array, meaning one layer.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
+import numba
 import numpy as np
 import torch
 from scipy.cluster import hierarchy
 from scipy.spatial.distance import squareform
 from scipy.stats import gaussian_kde
+from threadpoolctl import threadpool_limits
 
 __all__ = [
     "record_activations",
@@ -210,29 +214,64 @@ def normalized_activations(episodes: Sequence[Sequence[np.ndarray]]) -> list[lis
 # --------------------------------------------------------------------------------------------
 
 
+_BLOCK_ROWS = 128  # rows of the distance matrix accumulated together (kept in cache)
+
+
+@numba.njit(nogil=True, cache=True)
+def _accumulate_block(total, G, sq_rows, sq_cols, x_rows, x_cols, rtol, scale):  # pragma: no cover - numba
+    """``total[a, c] += scale * |x_rows[:, a] - x_cols[:, c]|`` from the Gram block ``G``,
+    recomputing from the difference where ``|x_a|^2 + |x_c|^2 - 2 G`` cancels."""
+    for a in range(G.shape[0]):
+        for c in range(G.shape[1]):
+            both = sq_rows[a] + sq_cols[c]
+            d2 = both - 2.0 * G[a, c]
+            if d2 <= rtol * both:
+                d2 = 0.0
+                if both > 0.0:  # both silent: exactly 0; else recompute from the difference
+                    for t in range(x_rows.shape[0]):
+                        diff = x_rows[t, a] - x_cols[t, c]
+                        d2 += diff * diff
+            total[a, c] += scale * np.sqrt(max(d2, 0.0))
+
+
 def _mean_episode_distance(series: list[np.ndarray], length_normalized: bool) -> np.ndarray:
-    """Mean over episodes of the Euclidean distances between the columns of ``series[e]: (T_e, n)``."""
+    """Mean over episodes of the Euclidean distances between the columns of ``series[e]: (T_e, n)``.
+
+    Per episode the squared distances come from the Gram matrix, ``|x_i|^2 + |x_j|^2 - 2 x_i.x_j``
+    (BLAS), and where that formula cancels (squared distance below ``_CANCELLATION_RTOL`` of
+    ``|x_i|^2 + |x_j|^2``) from the difference itself, so near-duplicate neurons get exact
+    distances. The upper triangle is accumulated in blocks of rows that stay in cache while
+    every episode is added (a numba kernel fuses the square root and the sum).
+    """
     n = series[0].shape[1]
+    xs = [np.ascontiguousarray(x, dtype=np.float64) for x in series]
+    sqs = [np.einsum("tn,tn->n", x, x) for x in xs]
+    scales = [1.0 / (np.sqrt(x.shape[0]) if length_normalized else 1.0) / len(xs) for x in xs]
     total = np.zeros((n, n))
-    for x in series:
-        sq = np.einsum("tn,tn->n", x, x)
-        d2 = sq[:, None] + sq[None, :] - 2.0 * (x.T @ x)
-        np.maximum(d2, 0.0, out=d2)
-        both = sq[:, None] + sq[None, :]
-        close = np.triu((d2 <= _CANCELLATION_RTOL * both) & (both > 0), 1)  # both silent: d2 = 0 exactly
-        i, j = np.nonzero(close)
-        for a in range(0, i.size, 4096):  # exact recomputation where the Gram formula cancels
-            ii, jj = i[a:a + 4096], j[a:a + 4096]
-            diff = x[:, ii] - x[:, jj]
-            d2[ii, jj] = d2[jj, ii] = np.einsum("tp,tp->p", diff, diff)
-        d = np.sqrt(d2)
-        if length_normalized:
-            d /= np.sqrt(x.shape[0])
-        total += d
-    total /= len(series)
-    total = 0.5 * (total + total.T)
-    np.fill_diagonal(total, 0.0)
-    return total
+
+    def row_block(r0: int) -> None:
+        r1 = min(r0 + _BLOCK_ROWS, n)
+        block = np.zeros((r1 - r0, n - r0))
+        for x, sq, scale in zip(xs, sqs, scales):
+            rows, cols = np.ascontiguousarray(x[:, r0:r1]), np.ascontiguousarray(x[:, r0:])
+            _accumulate_block(block, rows.T @ cols, sq[r0:r1], sq[r0:], rows, cols,
+                              _CANCELLATION_RTOL, scale)
+        total[r0:r1, r0:] = block
+
+    # Coarse parallelism: one row block per thread (numba and BLAS release the GIL), BLAS itself
+    # single-threaded. Fine-grained threading (a parallel BLAS call or prange per episode)
+    # synchronizes thousands of times and collapses when the cores are shared.
+    starts = list(range(0, n, _BLOCK_ROWS))
+    workers = min(len(starts), os.cpu_count() or 1)
+    with threadpool_limits(limits=1, user_api="blas"):
+        if workers > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(row_block, starts))
+        else:
+            for r0 in starts:
+                row_block(r0)
+    total = np.triu(total, 1)
+    return total + total.T
 
 
 def neuron_distances(
