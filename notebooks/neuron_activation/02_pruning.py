@@ -1,0 +1,132 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # How much of the network can go? Pruning by merging neurons
+#
+# This notebook regenerates **Figure 3** of *Neuron activation analysis in multi-joint robot
+# RL*. Neurons that fire alike (small distance, eq. 2) are merged: each layer's cluster tree
+# (average linkage on the distances) is cut where the clusters are farther apart than a
+# fraction $\tau$ of the layer's largest cluster distance, and every cluster becomes one
+# neuron whose outgoing weights combine its members' weights, scaled by their maximum
+# activations (eq. 4). The pruned network is then trained further until it passes the
+# 300-episode validation test again.
+#
+# * **Left (one pruning step, several $\tau$).** How small does the network get, how good is
+#   it right after pruning (the paper's "initial accuracy"), and how many training episodes
+#   does it need to pass validation again?
+# * **Right (three pruning steps).** Prune, retrain, repeat: the network size after each step,
+#   for networks of different initial widths.
+#
+# Both experiments are stored (kind `arm-pruning`): the book reads results computed once;
+# rerunning with other parameters computes and caches new ones.
+
+# %% tags=["parameters"]
+n_joints: int = 3  # arm of the agents studied (shipped: 2, 3, 4 joints)
+width: int = 32  # width of the agents in the tau sweep
+agent_seeds: list[int] = [0, 1]  # training seeds of the agents in the tau sweep (shipped 3-joint: 0, 1)
+taus: list[float] = [0.05, 0.1, 0.2, 0.3, 0.4]  # thresholds of the tau sweep
+widths: list[int] = [32, 48, 128, 256, 512]  # initial widths of the iterative study (seed 0 agents)
+iterative_tau: float = 0.2  # threshold of the iterative study
+steps: int = 3  # prune-retrain steps (paper: 3)
+n_episodes: int = 100  # sample episodes whose activations decide the clusters
+episode_seed: int = 11  # seed of those episodes' goals
+retrain_budget: int = 1500  # most training episodes spent to pass validation again
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from rlinside.agents.arm_dqn import find_arm_agents
+from rlinside.agents.arm_pruning import iterative_study, mean_or_nan, tau_sweep
+from rlinside.plots import PALETTE, publish, set_theme
+
+set_theme()
+sweep_agents = [a for s in agent_seeds for a in find_arm_agents(n_joints, width, s)[:1]]
+print(f"tau sweep on {len(sweep_agents)} shipped agent(s): "
+      + ", ".join(f"{n_joints} joints, width {width}, seed {a.config['seed']}" for a in sweep_agents))
+rows = []
+for art in sweep_agents:
+    for r in tau_sweep(art, taus, n_episodes=n_episodes, episode_seed=episode_seed,
+                       retrain_budget=retrain_budget):
+        rows.append({"seed": art.config["seed"], **r})
+sweep = pd.DataFrame(rows)
+sweep[["seed", "tau", "neurons_before", "neurons_after", "sizes_after", "accuracy_before",
+       "accuracy_pruned", "retrain_episodes", "accuracy_retrained"]]
+
+# %% [markdown]
+# ## Figure 3 (left): one pruning step at each $\tau$
+#
+# Size is the number of hidden neurons left, as a share of the original network. Accuracy is
+# the validation success rate (final reward at least 0.9, over the 300 validation goals) right
+# after pruning. Retraining episodes are those needed to pass validation again; a missing
+# point means the budget of `retrain_budget` episodes was spent without passing.
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+for i, (seed, g) in enumerate(sweep.groupby("seed")):
+    c = PALETTE[i % len(PALETTE)]
+    axes[0].plot(g["tau"], g["neurons_after"] / g["neurons_before"], "o-", color=c, label=f"seed {seed}")
+    axes[1].plot(g["tau"], g["accuracy_pruned"], "o-", color=c)
+    axes[1].axhline(g["accuracy_before"].iloc[0], color=c, ls=":", lw=1)
+    ep = g["retrain_episodes"].astype(float)
+    axes[2].plot(g["tau"], ep, "o-", color=c)
+axes[0].set(xlabel="τ", ylabel="hidden neurons left (share)", ylim=(0, 1.05))
+axes[1].set(xlabel="τ", ylabel="validation success after pruning", ylim=(-0.02, 1.02))
+axes[2].set(xlabel="τ", ylabel="episodes to pass validation again")
+axes[0].legend()
+publish("na_fig3_tau", fig,
+        f"Figure 3, left (our run): one pruning step of {len(sweep_agents)} {n_joints}-joint agent(s) of "
+        f"width {width}; dotted: success rate before pruning.")
+summary = sweep.groupby("tau").agg(size_share=("neurons_after", "mean"),
+                                   accuracy_pruned=("accuracy_pruned", "mean"),
+                                   retrain_episodes=("retrain_episodes", mean_or_nan))
+summary["size_share"] /= sweep["neurons_before"].iloc[0] if len(sweep) else 1
+summary
+
+# %% [markdown]
+# ## Figure 3 (right): three pruning steps, initial widths 32 to 512
+#
+# Each shipped agent (seed 0) of the widths asked for is pruned at $\tau$ = `iterative_tau`,
+# retrained, and pruned again. Widths for which no agent is shipped are listed and skipped.
+
+# %%
+iter_rows, missing = [], []
+for w in widths:
+    found = find_arm_agents(n_joints, w, 0)
+    if not found:
+        missing.append(w)
+        continue
+    for r in iterative_study(found[0], iterative_tau, steps=steps, n_episodes=n_episodes,
+                             episode_seed=episode_seed, retrain_budget=retrain_budget):
+        iter_rows.append({"width": w, **r})
+if missing:
+    print(f"no shipped {n_joints}-joint agent of width {missing} (seed 0): train them with "
+          f"scripts/train_arm.py --joints {n_joints} --width W --seed 0")
+iterative = pd.DataFrame(iter_rows)
+iterative
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+for i, (w, g) in enumerate(iterative.groupby("width")):
+    c = PALETTE[i % len(PALETTE)]
+    axes[0].plot(g["step"], g["neurons"], "o-", color=c, label=f"width {w}")
+    last = g.iloc[-1]
+    axes[1].plot(range(1, len(last["sizes"]) + 1), last["sizes"], "o-", color=c,
+                 label=f"width {w}, after step {last['step']}")
+axes[0].set(xlabel="pruning step", ylabel="hidden neurons", yscale="log")
+axes[0].set_xticks(range(steps + 1))
+axes[1].set(xlabel="hidden layer", ylabel="neurons", yscale="log")
+axes[0].legend(fontsize=8)
+axes[1].legend(fontsize=8)
+publish("na_fig3_steps", fig,
+        f"Figure 3, right (our run): network size over {steps} prune-retrain steps at τ = {iterative_tau} "
+        f"({n_joints}-joint agents), and the layer shapes after the last step.")
