@@ -40,8 +40,12 @@ def _agent(artifact) -> tuple[Any, ArmDQNConfig]:
     return model, ArmDQNConfig.from_dict(artifact.config)
 
 
-def _retrain_config(config: ArmDQNConfig, budget: int) -> ArmDQNConfig:
-    return ArmDQNConfig.from_dict({**config.to_dict(), "max_episodes": int(budget)})
+def _retrain(model, config: ArmDQNConfig, budget: int):
+    """``(model, episodes)`` after retraining until validation passes (``episodes`` None: not
+    within ``budget``); a zero budget only checks whether the model passes as it is."""
+    if budget == 0:
+        return model, (0 if validate(model, config).passed else None)
+    return retrain_until_valid(model, ArmDQNConfig.from_dict({**config.to_dict(), "max_episodes": int(budget)}))
 
 
 def _check(taus, n_episodes, retrain_budget) -> None:
@@ -77,7 +81,7 @@ def tau_sweep(artifact, taus, *, n_episodes: int, episode_seed: int, retrain_bud
             t0 = time.perf_counter()
             pruned, _ = prune_mlp(model, acts, tau)
             acc = validate(pruned, cfg).success_rate
-            retrained, episodes = retrain_until_valid(pruned, _retrain_config(cfg, retrain_budget))
+            retrained, episodes = _retrain(pruned, cfg, int(retrain_budget))
             rows.append({
                 "tau": tau, "sizes_before": list(model.hidden_sizes), "sizes_after": list(pruned.hidden_sizes),
                 "neurons_before": int(sum(model.hidden_sizes)), "neurons_after": int(sum(pruned.hidden_sizes)),
@@ -113,7 +117,7 @@ def iterative_study(artifact, tau: float, *, steps: int, n_episodes: int, episod
             acts = run_episodes(model, cfg, n_episodes, episode_seed).activations
             pruned, _ = prune_mlp(model, acts, tau)
             acc = validate(pruned, cfg).success_rate
-            model, episodes = retrain_until_valid(pruned, _retrain_config(cfg, retrain_budget))
+            model, episodes = _retrain(pruned, cfg, int(retrain_budget))
             rows.append({"step": s, "sizes": list(pruned.hidden_sizes), "neurons": int(sum(pruned.hidden_sizes)),
                          "accuracy_pruned": acc, "retrain_episodes": episodes})
             if episodes is None:
