@@ -46,6 +46,7 @@ __all__ = [
     "save",
     "load_or_build",
     "iter_artifacts",
+    "find",
     "verify",
     "ship",
 ]
@@ -329,6 +330,24 @@ def iter_artifacts(kind: str | None = None) -> Iterator[tuple[str, Path]]:
             for adir in sorted(kdir.iterdir()):
                 if adir.is_dir() and not adir.name.startswith("."):
                     yield label, adir
+
+
+def find(kind: str, version: str | int | None = None, /, **config_filters: Any) -> list[Artifact]:
+    """Verified artifacts of ``kind`` made by code ``version`` (any if None) whose config holds
+    every given value (filters given as None are ignored), shipped ones first, then cached ones
+    whose key is not shipped, in :func:`iter_artifacts` order."""
+    want = {k: v for k, v in config_filters.items() if v is not None}
+    found, seen = [], set()
+    for _, path in iter_artifacts(kind):
+        if path.name in seen:
+            continue
+        art = verify(path)
+        if version is not None and art.manifest.get("version") != str(version):
+            continue
+        if all(art.config.get(k) == v for k, v in want.items()):
+            found.append(art)
+            seen.add(path.name)
+    return found
 
 
 def ship(kind: str, key: str) -> Artifact:

@@ -38,11 +38,9 @@ finished game), ``weights_step<N>.pt`` (float16 snapshots) and ``final.pt``.
 from __future__ import annotations
 
 import dataclasses
-import io
-import json
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +48,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from rlinside.agents.dqn import _MetricsLog, _rng_states, _save_weights, _set_rng_states, game_seed
-from rlinside.envs.atari import ATARI_GAMES, make_atari_env, restore_env, snapshot_env
+from rlinside.agents._config import RunConfig
+from rlinside.agents._rundir import (
+    Counters, MetricsLog, finish_run, finished_run, game_seed, load_weights_file, open_checkpoint,
+    read_run_weights, rng_states, save_payload, weights_payload,
+)
+from rlinside.envs.atari import make_atari_env, restore_env, snapshot_env
 from rlinside.nets.recurrent import ActorCritic
-from rlinside.utils import atomic_write_bytes, seed_everything, torch_device
+from rlinside.utils import seed_everything, torch_device
 
 __all__ = [
     "A2CConfig",
@@ -72,7 +74,7 @@ _GAME_PURPOSE = 10  # game_seed(seed, 0, purpose=10 + e) seeds training environm
 
 
 @dataclass(frozen=True)
-class A2CConfig:
+class A2CConfig(RunConfig):
     """Every setting of an A2C run (sources in the module docstring)."""
 
     # -- run
@@ -100,27 +102,14 @@ class A2CConfig:
     torch_threads: int = 1  # torch.set_num_threads for the run
 
     def __post_init__(self) -> None:
-        if self.game not in ATARI_GAMES:
-            raise ValueError(f"game must be one of {sorted(ATARI_GAMES)}, got {self.game!r}")
-        for name in ("total_steps", "n_envs", "frame_stack", "n_steps", "checkpoint_every",
-                     "torch_threads"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if not isinstance(self.lstm_size, int) or self.lstm_size < 0:
-            raise ValueError(f"lstm_size must be an integer >= 0, got {self.lstm_size!r}")
-        for name in ("gamma", "rmsprop_alpha", "repeat_action_probability"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
-        for name in ("learning_rate", "rmsprop_eps", "max_grad_norm"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("value_coef", "entropy_coef"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        object.__setattr__(self, "snapshot_steps", tuple(int(s) for s in self.snapshot_steps))
+        self._validate(
+            positive_ints=("total_steps", "n_envs", "frame_stack", "n_steps", "checkpoint_every",
+                           "torch_threads"),
+            non_negative_ints=("seed", "lstm_size"),  # lstm_size 0: feed-forward
+            unit_interval=("gamma", "rmsprop_alpha", "repeat_action_probability"),
+            positive=("learning_rate", "rmsprop_eps", "max_grad_norm"),
+            non_negative=("value_coef", "entropy_coef"),
+        )
 
     @property
     def steps_per_update(self) -> int:
@@ -129,17 +118,6 @@ class A2CConfig:
     @property
     def agent_name(self) -> str:
         return "A2C-LSTM" if self.lstm_size else "A2C"
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["snapshot_steps"] = list(self.snapshot_steps)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "A2CConfig":
-        d = dict(d)
-        d["snapshot_steps"] = tuple(d.get("snapshot_steps", ()))
-        return cls(**d)
 
 
 def n_step_returns(
@@ -182,16 +160,6 @@ def _sample_actions(logits: torch.Tensor, rng: np.random.Generator) -> np.ndarra
     return np.minimum((cdf <= u).sum(axis=1), cdf.shape[1] - 1)
 
 
-@dataclass
-class _Counters:
-    step: int = 0  # agent steps, summed over games
-    updates: int = 0
-    episode: int = 0  # games finished, over all environments
-    last_checkpoint_step: int = 0
-    wall_time: float = 0.0
-    recent_returns: list[float] = field(default_factory=list)
-
-
 def _make_envs(config: A2CConfig) -> list:
     return [
         make_atari_env(config.game, seed=game_seed(config.seed, 0, purpose=_GAME_PURPOSE + e),
@@ -206,36 +174,10 @@ def _make_net(n_actions: int, config: A2CConfig, device: torch.device) -> ActorC
 
 
 def _weights_payload(net: ActorCritic, config: A2CConfig, step: int, dtype: torch.dtype) -> dict:
-    return {
-        "format": WEIGHTS_FORMAT,
-        "game": config.game,
-        "agent": config.agent_name,
-        "n_actions": net.n_actions,
-        "frame_stack": config.frame_stack,
-        "lstm_size": config.lstm_size,
-        "step": int(step),
-        "config": json.dumps(config.to_dict(), sort_keys=True),
-        "state_dict": {k: v.detach().to("cpu", dtype).contiguous() for k, v in net.state_dict().items()},
-    }
-
-
-def _check_resumable(saved: A2CConfig, config: A2CConfig, run_dir: Path) -> None:
-    saved_d, new_d = saved.to_dict(), config.to_dict()
-    differing = sorted(k for k in new_d if saved_d.get(k) != new_d[k] and k not in RESUMABLE_CHANGES)
-    if differing:
-        details = ", ".join(f"{k}: checkpoint {saved_d.get(k)!r} vs now {new_d[k]!r}" for k in differing)
-        raise ValueError(
-            f"the checkpoint in {run_dir} was made with a different configuration ({details}); "
-            f"only {sorted(RESUMABLE_CHANGES)} may change on resume. Use another run_dir."
-        )
-
-
-def _load_checkpoint(path: Path) -> dict[str, Any]:
-    # weights_only=False: RNG and emulator states; our own local file.
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    if payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not an A2C checkpoint (format {payload.get('format')!r})")
-    return payload
+    return weights_payload(
+        WEIGHTS_FORMAT, net, config, step, dtype, agent=config.agent_name, n_actions=net.n_actions,
+        frame_stack=config.frame_stack, lstm_size=config.lstm_size,
+    )
 
 
 def train_a2c(
@@ -264,11 +206,8 @@ def train_a2c(
     device = torch_device()
     rng = seed_everything(config.seed)
 
-    if final_path.exists():
-        done = torch.load(final_path, map_location="cpu", weights_only=True)
-        if done["step"] >= config.total_steps:
-            _check_resumable(A2CConfig.from_dict(json.loads(done["config"])), config, run_dir)
-            return final_path
+    if finished_run(final_path, config, run_dir, RESUMABLE_CHANGES, past_ok=True):
+        return final_path
 
     envs = _make_envs(config)
     n_actions = int(envs[0].action_space.n)
@@ -276,15 +215,14 @@ def train_a2c(
     optimizer = torch.optim.RMSprop(
         net.parameters(), lr=config.learning_rate, alpha=config.rmsprop_alpha, eps=config.rmsprop_eps
     )
-    counters = _Counters()
+    counters = Counters()
     checkpoint_path = run_dir / "checkpoint.pt"
     if checkpoint_path.exists():
-        ckpt = _load_checkpoint(checkpoint_path)
-        _check_resumable(A2CConfig.from_dict(ckpt["config"]), config, run_dir)
-        counters = _Counters(**ckpt["counters"])
+        ckpt, counters = open_checkpoint(
+            checkpoint_path, CHECKPOINT_FORMAT, "an A2C", config, run_dir, RESUMABLE_CHANGES, rng
+        )
         net.load_state_dict(ckpt["net"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        _set_rng_states(ckpt["rng"], rng)
         for env, snap in zip(envs, ckpt["envs"]):
             restore_env(env, snap)
         obs = ckpt["obs"]
@@ -297,7 +235,7 @@ def train_a2c(
         ])
         state = net.initial_state(config.n_envs, device)
 
-    metrics = _MetricsLog(run_dir / "metrics.csv", keep_episodes=counters.episode, fields=METRICS_FIELDS)
+    metrics = MetricsLog(run_dir / "metrics.csv", keep_episodes=counters.episode, fields=METRICS_FIELDS)
     recent_returns: deque[float] = deque(counters.recent_returns, maxlen=100)
     wall_start, step_start = time.perf_counter() - counters.wall_time, counters.step
     last_loss, last_entropy = float("nan"), float("nan")
@@ -363,8 +301,8 @@ def train_a2c(
             bar.update(T * N)
             for s in config.snapshot_steps:  # first update at or past the snapshot step
                 if previous < s <= counters.step:
-                    _save_weights(run_dir / f"weights_step{s:09d}.pt",
-                                  _weights_payload(net, config, counters.step, torch.float16))
+                    save_payload(run_dir / f"weights_step{s:09d}.pt",
+                                 _weights_payload(net, config, counters.step, torch.float16))
             if recent_returns:
                 bar.set_postfix(ret100=f"{np.mean(recent_returns):.1f}", games=counters.episode,
                                 refresh=False)
@@ -375,22 +313,17 @@ def train_a2c(
                 payload = {
                     "format": CHECKPOINT_FORMAT, "config": config.to_dict(),
                     "counters": dataclasses.asdict(counters), "net": net.state_dict(),
-                    "optimizer": optimizer.state_dict(), "rng": _rng_states(rng),
+                    "optimizer": optimizer.state_dict(), "rng": rng_states(rng),
                     "envs": [snapshot_env(env) for env in envs], "obs": obs, "lstm_state": state,
                     "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 }
-                data = io.BytesIO()
-                torch.save(payload, data)
-                atomic_write_bytes(checkpoint_path, data.getbuffer())
+                save_payload(checkpoint_path, payload)
                 bar.write(f"[{time.strftime('%H:%M:%S')}] checkpoint at step {counters.step} "
                           f"(mean return of last 100 games "
                           f"{np.mean(recent_returns) if recent_returns else float('nan'):.1f})")
 
-        counters.wall_time = time.perf_counter() - wall_start
         payload = _weights_payload(net, config, counters.step, torch.float32)
-        payload["wall_time"] = counters.wall_time
-        _save_weights(final_path, payload)
-        return final_path
+        return finish_run(final_path, payload, counters, wall_start)
     finally:
         bar.close()
         metrics.close()
@@ -466,32 +399,22 @@ def evaluate_a2c(
 def export_a2c_weights(run_dir: str | Path, out_path: str | Path) -> Path:
     """Float16 weights of a run (``final.pt`` if finished, else ``checkpoint.pt``)."""
     run_dir, out_path = Path(run_dir), Path(out_path)
-    if (run_dir / "final.pt").exists():
-        src = torch.load(run_dir / "final.pt", map_location="cpu", weights_only=True)
-        state_dict, step = src["state_dict"], src["step"]
-        config = A2CConfig.from_dict(json.loads(src["config"]))
-    elif (run_dir / "checkpoint.pt").exists():
-        ckpt = _load_checkpoint(run_dir / "checkpoint.pt")
-        state_dict, step = ckpt["net"], ckpt["counters"]["step"]
-        config = A2CConfig.from_dict(ckpt["config"])
-    else:
-        raise FileNotFoundError(f"{run_dir} holds neither final.pt nor checkpoint.pt")
+    state_dict, step, config = read_run_weights(
+        run_dir, A2CConfig, weights_format=WEIGHTS_FORMAT, checkpoint_format=CHECKPOINT_FORMAT,
+        checkpoint_key="net", what="an A2C",
+    )
     net = ActorCritic(state_dict["policy.bias"].shape[0], in_channels=config.frame_stack,
                       lstm_size=config.lstm_size)
     net.load_state_dict({k: v.float() for k, v in state_dict.items()})
-    _save_weights(out_path, _weights_payload(net, config, step, torch.float16))
+    save_payload(out_path, _weights_payload(net, config, step, torch.float16))
     return out_path
 
 
 def load_a2c_weights(path: str | Path, device: torch.device | None = None) -> tuple[ActorCritic, dict[str, Any]]:
     """Load weights of :func:`export_a2c_weights` (or a snapshot / ``final.pt``) into a
     float32 :class:`ActorCritic` in eval mode; returns it and the file's metadata."""
-    payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-    if payload.get("format") != WEIGHTS_FORMAT:
-        raise ValueError(f"{path} is not an A2C weights file (format {payload.get('format')!r})")
-    net = ActorCritic(payload["n_actions"], in_channels=payload["frame_stack"], lstm_size=payload["lstm_size"])
-    net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
-    net.to(device or torch_device()).eval()
-    meta = {k: v for k, v in payload.items() if k != "state_dict"}
-    meta["config"] = json.loads(meta["config"])
-    return net, meta
+    return load_weights_file(
+        path, WEIGHTS_FORMAT, "an A2C",
+        lambda p: ActorCritic(p["n_actions"], in_channels=p["frame_stack"], lstm_size=p["lstm_size"]),
+        device,
+    )

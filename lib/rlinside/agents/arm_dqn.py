@@ -859,18 +859,8 @@ def find_arm_agents(
     given fields, verified, sorted by (n_joints, width, seed)."""
     from rlinside import store
 
-    want = {k: v for k, v in dict(n_joints=n_joints, width=width, seed=seed, **config_fields).items()
-            if v is not None}
-    found, seen = [], set()
-    for _, path in store.iter_artifacts(ARTIFACT_KIND):
-        if path.name in seen:
-            continue
-        art = store.verify(path)
-        if art.manifest.get("version") != ARTIFACT_VERSION:
-            continue
-        if all(art.config.get(k) == v for k, v in want.items()):
-            found.append(art)
-            seen.add(path.name)
+    found = store.find(ARTIFACT_KIND, ARTIFACT_VERSION, n_joints=n_joints, width=width, seed=seed,
+                       **config_fields)
     return sorted(found, key=lambda a: (a.config["n_joints"], a.config["width"], a.config["seed"]))
 
 

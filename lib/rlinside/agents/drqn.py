@@ -21,7 +21,8 @@ attention" means here); this module trains it with
 
 Everything else — epsilon-greedy, life loss as a terminal, clipped rewards, Huber loss, Adam,
 gradient clipping, the seeding of games and the ``run_dir`` layout — is that of
-:mod:`rlinside.agents.dqn`, whose helpers are reused. The acting policy carries ``(h, c)``
+:mod:`rlinside.agents.dqn`: both agents run the loop of
+:func:`rlinside.agents.offpolicy.train_off_policy`. The acting policy carries ``(h, c)``
 from step to step and zeroes it at the start of each game; the network runs at every step,
 also when the action is random, so the state always summarizes the whole game so far.
 
@@ -42,11 +43,6 @@ bit-identical to an uninterrupted one on the same machine (CPU, same torch build
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import time
-import warnings
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -54,23 +50,15 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
-from rlinside.agents.dqn import (
-    FrameReplayBuffer,
-    _check_resumable,
-    _Counters,
-    _MetricsLog,
-    _rng_states,
-    _save_weights,
-    _set_rng_states,
-    double_dqn_target,
-    game_seed,
-    linear_epsilon,
+from rlinside.agents._config import RunConfig
+from rlinside.agents._rundir import load_weights_file
+from rlinside.agents.dqn import RESUMABLE_CHANGES, double_dqn_target
+from rlinside.agents.offpolicy import (
+    FrameReplayBuffer, OffPolicyAgent, evaluate_off_policy, export_off_policy_weights,
+    gradient_step, train_off_policy, validate_off_policy_config,
 )
-from rlinside.envs.atari import ATARI_GAMES, make_atari_env
 from rlinside.nets.attention import RecurrentAttentionQNetwork
-from rlinside.utils import is_int, is_real, seed_everything, torch_device
 
 __all__ = [
     "DRQNConfig",
@@ -88,7 +76,7 @@ WEIGHTS_FORMAT = "rlinside.drqn.weights/1"
 
 
 @dataclass(frozen=True)
-class DRQNConfig:
+class DRQNConfig(RunConfig):
     """Every setting of a split-attention Double Dueling DRQN run on Atari.
 
     Shared settings are those of :class:`rlinside.agents.dqn.DQNConfig` (Dopamine /
@@ -141,59 +129,18 @@ class DRQNConfig:
     torch_threads: int = 1  # torch.set_num_threads for the run
 
     def __post_init__(self) -> None:
-        if self.game not in ATARI_GAMES:
-            raise ValueError(f"game must be one of {sorted(ATARI_GAMES)}, got {self.game!r}")
-        positive_ints = (
-            "total_steps", "frame_stack", "lstm_size", "attention_size", "hidden",
-            "buffer_size", "train_freq", "batch_size", "sequence_length", "target_update_every",
-            "epsilon_decay_steps", "checkpoint_every", "torch_threads",
+        validate_off_policy_config(
+            self,
+            positive_ints=("lstm_size", "attention_size", "hidden", "sequence_length"),
+            non_negative_ints=("burn_in",),
+            learning_starts_min="window",  # one window
         )
-        for name in positive_ints:
-            value = getattr(self, name)
-            if not is_int(value) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("seed", "burn_in"):
-            value = getattr(self, name)
-            if not is_int(value) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        window = self.window
-        if not is_int(self.learning_starts) or self.learning_starts < window:
-            raise ValueError(
-                f"learning_starts must be an integer >= burn_in + sequence_length + 1 "
-                f"({window}, one window), got {self.learning_starts!r}"
-            )
-        if self.learning_starts > self.buffer_size:
-            raise ValueError(
-                f"learning_starts ({self.learning_starts}) must not exceed buffer_size "
-                f"({self.buffer_size})"
-            )
-        for name in ("gamma", "epsilon_start", "epsilon_end", "repeat_action_probability"):
-            value = getattr(self, name)
-            if not is_real(value) or not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
-        for name in ("learning_rate", "adam_eps", "max_grad_norm", "huber_delta"):
-            value = getattr(self, name)
-            if not is_real(value) or not value > 0:
-                raise ValueError(f"{name} must be > 0, got {value!r}")
-        object.__setattr__(self, "snapshot_steps", tuple(int(s) for s in self.snapshot_steps))
 
     @property
     def window(self) -> int:
         """Entries per sampled window: ``burn_in + sequence_length + 1`` (the last entry is
         only the next observation of the last learned transition)."""
         return self.burn_in + self.sequence_length + 1
-
-    def to_dict(self) -> dict[str, Any]:
-        """The config as plain JSON-able values."""
-        d = dataclasses.asdict(self)
-        d["snapshot_steps"] = list(self.snapshot_steps)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DRQNConfig:
-        d = dict(d)
-        d["snapshot_steps"] = tuple(d.get("snapshot_steps", ()))
-        return cls(**d)
 
 
 # ------------------------------------------------------------------------ sequence replay
@@ -312,11 +259,7 @@ def _sequence_update(
     mask = valid.float()
     losses = F.huber_loss(q_taken, target, reduction="none", delta=config.huber_delta)
     loss = (losses * mask).sum() / mask.sum().clamp(min=1.0)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(q_net.parameters(), config.max_grad_norm)
-    optimizer.step()
-    return float(loss.item())
+    return gradient_step(loss, q_net, optimizer, config.max_grad_norm)
 
 
 def _new_network(n_actions: int, config: DRQNConfig) -> RecurrentAttentionQNetwork:
@@ -326,331 +269,77 @@ def _new_network(n_actions: int, config: DRQNConfig) -> RecurrentAttentionQNetwo
     )
 
 
-def _make_networks(
-    n_actions: int, config: DRQNConfig, device: torch.device
-) -> tuple[RecurrentAttentionQNetwork, RecurrentAttentionQNetwork, torch.optim.Optimizer]:
-    q_net = _new_network(n_actions, config).to(device)
-    target_net = _new_network(n_actions, config).to(device)
-    target_net.load_state_dict(q_net.state_dict())
-    target_net.requires_grad_(False)
-    optimizer = torch.optim.Adam(
-        q_net.parameters(), lr=config.learning_rate, eps=config.adam_eps, fused=True
-    )
-    return q_net, target_net, optimizer
-
-
-def _save_checkpoint(
-    run_dir: Path,
-    config: DRQNConfig,
-    counters: _Counters,
-    q_net: RecurrentAttentionQNetwork,
-    target_net: RecurrentAttentionQNetwork,
-    optimizer: torch.optim.Optimizer,
-    buffer: FrameReplayBuffer,
-    rng: np.random.Generator,
-) -> None:
-    """Replay file first, then the checkpoint naming it, then delete older replay files."""
-    replay_name = None
-    if config.save_replay:
-        replay_name = f"replay_{counters.step:09d}.npz"
-        buffer.save(run_dir / replay_name, step=counters.step)
-    _save_weights(run_dir / "checkpoint.pt", {
-        "format": CHECKPOINT_FORMAT,
-        "config": config.to_dict(),
-        "counters": dataclasses.asdict(counters),
-        "q_net": q_net.state_dict(),
-        "target_net": target_net.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "rng": _rng_states(rng),
-        "replay_file": replay_name,
-        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    })
-    for old in run_dir.glob("replay_*.npz"):
-        if old.name != replay_name:
-            old.unlink()
-
-
-def _load_checkpoint(path: Path) -> dict[str, Any]:
-    # weights_only=False: the checkpoint holds Python/NumPy RNG states; it is our own local
-    # file. Shipped weights (export_drqn_weights) load with weights_only=True.
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    if payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a DRQN checkpoint (format {payload.get('format')!r})")
-    return payload
-
-
-def _weights_payload(
-    q_net: RecurrentAttentionQNetwork, config: DRQNConfig, step: int, dtype: torch.dtype
-) -> dict:
-    return {
-        "format": WEIGHTS_FORMAT,
-        "game": config.game,
-        "n_actions": q_net.n_actions,
-        "frame_stack": config.frame_stack,
-        "lstm_size": q_net.lstm_size,
-        "attention_size": q_net.attention_size,
-        "hidden": q_net.hidden,
-        "step": int(step),
-        "config": json.dumps(config.to_dict(), sort_keys=True),
-        "state_dict": {
-            k: v.detach().to("cpu", dtype).contiguous() for k, v in q_net.state_dict().items()
-        },
-    }
-
-
 def _act(
     q_net: RecurrentAttentionQNetwork,
-    obs: np.ndarray,
+    x: torch.Tensor,
     state: tuple[torch.Tensor, torch.Tensor] | None,
     epsilon: float,
     rng: np.random.Generator,
-    device: torch.device,
 ) -> tuple[int, tuple[torch.Tensor, torch.Tensor]]:
-    """Epsilon-greedy action for ``obs: (k, 84, 84)``; the network always runs, so the
+    """Epsilon-greedy action for ``x: (1, k, 84, 84)``; the network always runs, so the
     returned state has seen this frame even when the action is random."""
     with torch.no_grad():
-        q, state = q_net(torch.from_numpy(obs[None]).to(device), state)  # (1, A)
+        q, state = q_net(x, state)  # (1, A)
     if rng.random() < epsilon:
         return int(rng.integers(q.shape[1])), state
     return int(q.argmax(dim=1).item()), state
 
 
+def _sample(
+    buffer: FrameReplayBuffer, config: DRQNConfig, rng: np.random.Generator
+) -> SequenceBatch:
+    return sample_sequences(buffer, config.batch_size, config.window, rng)
+
+
+def _weights_meta(q_net: RecurrentAttentionQNetwork, config: DRQNConfig) -> dict[str, Any]:
+    return {
+        "n_actions": q_net.n_actions, "frame_stack": config.frame_stack,
+        "lstm_size": q_net.lstm_size, "attention_size": q_net.attention_size,
+        "hidden": q_net.hidden,
+    }
+
+
+AGENT = OffPolicyAgent(
+    label="DDDRQN", what="a DRQN", checkpoint_format=CHECKPOINT_FORMAT,
+    weights_format=WEIGHTS_FORMAT, resumable=RESUMABLE_CHANGES, new_network=_new_network,
+    act=_act, sample=_sample, update=_sequence_update, weights_meta=_weights_meta,
+)
+
+
 def train_drqn(
-    config: DRQNConfig,
-    run_dir: str | Path,
-    *,
-    stop_after: int | None = None,
-    progress: bool = True,
+    config: DRQNConfig, run_dir: str | Path, *, stop_after: int | None = None, progress: bool = True
 ) -> Path | None:
     """Train a split-attention Double Dueling DRQN agent, resuming from
-    ``run_dir/checkpoint.pt`` if present (semantics of :func:`rlinside.agents.dqn.train_dqn`).
-
-    Args:
-        config: the run's settings; on resume they must match the checkpoint's except for
-            :data:`rlinside.agents.dqn.RESUMABLE_CHANGES` (e.g. ``total_steps`` can grow).
-        run_dir: folder of the run (see the module docstring for its files).
-        stop_after: return (as if killed, without a final checkpoint) after this many agent
-            steps in this call; for tests and time-limited sessions.
-        progress: show a tqdm progress bar (steps/s, mean return of the last 100 games).
-
-    Returns:
-        ``run_dir/final.pt`` (float32 weights) when ``total_steps`` is reached, else None.
+    ``run_dir/checkpoint.pt`` if present: the loop, arguments and return value of
+    :func:`rlinside.agents.dqn.train_dqn` (on resume only
+    :data:`rlinside.agents.dqn.RESUMABLE_CHANGES` may differ, e.g. ``total_steps`` can grow).
     """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    final_path = run_dir / "final.pt"
-    torch.set_num_threads(config.torch_threads)
-    device = torch_device()
-    rng = seed_everything(config.seed)  # exploration and replay sampling draw from rng
-
-    env = make_atari_env(
-        config.game, seed=config.seed, frame_stack=config.frame_stack, training=True,
-        repeat_action_probability=config.repeat_action_probability,
-    )
-    n_actions = int(env.action_space.n)
-    q_net, target_net, optimizer = _make_networks(n_actions, config, device)
-    frame_shape = env.observation_space.shape[1:]
-    buffer = FrameReplayBuffer(config.buffer_size, frame_shape, config.frame_stack)
-    counters = _Counters()
-
-    if final_path.exists():  # finished before: nothing to do if it reached this total_steps
-        done = torch.load(final_path, map_location="cpu", weights_only=True)
-        if done["step"] == config.total_steps:
-            _check_resumable(DRQNConfig.from_dict(json.loads(done["config"])), config, run_dir)
-            env.close()
-            return final_path
-
-    checkpoint_path = run_dir / "checkpoint.pt"
-    if checkpoint_path.exists():
-        ckpt = _load_checkpoint(checkpoint_path)
-        _check_resumable(DRQNConfig.from_dict(ckpt["config"]), config, run_dir)
-        counters = _Counters(**ckpt["counters"])
-        q_net.load_state_dict(ckpt["q_net"])
-        target_net.load_state_dict(ckpt["target_net"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        _set_rng_states(ckpt["rng"], rng)
-        replay_file = ckpt["replay_file"] and run_dir / ckpt["replay_file"]
-        if replay_file and replay_file.exists():
-            buffer, meta = FrameReplayBuffer.load(replay_file)
-            if meta.get("step") != counters.step or buffer.capacity != config.buffer_size:
-                raise ValueError(f"{replay_file} does not belong to {checkpoint_path}")
-        else:
-            warnings.warn(
-                f"resuming {run_dir} at step {counters.step} without its replay buffer "
-                f"({ckpt['replay_file'] or 'not saved'}): the buffer is refilled with "
-                f"{config.learning_starts} new transitions before learning continues; the run "
-                "is no longer bit-identical to an uninterrupted one.",
-                stacklevel=2,
-            )
-        del ckpt
-        if counters.step > config.total_steps:
-            raise ValueError(
-                f"the checkpoint in {run_dir} is at step {counters.step}, past total_steps "
-                f"{config.total_steps}"
-            )
-
-    metrics = _MetricsLog(run_dir / "metrics.csv", keep_episodes=counters.episode)
-    recent_returns: deque[float] = deque(counters.recent_returns, maxlen=100)
-    episode_losses: list[float] = []
-    wall_start, step_start = time.perf_counter() - counters.wall_time, counters.step
-    bar = tqdm(
-        total=config.total_steps, initial=counters.step, disable=not progress,
-        desc=f"DDDRQN {config.game} s{config.seed}", unit="step", mininterval=5.0,
-        dynamic_ncols=True,
-    )
-
-    # Every game k starts from env.reset(seed=game_seed(config.seed, k)) and a zero LSTM
-    # state: resume needs neither env nor recurrent state.
-    obs, _ = env.reset(seed=game_seed(config.seed, counters.episode))  # (k, 84, 84) uint8
-    first, state = True, None
-    try:
-        while counters.step < config.total_steps:
-            if stop_after is not None and counters.step - step_start >= stop_after:
-                return None
-            # -- act: epsilon-greedy on the online network, carrying (h, c)
-            epsilon = linear_epsilon(config, counters.step)
-            action, state = _act(q_net, obs, state, epsilon, rng, device)
-            next_obs, reward, terminated, truncated, info = env.step(action)
-
-            # -- store (s, a, r, terminal); a lost life ends bootstrapping, not the game
-            buffer.add(obs[-1], action, float(reward), terminated or info["life_lost"], first)
-            obs, first = next_obs, False
-            counters.step += 1
-            bar.update(1)
-
-            # -- learn: one update every train_freq steps once learning_starts transitions are in
-            if len(buffer) >= config.learning_starts and counters.step % config.train_freq == 0:
-                batch = sample_sequences(buffer, config.batch_size, config.window, rng)
-                episode_losses.append(
-                    _sequence_update(q_net, target_net, optimizer, batch, config, device)
-                )
-                counters.updates += 1
-            if counters.updates > 0 and counters.step % config.target_update_every == 0:
-                target_net.load_state_dict(q_net.state_dict())
-            if counters.step in config.snapshot_steps:
-                _save_weights(
-                    run_dir / f"weights_step{counters.step:09d}.pt",
-                    _weights_payload(q_net, config, counters.step, torch.float16),
-                )
-
-            # -- end of a game: log, checkpoint (only here), start the next game
-            if terminated or truncated:
-                counters.wall_time = time.perf_counter() - wall_start
-                episode = info["episode"]
-                metrics.write(
-                    step=counters.step, episode=counters.episode, **{"return": float(episode["r"])},
-                    length=int(episode["l"]),
-                    loss=float(np.mean(episode_losses)) if episode_losses else float("nan"),
-                    epsilon=round(epsilon, 6), wall_time=round(counters.wall_time, 2),
-                )
-                recent_returns.append(float(episode["r"]))
-                episode_losses.clear()
-                counters.episode += 1
-                bar.set_postfix(
-                    ret100=f"{np.mean(recent_returns):.1f}", eps=f"{epsilon:.3f}",
-                    games=counters.episode, refresh=False,
-                )
-                if counters.step - counters.last_checkpoint_step >= config.checkpoint_every:
-                    counters.last_checkpoint_step = counters.step
-                    counters.recent_returns = list(recent_returns)
-                    _save_checkpoint(
-                        run_dir, config, counters, q_net, target_net, optimizer, buffer, rng
-                    )
-                    bar.write(
-                        f"[{time.strftime('%H:%M:%S')}] checkpoint at step {counters.step} "
-                        f"(game {counters.episode}, mean return of last 100 games "
-                        f"{np.mean(recent_returns):.1f})"
-                    )
-                obs, _ = env.reset(seed=game_seed(config.seed, counters.episode))
-                first, state = True, None
-
-        counters.wall_time = time.perf_counter() - wall_start
-        payload = _weights_payload(q_net, config, counters.step, torch.float32)
-        payload["wall_time"] = counters.wall_time
-        _save_weights(final_path, payload)
-        return final_path
-    finally:
-        bar.close()
-        metrics.close()
-        env.close()
+    return train_off_policy(AGENT, config, run_dir, stop_after=stop_after, progress=progress)
 
 
 # ------------------------------------------------------------------ evaluation and export
 
 
 def evaluate_drqn(
-    net: RecurrentAttentionQNetwork,
-    game: str,
-    episodes: int,
-    seed: int,
-    *,
-    epsilon: float = 0.001,
-    repeat_action_probability: float = 0.0,
-    progress: bool = False,
+    net: RecurrentAttentionQNetwork, game: str, episodes: int, seed: int, *, epsilon: float = 0.001,
+    repeat_action_probability: float = 0.0, progress: bool = False,
 ) -> np.ndarray:
     """Full-game scores of ``net`` playing ``episodes`` games, with the protocol of
     :func:`rlinside.agents.dqn.evaluate` (evaluation environment: unclipped score over all
     lives, up to 108,000 frames, up to 30 no-ops; epsilon-greedy with ``epsilon=0.001``; game
     ``i`` seeded with ``game_seed(seed, i, purpose=1)``). The state ``(h, c)`` is carried
-    through each game and zeroed at its start.
-
-    Returns:
-        ``(episodes,)`` float64 scores.
+    through each game and zeroed at its start. Returns ``(episodes,)`` float64 scores.
     """
-    if episodes < 1:
-        raise ValueError(f"episodes must be >= 1, got {episodes!r}")
-    if not 0.0 <= epsilon <= 1.0:
-        raise ValueError(f"epsilon must be in [0, 1], got {epsilon!r}")
-    device = next(net.parameters()).device
-    env = make_atari_env(
-        game, seed=seed, frame_stack=net.in_channels, training=False,
-        repeat_action_probability=repeat_action_probability,
+    return evaluate_off_policy(
+        AGENT, net, game, episodes, seed, epsilon=epsilon,
+        repeat_action_probability=repeat_action_probability, progress=progress,
     )
-    n_actions = int(env.action_space.n)
-    if n_actions != net.n_actions:
-        raise ValueError(f"{game} has {n_actions} actions, the network {net.n_actions}")
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))
-    was_training = net.training
-    net.eval()
-    scores = np.zeros(episodes)
-    try:
-        for i in tqdm(range(episodes), disable=not progress, desc=f"evaluate {game}"):
-            obs, _ = env.reset(seed=game_seed(seed, i, purpose=1))
-            state = None
-            while True:
-                action, state = _act(net, obs, state, epsilon, rng, device)
-                obs, _, terminated, truncated, info = env.step(action)
-                if terminated or truncated:
-                    scores[i] = float(info["episode"]["r"])
-                    break
-    finally:
-        net.train(was_training)
-        env.close()
-    return scores
 
 
 def export_drqn_weights(run_dir: str | Path, out_path: str | Path) -> Path:
-    """Write the run's online-network weights in float16 (no replay buffer, no optimizer):
-    from ``final.pt`` if training finished, else from ``checkpoint.pt``. Load them with
-    :func:`load_drqn_weights`. Returns ``out_path``."""
-    run_dir, out_path = Path(run_dir), Path(out_path)
-    final_path = run_dir / "final.pt"
-    if final_path.exists():
-        src = torch.load(final_path, map_location="cpu", weights_only=True)
-        if src.get("format") != WEIGHTS_FORMAT:
-            raise ValueError(f"{final_path} is not a DRQN weights file")
-        state_dict, step = src["state_dict"], src["step"]
-        config = DRQNConfig.from_dict(json.loads(src["config"]))
-    elif (run_dir / "checkpoint.pt").exists():
-        ckpt = _load_checkpoint(run_dir / "checkpoint.pt")
-        state_dict, step = ckpt["q_net"], ckpt["counters"]["step"]
-        config = DRQNConfig.from_dict(ckpt["config"])
-    else:
-        raise FileNotFoundError(f"{run_dir} holds neither final.pt nor checkpoint.pt")
-    net = _new_network(state_dict["advantage_out.bias"].shape[0], config)
-    net.load_state_dict({k: v.float() for k, v in state_dict.items()})
-    _save_weights(out_path, _weights_payload(net, config, step, torch.float16))
-    return out_path
+    """:func:`rlinside.agents.dqn.export_weights` for a DRQN run (float16 weights of
+    ``final.pt``, else of ``checkpoint.pt``); load them with :func:`load_drqn_weights`."""
+    return export_off_policy_weights(AGENT, DRQNConfig, run_dir, out_path)
 
 
 def load_drqn_weights(
@@ -659,15 +348,11 @@ def load_drqn_weights(
     """Load weights written by :func:`export_drqn_weights` (or a snapshot / ``final.pt``) into
     a float32 :class:`RecurrentAttentionQNetwork` in eval mode. Returns the network and the
     file's metadata (``game``, ``step``, ``config`` as a dict, network sizes)."""
-    payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-    if payload.get("format") != WEIGHTS_FORMAT:
-        raise ValueError(f"{path} is not a DRQN weights file (format {payload.get('format')!r})")
-    net = RecurrentAttentionQNetwork(
+    return load_weights_file(path, WEIGHTS_FORMAT, "a DRQN", _network_from_payload, device)
+
+
+def _network_from_payload(payload: dict[str, Any]) -> RecurrentAttentionQNetwork:
+    return RecurrentAttentionQNetwork(
         payload["n_actions"], in_channels=payload["frame_stack"], lstm_size=payload["lstm_size"],
         attention_size=payload["attention_size"], hidden=payload["hidden"],
     )
-    net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
-    net.to(device or torch_device()).eval()
-    meta = {k: v for k, v in payload.items() if k != "state_dict"}
-    meta["config"] = json.loads(meta["config"])
-    return net, meta

@@ -248,17 +248,7 @@ def find_agents(agent: str | None = None, game: str | None = None, stage: str | 
     """Verified ``atari-agent`` artifacts (shipped, then cached) matching the filters, sorted by
     (agent order of :data:`AGENTS`, game, stage, step)."""
     order = {name: i for i, name in enumerate(AGENTS)}
-    want = {k: v for k, v in dict(agent=agent, game=game, stage=stage).items() if v is not None}
-    found, seen = [], set()
-    for _, path in store.iter_artifacts(ARTIFACT_KIND):
-        if path.name in seen:
-            continue
-        art = store.verify(path)
-        if art.manifest.get("version") != ARTIFACT_VERSION:
-            continue
-        if all(art.config.get(k) == v for k, v in want.items()):
-            found.append(art)
-            seen.add(path.name)
+    found = store.find(ARTIFACT_KIND, ARTIFACT_VERSION, agent=agent, game=game, stage=stage)
     return sorted(found, key=lambda a: (order.get(a.config["agent"], 99), a.config["game"],
                                         STAGES.index(a.config["stage"]), a.config["step"]))
 
