@@ -14,7 +14,6 @@ import random
 import time
 
 import gymnasium as gym
-import numpy as np
 
 import rlinside.envs  # noqa: F401
 from rlinside.envs.trace_patterning import TracePatterningStream

@@ -66,9 +66,11 @@ class MetricsLog:
     """``metrics.csv``: one row per finished training game; on resume, rows of games after
     the checkpoint (recomputed now) are dropped first."""
 
-    def __init__(self, path: Path, keep_episodes: int, fields: tuple[str, ...]) -> None:
-        if fields[1] != "episode":
-            raise ValueError(f"the second metrics field must be 'episode', got {fields!r}")
+    def __init__(self, path: Path, keep_episodes: int, fields: tuple[str, ...],
+                 key_field: str = "episode") -> None:
+        if key_field not in fields:
+            raise ValueError(f"the metrics fields {fields!r} lack the key field {key_field!r}")
+        key = list(fields).index(key_field)
         self.path = path
         self.fields = tuple(fields)
         rows: list[list[str]] = []
@@ -76,7 +78,7 @@ class MetricsLog:
             with open(path, newline="") as f:
                 reader = csv.reader(f)
                 next(reader, None)
-                rows = [r for r in reader if r and int(r[1]) < keep_episodes]
+                rows = [r for r in reader if r and int(r[key]) < keep_episodes]
         with open(path, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(self.fields)

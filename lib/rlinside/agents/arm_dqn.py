@@ -54,12 +54,10 @@ bit-identical to an uninterrupted one (same machine and torch build, CPU, same
 from __future__ import annotations
 
 import copy
-import csv
 import dataclasses
 import io
 import json
 import math
-import random
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -72,6 +70,7 @@ import torch.nn.functional as F
 from scipy.stats import binom
 from tqdm.auto import tqdm
 
+from rlinside.agents._rundir import MetricsLog, rng_states, set_rng_states
 from rlinside.envs.planar_arm import (
     PlanarArmConfig,
     PlanarArmEnv,
@@ -579,44 +578,6 @@ class TrainResult:
     run_dir: Path
 
 
-class _CsvLog:
-    """A CSV log; on resume, rows past ``keep_below`` (first column) are dropped first."""
-
-    def __init__(self, path: Path, fields: tuple[str, ...], keep_below: int) -> None:
-        rows: list[list[str]] = []
-        if path.exists():
-            with open(path, newline="") as f:
-                reader = csv.reader(f)
-                next(reader, None)
-                rows = [r for r in reader if r and int(r[0]) < keep_below]
-        with open(path, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(fields)
-            w.writerows(rows)
-        self.fields = fields
-        self._file = open(path, "a", newline="")
-        self._writer = csv.writer(self._file)
-
-    def write(self, **row: Any) -> None:
-        self._writer.writerow([row[k] for k in self.fields])
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-
-def _rng_states(rng: np.random.Generator) -> dict[str, Any]:
-    return {"python": random.getstate(), "numpy_global": np.random.get_state(),
-            "torch": torch.get_rng_state(), "generator": rng.bit_generator.state}
-
-
-def _set_rng_states(states: Mapping[str, Any], rng: np.random.Generator) -> None:
-    random.setstate(states["python"])
-    np.random.set_state(states["numpy_global"])
-    torch.set_rng_state(states["torch"])
-    rng.bit_generator.state = states["generator"]
-
-
 def _torch_bytes(payload: Any) -> bytes:
     buf = io.BytesIO()
     torch.save(payload, buf)
@@ -738,11 +699,12 @@ def train_arm_dqn(
         optimizer.load_state_dict(ckpt["optimizer"])
         counters = _Counters(**ckpt["counters"])
         buffer.load_state(ckpt["replay"])
-        _set_rng_states(ckpt["rng"], rng)
+        set_rng_states(ckpt["rng"], rng)
         del ckpt
 
-    metrics = _CsvLog(run_dir / "metrics.csv", METRICS_FIELDS, keep_below=counters.episode)
-    val_log = _CsvLog(run_dir / "validation.csv", VALIDATION_FIELDS, keep_below=counters.episode)
+    metrics = MetricsLog(run_dir / "metrics.csv", counters.episode, METRICS_FIELDS, key_field=METRICS_FIELDS[0])
+    val_log = MetricsLog(run_dir / "validation.csv", counters.episode, VALIDATION_FIELDS,
+                         key_field=VALIDATION_FIELDS[0])
     wall_start, episode_start = time.perf_counter() - counters.wall_time, counters.episode
     bar = tqdm(total=config.max_episodes, initial=counters.episode, disable=not progress,
                desc=f"arm-DQN n={arm.n_joints} w={config.width} s{config.seed}", unit="ep",
@@ -808,7 +770,7 @@ def train_arm_dqn(
                     "hidden_sizes": q_net.hidden_sizes, "n_out": q_net.n_out,
                     "q_net": q_net.state_dict(), "target_net": target_net.state_dict(),
                     "optimizer": optimizer.state_dict(), "replay": buffer.state(),
-                    "rng": _rng_states(rng), "temperature_start": temp_start,
+                    "rng": rng_states(rng), "temperature_start": temp_start,
                 }
                 atomic_write_bytes(ckpt_path, _torch_bytes(payload))
 

@@ -68,6 +68,7 @@ __all__ = [
     "evaluate",
     "export_weights",
     "load_weights",
+    "METRICS_FIELDS",
 ]
 
 CHECKPOINT_FORMAT = "rlinside.dqn.checkpoint/1"

@@ -52,7 +52,6 @@ from typing import Any, SupportsFloat
 
 import ale_py
 import gymnasium as gym
-import numpy as np
 
 __all__ = [
     "ATARI_GAMES", "make_atari_env", "FireOnLifeStart", "LifeLossSignal", "snapshot_env",
