@@ -39,6 +39,8 @@ retrain_budget: int = 1000  # most training episodes spent to make the pruned ne
 # %%
 import copy
 
+from IPython.display import display
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -75,7 +77,7 @@ pd.DataFrame([{"network": k, "hidden layer sizes": m.hidden_sizes,
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=False)
 colors = {"random": PALETTE[7], "trained": PALETTE[0], "pruned": PALETTE[3]}
-stats = []
+stats, per_layer = [], []
 for name, a in acts.items():
     d_all = upper_triangle(neuron_distances(a))
     d_layer = np.concatenate([upper_triangle(D) for D in layerwise_neuron_distances(a) if len(D) > 1])
@@ -84,7 +86,10 @@ for name, a in acts.items():
         ax.plot(g, dens, color=colors[name], lw=1.6, label=f"{name} (n={len(d)} pairs)")
         ax.fill_between(g, 0, dens, color=colors[name], alpha=0.12)
     stats.append({"network": name, "mean distance (all-to-all)": d_all.mean(),
-                  "mean distance (layer-wise)": d_layer.mean(), "pairs at distance < 0.1": (d_all < 0.1).mean()})
+                  "std (all-to-all)": d_all.std(), "mean distance (layer-wise)": d_layer.mean(),
+                  "std (layer-wise)": d_layer.std(), "pairs at distance < 0.1": (d_all < 0.1).mean()})
+    per_layer.append({"network": name, **{f"layer {k + 1}": upper_triangle(D).mean()
+                                           for k, D in enumerate(layerwise_neuron_distances(a)) if len(D) > 1}})
 axes[0].set_title("all-to-all")
 axes[1].set_title("layer-wise")
 for ax in axes:
@@ -96,7 +101,14 @@ fig.tight_layout()
 publish("na_fig2_densities", fig,
         f"Figure 2 (our run): densities of neuron distances for a random, the trained and the pruned "
         f"(τ = {tau}) network of the {n_joints}-joint agent.")
-pd.DataFrame(stats)
+display(pd.DataFrame(stats))
+
+# %% [markdown]
+# Mean within-layer distance, layer by layer (the paper reads large distances in a layer as
+# neurons that encode different things):
+
+# %%
+pd.DataFrame(per_layer).set_index("network")
 
 # %% [markdown]
 # ## Cluster trees of the trained network

@@ -32,13 +32,13 @@
 n_joints: int = 3  # arm of the agents studied (shipped: 2, 3, 4 joints)
 width: int = 32  # width of the agents in the tau sweep
 agent_seeds: list[int] = [0, 1]  # training seeds of the agents in the tau sweep (shipped 3-joint: 0, 1)
-taus: list[float] = [0.05, 0.1, 0.2, 0.3, 0.4]  # thresholds of the tau sweep
-widths: list[int] = [32, 48, 128, 256, 512]  # initial widths of the iterative study (seed 0 agents)
+taus: list[float] = [0.1, 0.2, 0.3, 0.4]  # thresholds of the tau sweep
+widths: list[int] = [32, 48, 128]  # initial widths of the iterative study (seed 0 agents; paper: 32 to 512)
 iterative_tau: float = 0.2  # threshold of the iterative study
 steps: int = 3  # prune-retrain steps (paper: 3)
 n_episodes: int = 100  # sample episodes whose activations decide the clusters
 episode_seed: int = 11  # seed of those episodes' goals
-retrain_budget: int = 1500  # most training episodes spent to pass validation again
+retrain_budget: int = 1000  # most training episodes spent to pass validation again
 
 # %%
 import matplotlib.pyplot as plt
