@@ -34,11 +34,14 @@ animate_joints: int = 3  # arm shown in the animation
 render_every: int = 2  # control steps between two animation frames
 
 # %%
+import base64
+import io
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import HTML, display
-from matplotlib import animation
+from PIL import Image
 
 from rlinside.agents.arm_dqn import greedy_actions, load_arm_agent
 from rlinside.envs.planar_arm_bullet import run_policy, run_policy_planar
@@ -98,20 +101,12 @@ model, _ = load_arm_agent(animate_joints, width, agent_seed)
 run = run_policy(policy_of(model), animate_joints, episodes=1, seed=episode_seed + 1,
                  render_every=render_every)
 frames = run["frames"][0]
-fig, ax = plt.subplots(figsize=(4, 3))
-ax.axis("off")
-image = ax.imshow(frames[0])
-
-
-def show(i):
-    image.set_data(frames[i])
-    ax.set_title(f"step {min(i * render_every, 60)} of 60", fontsize=9)
-    return (image,)
-
-
-anim = animation.FuncAnimation(fig, show, frames=len(frames), interval=120, blit=True)
-display(HTML(anim.to_jshtml(default_mode="once")))
-plt.close(fig)
+# An animated GIF embedded as a data URI: plays in any browser, needs no script or network.
+buf = io.BytesIO()
+images = [Image.fromarray(f) for f in frames]
+images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=150, loop=0)
+display(HTML(f'<img alt="the {animate_joints}-joint agent reaching in pybullet" '
+             f'src="data:image/gif;base64,{base64.b64encode(buf.getvalue()).decode()}">'))
 strip = frames[:: max(1, len(frames) // 5)][:5]
 fig, axes = plt.subplots(1, len(strip), figsize=(2.4 * len(strip), 2.0))
 for k, (ax, f) in enumerate(zip(np.atleast_1d(axes), strip)):
