@@ -39,15 +39,19 @@ n_episodes: int = 300  # target-arm episodes whose observations are the samples 
 episode_seed: int = 5  # seed of those episodes' goals
 lam: float = 50.0  # lasso penalty of the linear mapping (on summed squared errors)
 transform: str = "balanced"  # input transformation for the main figures: balanced or naive
+same_arm: int = 3  # arm whose shipped agents (all widths and seeds) compare greedy and linear maps
 
 # %%
 import itertools
+
+from IPython.display import display
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rlinside.agents.arm_dqn import ArmDQNConfig, build_q_network, load_arm_agent, run_episodes
+from rlinside.agents.arm_dqn import (ArmDQNConfig, build_q_network, find_arm_agents, load_arm_agent,
+                                    load_arm_weights, run_episodes)
 from rlinside.explain import cka_matrix, deduplicate_inputs, fit_projection, record_activations, transform_joint_observations
 from rlinside.plots import publish, set_theme
 from rlinside.plots.matrices import plot_layer_matrices
@@ -89,6 +93,52 @@ for a, b in itertools.product(joints, joints):
                  "saturation": u.saturation(), "coverage": u.coverage()})
 table = pd.DataFrame(rows)
 table
+
+# %% [markdown]
+# ## Greedy or linear? Networks of the same arm (Figure 5, top)
+#
+# Between two networks trained for the *same* arm (different seeds or widths), on the same
+# samples: the **greedy** map assigns each target neuron its single closest source neuron
+# (eq. 2 distance over the samples); the **linear** map is the non-negative lasso. Errors are
+# measured on a second, held-out set of episodes. "Diagonal" is the share of target layers
+# whose largest layer-projection entry (eq. 9) is the source layer of the same depth.
+
+# %%
+same = [(a.config["width"], a.config["seed"], load_arm_weights(a.file("weights.pt"))[0])
+        for a in find_arm_agents(same_arm)]
+cfg_same = ArmDQNConfig.from_dict(find_arm_agents(same_arm)[0].config)
+fit_obs = run_episodes(same[0][2], cfg_same, n_episodes, episode_seed, record_activations=False).observations
+test_obs = run_episodes(same[0][2], cfg_same, n_episodes, episode_seed + 1000, record_activations=False).observations
+x_fit = deduplicate_inputs(fit_obs.reshape(-1, fit_obs.shape[-1]))
+x_test = deduplicate_inputs(test_obs.reshape(-1, test_obs.shape[-1]))
+technique_rows = []
+for (wa, sa, ma), (wb, sb, mb) in itertools.permutations(same, 2):
+    src_fit, tgt_fit = record_activations(ma, [x_fit])[0], record_activations(mb, [x_fit])[0]
+    src_test, tgt_test = record_activations(ma, [x_test])[0], record_activations(mb, [x_test])[0]
+    for method in ("greedy", "linear"):
+        proj = fit_projection(src_fit, tgt_fit, method, lam)
+        P = proj.layer_projection()
+        technique_rows.append({
+            "source": f"w{wa} s{sa}", "target": f"w{wb} s{sb}", "method": method,
+            "normalised error (held out)": proj.normalized_error(src_test, tgt_test),
+            "saturation": proj.saturation(), "coverage": proj.coverage(),
+            "diagonal": float(np.mean(np.nanargmax(np.nan_to_num(P, nan=-1), axis=0) == np.arange(P.shape[1]))),
+        })
+techniques = pd.DataFrame(technique_rows)
+display(techniques.groupby("method")[["normalised error (held out)", "saturation", "coverage", "diagonal"]].mean())
+techniques
+
+# %%
+fig, ax = plt.subplots(figsize=(5, 3.4))
+for i, method in enumerate(("greedy", "linear")):
+    vals = techniques[techniques["method"] == method]["normalised error (held out)"]
+    ax.scatter(np.full(len(vals), i) + np.linspace(-0.08, 0.08, len(vals)), vals, s=18)
+    ax.plot([i - 0.2, i + 0.2], [vals.mean()] * 2, color="k", lw=1.5)
+ax.set_xticks([0, 1], ["greedy", "linear (non-negative lasso)"])
+ax.set_ylabel("normalised error, held-out samples")
+ax.set_title(f"{len(same)} agents of the {same_arm}-joint arm, all ordered pairs")
+publish("na_fig5_techniques", fig,
+        f"Figure 5, top (our run): greedy against linear maps between {same_arm}-joint agents.")
 
 # %% [markdown]
 # ## Mapping quality between arms
