@@ -185,6 +185,14 @@ publish("na_projection_errors", fig,
 pairs = [(a, b) for a, b in itertools.product(joints, joints) if a != b]
 fig = plot_layer_matrices({f"{a}→{b}": projections[(a, b, transform)].layer_projection() for a, b in pairs})
 publish("na_layer_projection", fig, f"Layer projection matrices (eq. 9), {transform} inputs.")
+layer_rows = []
+for a, b in pairs:
+    P = projections[(a, b, transform)].layer_projection()
+    best = np.nanargmax(np.nan_to_num(P, nan=-1), axis=0)
+    layer_rows.append({"source→target": f"{a}→{b}", "mean share from source layer 1": float(np.nanmean(P[0])),
+                       "target layers fed mostly by the same-depth source layer": float(np.mean(best == np.arange(P.shape[1]))),
+                       "target layers fed mostly by source layer 1": float(np.mean(best == 0))})
+pd.DataFrame(layer_rows)
 
 # %% [markdown]
 # ## Beyond the paper: linear CKA between layers
