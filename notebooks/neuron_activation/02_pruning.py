@@ -63,6 +63,22 @@ sweep[["seed", "tau", "neurons_before", "neurons_after", "sizes_after", "accurac
        "accuracy_pruned", "retrain_episodes", "accuracy_retrained"]]
 
 # %% [markdown]
+# ## $\tau = 0$: only dead and duplicate neurons go
+#
+# At $\tau = 0$ only clusters at distance zero are merged: neurons that never fire on the
+# sample episodes, and exact scaled copies. The paper reports that this alone shrinks the
+# network considerably at no cost. Every shipped agent of the arm, no retraining:
+
+# %%
+zero_rows = []
+for art in find_arm_agents(n_joints):
+    r = tau_sweep(art, [0.0], n_episodes=n_episodes, episode_seed=episode_seed, retrain_budget=0)[0]
+    zero_rows.append({"width": art.config["width"], "seed": art.config["seed"], "sizes after": r["sizes_after"],
+                      "neurons left": r["neurons_after"] / r["neurons_before"],
+                      "success before": r["accuracy_before"], "success after": r["accuracy_pruned"]})
+pd.DataFrame(zero_rows)
+
+# %% [markdown]
 # ## Figure 3 (left): one pruning step at each $\tau$
 #
 # Size is the number of hidden neurons left, as a share of the original network. Accuracy is
