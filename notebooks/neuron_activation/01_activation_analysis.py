@@ -33,8 +33,9 @@ width: int = 32  # neurons per hidden layer of that agent
 agent_seed: int = 0  # training seed of the shipped agent
 n_episodes: int = 500  # sample episodes whose activations are compared (paper: 500)
 episode_seed: int = 11  # seed of the sample episodes' goals
-tau: float = 0.3  # pruning threshold, a fraction of each layer's largest cluster distance
+tau: float = 0.2  # pruning threshold, a fraction of each layer's largest cluster distance (paper: 0.2)
 retrain_budget: int = 1000  # most training episodes spent to make the pruned network pass validation again
+summary_joints: list[int] = [2, 3, 4]  # arms whose every shipped agent of this width enters the across-agent summary
 
 # %%
 import copy
@@ -111,20 +112,62 @@ display(pd.DataFrame(stats))
 pd.DataFrame(per_layer).set_index("network")
 
 # %% [markdown]
-# ## Cluster trees of the trained network
+# ## Cluster trees: random, trained and pruned (Figure 2, bottom)
 #
-# One dendrogram per hidden layer (average linkage on eq. 2's distances). The dashed line is
-# the pruning threshold $\tau$ times the layer's largest merge distance: every subtree below it
-# becomes one neuron.
+# One dendrogram per hidden layer (average linkage on eq. 2's distances), one row per network.
+# The dashed line is the pruning threshold $\tau$ times the layer's largest merge distance:
+# every subtree below it becomes one neuron. The titles give the number of neurons the layer
+# would keep at this $\tau$.
 
 # %%
-Zs = layer_linkages(acts["trained"])
-fig, axes = plt.subplots(2, 3, figsize=(11, 5.5))
-for k, (ax, Z) in enumerate(zip(axes.flat, Zs)):
-    dendrogram(Z, ax=ax, no_labels=True, color_threshold=tau * Z[:, 2].max(), above_threshold_color="0.6")
-    ax.axhline(tau * Z[:, 2].max(), color="k", ls="--", lw=0.8)
-    ax.set_title(f"layer {k + 1}: {len(Z) + 1} → {len(reports[k].clusters)} neurons")
-    ax.set_ylabel("distance")
+from rlinside.explain import bfs_segmentation
+
+fig, axes = plt.subplots(3, 6, figsize=(15, 7.2))
+for row, (name, a) in enumerate(acts.items()):
+    for k, (ax, Z) in enumerate(zip(axes[row], layer_linkages(a))):
+        cut = tau * Z[:, 2].max()
+        dendrogram(Z, ax=ax, no_labels=True, color_threshold=cut, above_threshold_color="0.6")
+        ax.axhline(cut, color="k", ls="--", lw=0.8)
+        ax.set_title(f"{name}, layer {k + 1}: {len(Z) + 1}→{len(bfs_segmentation(Z, cut))}", fontsize=9)
+        if k == 0:
+            ax.set_ylabel("distance")
 fig.tight_layout()
 publish("na_fig2_dendrograms", fig,
-        f"Dendrograms of the trained {n_joints}-joint network's hidden layers; dashed: τ = {tau}.")
+        f"Dendrograms of the random, trained and pruned {n_joints}-joint networks' hidden layers "
+        f"(rows); dashed: τ = {tau} of each layer's largest merge distance.")
+
+# %% [markdown]
+# ## Across agents: is the trained-vs-random difference systematic?
+#
+# The figures above show one agent. The paper averages over many networks; here every
+# shipped agent of width `width` for the arms in `summary_joints` is compared with a random
+# network of its own architecture (fresh Xavier-style initialisation, one per agent), on the
+# same sample episodes. "Last/first layer ratio" divides the mean within-layer distance of
+# hidden layer 6 by that of layer 1 (above 1: the neurons near the output are the more
+# distinct ones; random networks are above 1 too, because their deep layers carry many
+# neurons that never fire, so the trained ratio is compared with the random one).
+
+# %%
+from rlinside.agents.arm_dqn import find_arm_agents, load_arm_weights
+
+summary_rows = []
+for art in [a for j in summary_joints for a in find_arm_agents(j, width)]:
+    cfg = ArmDQNConfig.from_dict(art.config)
+    seed_everything(1234 + art.config["seed"])
+    for name, m in (("trained", load_arm_weights(art.file("weights.pt"))[0]), ("random", build_q_network(cfg))):
+        a = run_episodes(m, cfg, n_episodes, episode_seed).activations
+        d_all = upper_triangle(neuron_distances(a))
+        layer_means = [upper_triangle(D).mean() for D in layerwise_neuron_distances(a)]
+        summary_rows.append({"joints": cfg.n_joints, "seed": cfg.seed, "network": name,
+                             "mean distance": d_all.mean(), "std distance": d_all.std(),
+                             "last/first layer ratio": layer_means[-1] / layer_means[0]})
+across = pd.DataFrame(summary_rows)
+paired = across.pivot_table(index=["joints", "seed"], columns="network",
+                            values=["mean distance", "std distance", "last/first layer ratio"])
+display(paired.round(3))
+lower_mean = (paired[("mean distance", "trained")] < paired[("mean distance", "random")]).mean()
+lower_std = (paired[("std distance", "trained")] < paired[("std distance", "random")]).mean()
+ratio_up = (paired[("last/first layer ratio", "trained")] > paired[("last/first layer ratio", "random")]).mean()
+print(f"{len(paired)} agents: trained mean below random in {lower_mean:.0%}, "
+      f"trained spread below random in {lower_std:.0%}, "
+      f"trained last/first layer ratio above random's in {ratio_up:.0%}")

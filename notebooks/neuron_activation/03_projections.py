@@ -34,7 +34,7 @@
 # %% tags=["parameters"]
 joints: list[int] = [2, 3, 4]  # arms whose shipped agents are compared
 width: int = 32  # hidden width of those agents
-agent_seed: int = 0  # training seed of those agents
+agent_seeds: list[int] = [0, 1, 2]  # training seeds of the agents per arm: every ordered pair of agents is mapped (paper: 5 per arm)
 n_episodes: int = 300  # target-arm episodes whose observations are the samples (paper: 300)
 episode_seed: int = 5  # seed of those episodes' goals
 lam: float = 50.0  # lasso penalty of the linear mapping (on summed squared errors)
@@ -60,39 +60,54 @@ from rlinside.utils import seed_everything
 set_theme()
 if transform not in ("balanced", "naive"):
     raise ValueError(f"transform={transform!r}: must be 'balanced' or 'naive'")
-agents = {n: load_arm_agent(n, width, agent_seed) for n in joints}
-models = {n: m for n, (m, _) in agents.items()}
-configs = {n: ArmDQNConfig.from_dict(a.config) for n, (_, a) in agents.items()}
+keys = [(n, s) for n in joints for s in agent_seeds]  # (joints, training seed) of each agent
+agents = {k: load_arm_agent(k[0], width, k[1]) for k in keys}
+models = {k: m for k, (m, _) in agents.items()}
+configs = {k: ArmDQNConfig.from_dict(a.config) for k, (_, a) in agents.items()}
 samples = {}
-for n in joints:
-    obs = run_episodes(models[n], configs[n], n_episodes, episode_seed, record_activations=False).observations
-    samples[n] = deduplicate_inputs(obs.reshape(-1, obs.shape[-1]))
+for k in keys:
+    obs = run_episodes(models[k], configs[k], n_episodes, episode_seed, record_activations=False).observations
+    samples[k] = deduplicate_inputs(obs.reshape(-1, obs.shape[-1]))
 seed_everything(99)
-untrained = {n: build_q_network(configs[n]) for n in joints}
+untrained = {k: build_q_network(configs[k]) for k in keys}
 
 
-def mapping(a: int, b: int, mode: str, source_models=models):
-    """Project the a-joint source network onto the b-joint target network on b's samples."""
-    xt = samples[b]
-    xs = transform_joint_observations(xt, b, a, mode) if a != b else xt
-    src = record_activations(source_models[a], [xs])[0]
-    tgt = record_activations(models[b], [xt])[0]
-    p = fit_projection(src, tgt, "linear", lam)
-    return p, p.normalized_error(src, tgt)
+def mapping(src: tuple[int, int], tgt: tuple[int, int], mode: str, source_models=models):
+    """Project source agent ``src`` onto target agent ``tgt`` (keys: joints, seed) on the target's samples."""
+    xt = samples[tgt]
+    xs = transform_joint_observations(xt, tgt[0], src[0], mode) if src[0] != tgt[0] else xt
+    s_act = record_activations(source_models[src], [xs])[0]
+    t_act = record_activations(models[tgt], [xt])[0]
+    p = fit_projection(s_act, t_act, "linear", lam)
+    return p, p.normalized_error(s_act, t_act), (s_act, t_act)
 
 
-rows, projections = [], {}
-for a, b in itertools.product(joints, joints):
-    for mode in ("naive", "balanced") if a != b else ("same inputs",):
-        p, err = mapping(a, b, mode if a != b else "naive")
-        projections[(a, b, mode)] = p
-        rows.append({"source→target": f"{a}→{b}", "inputs": mode, "normalised error": err,
+def input_kinds(src, tgt) -> tuple[str, ...]:
+    if src == tgt:
+        return ("reflexive",)
+    return ("same arm",) if src[0] == tgt[0] else ("naive", "balanced")
+
+
+rows, projections, pair_acts = [], {}, {}
+for src, tgt in itertools.product(keys, keys):
+    for kind in input_kinds(src, tgt):
+        p, err, a_ = mapping(src, tgt, "naive" if kind in ("naive", "same arm", "reflexive") else kind)
+        projections.setdefault((src[0], tgt[0], kind), []).append(p)
+        if kind in (transform, "same arm") or (kind == "reflexive" and len(agent_seeds) == 1):
+            pair_acts.setdefault((src[0], tgt[0]), []).append(a_)
+        rows.append({"source→target": f"{src[0]}→{tgt[0]}", "inputs": kind, "source seed": src[1],
+                     "target seed": tgt[1], "normalised error": err,
                      "saturation": p.saturation(), "coverage": p.coverage()})
-    u, u_err = mapping(a, b, transform if a != b else "naive", source_models=untrained)
-    rows.append({"source→target": f"{a}→{b}", "inputs": "untrained source", "normalised error": u_err,
-                 "saturation": u.saturation(), "coverage": u.coverage()})
-table = pd.DataFrame(rows)
-table
+    if src[1] == tgt[1]:  # one untrained source per (target agent, source arm)
+        kind = transform if src[0] != tgt[0] else "naive"
+        u, u_err, _ = mapping(src, tgt, kind, source_models=untrained)
+        rows.append({"source→target": f"{src[0]}→{tgt[0]}", "inputs": "untrained source",
+                     "source seed": src[1], "target seed": tgt[1], "normalised error": u_err,
+                     "saturation": u.saturation(), "coverage": u.coverage()})
+mappings = pd.DataFrame(rows)
+table = (mappings.groupby(["source→target", "inputs"], sort=False)
+         [["normalised error", "saturation", "coverage"]].agg(["mean", "std", "count"]))
+table.round(3)
 
 # %% [markdown]
 # ## Greedy or linear? Networks of the same arm (Figure 5, top)
@@ -143,17 +158,21 @@ publish("na_fig5_techniques", fig,
 # %% [markdown]
 # ## Mapping quality between arms
 #
-# The normalised error of every source→target pair (rows: source arm, columns: target arm).
-# The diagonal is the reflexive baseline; the right panel uses untrained source networks.
+# The mean normalised error over every ordered pair of agents (rows: source arm, columns:
+# target arm). Diagonal cells map between *different* agents of the same arm (the paper's
+# "native" mappings); the right panel uses untrained source networks. The reflexive map of a
+# network onto itself is in the table above (its error is not exactly 0 because of the lasso
+# penalty).
 
 # %%
 def grid(kind: str) -> np.ndarray:
+    """Mean normalised error per (source arm, target arm); same-arm cells use other agents of
+    the arm (the reflexive map when only one seed is given), except for untrained sources."""
     g = np.full((len(joints), len(joints)), np.nan)
     for i, a in enumerate(joints):
         for j, b in enumerate(joints):
-            sel = table[(table["source→target"] == f"{a}→{b}") &
-                        (table["inputs"] == (kind if a != b or kind == "untrained source" else "same inputs"))]
-            g[i, j] = sel["normalised error"].iloc[0]
+            k = kind if a != b or kind == "untrained source" else ("same arm" if len(agent_seeds) > 1 else "reflexive")
+            g[i, j] = table.loc[(f"{a}→{b}", k), ("normalised error", "mean")]
     return g
 
 
@@ -171,7 +190,8 @@ for ax, kind in zip(axes, ("naive", "balanced", "untrained source")):
     ax.grid(False)
 fig.colorbar(im, ax=axes, shrink=0.8, label="normalised error (eq. 6)")
 publish("na_projection_errors", fig,
-        f"Normalised error of linear mappings (λ = {lam}) between the 6×{width} agents for 2, 3 and 4 joints.")
+        f"Mean normalised error of linear mappings (λ = {lam}) between the 6×{width} agents for "
+        f"{', '.join(map(str, joints))} joints ({len(agent_seeds)} agent(s) per arm, all ordered pairs).")
 
 # %% [markdown]
 # ## Which layers map onto which (eq. 9)
@@ -183,16 +203,23 @@ publish("na_projection_errors", fig,
 
 # %%
 pairs = [(a, b) for a, b in itertools.product(joints, joints) if a != b]
-fig = plot_layer_matrices({f"{a}→{b}": projections[(a, b, transform)].layer_projection() for a, b in pairs})
-publish("na_layer_projection", fig, f"Layer projection matrices (eq. 9), {transform} inputs.")
+diag_kind = "same arm" if len(agent_seeds) > 1 else "reflexive"
+mean_P = {(a, b): np.nanmean([p.layer_projection() for p in projections[(a, b, transform if a != b else diag_kind)]], axis=0)
+          for a, b in itertools.product(joints, joints)}
+fig = plot_layer_matrices({f"{a}→{b}": mean_P[(a, b)] for a, b in itertools.product(joints, joints)},
+                          ncols=len(joints))
+publish("na_layer_projection", fig,
+        f"Mean layer projection matrices (eq. 9) over all agent pairs, {transform} inputs between arms; "
+        f"diagonal pairs: {diag_kind} maps.")
 layer_rows = []
-for a, b in pairs:
-    P = projections[(a, b, transform)].layer_projection()
+for (a, b), P in mean_P.items():
     best = np.nanargmax(np.nan_to_num(P, nan=-1), axis=0)
     layer_rows.append({"source→target": f"{a}→{b}", "mean share from source layer 1": float(np.nanmean(P[0])),
                        "target layers fed mostly by the same-depth source layer": float(np.mean(best == np.arange(P.shape[1]))),
-                       "target layers fed mostly by source layer 1": float(np.mean(best == 0))})
-pd.DataFrame(layer_rows)
+                       "target layers fed mostly by source layer 1": float(np.mean(best == 0)),
+                       "mean diagonal share": float(np.nanmean(np.diag(P)))})
+layer_summary = pd.DataFrame(layer_rows)
+layer_summary
 
 # %% [markdown]
 # ## Beyond the paper: linear CKA between layers
@@ -202,10 +229,11 @@ pd.DataFrame(layer_rows)
 # layers of the target network, on the target arm's samples.
 
 # %%
-cka = {}
-for a, b in pairs:
-    xt = samples[b]
-    xs = transform_joint_observations(xt, b, a, transform)
-    cka[f"{a}→{b}"] = cka_matrix(record_activations(models[a], [xs])[0], record_activations(models[b], [xt])[0])
-fig = plot_layer_matrices(cka, cmap="cividis")
-publish("na_cka", fig, f"Linear CKA between the layers of agents for different arms, {transform} inputs.")
+cka = {f"{a}→{b}": np.mean([cka_matrix(sa, ta) for sa, ta in pair_acts[(a, b)]], axis=0)
+       for a, b in itertools.product(joints, joints)}
+fig = plot_layer_matrices(cka, cmap="cividis", ncols=len(joints))
+publish("na_cka", fig, f"Mean linear CKA between the layers of agents (all agent pairs), {transform} inputs "
+        f"between arms; diagonal pairs: {diag_kind}.")
+pd.DataFrame([{"source→target": k, "mean diagonal CKA": float(np.mean(np.diag(v))),
+               "layer 1 ↔ layer 1": float(v[0, 0]), "layer 6 ↔ layer 6": float(v[-1, -1])}
+              for k, v in cka.items()])

@@ -11,13 +11,21 @@ __all__ = ["plot_layer_matrices"]
 
 
 def plot_layer_matrices(matrices: Mapping[str, np.ndarray], *, cmap: str = "magma",
-                        xlabel: str = "target layer", ylabel: str = "source layer") -> plt.Figure:
+                        xlabel: str = "target layer", ylabel: str = "source layer",
+                        ncols: int | None = None) -> plt.Figure:
     """One heat map per ``title -> M: (n_source_layers, n_target_layers)`` with values in [0, 1];
-    layers are numbered from 1."""
+    layers are numbered from 1. ``ncols`` heat maps per row (default: all in one row)."""
     if not matrices:
         raise ValueError("no matrices to draw")
-    fig, axes = plt.subplots(1, len(matrices), figsize=(2.6 * len(matrices), 3))
-    for ax, (title, M) in zip(np.atleast_1d(axes), matrices.items()):
+    ncols = len(matrices) if ncols is None else ncols
+    if not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be a positive integer, got {ncols!r}")
+    ncols = min(ncols, len(matrices))
+    nrows = -(-len(matrices) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 3 * nrows), squeeze=False)
+    for ax in axes.flat[len(matrices):]:
+        ax.axis("off")
+    for ax, (title, M) in zip(axes.flat, matrices.items()):
         M = np.asarray(M)
         ax.imshow(M, vmin=0, vmax=1, cmap=cmap)
         ax.set_title(title, fontsize=10)
