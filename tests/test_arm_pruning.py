@@ -42,6 +42,9 @@ def test_iterative_study_stops_when_retraining_fails(agent):
     assert rows[1]["neurons"] < 192
     if rows[1]["retrain_episodes"] is None:  # a zero budget cannot repair a broken network
         assert len(rows) == 2
+    model, again = arm_pruning.pruned_agent(agent, 0.5, steps=3, n_episodes=3, episode_seed=1, retrain_budget=0)
+    assert again == rows  # the same stored study, not a new one
+    assert model.hidden_sizes == rows[-1]["sizes"]
 
 
 @pytest.mark.parametrize("kwargs,match", [

@@ -28,12 +28,14 @@
 # fraction $\tau$ of the layer's largest one (see {doc}`02_pruning`).
 
 # %% tags=["parameters"]
-n_joints: int = 2  # joints of the arm whose agent is analysed (shipped agents: 2, 3, 4)
+n_joints: int = 3  # joints of the arm whose agent is analysed (paper: 3; shipped agents: 2, 3, 4)
 width: int = 32  # neurons per hidden layer of that agent
 agent_seed: int = 0  # training seed of the shipped agent
 n_episodes: int = 500  # sample episodes whose activations are compared (paper: 500)
 episode_seed: int = 11  # seed of the sample episodes' goals
 tau: float = 0.2  # pruning threshold, a fraction of each layer's largest cluster distance (paper: 0.2)
+prune_steps: int = 3  # prune-retrain steps that make the pruned network (paper: 3)
+prune_episodes: int = 100  # sample episodes whose activations decide the clusters when pruning
 retrain_budget: int = 1000  # most training episodes spent to make the pruned network pass validation again
 summary_joints: list[int] = [2, 3, 4]  # arms whose every shipped agent of this width enters the across-agent summary
 
@@ -48,8 +50,9 @@ import pandas as pd
 import torch
 from scipy.cluster.hierarchy import dendrogram
 
-from rlinside.agents.arm_dqn import ArmDQNConfig, build_q_network, load_arm_agent, retrain_until_valid, run_episodes, validate
-from rlinside.explain import distance_kde, layer_linkages, layerwise_neuron_distances, neuron_distances, prune_mlp, upper_triangle
+from rlinside.agents.arm_dqn import ArmDQNConfig, build_q_network, load_arm_agent, run_episodes, validate
+from rlinside.agents.arm_pruning import pruned_agent
+from rlinside.explain import distance_kde, layer_linkages, layerwise_neuron_distances, neuron_distances, upper_triangle
 from rlinside.plots import PALETTE, publish, set_theme
 from rlinside.utils import seed_everything
 
@@ -59,15 +62,20 @@ config = ArmDQNConfig.from_dict(artifact.config)
 seed_everything(1234)
 untrained = build_q_network(config)  # same architecture, fresh random weights
 
-acts_trained = run_episodes(trained, config, n_episodes, episode_seed).activations
-pruned, reports = prune_mlp(trained, acts_trained, tau)
-retrain_cfg = ArmDQNConfig.from_dict({**config.to_dict(), "max_episodes": retrain_budget})
-pruned, retrain_episodes = retrain_until_valid(pruned, retrain_cfg)
+# The pruned network: prune-retrain `prune_steps` times (the study of notebook 02, stored).
+pruned, prune_rows = pruned_agent(artifact, tau, steps=prune_steps, n_episodes=prune_episodes,
+                                  episode_seed=episode_seed, retrain_budget=retrain_budget)
 nets = {"random": untrained, "trained": trained, "pruned": pruned}
 acts = {k: run_episodes(m, config, n_episodes, episode_seed).activations for k, m in nets.items()}
 pd.DataFrame([{"network": k, "hidden layer sizes": m.hidden_sizes,
-               "validation success": validate(m, config).success_rate} for k, m in nets.items()]
-             + [{"network": "(pruned: retraining episodes)", "hidden layer sizes": retrain_episodes}])
+               "validation success": validate(m, config).success_rate} for k, m in nets.items()])
+
+# %% [markdown]
+# The pruned network went through these steps (sizes right after each merge; retraining
+# episodes needed to pass validation again; None: not within the budget):
+
+# %%
+pd.DataFrame(prune_rows)
 
 # %% [markdown]
 # ## Figure 2: distance densities
@@ -101,7 +109,7 @@ fig.suptitle(f"{n_joints}-joint arm, 6×{width} DQN, {n_episodes} sample episode
 fig.tight_layout()
 publish("na_fig2_densities", fig,
         f"Figure 2 (our run): densities of neuron distances for a random, the trained and the pruned "
-        f"(τ = {tau}) network of the {n_joints}-joint agent.")
+        f"(τ = {tau}, {len(prune_rows) - 1} prune-retrain step(s)) network of the {n_joints}-joint agent.")
 display(pd.DataFrame(stats))
 
 # %% [markdown]

@@ -7,7 +7,8 @@ artifact (kind ``arm-pruning``) so that the book reads results computed once:
   the network size, the validation success rate right after pruning (before any retraining:
   the paper's "initial accuracy") and the training episodes needed to pass validation again;
 * :func:`iterative_study` (Fig. 3 right): prune, retrain, repeat ``steps`` times at one
-  ``tau``, recording the layer sizes after each step.
+  ``tau``, recording the layer sizes after each step and storing the network after each
+  step (``step<s>.pt``; :func:`pruned_agent` loads it, e.g. for Figure 2's pruned network).
 
 Pruning (:func:`rlinside.explain.pruning.prune_mlp`) reads the activations of
 ``n_episodes`` sample episodes (goals from ``episode_seed``); retraining
@@ -26,13 +27,14 @@ from typing import Any
 import numpy as np
 
 from rlinside import store
-from rlinside.agents.arm_dqn import ArmDQNConfig, load_arm_weights, retrain_until_valid, run_episodes, validate
+from rlinside.agents.arm_dqn import (ArmDQNConfig, load_arm_weights, retrain_until_valid, run_episodes,
+                                    save_arm_weights, validate)
 from rlinside.explain.pruning import prune_mlp
 
-__all__ = ["ARTIFACT_KIND", "tau_sweep", "iterative_study"]
+__all__ = ["ARTIFACT_KIND", "tau_sweep", "iterative_study", "pruned_agent"]
 
 ARTIFACT_KIND = "arm-pruning"
-VERSION = "1"
+VERSION = "2"  # 2: the iterative study also stores the network of every step
 
 
 def _agent(artifact) -> tuple[Any, ArmDQNConfig]:
@@ -96,12 +98,8 @@ def tau_sweep(artifact, taus, *, n_episodes: int, episode_seed: int, retrain_bud
     return json.loads(art.file("rows.json").read_text())
 
 
-def iterative_study(artifact, tau: float, *, steps: int, n_episodes: int, episode_seed: int,
-                    retrain_budget: int, command: str | None = None) -> list[dict[str, Any]]:
-    """Prune-retrain ``steps`` times at ``tau`` (stored). Row 0 is the unpruned agent; row
-    ``s`` the network after step ``s``: ``step``, ``sizes`` (per layer), ``neurons``,
-    ``accuracy_pruned``, ``retrain_episodes`` (None: not passed within the budget, the study
-    stops)."""
+def _iterative_artifact(artifact, tau: float, *, steps: int, n_episodes: int, episode_seed: int,
+                        retrain_budget: int, command: str | None = None):
     _check([tau], n_episodes, retrain_budget)
     if int(steps) < 1:
         raise ValueError(f"steps must be >= 1, got {steps!r}")
@@ -118,6 +116,8 @@ def iterative_study(artifact, tau: float, *, steps: int, n_episodes: int, episod
             pruned, _ = prune_mlp(model, acts, tau)
             acc = validate(pruned, cfg).success_rate
             model, episodes = _retrain(pruned, cfg, int(retrain_budget))
+            save_arm_weights(model, work / f"step{s}.pt", cfg, pruning_step=s, tau=float(tau),
+                             retrain_episodes=episodes, source_agent=artifact.key)
             rows.append({"step": s, "sizes": list(pruned.hidden_sizes), "neurons": int(sum(pruned.hidden_sizes)),
                          "accuracy_pruned": acc, "retrain_episodes": episodes})
             if episodes is None:
@@ -125,8 +125,31 @@ def iterative_study(artifact, tau: float, *, steps: int, n_episodes: int, episod
         (work / "rows.json").write_text(json.dumps(rows, indent=1))
         return {"steps": len(rows) - 1, "final_neurons": rows[-1]["neurons"]}
 
-    art = store.load_or_build(ARTIFACT_KIND, config, build, version=VERSION, command=command)
+    return store.load_or_build(ARTIFACT_KIND, config, build, version=VERSION, command=command)
+
+
+def iterative_study(artifact, tau: float, *, steps: int, n_episodes: int, episode_seed: int,
+                    retrain_budget: int, command: str | None = None) -> list[dict[str, Any]]:
+    """Prune-retrain ``steps`` times at ``tau`` (stored). Row 0 is the unpruned agent; row
+    ``s`` the network after step ``s``: ``step``, ``sizes`` (per layer), ``neurons``,
+    ``accuracy_pruned``, ``retrain_episodes`` (None: not passed within the budget, the study
+    stops)."""
+    art = _iterative_artifact(artifact, tau, steps=steps, n_episodes=n_episodes, episode_seed=episode_seed,
+                              retrain_budget=retrain_budget, command=command)
     return json.loads(art.file("rows.json").read_text())
+
+
+def pruned_agent(artifact, tau: float, *, steps: int, n_episodes: int, episode_seed: int,
+                 retrain_budget: int, command: str | None = None) -> tuple[Any, list[dict[str, Any]]]:
+    """The network at the end of :func:`iterative_study` (same arguments, same stored
+    artifact): ``(model, rows)``. ``model`` is the float32 :class:`~rlinside.nets.mlp.MLP`
+    after the last step that was run, retrained (it passed validation unless the last row's
+    ``retrain_episodes`` is None)."""
+    art = _iterative_artifact(artifact, tau, steps=steps, n_episodes=n_episodes, episode_seed=episode_seed,
+                              retrain_budget=retrain_budget, command=command)
+    rows = json.loads(art.file("rows.json").read_text())
+    model, _ = load_arm_weights(art.file(f"step{rows[-1]['step']}.pt"))
+    return model, rows
 
 
 def mean_or_nan(values) -> float:
