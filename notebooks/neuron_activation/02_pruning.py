@@ -34,7 +34,7 @@ width: int = 32  # width of the agents in the tau sweep
 agent_seeds: list[int] = [0, 1]  # training seeds of the agents in the tau sweep (shipped 3-joint: 0, 1)
 taus: list[float] = [0.1, 0.2, 0.3, 0.4]  # thresholds of the tau sweep
 widths: list[int] = [32, 48, 128]  # initial widths of the iterative study (seed 0 agents; paper: 32 to 512)
-iterative_tau: float = 0.2  # threshold of the iterative study
+iterative_tau: float = 0.1  # threshold of the iterative study (paper: 0.2; ours from the tau sweep, see the text)
 steps: int = 3  # prune-retrain steps (paper: 3)
 n_episodes: int = 100  # sample episodes whose activations decide the clusters
 episode_seed: int = 11  # seed of those episodes' goals
@@ -83,8 +83,10 @@ pd.DataFrame(zero_rows)
 #
 # Size is the number of hidden neurons left, as a share of the original network. Accuracy is
 # the validation success rate (final reward at least 0.9, over the 300 validation goals) right
-# after pruning. Retraining episodes are those needed to pass validation again; a missing
-# point means the budget of `retrain_budget` episodes was spent without passing.
+# after pruning. Retraining episodes are those needed to pass validation again; an open
+# triangle at the budget means `retrain_budget` episodes were spent without passing (the
+# true cost is higher). For scale: training these agents from scratch took 1,500 to 2,600
+# episodes.
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
@@ -95,6 +97,8 @@ for i, (seed, g) in enumerate(sweep.groupby("seed")):
     axes[1].axhline(g["accuracy_before"].iloc[0], color=c, ls=":", lw=1)
     ep = g["retrain_episodes"].astype(float)
     axes[2].plot(g["tau"], ep, "o-", color=c)
+    over = g[g["retrain_episodes"].isna()]  # budget spent without passing: at least the budget
+    axes[2].plot(over["tau"], np.full(len(over), retrain_budget), "^", color=c, mfc="none", ms=8)
 axes[0].set(xlabel="τ", ylabel="hidden neurons left (share)", ylim=(0, 1.05))
 axes[1].set(xlabel="τ", ylabel="validation success after pruning", ylim=(-0.02, 1.02))
 axes[2].set(xlabel="τ", ylabel="episodes to pass validation again")

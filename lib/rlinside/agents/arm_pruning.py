@@ -34,7 +34,7 @@ from rlinside.explain.pruning import prune_mlp
 __all__ = ["ARTIFACT_KIND", "tau_sweep", "iterative_study", "pruned_agent"]
 
 ARTIFACT_KIND = "arm-pruning"
-VERSION = "2"  # 2: the iterative study also stores the network of every step
+VERSION = "2"  # 2: one artifact per tau; the iterative study stores the network of every step
 
 
 def _agent(artifact) -> tuple[Any, ArmDQNConfig]:
@@ -60,9 +60,37 @@ def _check(taus, n_episodes, retrain_budget) -> None:
         raise ValueError(f"retrain_budget must be >= 0, got {retrain_budget!r}")
 
 
+def _tau_row(artifact, tau: float, *, n_episodes: int, episode_seed: int, retrain_budget: int,
+             command: str | None = None) -> dict[str, Any]:
+    """One pruning step of ``artifact`` at ``tau``, stored on its own (one artifact per tau, so
+    a sweep over other thresholds reuses every tau already computed)."""
+    config = {"study": "tau", "agent": artifact.key, "tau": float(tau), "n_episodes": int(n_episodes),
+              "episode_seed": int(episode_seed), "retrain_budget": int(retrain_budget)}
+
+    def build(work) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        model, cfg = _agent(artifact)
+        acts = run_episodes(model, cfg, n_episodes, episode_seed).activations
+        pruned, _ = prune_mlp(model, acts, tau)
+        acc = validate(pruned, cfg).success_rate
+        retrained, episodes = _retrain(pruned, cfg, int(retrain_budget))
+        row = {
+            "tau": float(tau), "sizes_before": list(model.hidden_sizes), "sizes_after": list(pruned.hidden_sizes),
+            "neurons_before": int(sum(model.hidden_sizes)), "neurons_after": int(sum(pruned.hidden_sizes)),
+            "accuracy_before": validate(model, cfg).success_rate, "accuracy_pruned": acc,
+            "retrain_episodes": episodes, "accuracy_retrained": validate(retrained, cfg).success_rate,
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+        (work / "row.json").write_text(json.dumps(row, indent=1))
+        return {"neurons_after": row["neurons_after"], "retrain_episodes": episodes}
+
+    art = store.load_or_build(ARTIFACT_KIND, config, build, version=VERSION, command=command)
+    return json.loads(art.file("row.json").read_text())
+
+
 def tau_sweep(artifact, taus, *, n_episodes: int, episode_seed: int, retrain_budget: int,
               command: str | None = None) -> list[dict[str, Any]]:
-    """Prune the shipped agent ``artifact`` once at each ``tau`` (stored; see module docstring).
+    """Prune the shipped agent ``artifact`` once at each ``tau`` (each stored; see module docstring).
 
     Returns one row per tau: ``tau``, ``sizes_before``, ``sizes_after`` (per layer),
     ``neurons_before``, ``neurons_after``, ``accuracy_before`` (validation success rate of the
@@ -71,31 +99,8 @@ def tau_sweep(artifact, taus, *, n_episodes: int, episode_seed: int, retrain_bud
     """
     taus = [float(t) for t in taus]
     _check(taus, n_episodes, retrain_budget)
-    config = {"study": "tau_sweep", "agent": artifact.key, "taus": taus, "n_episodes": int(n_episodes),
-              "episode_seed": int(episode_seed), "retrain_budget": int(retrain_budget)}
-
-    def build(work) -> dict[str, Any]:
-        model, cfg = _agent(artifact)
-        acts = run_episodes(model, cfg, n_episodes, episode_seed).activations
-        base = validate(model, cfg).success_rate
-        rows = []
-        for tau in taus:
-            t0 = time.perf_counter()
-            pruned, _ = prune_mlp(model, acts, tau)
-            acc = validate(pruned, cfg).success_rate
-            retrained, episodes = _retrain(pruned, cfg, int(retrain_budget))
-            rows.append({
-                "tau": tau, "sizes_before": list(model.hidden_sizes), "sizes_after": list(pruned.hidden_sizes),
-                "neurons_before": int(sum(model.hidden_sizes)), "neurons_after": int(sum(pruned.hidden_sizes)),
-                "accuracy_before": base, "accuracy_pruned": acc, "retrain_episodes": episodes,
-                "accuracy_retrained": validate(retrained, cfg).success_rate,
-                "seconds": round(time.perf_counter() - t0, 2),
-            })
-        (work / "rows.json").write_text(json.dumps(rows, indent=1))
-        return {"taus": len(rows)}
-
-    art = store.load_or_build(ARTIFACT_KIND, config, build, version=VERSION, command=command)
-    return json.loads(art.file("rows.json").read_text())
+    return [_tau_row(artifact, t, n_episodes=n_episodes, episode_seed=episode_seed,
+                     retrain_budget=retrain_budget, command=command) for t in taus]
 
 
 def _iterative_artifact(artifact, tau: float, *, steps: int, n_episodes: int, episode_seed: int,
