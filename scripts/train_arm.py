@@ -17,43 +17,23 @@ test passes or ``--max-episodes`` are spent. Then:
    with ``weights.pt``, ``metrics.csv`` (per training episode) and ``validation.csv``.
 
 Agents that never passed are shipped too, with ``validation_passed: false`` in the manifest's
-metrics (use ``--no-ship-failed`` to skip them).
+metrics (use ``--no-ship-failed`` to skip them). The work is done by
+:func:`rlinside.agents.arm_zoo.train_and_store`, which the paper-scale sweep
+(``rlinside sweep sweeps/arm_agents_paper.yml``) calls too.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import shlex
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from rlinside import store
-from rlinside.agents.arm_dqn import (
-    ARTIFACT_KIND,
-    ARTIFACT_VERSION,
-    ArmDQNConfig,
-    save_arm_weights,
-    train_arm_dqn,
-    validate,
-)
-from rlinside.envs.planar_arm import sample_goals
+from rlinside.agents.arm_dqn import ArmDQNConfig
+from rlinside.agents.arm_zoo import train_and_store
 from rlinside.utils import code_version
-
-HOLDOUT_SEED = 7_000_000  # seeds the 300 fresh goals of the hold-out test
-
-
-def rounded(model: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
-    """A float32 copy of ``model`` whose weights went through ``dtype`` and back."""
-    m = copy.deepcopy(model)
-    with torch.no_grad():
-        for p in m.parameters():
-            p.copy_(p.to(dtype).float())
-    return m.eval()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="training budget in episodes")
     parser.add_argument("--out", type=Path, default=None, help="run folder (resumable)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--no-ship", action="store_true", help="train only, write nothing to data/")
+    parser.add_argument("--no-ship", action="store_true", help="train only, write nothing to data/ (the agent goes to the cache)")
     parser.add_argument("--no-ship-failed", action="store_true",
                         help="do not ship agents that did not pass validation")
     args = parser.parse_args(argv)
@@ -76,50 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path("runs/arm_dqn") / f"j{args.joints}_w{args.width}_s{args.seed}"
     print(f"[{time.strftime('%H:%M:%S')}] arm-DQN {args.joints} joints, width {args.width}, "
           f"seed {args.seed} in {out} (code {code_version()})", flush=True)
-    res = train_arm_dqn(config, out)
-    assert res is not None
-    print(f"[{time.strftime('%H:%M:%S')}] {'passed' if res.passed else 'did NOT pass'} validation "
-          f"after {res.episodes} episodes ({res.success_rate:.1%} of 300), training wall time "
-          f"{res.wall_time:.0f} s", flush=True)
-
-    # -- float16 if the validation outcome survives the rounding
-    v32 = validate(res.model, config)
-    v16 = validate(rounded(res.model, torch.float16), config)
-    keeps = v16.passed if v32.passed else v16.successes >= v32.successes
-    dtype = torch.float16 if keeps else torch.float32
-    shipped = rounded(res.model, dtype)
-    print(f"validation successes: float32 {v32.successes}/300, float16 {v16.successes}/300 "
-          f"-> shipping {str(dtype).removeprefix('torch.')}", flush=True)
-    holdout_goals = sample_goals(np.random.default_rng(HOLDOUT_SEED), 300,
-                                 config.arm_config().link_lengths, config.workspace)
-    hold = validate(shipped, config, goals=holdout_goals)
-    print(f"hold-out test (300 fresh goals): {hold.successes}/300, passed={hold.passed}", flush=True)
-
-    if args.no_ship or (args.no_ship_failed and not res.passed):
-        return 0 if res.passed else 1
-    weights = save_arm_weights(res.model, out / "weights.pt", config, dtype=dtype,
-                               passed=res.passed, episodes=res.episodes)
-    metrics = {
-        "validation_passed": bool(res.passed),
-        "training_episodes": int(res.episodes),
-        "validation_success_rate": round(v32.success_rate, 4),
-        "validation_success_rate_shipped": round(validate(shipped, config).success_rate, 4),
-        "validation_threshold": int(v32.threshold),
-        "holdout_success_rate": round(hold.success_rate, 4),
-        "holdout_passed": bool(hold.passed),
-        "weights_dtype": str(dtype).removeprefix("torch."),
-        "training_wall_time_s": round(res.wall_time, 1),
-        "hidden_sizes": list(res.model.hidden_sizes),
-    }
-    art = store.save(
-        ARTIFACT_KIND, config.to_dict(), ARTIFACT_VERSION,
-        {"weights.pt": weights, "metrics.csv": out / "metrics.csv",
-         "validation.csv": out / "validation.csv"},
-        metrics=metrics, command=command, wall_time_s=round(res.wall_time, 1),
-        root=store.data_root(),
-    )
-    print(f"[{time.strftime('%H:%M:%S')}] shipped {art.path}", flush=True)
-    return 0 if res.passed else 1
+    _, passed = train_and_store(
+        config, out, root=None if args.no_ship else store.data_root(), command=command,
+        store_failed=not args.no_ship_failed,
+        log=lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True))
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":
