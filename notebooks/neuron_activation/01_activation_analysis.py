@@ -36,7 +36,7 @@ episode_seed: int = 11  # seed of the sample episodes' goals
 tau: float = 0.1  # pruning threshold, a fraction of each layer's largest cluster distance (paper: 0.2; ours: see 02_pruning)
 prune_steps: int = 3  # prune-retrain steps that make the pruned network (paper: 3)
 prune_episodes: int = 100  # sample episodes whose activations decide the clusters when pruning
-retrain_budget: int = 1000  # most training episodes spent to make the pruned network pass validation again
+retrain_budget: int = 3000  # most training episodes per step spent to make the pruned network pass validation again (as 02's iterative study)
 summary_joints: list[int] = [2, 3, 4]  # arms whose every shipped agent of this width enters the across-agent summary
 
 # %%
