@@ -56,3 +56,13 @@ def test_bad_input(agent, kwargs, match):
     args = dict(taus=[0.2], n_episodes=3, episode_seed=1, retrain_budget=0) | kwargs
     with pytest.raises(ValueError, match=match):
         arm_pruning.tau_sweep(agent, args.pop("taus"), **args)
+
+
+def test_mean_or_nan_skips_runs_that_did_not_pass():
+    import math
+
+    import pandas as pd
+
+    assert arm_pruning.mean_or_nan(pd.Series([800, None, 400])) == 600.0  # None becomes NaN in pandas
+    assert arm_pruning.mean_or_nan([None, 300]) == 300.0
+    assert math.isnan(arm_pruning.mean_or_nan([None, float("nan")]))

@@ -90,26 +90,33 @@ pd.DataFrame(zero_rows)
 # episodes.
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+fig, axes = plt.subplots(1, 3, figsize=(12.5, 3.5))
+zero = pd.DataFrame(zero_rows)
 for i, (seed, g) in enumerate(sweep.groupby("seed")):
     c = PALETTE[i % len(PALETTE)]
-    axes[0].plot(g["tau"], g["neurons_after"] / g["neurons_before"], "o-", color=c, label=f"seed {seed}")
-    axes[1].plot(g["tau"], g["accuracy_pruned"], "o-", color=c)
+    z = zero[(zero["width"] == width) & (zero["seed"] == seed)]  # tau = 0: no retraining needed
+    taus_ = np.r_[[0.0] * len(z), g["tau"]]
+    axes[0].plot(taus_, np.r_[z["neurons left"], g["neurons_after"] / g["neurons_before"]], "o-", color=c,
+                 label=f"seed {seed}")
+    axes[1].plot(taus_, np.r_[z["success after"], g["accuracy_pruned"]], "o-", color=c)
     axes[1].axhline(g["accuracy_before"].iloc[0], color=c, ls=":", lw=1)
     ep = g["retrain_episodes"].astype(float)
     axes[2].plot(g["tau"], ep, "o-", color=c)
     over = g[g["retrain_episodes"].isna()]  # budget spent without passing: at least the budget
     axes[2].plot(over["tau"], np.full(len(over), retrain_budget), "^", color=c, mfc="none", ms=8)
 axes[0].set(xlabel="τ", ylabel="hidden neurons left (share)", ylim=(0, 1.05))
-axes[1].set(xlabel="τ", ylabel="validation success after pruning", ylim=(-0.02, 1.02))
-axes[2].set(xlabel="τ", ylabel="episodes to pass validation again")
+axes[1].set(xlabel="τ", ylabel="success right after pruning", ylim=(-0.02, 1.02))
+axes[2].set(xlabel="τ", ylabel="episodes to pass again", ylim=(0, retrain_budget * 1.1))
 axes[0].legend()
 publish("na_fig3_tau", fig,
         f"Figure 3, left (our run): one pruning step of {len(sweep_agents)} {n_joints}-joint agent(s) of "
-        f"width {width}; dotted: success rate before pruning.")
+        f"width {width}; dotted: success rate before pruning; open triangles: not passed within "
+        f"{retrain_budget} episodes.")
 summary = sweep.groupby("tau").agg(size_share=("neurons_after", "mean"),
                                    accuracy_pruned=("accuracy_pruned", "mean"),
-                                   retrain_episodes=("retrain_episodes", mean_or_nan))
+                                   retrain_episodes_of_passed=("retrain_episodes", mean_or_nan),
+                                   passed_within_budget=("retrain_episodes", lambda v: int(v.notna().sum())),
+                                   agents=("retrain_episodes", "size"))
 summary["size_share"] /= sweep["neurons_before"].iloc[0] if len(sweep) else 1
 summary
 

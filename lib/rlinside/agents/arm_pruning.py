@@ -158,5 +158,6 @@ def pruned_agent(artifact, tau: float, *, steps: int, n_episodes: int, episode_s
 
 
 def mean_or_nan(values) -> float:
-    vals = [v for v in values if v is not None]
+    """Mean of the values that are neither None nor NaN (retraining runs that passed); NaN if none."""
+    vals = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
     return float(np.mean(vals)) if vals else float("nan")
