@@ -185,7 +185,8 @@ for ax, kind in zip(axes, ("naive", "balanced", "untrained source")):
     ax.set_xticks(range(len(joints)), [f"{b}" for b in joints])
     ax.set_yticks(range(len(joints)), [f"{a}" for a in joints])
     ax.set_xlabel("target arm (joints)")
-    ax.set_ylabel("source arm (joints)")
+    if ax is axes[0]:
+        ax.set_ylabel("source arm (joints)")
     ax.set_title(f"{kind} inputs" if kind != "untrained source" else "untrained source")
     ax.grid(False)
 fig.colorbar(im, ax=axes, shrink=0.8, label="normalised error (eq. 6)")
