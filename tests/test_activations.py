@@ -218,7 +218,15 @@ def test_densities():
     assert np.sum(dens * np.diff(edges)) == pytest.approx(1.0)
     grid, k = distance_kde(v, n_points=400)
     assert grid.shape == k.shape == (400,)
+    assert grid[0] == 0.0  # distances are non-negative: the estimate starts at 0
     assert np.trapezoid(k, grid) == pytest.approx(1.0, abs=1e-3)
+    # reflection at 0: values piled up at 0 keep all their mass on [0, inf)
+    near0 = np.abs(np.random.default_rng(1).normal(0.0, 0.05, 500))
+    g0, k0 = distance_kde(near0, n_points=2000)
+    assert np.trapezoid(k0, g0) == pytest.approx(1.0, abs=2e-3)
+    assert k0[0] == k0.max()
+    _, kneg = distance_kde(near0, np.array([-0.1, 0.0]))
+    assert kneg[0] == 0.0 and kneg[1] > 0
     with pytest.raises(ValueError, match="two distinct values"):
         distance_kde(np.ones(5))
 

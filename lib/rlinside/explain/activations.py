@@ -366,8 +366,11 @@ def distance_kde(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian kernel density estimate of distance values: ``(grid (G,), density (G,))``.
 
-    ``grid`` defaults to ``n_points`` points spanning the data range padded by 3 bandwidths;
-    ``bandwidth`` is passed to :class:`scipy.stats.gaussian_kde` (``None`` = Scott's rule).
+    Distances are non-negative, so the estimate is reflected at 0 (the kernel mass that would
+    spill below 0 is folded back; the density integrates to 1 over ``[0, inf)`` and is 0 below).
+    ``grid`` defaults to ``n_points`` points from 0 to the largest value padded by 3 bandwidths;
+    ``bandwidth`` is passed to :class:`scipy.stats.gaussian_kde` (``None`` = Scott's rule, from
+    the data without their reflection).
     """
     v = _check_values(values)
     if v.size < 2 or np.ptp(v) == 0:
@@ -380,11 +383,12 @@ def distance_kde(
     kde = gaussian_kde(v, bw_method=bandwidth)
     if grid is None:
         pad = 3.0 * float(np.sqrt(kde.covariance[0, 0]))
-        grid = np.linspace(v.min() - pad, v.max() + pad, int(n_points))
+        grid = np.linspace(0.0, v.max() + pad, int(n_points))
     grid = np.asarray(grid, dtype=np.float64)
     if grid.ndim != 1:
         raise ValueError(f"grid must be 1-D, got shape {grid.shape}")
-    return grid, kde(grid)
+    density = np.where(grid >= 0, kde(grid) + kde(-grid), 0.0)
+    return grid, density
 
 
 # --------------------------------------------------------------------------------------------
