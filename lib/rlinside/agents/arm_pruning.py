@@ -34,6 +34,7 @@ from rlinside.explain.pruning import prune_mlp
 __all__ = ["ARTIFACT_KIND", "tau_sweep", "iterative_study", "pruned_agent"]
 
 ARTIFACT_KIND = "arm-pruning"
+DEFAULT_COMMAND = "rlinside run neuron_activation/02_pruning"  # the notebook that runs the study
 VERSION = "2"  # 2: one artifact per tau; the iterative study stores the network of every step
 
 
@@ -84,7 +85,7 @@ def _tau_row(artifact, tau: float, *, n_episodes: int, episode_seed: int, retrai
         (work / "row.json").write_text(json.dumps(row, indent=1))
         return {"neurons_after": row["neurons_after"], "retrain_episodes": episodes}
 
-    art = store.load_or_build(ARTIFACT_KIND, config, build, version=VERSION, command=command)
+    art = store.load_or_build(ARTIFACT_KIND, config, build, version=VERSION, command=command or DEFAULT_COMMAND)
     return json.loads(art.file("row.json").read_text())
 
 
@@ -130,7 +131,7 @@ def _iterative_artifact(artifact, tau: float, *, steps: int, n_episodes: int, ep
         (work / "rows.json").write_text(json.dumps(rows, indent=1))
         return {"steps": len(rows) - 1, "final_neurons": rows[-1]["neurons"]}
 
-    return store.load_or_build(ARTIFACT_KIND, config, build, version=VERSION, command=command)
+    return store.load_or_build(ARTIFACT_KIND, config, build, version=VERSION, command=command or DEFAULT_COMMAND)
 
 
 def iterative_study(artifact, tau: float, *, steps: int, n_episodes: int, episode_seed: int,
