@@ -3,6 +3,8 @@
 - :mod:`rlinside.explain.activations` -- neuron activations, distances (eq. 2), clustering (eq. 3)
 - :mod:`rlinside.explain.pruning` -- cluster-tree pruning with merged neurons (eq. 4)
 - :mod:`rlinside.explain.projection` -- projections between networks (eqs. 5-9) and linear CKA
+- :mod:`rlinside.explain.saliency` -- six gradient-based saliency methods (Gradient, Guided
+  Backprop, Grad-CAM, Guided Grad-CAM, G1/G2 Grad-CAM) and their targets
 """
 
 from rlinside.explain.activations import (
@@ -37,6 +39,18 @@ from rlinside.explain.projection import (
     transform_joint_angles,
     transform_joint_observations,
 )
+from rlinside.explain.saliency import (
+    G1GradCAM,
+    G2GradCAM,
+    GradCAM,
+    Gradient,
+    GuidedBackprop,
+    GuidedGradCAM,
+    advantage_stream,
+    layer_sum,
+    q_value,
+    value_stream,
+)
 from rlinside.explain.pruning import (
     LayerPruneReport,
     PruneStep,
@@ -47,6 +61,16 @@ from rlinside.explain.pruning import (
 )
 
 __all__ = [
+    "G1GradCAM",
+    "G2GradCAM",
+    "GradCAM",
+    "Gradient",
+    "GuidedBackprop",
+    "GuidedGradCAM",
+    "advantage_stream",
+    "layer_sum",
+    "q_value",
+    "value_stream",
     "cluster_linkage",
     "dendrogram_data",
     "distance_histogram",

@@ -1,0 +1,496 @@
+"""Gradient-based saliency maps: Gradient, Guided Backpropagation and the Grad-CAM family.
+
+Paper: Rosynski et al., *Are gradient-based saliency maps useful in deep RL?*, Sec. 2 and 3.
+They compare six methods on Atari agents; each is one class here, with Captum's call shape
+``Method(model, ...).attribute(obs, target=...)``:
+
+- :class:`Gradient` -- the signed gradient ``d y / d obs`` of the target ``y``.
+- :class:`GuidedBackprop` -- Springenberg et al. 2015: at every ``nn.ReLU`` the backward pass
+  keeps ``grad * 1[input > 0] * 1[grad > 0]`` ("set all the negative gradients to zero").
+- :class:`GradCAM` -- Selvaraju et al. 2017: at a convolution layer with feature maps
+  ``A_k``, ``alpha_k = mean_{u,v} d y / d A_k(u, v)`` and
+  ``L = ReLU(sum_k alpha_k A_k)``, upsampled bilinearly to the input's ``H x W``.
+- :class:`GuidedGradCAM` -- ``GradCAM * GuidedBackprop`` (Hadamard product).
+- :class:`G1GradCAM` -- the paper's new method: Grad-CAM "with the guided model", i.e. the
+  guided-backprop ReLU rule applied at every ReLU while the gradient ``d y / d A`` is taken.
+- :class:`G2GradCAM` -- ``G1GradCAM * GuidedBackprop``.
+
+Shapes. ``obs`` is ``(B, C, H, W)``. :class:`Gradient`, :class:`GuidedBackprop`,
+:class:`GuidedGradCAM` and :class:`G2GradCAM` return ``(B, C, H, W)``; the coarse maps of
+:class:`GradCAM` and :class:`G1GradCAM` are one map per observation, ``(B, 1, H, W)`` (they
+broadcast against ``obs``). Integer observations (uint8 pixels) are converted to float32 before
+differentiating; the result is float32 then, otherwise it has ``obs``'s dtype.
+
+Targets. ``target`` says which scalar ``y`` per observation is explained:
+
+- an ``int`` action index, or a LongTensor ``(B,)`` of indices, selects a column of the
+  model's output ``(B, n)``. When ``forward`` returns a tuple or NamedTuple, the index selects
+  from its *first* element (the Q-values of :class:`~rlinside.nets.atari.DuelingQNetwork`, the
+  policy logits of :class:`~rlinside.nets.recurrent.ActorCritic`).
+- a callable ``target(output) -> (B,)`` receives the model's output exactly as ``forward``
+  returns it (the whole tuple, if a tuple), so any head can be addressed. ``(B, 1)`` results
+  are accepted and flattened.
+- helpers for the common choices: :func:`q_value`, :func:`value_stream`,
+  :func:`advantage_stream` and :func:`layer_sum`.
+
+Extra arguments of ``forward`` go in ``forward_kwargs`` (Captum's ``additional_forward_args``),
+e.g. ``{"return_streams": True}`` for the streams of the dueling network, or ``{"state": (h, c)}``
+for the recurrent actor-critic.
+
+The model is never modified: module hooks are removed in ``finally``, gradients are taken with
+``torch.autograd.grad`` with respect to the input (and the Grad-CAM layer) only, so no
+parameter's ``.grad`` is touched, and train/eval mode is left as it is. The samples of a batch
+must be independent (e.g. no BatchNorm in training mode), since the targets of the batch are
+summed before differentiating.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "Gradient",
+    "GuidedBackprop",
+    "GradCAM",
+    "GuidedGradCAM",
+    "G1GradCAM",
+    "G2GradCAM",
+    "LayerSum",
+    "q_value",
+    "value_stream",
+    "advantage_stream",
+    "layer_sum",
+    "normalize",
+]
+
+Target = int | torch.Tensor | Callable[[Any], torch.Tensor]
+
+
+# --------------------------------------------------------------------------------------------
+# Targets
+# --------------------------------------------------------------------------------------------
+
+
+def _first(output: Any) -> torch.Tensor:
+    """The first tensor of a tuple output, or the output itself."""
+    return output[0] if isinstance(output, tuple) else output
+
+
+def _stream(output: Any, index: int, name: str) -> torch.Tensor:
+    if not isinstance(output, tuple) or len(output) <= index:
+        raise ValueError(
+            f"target {name}() needs a tuple model output with the stream at position {index}, "
+            f"got {type(output).__name__}; for DuelingQNetwork pass "
+            "forward_kwargs={'return_streams': True}"
+        )
+    return output[index]
+
+
+def q_value(action: int | torch.Tensor) -> Callable[[Any], torch.Tensor]:
+    """Target: ``Q(s, a)`` (or the policy logit) of ``action``, an int or LongTensor ``(B,)``.
+
+    Same as passing ``target=action``: the column of the output (of its first element if the
+    output is a tuple).
+    """
+
+    def select(output: Any) -> torch.Tensor:
+        return _select_index(_first(output), action)
+
+    return select
+
+
+def value_stream() -> Callable[[Any], torch.Tensor]:
+    """Target: the state value ``V(s)``, ``(B,)``: element 1 of a tuple output.
+
+    :class:`~rlinside.nets.atari.DuelingQNetwork` returns ``(q, value (B, 1), advantage)``
+    with ``forward_kwargs={"return_streams": True}``; :class:`~rlinside.nets.recurrent.ActorCritic`
+    returns ``(logits, value (B,), state)`` always. Both put the value at position 1.
+    """
+
+    def select(output: Any) -> torch.Tensor:
+        return _stream(output, 1, "value_stream")
+
+    return select
+
+
+def advantage_stream(action: int | torch.Tensor | None = None) -> Callable[[Any], torch.Tensor]:
+    """Target: the advantage stream of :class:`~rlinside.nets.atari.DuelingQNetwork` (Wang et
+    al. 2016, Eq. 9), element 2 of its output with ``forward_kwargs={"return_streams": True}``.
+
+    Args:
+        action: ``A(s, a)`` of this action (int or LongTensor ``(B,)``); None: the sum of the
+            whole advantage layer, ``sum_a A(s, a)`` (the :func:`layer_sum` convention).
+    """
+
+    def select(output: Any) -> torch.Tensor:
+        advantage = _stream(output, 2, "advantage_stream")
+        if action is None:
+            return advantage.flatten(1).sum(1)
+        return _select_index(advantage, action)
+
+    return select
+
+
+class LayerSum:
+    """Target: the sum of a whole layer's output (the convention of the authors' code).
+
+    With ``layer=None`` it is the sum of the model's output (of its first element if the output
+    is a tuple) over all but the batch dimension, ``(B,)``. With a module of the model, the
+    saliency method captures that module's output during the forward pass (a forward hook,
+    removed afterwards) and sums it, so the gradient of any hidden layer can be shown (the
+    paper's layer-by-layer debugging, Sec. 4.1). Build it with :func:`layer_sum`.
+    """
+
+    def __init__(self, layer: nn.Module | None = None) -> None:
+        if layer is not None and not isinstance(layer, nn.Module):
+            raise ValueError(f"layer must be an nn.Module or None, got {type(layer).__name__}")
+        self.layer = layer
+
+    def __call__(self, output: Any) -> torch.Tensor:
+        """Sum over all but the batch dimension: ``(B, ...) -> (B,)``."""
+        return _first(output).flatten(1).sum(1)
+
+
+def layer_sum(layer: nn.Module | None = None) -> LayerSum:
+    """Target: the sum of a whole layer's output (the convention of the authors' code).
+
+    ``layer=None`` sums the model's output; a submodule (e.g. ``model.value_hidden``) sums that
+    module's output. See :class:`LayerSum`.
+    """
+    return LayerSum(layer)
+
+
+def _select_index(output: torch.Tensor, index: int | torch.Tensor) -> torch.Tensor:
+    """``output: (B, n)``, ``index`` int or LongTensor ``(B,)`` in ``[0, n)`` -> ``(B,)``."""
+    if output.ndim != 2:
+        raise ValueError(
+            f"target as an index needs a model output of shape (B, n), got {tuple(output.shape)}; "
+            "use a callable target for other outputs"
+        )
+    batch, n = output.shape
+    if isinstance(index, bool) or not isinstance(index, int | torch.Tensor):
+        raise ValueError(
+            f"target must be an int, a LongTensor (B,) or a callable, got {type(index).__name__}"
+        )
+    if isinstance(index, int):
+        if not 0 <= index < n:
+            raise ValueError(f"target must be in [0, {n}) (the model has {n} outputs), got {index}")
+        return output[:, index]
+    if index.dtype != torch.long or index.shape != (batch,):
+        raise ValueError(
+            f"target as a tensor must be a LongTensor of shape ({batch},), got dtype "
+            f"{index.dtype} and shape {tuple(index.shape)}"
+        )
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= n):
+        raise ValueError(
+            f"target must be in [0, {n}) (the model has {n} outputs), got values in "
+            f"[{int(index.min())}, {int(index.max())}]"
+        )
+    return output.gather(1, index.to(output.device).unsqueeze(1)).squeeze(1)
+
+
+# --------------------------------------------------------------------------------------------
+# Shared machinery
+# --------------------------------------------------------------------------------------------
+
+
+def _check_model_layer(model: nn.Module, layer: nn.Module) -> None:
+    if not isinstance(layer, nn.Module) or not any(m is layer for m in model.modules()):
+        raise ValueError(
+            "layer must be a submodule of model (e.g. model.torso.conv1), "
+            f"got {type(layer).__name__}"
+        )
+
+
+def _prepare_obs(obs: torch.Tensor) -> torch.Tensor:
+    """A float leaf copy of ``obs: (B, C, H, W)`` that requires grad."""
+    if not isinstance(obs, torch.Tensor):
+        raise ValueError(f"obs must be a torch.Tensor of shape (B, C, H, W), got {type(obs).__name__}")
+    if obs.ndim != 4:
+        raise ValueError(
+            f"obs must have shape (B, C, H, W) (4 dimensions), got shape {tuple(obs.shape)}; "
+            "add the batch dimension with obs.unsqueeze(0)"
+        )
+    x = obs.detach()
+    if not x.is_floating_point():
+        x = x.float()
+    return x.clone().requires_grad_(True)
+
+
+@contextmanager
+def _guided_relus(model: nn.Module) -> Iterator[None]:
+    """While active, every ``nn.ReLU`` of ``model`` passes back ``grad * 1[in > 0] * 1[grad > 0]``.
+
+    A forward hook puts a tensor hook on each ReLU output that clamps the incoming gradient at
+    0; the ReLU's own backward then multiplies by ``1[input > 0]``. Hooks removed in ``finally``.
+    """
+
+    def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        if isinstance(output, torch.Tensor) and output.requires_grad:
+            output.register_hook(lambda grad: grad.clamp(min=0))
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.ReLU)]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@contextmanager
+def _capture(layer: nn.Module | None, store: list[torch.Tensor]) -> Iterator[None]:
+    """Append ``layer``'s output of each call to ``store``; no-op for ``layer=None``."""
+    if layer is None:
+        yield
+        return
+
+    def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+        store.append(output)
+
+    handle = layer.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def _single(store: list[torch.Tensor], what: str) -> torch.Tensor:
+    if len(store) != 1:
+        raise ValueError(
+            f"{what} must be called exactly once per forward pass, it was called {len(store)} times"
+        )
+    out = store[0]
+    if not isinstance(out, torch.Tensor):
+        raise ValueError(f"{what} must output a tensor, got {type(out).__name__}")
+    return out
+
+
+def _forward_scores(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: Target,
+    forward_kwargs: Mapping[str, Any] | None,
+    guided: bool,
+    layer: nn.Module | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Run the model on ``x`` and return ``(scores: (B,), layer output or None)``."""
+    kwargs = dict(forward_kwargs or {})
+    target_layer = target.layer if isinstance(target, LayerSum) else None
+    if target_layer is not None:
+        _check_model_layer(model, target_layer)
+    layer_out: list[torch.Tensor] = []
+    target_out: list[torch.Tensor] = []
+    with torch.enable_grad():
+        guide = _guided_relus(model) if guided else nullcontext()
+        with guide, _capture(layer, layer_out), _capture(target_layer, target_out):
+            output = model(x, **kwargs)
+        if target_layer is not None:
+            scores = target(_single(target_out, "the layer of layer_sum()"))
+        elif isinstance(target, int | torch.Tensor):
+            scores = _select_index(_first(output), target)
+        elif callable(target):
+            scores = target(output)
+        else:
+            raise ValueError(
+                f"target must be an int, a LongTensor (B,) or a callable, got {type(target).__name__}"
+            )
+    if not isinstance(scores, torch.Tensor):
+        raise ValueError(f"target callable must return a tensor (B,), got {type(scores).__name__}")
+    batch = x.shape[0]
+    if scores.shape == (batch, 1):
+        scores = scores.squeeze(1)
+    if scores.shape != (batch,):
+        raise ValueError(
+            f"target must give one scalar per sample, shape ({batch},), got {tuple(scores.shape)}"
+        )
+    captured = _single(layer_out, "layer") if layer is not None else None
+    return scores, captured
+
+
+def _input_gradient(
+    model: nn.Module,
+    obs: torch.Tensor,
+    target: Target,
+    forward_kwargs: Mapping[str, Any] | None,
+    guided: bool,
+) -> torch.Tensor:
+    """``d target / d obs``, ``(B, C, H, W)``, plain or guided."""
+    x = _prepare_obs(obs)
+    scores, _ = _forward_scores(model, x, target, forward_kwargs, guided)
+    (grad,) = torch.autograd.grad(scores.sum(), x, allow_unused=True)
+    if grad is None:
+        grad = torch.zeros_like(x)
+    return grad.detach()
+
+
+def _grad_cam(
+    model: nn.Module,
+    layer: nn.Module,
+    obs: torch.Tensor,
+    target: Target,
+    forward_kwargs: Mapping[str, Any] | None,
+    guided: bool,
+) -> torch.Tensor:
+    """Grad-CAM (Selvaraju et al. 2017, Eqs. 1-2) at ``layer``, ``(B, 1, H, W)``."""
+    x = _prepare_obs(obs)
+    scores, acts = _forward_scores(model, x, target, forward_kwargs, guided, layer=layer)
+    if acts.ndim != 4:
+        raise ValueError(
+            "layer must output feature maps (B, K, h, w) (a convolution), "
+            f"got shape {tuple(acts.shape)}"
+        )
+    (grads,) = torch.autograd.grad(scores.sum(), acts, allow_unused=True)
+    if grads is None:
+        grads = torch.zeros_like(acts)
+    with torch.no_grad():
+        weights = grads.mean(dim=(2, 3), keepdim=True)  # alpha_k: (B, K, 1, 1)
+        cam = F.relu((weights * acts).sum(dim=1, keepdim=True))  # (B, 1, h, w)
+        cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    return cam.detach()
+
+
+# --------------------------------------------------------------------------------------------
+# Methods
+# --------------------------------------------------------------------------------------------
+
+
+class _Method:
+    def __init__(self, model: nn.Module) -> None:
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
+        self.model = model
+
+
+class Gradient(_Method):
+    """The signed gradient of the target with respect to the input (Simonyan et al. 2014)."""
+
+    def attribute(
+        self,
+        obs: torch.Tensor,
+        target: Target,
+        forward_kwargs: Mapping[str, Any] | None = None,
+    ) -> torch.Tensor:
+        """``obs: (B, C, H, W)`` -> ``d target / d obs: (B, C, H, W)``."""
+        return _input_gradient(self.model, obs, target, forward_kwargs, guided=False)
+
+
+class GuidedBackprop(_Method):
+    """Guided backpropagation (Springenberg et al. 2015): at every ``nn.ReLU`` module the
+    backward pass keeps ``grad * 1[input > 0] * 1[grad > 0]``.
+
+    Every ReLU must be an ``nn.ReLU`` module (functional ``F.relu`` is not seen); the nets of
+    :mod:`rlinside.nets` are built that way.
+    """
+
+    def attribute(
+        self,
+        obs: torch.Tensor,
+        target: Target,
+        forward_kwargs: Mapping[str, Any] | None = None,
+    ) -> torch.Tensor:
+        """``obs: (B, C, H, W)`` -> guided gradient ``(B, C, H, W)``."""
+        return _input_gradient(self.model, obs, target, forward_kwargs, guided=True)
+
+
+class GradCAM(_Method):
+    """Grad-CAM (Selvaraju et al. 2017) at a convolution ``layer`` of ``model``.
+
+    ``alpha_k = mean_{u,v} d y / d A_k(u, v)``, ``L = ReLU(sum_k alpha_k A_k)``, upsampled with
+    ``F.interpolate(mode="bilinear", align_corners=False)`` to the input's ``H x W``. The paper
+    uses the first convolution (``model.torso.conv1`` for the nets of :mod:`rlinside.nets`).
+    Returns one map per observation, ``(B, 1, H, W)``.
+    """
+
+    _guided = False
+
+    def __init__(self, model: nn.Module, layer: nn.Module) -> None:
+        super().__init__(model)
+        _check_model_layer(model, layer)
+        self.layer = layer
+
+    def attribute(
+        self,
+        obs: torch.Tensor,
+        target: Target,
+        forward_kwargs: Mapping[str, Any] | None = None,
+    ) -> torch.Tensor:
+        """``obs: (B, C, H, W)`` -> Grad-CAM map ``(B, 1, H, W)``, non-negative."""
+        return _grad_cam(self.model, self.layer, obs, target, forward_kwargs, guided=self._guided)
+
+
+class G1GradCAM(GradCAM):
+    """G1Grad-CAM (Rosynski et al., Sec. 3): Grad-CAM "with the guided model", i.e. the
+    guided-backprop rule applied at every ``nn.ReLU`` while ``d y / d A`` is computed (negative
+    gradients zeroed). Returns ``(B, 1, H, W)``.
+    """
+
+    _guided = True
+
+
+class GuidedGradCAM(_Method):
+    """Guided Grad-CAM (Selvaraju et al. 2017): ``GradCAM ⊙ GuidedBackprop``, ``(B, C, H, W)``
+    (the ``(B, 1, H, W)`` map broadcast over the channels)."""
+
+    _cam = GradCAM
+
+    def __init__(self, model: nn.Module, layer: nn.Module) -> None:
+        super().__init__(model)
+        _check_model_layer(model, layer)
+        self.layer = layer
+
+    def attribute(
+        self,
+        obs: torch.Tensor,
+        target: Target,
+        forward_kwargs: Mapping[str, Any] | None = None,
+    ) -> torch.Tensor:
+        """``obs: (B, C, H, W)`` -> ``(B, C, H, W)``."""
+        cam = self._cam(self.model, self.layer).attribute(obs, target, forward_kwargs)
+        guided = GuidedBackprop(self.model).attribute(obs, target, forward_kwargs)
+        return cam * guided
+
+
+class G2GradCAM(GuidedGradCAM):
+    """G2Grad-CAM (Rosynski et al., Sec. 3): ``G1GradCAM ⊙ GuidedBackprop``, ``(B, C, H, W)``."""
+
+    _cam = G1GradCAM
+
+
+# --------------------------------------------------------------------------------------------
+# Normalization
+# --------------------------------------------------------------------------------------------
+
+
+def normalize(maps: torch.Tensor, mode: str = "frame") -> torch.Tensor:
+    """Scale saliency maps to [-1, 1] by their maximum absolute value (Rosynski et al., Sec. 3).
+
+    Args:
+        maps: ``(T, ...)``, dimension 0 indexing the frames (states) of a video or a batch,
+            e.g. ``(T, C, H, W)``.
+        mode: ``"frame"`` divides each ``maps[t]`` by its own ``max |maps[t]|`` (every frame
+            reaches +-1; the video "flashes"); ``"video"`` divides all frames by the one
+            ``max |maps|`` of the whole sequence (weak frames stay weak; smoother videos).
+            An all-zero frame (or video) stays zero.
+
+    Returns:
+        ``(T, ...)``, same shape and dtype, values in [-1, 1].
+    """
+    if mode not in ("frame", "video"):
+        raise ValueError(f"mode must be 'frame' or 'video', got {mode!r}")
+    if not isinstance(maps, torch.Tensor) or maps.ndim < 1:
+        raise ValueError("maps must be a tensor (T, ...) with at least 1 dimension")
+    if not maps.is_floating_point():
+        raise ValueError(f"maps must be a floating-point tensor, got dtype {maps.dtype}")
+    if mode == "frame":
+        scale = maps.abs().flatten(1).amax(dim=1) if maps.ndim > 1 else maps.abs()
+        scale = scale.reshape((-1,) + (1,) * (maps.ndim - 1))
+    else:
+        scale = maps.abs().amax() if maps.numel() else maps.new_ones(())
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    return maps / scale
