@@ -1,0 +1,291 @@
+"""Drawing saliency maps on the game screen: colour overlays, frame choice, method galleries.
+
+Paper: Rosynski et al., *Are gradient-based saliency maps useful in deep RL?*, appendix
+("The visualized results are presented in red or green color. Meanwhile red is used for
+negative gradients, green has been used for positive ones"). The maps themselves come from
+:mod:`rlinside.explain.saliency`; this module only shows them:
+
+- :func:`overlay` blends a map in [-1, 1] onto an RGB screen: each pixel moves towards the
+  positive colour (paper: green) or the negative colour (paper: red) by ``alpha * |value|``,
+  so a value of +-1 is drawn at ``alpha`` (50 %) opacity and 0 leaves the screen untouched.
+  ``palette="colorblind"`` uses blue ``#0072B2`` (positive) and orange ``#E69F00``
+  (negative) of the Okabe-Ito palette instead, as the rest of the book does.
+- :func:`reduce_channels` picks the map of one stacked frame: channel ``C-1`` of an
+  observation ``(C, 84, 84)`` is the newest frame (time ``t``), ``C-2`` is ``t-1`` and so on
+  (``gymnasium.wrappers.FrameStackObservation`` order). :func:`frame_label` names a channel.
+- :func:`gallery` draws a grid of panels (rows = agents or states, columns = methods).
+- :func:`play_states` plays an agent and returns the preprocessed observations it acted on,
+  the RGB screens of the same moments and its actions: what a saliency map needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib.patches import Patch
+
+__all__ = [
+    "SALIENCY_PALETTES",
+    "check_palette",
+    "overlay",
+    "reduce_channels",
+    "frame_label",
+    "gallery",
+    "play_states",
+]
+
+#: Colours (RGB, 0-255) of positive and negative saliency for each palette.
+SALIENCY_PALETTES: dict[str, dict[str, tuple[int, int, int]]] = {
+    "paper": {"positive": (0, 255, 0), "negative": (255, 0, 0)},  # Rosynski et al.: green / red
+    "colorblind": {"positive": (0, 114, 178), "negative": (230, 159, 0)},  # Okabe-Ito #0072B2 / #E69F00
+}
+
+_RANGE_TOL = 1e-5  # float slack allowed outside [-1, 1]
+
+
+def check_palette(palette: str) -> str:
+    """Return ``palette`` if it is a key of :data:`SALIENCY_PALETTES`, else a ValueError."""
+    if not isinstance(palette, str) or palette not in SALIENCY_PALETTES:
+        raise ValueError(
+            f"palette must be one of {sorted(SALIENCY_PALETTES)}, got {palette!r}"
+        )
+    return palette
+
+
+def _as_numpy(x, name: str) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    if isinstance(x, np.ndarray):
+        return x
+    raise ValueError(f"{name} must be a numpy array or a torch tensor, got {type(x).__name__}")
+
+
+def _resize_bilinear(saliency: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``(h, w)`` -> ``(H, W)`` float32, bilinear (``align_corners=False``, as Grad-CAM's upsampling)."""
+    if saliency.shape == size:
+        return saliency.astype(np.float32, copy=False)
+    t = torch.from_numpy(np.ascontiguousarray(saliency, dtype=np.float32))[None, None]
+    return F.interpolate(t, size=size, mode="bilinear", align_corners=False)[0, 0].numpy()
+
+
+def overlay(
+    frame_rgb: np.ndarray,
+    saliency: np.ndarray | torch.Tensor,
+    *,
+    alpha: float = 0.5,
+    palette: str = "paper",
+) -> np.ndarray:
+    """Blend a saliency map onto an RGB screen.
+
+    Args:
+        frame_rgb: ``(H, W, 3)`` uint8 screen (e.g. the 210x160 Atari screen).
+        saliency: ``(h, w)`` float map with values in [-1, 1] (e.g. the 84x84 map of
+            :func:`reduce_channels` after :func:`~rlinside.explain.saliency.normalize`); it is
+            resized bilinearly to ``(H, W)`` first.
+        alpha: opacity of a value of +-1 (the paper: 0.5); a value ``v`` is drawn at opacity
+            ``alpha * |v|``.
+        palette: ``"paper"`` (positive green, negative red) or ``"colorblind"`` (positive blue
+            #0072B2, negative orange #E69F00).
+
+    Returns:
+        ``(H, W, 3)`` uint8: ``round((1 - a) * frame + a * colour)`` with ``a = alpha * |v|``
+        and ``colour`` the positive or negative colour by the sign of ``v``.
+    """
+    check_palette(palette)
+    frame = _as_numpy(frame_rgb, "frame_rgb")
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"frame_rgb must have shape (H, W, 3), got {frame.shape}")
+    if frame.dtype != np.uint8:
+        raise ValueError(f"frame_rgb must be uint8 (RGB 0-255), got dtype {frame.dtype}")
+    sal = _as_numpy(saliency, "saliency")
+    if sal.ndim != 2:
+        raise ValueError(
+            f"saliency must have shape (h, w), got {sal.shape}; pick one stacked frame with "
+            "reduce_channels(maps, frame=...) first"
+        )
+    if not np.issubdtype(sal.dtype, np.floating):
+        raise ValueError(f"saliency must be a float map, got dtype {sal.dtype}")
+    if not np.isfinite(sal).all():
+        raise ValueError("saliency contains NaN or infinite values")
+    if sal.size and np.abs(sal).max() > 1 + _RANGE_TOL:
+        raise ValueError(
+            f"saliency must lie in [-1, 1], got max |value| {float(np.abs(sal).max()):.4g}; "
+            "scale it with rlinside.explain.saliency.normalize first"
+        )
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    sal = np.clip(_resize_bilinear(sal, frame.shape[:2]), -1.0, 1.0)
+    colours = SALIENCY_PALETTES[palette]
+    pos = np.asarray(colours["positive"], dtype=np.float32)
+    neg = np.asarray(colours["negative"], dtype=np.float32)
+    colour = np.where(sal[..., None] >= 0, pos, neg)  # (H, W, 3)
+    a = (float(alpha) * np.abs(sal))[..., None]
+    out = (1.0 - a) * frame.astype(np.float32) + a * colour
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def reduce_channels(maps: np.ndarray | torch.Tensor, frame: str | int = "latest") -> np.ndarray:
+    """The map of one stacked frame: ``(B, C, H, W)`` -> ``(B, H, W)`` float32.
+
+    Observations stack the last ``C`` frames oldest first, so channel ``C-1`` is the newest
+    frame (time ``t``), ``C-2`` is ``t-1``, ..., ``0`` is ``t-(C-1)``. The paper shows the
+    gradient methods on the newest frame unless it says otherwise.
+
+    Args:
+        maps: ``(B, C, H, W)`` saliency maps (numpy or torch).
+        frame: ``"latest"`` (channel ``C-1``, time ``t``) or a channel index in ``[-C, C)``
+            (negative indices count from the newest frame: ``-1`` is ``t``, ``-2`` is ``t-1``).
+            A single-channel map ``(B, 1, H, W)`` (Grad-CAM, G1Grad-CAM: one map for the whole
+            stack) is the same for every frame and is returned for any valid ``frame`` of a
+            stack, i.e. any int.
+    """
+    arr = _as_numpy(maps, "maps")
+    if arr.ndim != 4:
+        raise ValueError(f"maps must have shape (B, C, H, W), got {arr.shape}")
+    channels = arr.shape[1]
+    if channels < 1:
+        raise ValueError(f"maps must have at least one channel, got shape {arr.shape}")
+    if frame == "latest":
+        index = channels - 1
+    elif isinstance(frame, int | np.integer) and not isinstance(frame, bool):
+        if channels == 1:
+            index = 0
+        elif -channels <= frame < channels:
+            index = int(frame) % channels
+        else:
+            raise ValueError(
+                f"frame must be 'latest' or a channel index in [{-channels}, {channels}), got {frame!r}"
+            )
+    else:
+        raise ValueError(f"frame must be 'latest' or an int channel index, got {frame!r}")
+    return arr[:, index].astype(np.float32, copy=False)
+
+
+def frame_label(channels: int, frame: str | int = "latest") -> str:
+    """``"t"``, ``"t-1"``, ... for the channel :func:`reduce_channels` picks from ``channels``."""
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+        raise ValueError(f"channels must be an int >= 1, got {channels!r}")
+    if frame == "latest":
+        back = 0
+    elif isinstance(frame, int | np.integer) and not isinstance(frame, bool) and -channels <= frame < channels:
+        back = channels - 1 - int(frame) % channels
+    else:
+        raise ValueError(f"frame must be 'latest' or a channel index in [{-channels}, {channels}), got {frame!r}")
+    return "t" if back == 0 else f"t-{back}"
+
+
+def gallery(
+    images: Sequence[Sequence[np.ndarray]],
+    *,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    palette: str | None = None,
+    title: str | None = None,
+    panel_width: float = 1.7,
+) -> plt.Figure:
+    """A grid of RGB panels, rows = agents or states, columns = methods; returns the figure.
+
+    Args:
+        images: ``rows x cols`` nested sequence of ``(H, W, 3)`` uint8 images (e.g. from
+            :func:`overlay`); every row has the same number of panels.
+        row_labels: one label per row (left of the row), or None.
+        col_labels: one label per column (above the first row), or None.
+        palette: draw a legend of the palette's positive/negative colours (None: no legend).
+        title: figure title.
+        panel_width: width of one panel in inches (the height follows the images' aspect).
+    """
+    rows = [list(r) for r in images]
+    if not rows or not rows[0]:
+        raise ValueError("images must be a non-empty rows x cols grid of (H, W, 3) arrays")
+    n_cols = len(rows[0])
+    if any(len(r) != n_cols for r in rows):
+        raise ValueError(f"images must have the same number of panels in every row, got {[len(r) for r in rows]}")
+    for i, r in enumerate(rows):
+        for j, im in enumerate(r):
+            a = _as_numpy(im, f"images[{i}][{j}]")
+            if a.ndim != 3 or a.shape[2] != 3:
+                raise ValueError(f"images[{i}][{j}] must have shape (H, W, 3), got {a.shape}")
+    if row_labels is not None and len(row_labels) != len(rows):
+        raise ValueError(f"row_labels must have {len(rows)} entries (one per row), got {len(row_labels)}")
+    if col_labels is not None and len(col_labels) != n_cols:
+        raise ValueError(f"col_labels must have {n_cols} entries (one per column), got {len(col_labels)}")
+    if palette is not None:
+        check_palette(palette)
+    if not isinstance(panel_width, int | float) or panel_width <= 0:
+        raise ValueError(f"panel_width must be a positive number, got {panel_width!r}")
+
+    h, w = _as_numpy(rows[0][0], "images[0][0]").shape[:2]
+    panel_height = panel_width * h / w
+    extra = 0.35 + (0.3 if title else 0) + (0.3 if palette else 0)
+    fig, axes = plt.subplots(len(rows), n_cols, squeeze=False,
+                             figsize=(panel_width * n_cols + 0.4, panel_height * len(rows) + extra))
+    for i, r in enumerate(rows):
+        for j, im in enumerate(r):
+            ax = axes[i][j]
+            ax.imshow(_as_numpy(im, "image"), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            if i == 0 and col_labels is not None:
+                ax.set_title(col_labels[j], fontsize=8)
+            if j == 0 and row_labels is not None:
+                ax.set_ylabel(row_labels[i], fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    if palette is not None:
+        colours = SALIENCY_PALETTES[palette]
+        handles = [Patch(color=np.array(colours[k]) / 255, label=f"{k} saliency") for k in ("positive", "negative")]
+        fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=7, frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.04 if palette else 0, 1, 1))
+    return fig
+
+
+def play_states(
+    agent: str, net: torch.nn.Module, game: str, *, steps: int, seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Let an agent play evaluation game ``seed`` for ``steps`` decisions and keep what it saw.
+
+    The game, seeds and policy are those of :func:`rlinside.agents.zoo.play_frames` (same
+    actions for the same arguments); here the observations are kept as well.
+
+    Returns:
+        ``(observations (T, C, 84, 84) uint8, rgb_frames (T, 210, 160, 3) uint8,
+        actions (T,) int64)``: ``actions[i]`` was chosen on ``observations[i]``, and
+        ``rgb_frames[i]`` is the screen at that moment (the newest frame of the stack,
+        channel ``C-1``, before the 84x84 grey-scale preprocessing). When a game ends, play
+        continues with the next game.
+    """
+    from rlinside.agents.dqn import game_seed
+    from rlinside.agents.zoo import Policy
+    from rlinside.envs.atari import make_atari_env
+
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    env = make_atari_env(game, seed=seed, frame_stack=net.torso.in_channels, training=False,
+                         render_mode="rgb_array")
+    policy = Policy(agent, net, seed=seed)
+    obs, _ = env.reset(seed=game_seed(seed, 0, purpose=1))
+    lives = env.unwrapped.ale.lives()
+    observations, frames, actions = [], [], []
+    try:
+        for _ in range(steps):
+            observations.append(np.asarray(obs).copy())
+            frames.append(env.unwrapped.ale.getScreenRGB().copy())
+            action = policy.act(obs)
+            actions.append(action)
+            obs, _, terminated, truncated, _ = env.step(action)
+            if env.unwrapped.ale.lives() < lives:
+                policy.lost_life()
+            lives = env.unwrapped.ale.lives()
+            if terminated or truncated:
+                obs, _ = env.reset()
+                policy.reset()
+                lives = env.unwrapped.ale.lives()
+    finally:
+        env.close()
+    return np.stack(observations), np.stack(frames), np.asarray(actions, dtype=np.int64)

@@ -1,0 +1,176 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Six saliency methods on one game state
+#
+# Rosynski et al. compare six gradient-based saliency methods by explaining the *same* game
+# state with each of them (their Figures 2-7 for the DDDQN on Breakout, 17-20 and 21-26 for
+# other agents): the plain **gradient**, **guided backpropagation**, **Grad-CAM**, **guided
+# Grad-CAM**, and their two new variants **G1Grad-CAM** (Grad-CAM computed through the guided
+# ReLUs) and **G2Grad-CAM** (G1Grad-CAM times guided backpropagation). This notebook draws that
+# gallery for every agent shipped in `data/`:
+#
+# 1. each agent plays evaluation game `seed` for `warmup_steps` decisions; the state it then
+#    sees is explained by all six methods, for the action it chose (its Q-value or policy
+#    logit);
+# 2. each map is scaled to [-1, 1] by its own largest magnitude and drawn on the game screen:
+#    green where raising the pixel raises the output, red where it lowers it (the paper's
+#    convention; `palette="colorblind"` uses blue and orange). The gradient methods give one
+#    map per stacked frame and we show the newest frame `t`, as the paper does; the Grad-CAM
+#    maps are one map for the whole stack (taken at convolution `cam_layer`; the paper found
+#    the first convolution best);
+# 3. a table of how much of each map is positive and how large it was before scaling;
+# 4. for the dueling DQN, the same methods on its **value** and **advantage** streams (the
+#    paper's Figures 8 and 9).
+#
+# Which agents appear depends on what has been trained and shipped; see
+# {doc}`00_agents` for their scores.
+
+# %% tags=["parameters"]
+warmup_steps: int = 60  # agent decisions played before the explained state (evaluation game `seed`)
+seed: int = 0  # evaluation game the agents play
+cam_layer: str = "conv1"  # convolution of the Grad-CAM family: conv1 (the paper's choice), conv2 or conv3
+palette: str = "paper"  # "paper" (positive green, negative red) or "colorblind" (blue, orange)
+alpha: float = 0.5  # opacity of a saliency value of +-1 on the screen (the paper: 0.5)
+
+# %%
+import pandas as pd
+import torch
+
+from rlinside.agents.zoo import AGENTS, find_agents, load_agent
+from rlinside.explain.saliency import (
+    G1GradCAM, G2GradCAM, GradCAM, Gradient, GuidedBackprop, GuidedGradCAM, advantage_stream,
+    normalize, value_stream,
+)
+from rlinside.plots import publish, set_theme
+from rlinside.plots.saliency import check_palette, gallery, overlay, play_states, reduce_channels
+
+check_palette(palette)
+if cam_layer not in ("conv1", "conv2", "conv3"):
+    raise ValueError(f"cam_layer must be 'conv1', 'conv2' or 'conv3', got {cam_layer!r}")
+if warmup_steps < 1:
+    raise ValueError(f"warmup_steps must be >= 1, got {warmup_steps}")
+set_theme()
+
+METHODS = {
+    "Gradient": lambda net, layer: Gradient(net),
+    "Guided Backprop": lambda net, layer: GuidedBackprop(net),
+    "Grad-CAM": GradCAM,
+    "Guided Grad-CAM": GuidedGradCAM,
+    "G1Grad-CAM": G1GradCAM,
+    "G2Grad-CAM": G2GradCAM,
+}
+RECURRENT = {"drqn", "a2c-lstm"}  # their maps need the recurrent state: not drawn here
+
+
+def explain(net, obs, target, forward_kwargs=None):
+    """All six maps of one observation ``(1, C, 84, 84)``: name -> (raw (1, C', 84, 84), scaled)."""
+    layer = getattr(net.torso, cam_layer)
+    out = {}
+    for name, make in METHODS.items():
+        raw = make(net, layer).attribute(obs, target=target, forward_kwargs=forward_kwargs)
+        out[name] = (raw, normalize(raw, mode="frame"))
+    return out
+
+
+shipped = [a for a in find_agents() if a.config["agent"] not in RECURRENT]
+skipped = [a for a in find_agents() if a.config["agent"] in RECURRENT]
+if skipped:
+    print("not drawn (recurrent agents need their state explained too): "
+          + ", ".join(f"{a.config['agent']} {a.config['game']} {a.config['stage']}" for a in skipped))
+states = []
+for art in shipped:
+    agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
+    net, _ = load_agent(agent, game, stage)
+    observations, screens, actions = play_states(agent, net, game, steps=warmup_steps, seed=seed)
+    obs = torch.from_numpy(observations[-1:])
+    states.append({"art": art, "net": net, "obs": obs, "screen": screens[-1], "action": int(actions[-1]),
+                   "maps": explain(net, obs, int(actions[-1]))})
+print(f"{len(states)} agent(s) explained: "
+      + ", ".join(f"{AGENTS[s['art'].config['agent']].label} {s['art'].config['game']} "
+                  f"{s['art'].config['stage']} (action {s['action']})" for s in states))
+
+# %% [markdown]
+# ## The gallery
+#
+# One row per agent, one column per method; all maps explain the agent's chosen action in
+# the same state. The gradient methods show the newest frame only; the Grad-CAM maps are
+# non-negative by construction (a ReLU ends them), so they are never red.
+
+# %%
+def label(art):
+    c = art.config
+    return f"{AGENTS[c['agent']].label} {c['game']}\n{c['stage']}, {c['step']:,} steps"
+
+
+if states:
+    rows = [[overlay(s["screen"], reduce_channels(scaled, "latest")[0], alpha=alpha, palette=palette)
+             for raw, scaled in s["maps"].values()] for s in states]
+    fig = gallery(rows, row_labels=[label(s["art"]) for s in states], col_labels=list(METHODS),
+                  palette=palette)
+    publish("sal_methods_gallery", fig,
+            "The six saliency methods on one state per agent: "
+            + "; ".join(f"{AGENTS[s['art'].config['agent']].label} {s['art'].config['game']} "
+                        f"{s['art'].config['stage']} ({s['art'].config['step']:,} training steps), "
+                        f"state after {warmup_steps} decisions of evaluation game {seed}, "
+                        f"action {s['action']}" for s in states)
+            + f". Grad-CAM family at torso.{cam_layer}; gradient methods: newest frame t; "
+            "each map scaled by its own maximum |value|.")
+else:
+    print("No feed-forward Atari agent is shipped in data/ yet: nothing to explain. Train one "
+          "with scripts/train_atari.py and ship it with scripts/ship_atari_agent.py.")
+
+# %% [markdown]
+# ## How the maps differ in numbers
+#
+# *Positive mass* is the share of the map's total magnitude that is positive (over all stacked
+# frames, before choosing the newest one): 1 for the Grad-CAM maps by construction, about a
+# half for a gradient that pushes as much one way as the other. *Max |value|* is the largest
+# magnitude before scaling; it is not comparable across methods (different units), but across
+# agents it shows how strongly each one's output depends on its input.
+
+# %%
+stats = []
+for s in states:
+    for name, (raw, _) in s["maps"].items():
+        mags = raw.abs().sum().item()
+        stats.append({"agent": AGENTS[s["art"].config["agent"]].label, "game": s["art"].config["game"],
+                      "stage": s["art"].config["stage"], "method": name,
+                      "positive mass": raw.clamp(min=0).sum().item() / mags if mags > 0 else float("nan"),
+                      "max |value|": raw.abs().max().item()})
+(pd.DataFrame(stats).style.format({"positive mass": "{:.3f}", "max |value|": "{:.2e}"}).hide(axis="index")
+ if stats else "no agent explained")
+
+# %% [markdown]
+# ## Value stream against advantage stream
+#
+# The dueling DQN computes `Q(s, a) = V(s) + A(s, a) - mean A(s, .)`; each stream can be
+# explained on its own. The paper (Figures 8 and 9) sees the advantage stream look at the
+# paddle more, the value stream at the bricks to be broken through. Here: the value `V(s)` and
+# the advantage `A(s, a)` of the chosen action, same state as above.
+
+# %%
+duel = [s for s in states if s["art"].config["agent"] == "dddqn"]
+for s in duel:
+    art = s["art"]
+    targets = {"value stream V(s)": value_stream(),
+               f"advantage stream A(s, {s['action']})": advantage_stream(s["action"])}
+    stream_maps = {k: explain(s["net"], s["obs"], t, {"return_streams": True}) for k, t in targets.items()}
+    rows = [[overlay(s["screen"], reduce_channels(scaled, "latest")[0], alpha=alpha, palette=palette)
+             for raw, scaled in maps.values()] for maps in stream_maps.values()]
+    fig = gallery(rows, row_labels=list(stream_maps), col_labels=list(METHODS), palette=palette)
+    c = art.config
+    publish(f"sal_streams_{c['game'].lower()}_{c['stage']}", fig,
+            f"Value and advantage streams of the {AGENTS['dddqn'].label} on {c['game']} ({c['stage']}, "
+            f"{c['step']:,} training steps), state after {warmup_steps} decisions of evaluation "
+            f"game {seed}, action {s['action']}; Grad-CAM family at torso.{cam_layer}.")
+if not duel:
+    print("No DDDQN is shipped yet: no stream comparison.")
