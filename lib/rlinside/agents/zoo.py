@@ -40,6 +40,7 @@ __all__ = [
     "load_agent",
     "random_scores",
     "play_frames",
+    "play_states",
     "read_metrics",
 ]
 
@@ -269,6 +270,39 @@ def load_agent(agent: str, game: str, stage: str = "final", device: torch.device
     return net, art
 
 
+def _play(agent: str, net: torch.nn.Module, game: str, *, steps: int, seed: int = 0):
+    """The one play loop of the zoo: yields ``(obs, screen_before, action, reward,
+    screen_after, game_over)`` per agent step of evaluation game ``seed``; a game that ends is
+    followed by the next one."""
+    from rlinside.agents.dqn import game_seed
+    from rlinside.envs.atari import make_atari_env
+
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    env = make_atari_env(game, seed=seed, frame_stack=net.torso.in_channels, training=False,
+                         render_mode="rgb_array")
+    policy = Policy(agent, net, seed=seed)
+    obs, _ = env.reset(seed=game_seed(seed, 0, purpose=1))
+    lives = env.unwrapped.ale.lives()
+    try:
+        for _ in range(steps):
+            before = env.unwrapped.ale.getScreenRGB().copy()
+            action = policy.act(obs)
+            prev_obs = np.asarray(obs).copy()
+            obs, reward, terminated, truncated, _ = env.step(action)
+            yield prev_obs, before, action, float(reward), env.unwrapped.ale.getScreenRGB().copy(), \
+                bool(terminated or truncated)
+            if env.unwrapped.ale.lives() < lives:
+                policy.lost_life()
+            lives = env.unwrapped.ale.lives()
+            if terminated or truncated:
+                obs, _ = env.reset()
+                policy.reset()
+                lives = env.unwrapped.ale.lives()
+    finally:
+        env.close()
+
+
 def play_frames(
     agent: str, net: torch.nn.Module, game: str, *, steps: int, seed: int = 0,
 ) -> tuple[list[np.ndarray], np.ndarray, list[int]]:
@@ -277,34 +311,33 @@ def play_frames(
     Returns ``(rgb_frames, scores, actions)``: the 210x160 RGB screen after each step, the
     running game score after each step (restarting if the game ends) and the actions.
     """
-    from rlinside.agents.dqn import game_seed
-    from rlinside.envs.atari import make_atari_env
-
-    frames_per_obs = net.torso.in_channels
-    env = make_atari_env(game, seed=seed, frame_stack=frames_per_obs, training=False,
-                         render_mode="rgb_array")
-    policy = Policy(agent, net, seed=seed)
-    obs, _ = env.reset(seed=game_seed(seed, 0, purpose=1))
-    lives = env.unwrapped.ale.lives()
     frames, scores, actions, score = [], [], [], 0.0
-    try:
-        for _ in range(steps):
-            action = policy.act(obs)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            score += float(reward)
-            frames.append(env.unwrapped.ale.getScreenRGB().copy())
-            scores.append(score)
-            actions.append(action)
-            if env.unwrapped.ale.lives() < lives:
-                policy.lost_life()
-            lives = env.unwrapped.ale.lives()
-            if terminated or truncated:
-                obs, _ = env.reset()
-                policy.reset()
-                lives, score = env.unwrapped.ale.lives(), 0.0
-    finally:
-        env.close()
+    for _, _, action, reward, after, game_over in _play(agent, net, game, steps=steps, seed=seed):
+        score += reward
+        frames.append(after)
+        scores.append(score)
+        actions.append(action)
+        if game_over:
+            score = 0.0
     return frames, np.array(scores), actions
+
+
+def play_states(
+    agent: str, net: torch.nn.Module, game: str, *, steps: int, seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Play like :func:`play_frames` and return what the agent acted on.
+
+    Returns ``(observations (T, C, 84, 84) uint8, rgb_frames (T, 210, 160, 3) uint8,
+    actions (T,) int64)``: ``actions[i]`` was chosen on ``observations[i]``, and
+    ``rgb_frames[i]`` is the screen at that moment (the newest frame of the stack, channel
+    ``C-1``, before the 84x84 grey-scale preprocessing).
+    """
+    observations, frames, actions = [], [], []
+    for obs, before, action, _, _, _ in _play(agent, net, game, steps=steps, seed=seed):
+        observations.append(obs)
+        frames.append(before)
+        actions.append(action)
+    return np.stack(observations), np.stack(frames), np.asarray(actions, dtype=np.int64)
 
 
 def summary_rows(artifacts: list) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ negative gradients, green has been used for positive ones"). The maps themselves
   observation ``(C, 84, 84)`` is the newest frame (time ``t``), ``C-2`` is ``t-1`` and so on
   (``gymnasium.wrappers.FrameStackObservation`` order). :func:`frame_label` names a channel.
 - :func:`gallery` draws a grid of panels (rows = agents or states, columns = methods).
-- :func:`play_states` plays an agent and returns the preprocessed observations it acted on,
+- :func:`play_states` (from :mod:`rlinside.agents.zoo`) plays an agent and returns the preprocessed observations it acted on,
   the RGB screens of the same moments and its actions: what a saliency map needs.
 """
 
@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.patches import Patch
+from rlinside.agents.zoo import play_states  # re-exported: the gallery plays agents with it
 
 __all__ = [
     "SALIENCY_PALETTES",
@@ -243,49 +244,3 @@ def gallery(
                    bbox_to_anchor=(0.5, 0.0))
     fig.tight_layout(rect=(0, 0.04 if palette else 0, 1, 1))
     return fig
-
-
-def play_states(
-    agent: str, net: torch.nn.Module, game: str, *, steps: int, seed: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Let an agent play evaluation game ``seed`` for ``steps`` decisions and keep what it saw.
-
-    The game, seeds and policy are those of :func:`rlinside.agents.zoo.play_frames` (same
-    actions for the same arguments); here the observations are kept as well.
-
-    Returns:
-        ``(observations (T, C, 84, 84) uint8, rgb_frames (T, 210, 160, 3) uint8,
-        actions (T,) int64)``: ``actions[i]`` was chosen on ``observations[i]``, and
-        ``rgb_frames[i]`` is the screen at that moment (the newest frame of the stack,
-        channel ``C-1``, before the 84x84 grey-scale preprocessing). When a game ends, play
-        continues with the next game.
-    """
-    from rlinside.agents.dqn import game_seed
-    from rlinside.agents.zoo import Policy
-    from rlinside.envs.atari import make_atari_env
-
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
-    env = make_atari_env(game, seed=seed, frame_stack=net.torso.in_channels, training=False,
-                         render_mode="rgb_array")
-    policy = Policy(agent, net, seed=seed)
-    obs, _ = env.reset(seed=game_seed(seed, 0, purpose=1))
-    lives = env.unwrapped.ale.lives()
-    observations, frames, actions = [], [], []
-    try:
-        for _ in range(steps):
-            observations.append(np.asarray(obs).copy())
-            frames.append(env.unwrapped.ale.getScreenRGB().copy())
-            action = policy.act(obs)
-            actions.append(action)
-            obs, _, terminated, truncated, _ = env.step(action)
-            if env.unwrapped.ale.lives() < lives:
-                policy.lost_life()
-            lives = env.unwrapped.ale.lives()
-            if terminated or truncated:
-                obs, _ = env.reset()
-                policy.reset()
-                lives = env.unwrapped.ale.lives()
-    finally:
-        env.close()
-    return np.stack(observations), np.stack(frames), np.asarray(actions, dtype=np.int64)
