@@ -367,6 +367,15 @@ class _Method:
         self.model = model
 
 
+class _LayerMethod(_Method):
+    """A method that reads one convolution ``layer`` of ``model`` (the Grad-CAM family)."""
+
+    def __init__(self, model: nn.Module, layer: nn.Module) -> None:
+        super().__init__(model)
+        _check_model_layer(model, layer)
+        self.layer = layer
+
+
 class Gradient(_Method):
     """The signed gradient of the target with respect to the input (Simonyan et al. 2014)."""
 
@@ -398,7 +407,7 @@ class GuidedBackprop(_Method):
         return _input_gradient(self.model, obs, target, forward_kwargs, guided=True)
 
 
-class GradCAM(_Method):
+class GradCAM(_LayerMethod):
     """Grad-CAM (Selvaraju et al. 2017) at a convolution ``layer`` of ``model``.
 
     ``alpha_k = mean_{u,v} d y / d A_k(u, v)``, ``L = ReLU(sum_k alpha_k A_k)``, upsampled with
@@ -408,11 +417,6 @@ class GradCAM(_Method):
     """
 
     _guided = False
-
-    def __init__(self, model: nn.Module, layer: nn.Module) -> None:
-        super().__init__(model)
-        _check_model_layer(model, layer)
-        self.layer = layer
 
     def attribute(
         self,
@@ -433,16 +437,11 @@ class G1GradCAM(GradCAM):
     _guided = True
 
 
-class GuidedGradCAM(_Method):
+class GuidedGradCAM(_LayerMethod):
     """Guided Grad-CAM (Selvaraju et al. 2017): ``GradCAM ⊙ GuidedBackprop``, ``(B, C, H, W)``
     (the ``(B, 1, H, W)`` map broadcast over the channels)."""
 
     _cam = GradCAM
-
-    def __init__(self, model: nn.Module, layer: nn.Module) -> None:
-        super().__init__(model)
-        _check_model_layer(model, layer)
-        self.layer = layer
 
     def attribute(
         self,
