@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--early-step", type=int, default=250_000,
                         help="agent step of the float16 'early' snapshot (0: none)")
+    parser.add_argument("--snapshots", default="",
+                        help="more agent steps with float16 snapshots, comma-separated (e.g. "
+                        "0,25000,50000: the weights over training, for the saliency chapter)")
     parser.add_argument("--checkpoint-every", type=int, default=None,
                         help="agent steps between checkpoints (default: the agent config's)")
     parser.add_argument("--no-replay", action="store_true",
@@ -57,8 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     steps_default = {"dddqn": DQNConfig.total_steps, "drqn": DRQNConfig.total_steps}.get(
         args.agent, A2CConfig.total_steps)
     steps = args.steps if args.steps is not None else steps_default
+    try:
+        extra = [int(v) for v in args.snapshots.split(",") if v.strip()]
+    except ValueError:
+        parser.error(f"--snapshots must be comma-separated integers, got {args.snapshots!r}")
+    if any(not 0 <= v <= steps for v in extra):
+        parser.error(f"--snapshots must lie in [0, {steps}] (the total steps), got {args.snapshots!r}")
+    early = [args.early_step] if 0 < args.early_step <= steps else []
     common = dict(game=args.game, seed=args.seed, total_steps=steps, torch_threads=args.threads,
-                  snapshot_steps=(args.early_step,) if 0 < args.early_step <= steps else ())
+                  snapshot_steps=tuple(sorted(set(early + extra))))
     if args.checkpoint_every is not None:
         common["checkpoint_every"] = args.checkpoint_every
     if args.agent == "dddqn":

@@ -41,6 +41,7 @@ __all__ = [
     "random_scores",
     "play_frames",
     "play_states",
+    "most_trained",
     "read_metrics",
 ]
 
@@ -254,6 +255,17 @@ def find_agents(agent: str | None = None, game: str | None = None, stage: str | 
                                         STAGES.index(a.config["stage"]), a.config["step"]))
 
 
+def most_trained() -> list:
+    """One artifact per shipped (agent, game): its final agent, or its early one when no final
+    is shipped yet (in the order of :func:`find_agents`)."""
+    best: dict[tuple[str, str], Any] = {}
+    for art in find_agents():
+        key = (art.config["agent"], art.config["game"])
+        if key not in best or STAGES.index(art.config["stage"]) >= STAGES.index(best[key].config["stage"]):
+            best[key] = art
+    return list(best.values())
+
+
 def load_agent(agent: str, game: str, stage: str = "final", device: torch.device | None = None):
     """``(net, artifact)`` of the shipped agent (latest step of that stage). Raises
     :class:`rlinside.store.ArtifactError` naming the training command when none is stored."""
@@ -272,8 +284,9 @@ def load_agent(agent: str, game: str, stage: str = "final", device: torch.device
 
 def _play(agent: str, net: torch.nn.Module, game: str, *, steps: int, seed: int = 0):
     """The one play loop of the zoo: yields ``(obs, screen_before, action, reward,
-    screen_after, game_over)`` per agent step of evaluation game ``seed``; a game that ends is
-    followed by the next one."""
+    screen_after, game_over, state)`` per agent step of evaluation game ``seed``, ``state``
+    being the recurrent state the agent acted from (None for feed-forward agents); a game
+    that ends is followed by the next one."""
     from rlinside.agents.dqn import game_seed
     from rlinside.envs.atari import make_atari_env
 
@@ -287,11 +300,12 @@ def _play(agent: str, net: torch.nn.Module, game: str, *, steps: int, seed: int 
     try:
         for _ in range(steps):
             before = env.unwrapped.ale.getScreenRGB().copy()
+            state = policy.state
             action = policy.act(obs)
             prev_obs = np.asarray(obs).copy()
             obs, reward, terminated, truncated, _ = env.step(action)
             yield prev_obs, before, action, float(reward), env.unwrapped.ale.getScreenRGB().copy(), \
-                bool(terminated or truncated)
+                bool(terminated or truncated), state
             if env.unwrapped.ale.lives() < lives:
                 policy.lost_life()
             lives = env.unwrapped.ale.lives()
@@ -312,7 +326,7 @@ def play_frames(
     running game score after each step (restarting if the game ends) and the actions.
     """
     frames, scores, actions, score = [], [], [], 0.0
-    for _, _, action, reward, after, game_over in _play(agent, net, game, steps=steps, seed=seed):
+    for _, _, action, reward, after, game_over, _ in _play(agent, net, game, steps=steps, seed=seed):
         score += reward
         frames.append(after)
         scores.append(score)
@@ -324,20 +338,25 @@ def play_frames(
 
 def play_states(
     agent: str, net: torch.nn.Module, game: str, *, steps: int, seed: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return_states: bool = False,
+):
     """Play like :func:`play_frames` and return what the agent acted on.
 
     Returns ``(observations (T, C, 84, 84) uint8, rgb_frames (T, 210, 160, 3) uint8,
     actions (T,) int64)``: ``actions[i]`` was chosen on ``observations[i]``, and
     ``rgb_frames[i]`` is the screen at that moment (the newest frame of the stack, channel
-    ``C-1``, before the 84x84 grey-scale preprocessing).
+    ``C-1``, before the 84x84 grey-scale preprocessing). With ``return_states`` a fourth
+    element, the list of recurrent states ``(h, c)`` (each ``(1, n)``) the agent acted from,
+    ``None`` at the start of a game or life or for a feed-forward agent.
     """
-    observations, frames, actions = [], [], []
-    for obs, before, action, _, _, _ in _play(agent, net, game, steps=steps, seed=seed):
+    observations, frames, actions, states = [], [], [], []
+    for obs, before, action, _, _, _, state in _play(agent, net, game, steps=steps, seed=seed):
         observations.append(obs)
         frames.append(before)
         actions.append(action)
-    return np.stack(observations), np.stack(frames), np.asarray(actions, dtype=np.int64)
+        states.append(state)
+    out = np.stack(observations), np.stack(frames), np.asarray(actions, dtype=np.int64)
+    return (*out, states) if return_states else out
 
 
 def summary_rows(artifacts: list) -> list[dict[str, Any]]:

@@ -67,6 +67,11 @@ __all__ = [
     "advantage_stream",
     "layer_sum",
     "normalize",
+    "Unrolled",
+    "METHOD_NAMES",
+    "COARSE",
+    "make_method",
+    "newest_frame",
 ]
 
 Target = int | torch.Tensor | Callable[[Any], torch.Tensor]
@@ -493,3 +498,86 @@ def normalize(maps: torch.Tensor, mode: str = "frame") -> torch.Tensor:
         scale = maps.abs().amax() if maps.numel() else maps.new_ones(())
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
     return maps / scale
+
+
+# --------------------------------------------------------------------------------------------
+# Recurrent agents
+# --------------------------------------------------------------------------------------------
+
+
+class Unrolled(nn.Module):
+    """A recurrent agent seen as a feed-forward model of its last ``K`` inputs.
+
+    ``net(x, state)`` must return a tuple whose last element is the new recurrent state
+    (:class:`~rlinside.nets.recurrent.ActorCritic` with an LSTM returns ``(logits, value,
+    state)``, :class:`~rlinside.nets.attention.RecurrentAttentionQNetwork` ``(q, state)``).
+    ``Unrolled(net, state, steps=K)`` takes ``x: (B, K * c, H, W)``, the ``K`` inputs of ``c``
+    channels each, oldest first (as a frame stack), runs ``net`` for ``K`` steps starting from
+    the carried ``state`` (the state the agent had before the oldest of the ``K`` inputs;
+    None: zeros) and returns the output of the last step. Any saliency method then explains
+    the decision at the newest step with respect to each of the ``K`` inputs (channel ``K-1``
+    is step ``t``, channel ``0`` is step ``t-K+1``).
+
+    The carried state enters as a constant: the gradient stops there (truncated
+    backpropagation through time over the window). The Grad-CAM family needs ``K = 1``, since
+    its layer must run once per forward pass.
+    """
+
+    def __init__(self, net: nn.Module, state: tuple[torch.Tensor, torch.Tensor] | None = None,
+                 steps: int = 1, channels_per_step: int = 1) -> None:
+        super().__init__()
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+        if isinstance(channels_per_step, bool) or not isinstance(channels_per_step, int) \
+                or channels_per_step < 1:
+            raise ValueError(f"channels_per_step must be an int >= 1, got {channels_per_step!r}")
+        if state is not None and (not isinstance(state, tuple) or len(state) != 2):
+            raise ValueError("state must be None or the pair (h, c) of the recurrent net")
+        self.net, self.steps, self.channels = net, steps, channels_per_step
+        self.state = None if state is None else tuple(s.detach() for s in state)
+
+    def forward(self, x: torch.Tensor):
+        expected = self.steps * self.channels
+        if x.ndim != 4 or x.shape[1] != expected:
+            raise ValueError(
+                f"Unrolled(steps={self.steps}, channels_per_step={self.channels}) takes inputs "
+                f"(B, {expected}, H, W), got shape {tuple(x.shape)}"
+            )
+        state = self.state
+        if state is not None and state[0].shape[0] != x.shape[0]:
+            state = tuple(s.expand(x.shape[0], *s.shape[1:]) for s in state)
+        out = None
+        for k in range(self.steps):
+            out = self.net(x[:, k * self.channels:(k + 1) * self.channels], state)
+            state = out[-1]
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# The six methods by name
+# --------------------------------------------------------------------------------------------
+
+METHOD_NAMES = ("Gradient", "Guided Backprop", "Grad-CAM", "Guided Grad-CAM", "G1Grad-CAM", "G2Grad-CAM")
+_CLASSES = dict(zip(METHOD_NAMES, (Gradient, GuidedBackprop, GradCAM, GuidedGradCAM, G1GradCAM, G2GradCAM)))
+COARSE = ("Grad-CAM", "G1Grad-CAM")  # one map per observation, (B, 1, H, W)
+
+
+def make_method(name: str, model: nn.Module, layer: nn.Module | None = None):
+    """The method called ``name`` (one of :data:`METHOD_NAMES`) on ``model``; the Grad-CAM
+    family needs the convolution ``layer`` (e.g. ``model.torso.conv1``)."""
+    if name not in _CLASSES:
+        raise ValueError(f"method must be one of {list(METHOD_NAMES)}, got {name!r}")
+    cls = _CLASSES[name]
+    if issubclass(cls, _LayerMethod):
+        if layer is None:
+            raise ValueError(f"{name} needs a convolution layer, e.g. model.torso.conv1")
+        return cls(model, layer)
+    return cls(model)
+
+
+def newest_frame(maps: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W)`` -> ``(B, H, W)``: the map of the newest stacked frame (channel
+    ``C - 1``; the single map of Grad-CAM and G1Grad-CAM)."""
+    if maps.ndim != 4:
+        raise ValueError(f"maps must have shape (B, C, H, W), got {tuple(maps.shape)}")
+    return maps[:, -1]

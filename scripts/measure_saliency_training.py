@@ -1,0 +1,56 @@
+"""Measure how much each saliency method's maps lie on the game objects over a training run.
+
+The saliency chapter's "features before reward" test (rlinside.explain.over_training). The
+run folder must hold float16 snapshots, e.g. from::
+
+    python scripts/train_atari.py --game Breakout --agent a2c --steps 1000000 --seed 1 \\
+        --run-dir runs/a2c_breakout_snapshots_s1 --early-step 0 --eval-episodes 0 \\
+        --snapshots 1,10000,25000,50000,100000,150000,200000,300000,400000,600000,800000
+    python scripts/measure_saliency_training.py --run-dir runs/a2c_breakout_snapshots_s1 \\
+        --agent a2c --game Breakout --ship
+
+``--ship`` stores the table in data/ (else the cache), where notebook
+saliency/03_early_vs_trained finds it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from rlinside import store
+from rlinside.explain.over_training import FEED_FORWARD, measure_run, ship_measurement
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run-dir", type=Path, required=True)
+    parser.add_argument("--agent", required=True, choices=FEED_FORWARD)
+    parser.add_argument("--game", required=True, choices=("Breakout", "Seaquest"))
+    parser.add_argument("--states", type=int, default=40, help="states explained per snapshot")
+    parser.add_argument("--every", type=int, default=5, help="agent steps between two states")
+    parser.add_argument("--seed", type=int, default=0, help="evaluation game the states come from")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--ship", action="store_true", help="store in data/ (default: the cache)")
+    args = parser.parse_args(argv)
+    if not (args.run_dir / "metrics.csv").exists():
+        parser.error(f"{args.run_dir} is not a training run folder (no metrics.csv)")
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    table = measure_run(args.run_dir, args.agent, args.game, n_states=args.states, every=args.every,
+                        seed=args.seed, progress=True)
+    config = {"agent": args.agent, "game": args.game, "run": args.run_dir.name, "states": args.states,
+              "every": args.every, "seed": args.seed, "cam_layer": "conv1", "dilate": 1}
+    art = ship_measurement(table, config, root=store.data_root() if args.ship else None,
+                           command="python scripts/measure_saliency_training.py " + " ".join(sys.argv[1:]),
+                           wall_time_s=round(time.perf_counter() - t0, 1))
+    print(f"stored {art.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
