@@ -20,7 +20,9 @@
 #
 # 1. each agent plays evaluation game `seed` for `warmup_steps` decisions; the state it then
 #    sees is explained by all six methods, for the action it chose (its Q-value or policy
-#    logit);
+#    logit). Recurrent agents (the A2C-LSTM, the recurrent attention DQN) see one frame per
+#    step and carry a memory: they are explained from the recurrent state they had built up
+#    in the game so far, which enters the maps as a constant;
 # 2. each map is scaled to [-1, 1] by its own largest magnitude and drawn on the game screen:
 #    green where raising the pixel raises the output, red where it lowers it (the paper's
 #    convention; `palette="colorblind"` uses blue and orange). The gradient methods give one
@@ -46,10 +48,8 @@ import pandas as pd
 import torch
 
 from rlinside.agents.zoo import AGENTS, find_agents, load_agent
-from rlinside.explain.saliency import (
-    G1GradCAM, G2GradCAM, GradCAM, Gradient, GuidedBackprop, GuidedGradCAM, advantage_stream,
-    normalize, value_stream,
-)
+from rlinside.explain.agents import RECURRENT, explain_all, saliency_model
+from rlinside.explain.saliency import METHOD_NAMES, advantage_stream, normalize, value_stream
 from rlinside.plots import publish, set_theme
 from rlinside.plots.saliency import check_palette, gallery, overlay, play_states, reduce_channels
 
@@ -60,40 +60,26 @@ if warmup_steps < 1:
     raise ValueError(f"warmup_steps must be >= 1, got {warmup_steps}")
 set_theme()
 
-METHODS = {
-    "Gradient": lambda net, layer: Gradient(net),
-    "Guided Backprop": lambda net, layer: GuidedBackprop(net),
-    "Grad-CAM": GradCAM,
-    "Guided Grad-CAM": GuidedGradCAM,
-    "G1Grad-CAM": G1GradCAM,
-    "G2Grad-CAM": G2GradCAM,
-}
-RECURRENT = {"drqn", "a2c-lstm"}  # their maps need the recurrent state: not drawn here
+METHODS = METHOD_NAMES
 
 
-def explain(net, obs, target, forward_kwargs=None):
+def explain(model, net, obs, target, forward_kwargs=None):
     """All six maps of one observation ``(1, C, 84, 84)``: name -> (raw (1, C', 84, 84), scaled)."""
-    layer = getattr(net.torso, cam_layer)
-    out = {}
-    for name, make in METHODS.items():
-        raw = make(net, layer).attribute(obs, target=target, forward_kwargs=forward_kwargs)
-        out[name] = (raw, normalize(raw, mode="frame"))
-    return out
+    raw = explain_all(model, obs, target, getattr(net.torso, cam_layer), forward_kwargs=forward_kwargs)
+    return {name: (r, normalize(r, mode="frame")) for name, r in raw.items()}
 
 
-shipped = [a for a in find_agents() if a.config["agent"] not in RECURRENT]
-skipped = [a for a in find_agents() if a.config["agent"] in RECURRENT]
-if skipped:
-    print("not drawn (recurrent agents need their state explained too): "
-          + ", ".join(f"{a.config['agent']} {a.config['game']} {a.config['stage']}" for a in skipped))
 states = []
-for art in shipped:
+for art in find_agents():
     agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
     net, _ = load_agent(agent, game, stage)
-    observations, screens, actions = play_states(agent, net, game, steps=warmup_steps, seed=seed)
+    observations, screens, actions, carried = play_states(agent, net, game, steps=warmup_steps, seed=seed,
+                                                          return_states=True)
+    # recurrent agents are explained from the state they carried into this step
+    model = saliency_model(agent, net, carried[-1]) if agent in RECURRENT else net
     obs = torch.from_numpy(observations[-1:])
-    states.append({"art": art, "net": net, "obs": obs, "screen": screens[-1], "action": int(actions[-1]),
-                   "maps": explain(net, obs, int(actions[-1]))})
+    states.append({"art": art, "net": net, "model": model, "obs": obs, "screen": screens[-1],
+                   "action": int(actions[-1]), "maps": explain(model, net, obs, int(actions[-1]))})
 print(f"{len(states)} agent(s) explained: "
       + ", ".join(f"{AGENTS[s['art'].config['agent']].label} {s['art'].config['game']} "
                   f"{s['art'].config['stage']} (action {s['action']})" for s in states))
@@ -125,7 +111,7 @@ if states:
             + f". Grad-CAM family at torso.{cam_layer}; gradient methods: newest frame t; "
             "each map scaled by its own maximum |value|.")
 else:
-    print("No feed-forward Atari agent is shipped in data/ yet: nothing to explain. Train one "
+    print("No Atari agent is shipped in data/ yet: nothing to explain. Train one "
           "with scripts/train_atari.py and ship it with scripts/ship_atari_agent.py.")
 
 # %% [markdown]
@@ -163,7 +149,7 @@ for s in duel:
     art = s["art"]
     targets = {"value stream V(s)": value_stream(),
                f"advantage stream A(s, {s['action']})": advantage_stream(s["action"])}
-    stream_maps = {k: explain(s["net"], s["obs"], t, {"return_streams": True}) for k, t in targets.items()}
+    stream_maps = {k: explain(s["net"], s["net"], s["obs"], t, {"return_streams": True}) for k, t in targets.items()}
     rows = [[overlay(s["screen"], reduce_channels(scaled, "latest")[0], alpha=alpha, palette=palette)
              for raw, scaled in maps.values()] for maps in stream_maps.values()]
     fig = gallery(rows, row_labels=list(stream_maps), col_labels=list(METHODS), palette=palette)
