@@ -9,6 +9,7 @@
   the absolute maps scaled to [0, 1], computed by scikit-image);
 - :func:`perturbation_saliency` -- Greydanus et al. 2018, Sec. 4: a non-gradient baseline that
   blurs a soft disc around each point of a grid and scores how much the output moves;
+- :func:`temporal_stability` -- how alike the maps of consecutive frames of a video are;
 - :func:`object_share` -- how much of a map's magnitude falls on given pixels (objects found
   by :mod:`rlinside.envs.atari_objects`), and the enrichment over the share of area.
 """
@@ -32,6 +33,7 @@ __all__ = [
     "ssim",
     "perturbation_saliency",
     "object_share",
+    "temporal_stability",
 ]
 
 
@@ -220,3 +222,13 @@ def object_share(saliency: Any, mask: Any) -> tuple[float, float]:
         return float("nan"), float("nan")
     share = float(s[m].sum() / total)
     return share, share / float(area)
+
+
+def temporal_stability(maps: Any, *, absolute: bool = True) -> np.ndarray:
+    """Spearman rank correlation between the maps of consecutive frames of a video:
+    ``maps: (T, H, W)`` -> ``(T - 1,)`` (NaN where a map is constant). High values: the same
+    pixels stay highlighted from one frame to the next."""
+    m = maps.detach().cpu().numpy() if isinstance(maps, torch.Tensor) else np.asarray(maps)
+    if m.ndim != 3 or m.shape[0] < 2:
+        raise ValueError(f"maps must have shape (T, H, W) with T >= 2, got {m.shape}")
+    return np.array([rank_correlation(m[t], m[t + 1], absolute=absolute) for t in range(len(m) - 1)])

@@ -1,0 +1,151 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Saliency videos and how stable the maps are
+#
+# Rosynski et al. judged the methods mostly from videos: a highlight that stays on an object
+# from frame to frame is *stable*, one that appears on every fourth or fifth frame is not.
+# They normalized the maps either per frame (each frame's strongest pixel at full colour) or
+# over the whole video (one scale for all frames, so quiet moments stay quiet). This notebook
+#
+# 1. plays `video_steps` agent steps of evaluation game `seed` with every shipped agent (the
+#    most trained checkpoint of each) and explains every step with the six methods;
+# 2. shows a video per agent: the screen, then each method of `video_methods` normalized per
+#    frame and per video, side by side (15 agent steps per second, the game's real speed);
+# 3. measures stability instead of judging it: for every method, the rank correlation of the
+#    absolute maps of consecutive steps, and the share of steps on which the map concentrates
+#    on the game objects (enrichment of at least 2 on ball and paddle, or on submarine,
+#    divers, enemies and oxygen bar; see {doc}`03_early_vs_trained`). As a yardstick, the
+#    same correlation for the screen itself (newest input frame).
+
+# %% tags=["parameters"]
+video_steps: int = 200  # agent steps per video (15 per second of game)
+seed: int = 0  # evaluation game
+video_methods: list[str] = ["Guided Backprop", "Grad-CAM"]  # methods drawn in the videos
+cam_layer: str = "conv1"  # convolution of the Grad-CAM family
+palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange)
+batch: int = 50  # states explained per call
+
+# %%
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+from IPython.display import HTML, display
+
+from rlinside.agents.zoo import AGENTS, load_agent, most_trained, play_states
+from rlinside.envs.atari_objects import object_masks, to_observation_grid
+from rlinside.explain.agents import RECURRENT, explain_all, saliency_model
+from rlinside.explain.saliency import METHOD_NAMES, normalize
+from rlinside.explain.sanity import object_share, temporal_stability
+from rlinside.plots import run_context, set_theme
+from rlinside.plots.saliency import check_palette, overlay
+from rlinside.plots.video import gif_bytes, gif_html, label_strip, side_by_side
+
+check_palette(palette)
+if video_steps < 2:
+    raise ValueError(f"video_steps must be >= 2, got {video_steps}")
+unknown = [m for m in video_methods if m not in METHOD_NAMES]
+if unknown or not video_methods:
+    raise ValueError(f"video_methods must name some of {list(METHOD_NAMES)}, got {video_methods!r}")
+if cam_layer not in ("conv1", "conv2", "conv3"):
+    raise ValueError(f"cam_layer must be conv1, conv2 or conv3, got {cam_layer!r}")
+set_theme()
+
+
+def explain_video(agent, net, obs, carried, actions):
+    """Newest-frame maps of every step: method -> (T, 84, 84) tensor."""
+    layer = getattr(net.torso, cam_layer)
+    out = {m: [] for m in METHOD_NAMES}
+    for start in range(0, len(obs), batch):
+        sl = slice(start, start + batch)
+        x = torch.from_numpy(obs[sl])
+        if agent in RECURRENT:  # each state from its own carried memory, in one batch
+            zero = net.initial_state(1)
+            hs = [s if s is not None else zero for s in carried[sl]]
+            model = saliency_model(agent, net, (torch.cat([h for h, _ in hs]), torch.cat([c for _, c in hs])))
+        else:
+            model = net
+        maps = explain_all(model, x, torch.from_numpy(actions[sl]), layer)
+        for m, r in maps.items():
+            out[m].append(r[:, -1])
+    return {m: torch.cat(v) for m, v in out.items()}
+
+
+videos, stability = {}, []
+t0 = time.perf_counter()
+for art in most_trained():
+    agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
+    net, _ = load_agent(agent, game, stage)
+    obs, frames, actions, carried = play_states(agent, net, game, steps=video_steps, seed=seed, return_states=True)
+    maps = explain_video(agent, net, obs, carried, actions)
+    name = f"{AGENTS[agent].label} {game} ({stage})"
+    videos[name] = (frames, maps)
+    masks = []
+    for f in frames:
+        ms = object_masks(game, f)
+        masks.append(to_observation_grid(np.logical_or.reduce(list(ms.values()))))
+    screen_corr = np.nanmedian(temporal_stability(obs[:, -1].astype(np.float32), absolute=False))
+    for m in METHOD_NAMES:
+        corr = temporal_stability(maps[m])
+        enrich = np.array([object_share(maps[m][t], masks[t])[1] for t in range(len(frames))])
+        stability.append({"agent": name, "method": m,
+                          "consecutive rho (median)": float(np.nanmedian(corr)),
+                          "steps on objects (share)": float(np.mean(enrich[np.isfinite(enrich)] >= 2))
+                          if np.isfinite(enrich).any() else float("nan"),
+                          "screen rho (median)": float(screen_corr)})
+print(f"{len(videos)} agent(s), {video_steps} steps each, explained with six methods in "
+      f"{time.perf_counter() - t0:.1f} s")
+
+# %% [markdown]
+# ## The videos
+#
+# Left to right: the screen, then for each method the map normalized per frame and over the
+# whole video. Per-frame normalization makes every frame's strongest pixel fully coloured, so
+# a map that barely changes in size still flickers; per-video normalization keeps the real
+# strength, so moments when the output hardly depends on the screen fade out.
+
+# %%
+ctx = run_context()
+for name, (frames, maps) in videos.items():
+    per_frame = {m: normalize(maps[m], mode="frame").numpy() for m in video_methods}
+    per_video = {m: normalize(maps[m], mode="video").numpy() for m in video_methods}
+    images = []
+    for t, f in enumerate(frames):
+        panels = [f]
+        for m in video_methods:
+            panels += [overlay(f, per_frame[m][t], palette=palette), overlay(f, per_video[m][t], palette=palette)]
+        images.append(side_by_side([p[::2, ::2] for p in panels]))
+    labels = ["screen"] + [f"{m.replace('Guided Backprop', 'GBP')} {n}" for m in video_methods
+                           for n in ("/frame", "/video")]
+    strip = label_strip(labels, [80] * len(labels))
+    gif = gif_bytes([np.concatenate([strip, im]) for im in images], fps=15)
+    display(HTML(f"<p><b>{name}</b>, {len(frames)} agent steps of evaluation game {seed}; "
+                 f"{ctx.get('profile')} profile, {ctx.get('code_version')} ({len(gif) / 1e6:.1f} MB)</p>"
+                 + gif_html(gif, alt=f"{name}: screen and saliency maps, per-frame and per-video normalization",
+                            width=2 * strip.shape[1])))
+
+# %% [markdown]
+# ## Stability, measured
+#
+# *consecutive rho*: median Spearman correlation between the absolute maps (newest input frame)
+# of consecutive steps; *steps on objects*: share of steps whose map puts at least twice its
+# area share of magnitude on the objects; *screen rho*: the same correlation for the input
+# frame itself, how much the picture changes from step to step.
+
+# %%
+stab = pd.DataFrame(stability)
+(stab.pivot_table(index="method", columns="agent", values=["consecutive rho (median)", "steps on objects (share)"])
+ .reindex(list(METHOD_NAMES)).round(3) if len(stab) else "no agent shipped")
+
+# %%
+stab.groupby("agent")["screen rho (median)"].first().round(3) if len(stab) else None
