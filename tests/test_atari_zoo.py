@@ -15,7 +15,9 @@ from rlinside.agents.zoo import (
     Policy,
     find_agents,
     load_agent,
+    most_trained,
     play_frames,
+    play_states,
     random_scores,
     read_metrics,
     ship_agent,
@@ -48,6 +50,7 @@ def test_ship_find_load_play(roots):
     cols = read_metrics(early.file("metrics.csv"))
     assert not cols or cols["step"].max() <= 160
     assert [a.config["stage"] for a in find_agents("a2c", "Breakout")] == ["early", "final"]
+    assert [a.key for a in most_trained()] == [final.key]
     net, art = load_agent("a2c", "Breakout", "final")
     assert art.key == final.key and net.policy.weight.dtype == torch.float32
     frames, scores, actions = play_frames("a2c", net, "Breakout", steps=30)
@@ -95,3 +98,19 @@ def test_policy_acts_for_every_agent_kind():
             assert policy.state is not None
             policy.reset()
             assert policy.state is None
+
+
+def test_play_states_returns_the_carried_recurrent_state():
+    from rlinside.nets.recurrent import ActorCritic
+
+    torch.manual_seed(0)
+    net = ActorCritic(4, in_channels=1, lstm_size=8).eval()
+    obs, frames, actions, states = play_states("a2c-lstm", net, "Breakout", steps=5, return_states=True)
+    assert obs.shape == (5, 1, 84, 84) and frames.shape == (5, 210, 160, 3) and len(states) == 5
+    assert states[0] is None and all(s is not None and s[0].shape == (1, 8) for s in states[1:])
+    # replaying the inputs from the first state reproduces the state handed out at step 3
+    state = None
+    for t in range(3):
+        _, _, state = net(torch.from_numpy(obs[t:t + 1]), state)
+    assert torch.allclose(state[0], states[3][0]) and torch.allclose(state[1], states[3][1])
+    assert len(play_states("a2c-lstm", net, "Breakout", steps=2)) == 3

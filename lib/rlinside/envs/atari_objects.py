@@ -78,5 +78,5 @@ def to_observation_grid(mask: np.ndarray, size: int = 84, dilate: int = 1) -> np
     grid = np.zeros((size, size), dtype=bool)
     grid[rr * size // h, cc * size // w] = True
     if dilate and grid.any():
-        grid = ndimage.binary_dilation(grid, iterations=dilate)
+        grid = ndimage.binary_dilation(grid, structure=np.ones((3, 3), dtype=bool), iterations=dilate)
     return grid
