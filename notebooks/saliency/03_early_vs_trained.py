@@ -156,6 +156,8 @@ else:
     ax2.plot(ret.index, ret.values, marker="o", ms=3, color="0.2", label="training return (last 100 games)")
     ax2.axhline(rnd, color="0.5", lw=0.8, ls=":", label="random policy")
     ax2.set_xscale("symlog", linthresh=10_000)
+    for a_ in (ax, ax2):
+        a_.set_xlim(0, 1.15 * per_step.index.max())
     ax2.set_xlabel("agent steps (symlog)")
     ax2.set_ylabel("full-game score")
     ax2.legend(fontsize=7)
