@@ -1,0 +1,297 @@
+"""Recurrent A2C for the marble maze (the LSTM-contribution chapter's policy).
+
+The synchronous form of A3C (Mnih et al. 2016) with an LSTM, as in the Atari zoo, on
+``n_envs`` mazes stepped in lockstep: ``n_steps``-step returns bootstrapped from the critic,
+an entropy bonus, RMSprop, gradient clipping (settings of OpenAI Baselines' A2C, with longer
+rollouts for the recurrent state). The LSTM state is carried across rollouts (truncated
+backpropagation through time at rollout edges) and zeroed when an episode ends.
+
+Run folder: ``checkpoint.pt`` (every ``checkpoint_every`` steps: network, optimizer, counters,
+random states), ``metrics.csv`` (one row per finished episode: step, episode, return, length,
+success), ``final.pt`` at the end. A killed run resumes from its last checkpoint; the episodes
+that were in progress are started afresh (with seeds that depend on the episode count), so a
+resumed run is reproducible but not identical to an uninterrupted one.
+
+:func:`rollout` plays one episode and records everything the contribution analysis needs
+(hidden states and gates per step, ball positions, rings); ``memory=False`` resets the LSTM
+state at every step (the paper's ablation without memory).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from rlinside.agents._rundir import MetricsLog, rng_states, save_payload, set_rng_states
+from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv, config_dict
+from rlinside.nets.maze import MazePolicy
+
+__all__ = ["MazeA2CConfig", "train_maze", "load_maze_policy", "rollout", "evaluate_maze", "export_maze_weights"]
+
+FORMAT = "rlinside-maze-a2c-1"
+METRICS_FIELDS = ("step", "episode", "return", "length", "success", "wall_time")
+
+
+@dataclass(frozen=True)
+class MazeA2CConfig:
+    total_steps: int = 2_000_000  # environment steps, summed over the n_envs mazes
+    n_envs: int = 16
+    n_steps: int = 20  # rollout length (and the span of backpropagation through time)
+    gamma: float = 0.99
+    learning_rate: float = 7e-4
+    rms_alpha: float = 0.99
+    rms_eps: float = 1e-5
+    entropy_coef: float = 0.01
+    value_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    lstm_size: int = 64
+    seed: int = 0
+    checkpoint_every: int = 100_000
+    torch_threads: int = 1
+    env: dict = field(default_factory=dict)  # MarbleMazeConfig fields that differ from the defaults
+
+    def __post_init__(self) -> None:
+        for name in ("total_steps", "n_envs", "n_steps", "lstm_size", "checkpoint_every", "torch_threads"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+        for name in ("learning_rate", "rms_eps", "max_grad_norm"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not 0 < self.gamma <= 1:
+            raise ValueError(f"gamma must lie in (0, 1], got {self.gamma!r}")
+        self.env_config()  # validates the maze fields
+
+    def env_config(self) -> MarbleMazeConfig:
+        try:
+            return MarbleMazeConfig(**self.env)
+        except TypeError as e:
+            raise ValueError(f"env holds a field MarbleMazeConfig does not have: {e}") from None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _episode_seed(seed: int, episode: int) -> int:
+    return int(np.random.SeedSequence([seed, episode, 7]).generate_state(1)[0])
+
+
+def n_step_targets(rewards: torch.Tensor, dones: torch.Tensor, bootstrap: torch.Tensor, gamma: float) -> torch.Tensor:
+    """``R_t = r_t + gamma (1 - done_t) R_{t+1}``, ``R_T = bootstrap``; ``(T, N)``."""
+    out = torch.zeros_like(rewards)
+    running = bootstrap
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        running = rewards[t] + gamma * (1.0 - dones[t]) * running
+        out[t] = running
+    return out
+
+
+def train_maze(config: MazeA2CConfig, run_dir: str | Path, *, progress: bool = True,
+               stop_after: int | None = None) -> Path | None:
+    """Train (or resume) in ``run_dir``; returns ``final.pt``, or None when stopped early by
+    ``stop_after`` (steps, for tests of resuming)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(config.torch_threads)
+    env_cfg = config.env_config()
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    net = MazePolicy(lstm_size=config.lstm_size, image_size=env_cfg.image_size)
+    opt = torch.optim.RMSprop(net.parameters(), lr=config.learning_rate, alpha=config.rms_alpha, eps=config.rms_eps)
+    step = episode = updates = 0
+    wall = 0.0
+    ckpt = run_dir / "checkpoint.pt"
+    if ckpt.exists():
+        payload = torch.load(ckpt, map_location="cpu", weights_only=False)
+        if payload.get("format") != FORMAT:
+            raise ValueError(f"{ckpt} is not a maze A2C checkpoint")
+        saved = payload["config"]
+        changed = {k for k in saved if saved[k] != config.to_dict().get(k)} - {"total_steps", "checkpoint_every", "torch_threads"}
+        if changed:
+            raise ValueError(f"cannot resume {run_dir} with a different {', '.join(sorted(changed))}")
+        net.load_state_dict(payload["net"])
+        opt.load_state_dict(payload["optimizer"])
+        set_rng_states(payload["rng"], rng)
+        step, episode, updates, wall = payload["step"], payload["episode"], payload["updates"], payload["wall_time"]
+    metrics = MetricsLog(run_dir / "metrics.csv", keep_episodes=episode, fields=METRICS_FIELDS)
+    envs = [MarbleMazeEnv(env_cfg) for _ in range(config.n_envs)]
+    try:
+        obs = np.stack([env.reset(seed=_episode_seed(config.seed, episode + i))[0] for i, env in enumerate(envs)])
+        next_episode = episode + config.n_envs  # seeds of episodes started but not finished
+        ep_return = np.zeros(config.n_envs)
+        ep_len = np.zeros(config.n_envs, dtype=np.int64)
+        state = net.initial_state(config.n_envs)
+        t_start = time.perf_counter()
+        last_ckpt = step
+        recent: list[float] = []
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=config.total_steps, initial=step, desc="maze A2C", unit="step", smoothing=0.05)
+        while step < config.total_steps:
+            logps, values, entropies, rewards, dones = [], [], [], [], []
+            for _ in range(config.n_steps):
+                logits, value, state = net(torch.from_numpy(obs), state)
+                dist = torch.distributions.Categorical(logits=logits)
+                probs = torch.softmax(logits.detach().double(), 1).numpy()
+                u = rng.random(config.n_envs)[:, None] * probs.sum(1, keepdims=True)
+                actions = np.minimum((np.cumsum(probs, 1) <= u).sum(1), probs.shape[1] - 1)
+                logps.append(dist.log_prob(torch.from_numpy(actions)))
+                entropies.append(dist.entropy())
+                values.append(value)
+                r = np.zeros(config.n_envs, dtype=np.float32)
+                d = np.zeros(config.n_envs, dtype=np.float32)
+                for i, env in enumerate(envs):
+                    o, rew, term, trunc, info = env.step(int(actions[i]))
+                    r[i] = rew
+                    ep_return[i] += rew
+                    ep_len[i] += 1
+                    if term or trunc:
+                        d[i] = 1.0  # a truncated episode is cut like a finished one (no bootstrap)
+                        metrics.write(step=step + i + 1, episode=episode, **{"return": round(float(ep_return[i]), 4)},
+                                      length=int(ep_len[i]), success=int(info["success"]),
+                                      wall_time=round(wall + time.perf_counter() - t_start, 1))
+                        recent = (recent + [float(info["success"])])[-100:]
+                        episode += 1
+                        o, _ = env.reset(seed=_episode_seed(config.seed, next_episode))
+                        next_episode += 1
+                        ep_return[i], ep_len[i] = 0.0, 0
+                    obs[i] = o
+                reset = torch.from_numpy((d > 0).astype(np.float32))[:, None]
+                state = (state[0] * (1 - reset), state[1] * (1 - reset))
+                rewards.append(torch.from_numpy(r))
+                dones.append(torch.from_numpy(d))
+                step += config.n_envs
+            with torch.no_grad():
+                _, bootstrap, _ = net(torch.from_numpy(obs), state)
+            targets = n_step_targets(torch.stack(rewards), torch.stack(dones), bootstrap, config.gamma)
+            values_t = torch.stack(values)
+            advantages = targets - values_t
+            policy_loss = -(torch.stack(logps) * advantages.detach()).mean()
+            value_loss = advantages.pow(2).mean()
+            entropy = torch.stack(entropies).mean()
+            loss = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), config.max_grad_norm)
+            opt.step()
+            updates += 1
+            state = (state[0].detach(), state[1].detach())
+            if bar is not None:
+                bar.update(config.n_envs * config.n_steps)
+                if recent:
+                    bar.set_postfix(success100=f"{np.mean(recent):.2f}", episodes=episode, refresh=False)
+            if step - last_ckpt >= config.checkpoint_every or step >= config.total_steps:
+                last_ckpt = step
+                # episodes in progress are restarted on resume: count them as not yet begun
+                save_payload(ckpt, {"format": FORMAT, "config": config.to_dict(), "net": net.state_dict(),
+                                    "optimizer": opt.state_dict(), "rng": rng_states(rng), "step": step,
+                                    "episode": episode, "updates": updates,
+                                    "wall_time": wall + time.perf_counter() - t_start})
+            if stop_after is not None and step >= stop_after:
+                return None
+        final = run_dir / "final.pt"
+        save_payload(final, {"format": FORMAT + "-weights", "config": config.to_dict(), "net": net.state_dict(),
+                             "step": step, "episode": episode,
+                             "wall_time": wall + time.perf_counter() - t_start})
+        return final
+    finally:
+        metrics.close()
+        for env in envs:
+            env.close()
+        if progress and bar is not None:
+            bar.close()
+
+
+def export_maze_weights(final: str | Path, out: str | Path, dtype: torch.dtype = torch.float16) -> Path:
+    """The weights of ``final.pt`` in ``dtype`` (float16 to ship) with their config."""
+    payload = torch.load(final, map_location="cpu", weights_only=False)
+    sd = {k: v.to(dtype) if v.is_floating_point() else v for k, v in payload["net"].items()}
+    out = Path(out)
+    save_payload(out, {"format": FORMAT + "-weights", "config": payload["config"], "net": sd,
+                       "step": payload["step"], "episode": payload.get("episode"),
+                       "wall_time": payload.get("wall_time")})
+    return out
+
+
+def load_maze_policy(path: str | Path) -> tuple[MazePolicy, dict]:
+    """``(float32 policy in eval mode, payload without the weights)`` from a weights file."""
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    if not str(payload.get("format", "")).startswith(FORMAT):
+        raise ValueError(f"{path} is not a maze policy file (format {payload.get('format')!r})")
+    cfg = payload["config"]
+    env_cfg = MarbleMazeConfig(**cfg.get("env", {}))
+    net = MazePolicy(lstm_size=cfg["lstm_size"], image_size=env_cfg.image_size)
+    net.load_state_dict({k: v.float() for k, v in payload["net"].items()})
+    net.eval()
+    return net, {k: v for k, v in payload.items() if k != "net"}
+
+
+@torch.no_grad()
+def rollout(net: MazePolicy, env: MarbleMazeEnv, seed: int, *, memory: bool = True, greedy: bool = True,
+            rng: np.random.Generator | None = None, start_angle: float | None = None) -> dict[str, Any]:
+    """One episode; returns arrays per step ``t`` (the decision made on observation ``t``):
+    ``obs (T, 1, S, S)``, ``actions (T,)``, ``logits (T, 5)``, ``h, c (T, n_l)``, gates
+    ``input, forget, output (T, n_l)``, ``ball_xy (T, 2)``, ``ring (T,)``, ``distance_px (T,)``
+    (where the ball was when the observation was taken), plus ``success`` and ``steps``."""
+    options = {"angle": start_angle} if start_angle is not None else None
+    obs, info = env.reset(seed=seed, options=options)
+    state = net.initial_state(1)
+    keys = ("obs", "actions", "logits", "h", "c", "input", "forget", "output", "ball_xy", "ring", "distance_px")
+    rec: dict[str, list] = {k: [] for k in keys}
+    done = False
+    while not done:
+        if not memory:
+            state = net.initial_state(1)
+        logits, _, state, gates = net(torch.from_numpy(obs[None]), state, return_gates=True)
+        if greedy:
+            action = int(logits.argmax(1))
+        else:
+            p = torch.softmax(logits.double(), 1).numpy()[0]
+            action = int((rng or np.random.default_rng(seed)).choice(len(p), p=p / p.sum()))
+        for k, v in (("obs", obs), ("actions", action), ("logits", logits[0].numpy()), ("h", gates.h[0].numpy()),
+                     ("c", gates.c[0].numpy()), ("input", gates.input[0].numpy()), ("forget", gates.forget[0].numpy()),
+                     ("output", gates.output[0].numpy()), ("ball_xy", info["ball_xy"]), ("ring", info["ring"]),
+                     ("distance_px", info["distance_px"])):
+            rec[k].append(v)
+        obs, _, term, trunc, info = env.step(action)
+        done = term or trunc
+    out = {k: np.asarray(v) for k, v in rec.items()}
+    out["success"], out["steps"] = bool(info["success"]), len(out["actions"])
+    out["final_ring"] = info["ring"]
+    return out
+
+
+def evaluate_maze(net: MazePolicy, env_config: MarbleMazeConfig, episodes: int = 40, *, seed: int = 1000,
+                  memory: bool = True) -> list[dict[str, Any]]:
+    """Greedy test episodes from start angles spread evenly over the outer ring (episode ``i``
+    starts at ``2 pi i / episodes``): per episode its success, steps, and the step at which the
+    ball first entered each ring (``entered``: ring -> step)."""
+    env = MarbleMazeEnv(env_config)
+    try:
+        results = []
+        for i in range(episodes):
+            r = rollout(net, env, seed + i, memory=memory, start_angle=2 * np.pi * i / episodes)
+            entered = {}
+            for t, ring in enumerate(r["ring"]):
+                entered.setdefault(int(ring), t)
+            if r["success"]:
+                entered.setdefault(0, r["steps"])
+            results.append({"episode": i, "success": r["success"], "steps": r["steps"], "entered": entered,
+                            "final_ring": int(r["final_ring"])})
+        return results
+    finally:
+        env.close()
+
+
+def config_json(config: MazeA2CConfig) -> str:
+    return json.dumps({**config.to_dict(), "env_full": config_dict(config.env_config())}, sort_keys=True)
