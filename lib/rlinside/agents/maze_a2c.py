@@ -243,6 +243,15 @@ def rollout(net: MazePolicy, env: MarbleMazeEnv, seed: int, *, memory: bool = Tr
     ``obs (T, 1, S, S)``, ``actions (T,)``, ``logits (T, 5)``, ``h, c (T, n_l)``, gates
     ``input, forget, output (T, n_l)``, ``ball_xy (T, 2)``, ``ring (T,)``, ``distance_px (T,)``
     (where the ball was when the observation was taken), plus ``success`` and ``steps``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one image per step: threads only add overhead (and thrash a busy machine)
+    try:
+        return _rollout(net, env, seed, memory=memory, greedy=greedy, rng=rng, start_angle=start_angle)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _rollout(net, env, seed, *, memory, greedy, rng, start_angle):
     options = {"angle": start_angle} if start_angle is not None else None
     obs, info = env.reset(seed=seed, options=options)
     state = net.initial_state(1)

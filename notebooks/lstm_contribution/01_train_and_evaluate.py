@@ -1,0 +1,134 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The marble maze and its policy
+#
+# Lee et al. analyse a policy that tilts a circular maze to bring a ball from the outer ring
+# to the centre. We built the maze in pybullet (`rlinside.envs.marble_maze`: four ring walls,
+# one gate in each, alternating sides) and trained a policy of the paper's shape (two
+# convolutions, an LSTM, one linear layer to the five action scores) with recurrent A2C
+# (`scripts/train_maze.py`). The policy sees only overhead images; the board's tilt is not
+# visible, so the policy has to remember what it did. This notebook reads the shipped
+# policy and shows
+#
+# 1. the maze as the policy sees it;
+# 2. the training curve (success and return per episode, from the run's log);
+# 3. the test: `n_tests` greedy episodes from start angles spread evenly over the outer ring,
+#    with the policy's memory and with its LSTM state reset at every step;
+# 4. example trajectories.
+
+# %% tags=["parameters"]
+n_tests: int = 40  # test episodes (the paper: 40)
+n_trajectories: int = 4  # example trajectories drawn
+smoothing: int = 200  # training episodes per point of the curve
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from rlinside.agents.maze_a2c import MazeA2CConfig, evaluate_maze, rollout
+from rlinside.agents.maze_zoo import load_policy
+from rlinside.envs.marble_maze import MarbleMazeEnv
+from rlinside.plots import PALETTE, publish, set_theme
+
+for name, value in (("n_tests", n_tests), ("n_trajectories", n_trajectories), ("smoothing", smoothing)):
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+set_theme()
+net, art = load_policy()
+cfg = MazeA2CConfig(**{k: v for k, v in art.config.items() if k != "step"})
+env_cfg = cfg.env_config()
+m = art.manifest["metrics"]
+print(f"policy {art.key}: {art.config['step']:,} training steps, LSTM of {cfg.lstm_size} channels; "
+      f"shipped test: {m['success_rate']:.0%} success with memory, {m['success_rate_no_memory']:.0%} without "
+      f"({m['episodes']} episodes)")
+
+# %% [markdown]
+# ## The maze
+#
+# Left: the 64 × 64 image the policy receives (rings in light grey, the goal disc in the
+# middle, the ball dark). Right: the radius of the walls and the gates.
+
+# %%
+env = MarbleMazeEnv(env_cfg)
+obs, info = env.reset(seed=0, options={"angle": 2.5})
+fig, (ax, ax2) = plt.subplots(1, 2, figsize=(8, 4))
+ax.imshow(obs[0], cmap="gray", vmin=0, vmax=255)
+ax.set_title("observation (64 x 64)")
+ax.axis("off")
+phi = np.linspace(0, 2 * np.pi, 400)
+for k, (r, gate) in enumerate(zip(env_cfg.wall_radii, env_cfg.gates), 1):
+    open_ = np.abs((phi - gate + np.pi) % (2 * np.pi) - np.pi) * r < env_cfg.gate_width / 2
+    ax2.plot(np.where(open_, np.nan, r * np.cos(phi)), np.where(open_, np.nan, r * np.sin(phi)), color="0.3")
+    ax2.annotate(f"wall {k}", (r * np.cos(gate + 0.4), r * np.sin(gate + 0.4)), fontsize=7)
+ax2.plot(env_cfg.outer_radius * np.cos(phi), env_cfg.outer_radius * np.sin(phi), color="0.3")
+ax2.set_aspect("equal")
+ax2.set_title("walls and gates (metres)")
+publish("maze_layout", fig, f"The maze: {env_cfg.n_rings} ring walls with one gate each; the ball "
+        f"starts in the outer ring. Tilt step {np.degrees(env_cfg.tilt_step):.1f} degrees, at most "
+        f"{np.degrees(env_cfg.max_tilt):.1f}; {env_cfg.substeps} physics steps of 1/240 s per action.")
+
+# %% [markdown]
+# ## Training
+#
+# Recurrent A2C on 16 mazes in lockstep; one point per `smoothing` episodes.
+
+# %%
+log = pd.read_csv(art.file("metrics.csv"))
+roll = log.rolling(smoothing, min_periods=1).mean()
+fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+ax.plot(log["step"], roll["success"], color=PALETTE[0])
+ax.set_xlabel("environment steps")
+ax.set_ylabel(f"success (mean of {smoothing} episodes)")
+ax.set_ylim(-0.02, 1.02)
+ax2.plot(log["step"], roll["length"], color=PALETTE[1])
+ax2.set_xlabel("environment steps")
+ax2.set_ylabel("episode length (steps)")
+publish("maze_training", fig, f"Training curve of policy {art.key} ({len(log):,} episodes, "
+        f"{art.config['step']:,} steps, {(art.manifest.get('wall_time_s') or 0) / 3600:.1f} h on one CPU core).")
+
+# %% [markdown]
+# ## The test
+#
+# Greedy actions (the arg-max of the scores, as in the paper); episode `i` starts at angle
+# `2 pi i / n_tests` of the outer ring. "Without memory" resets the LSTM's hidden and cell
+# states to zero before every step.
+
+# %%
+with_memory = evaluate_maze(net, env_cfg, n_tests)
+without = evaluate_maze(net, env_cfg, n_tests, memory=False)
+table = pd.DataFrame({
+    "success": [np.mean([r["success"] for r in with_memory]), np.mean([r["success"] for r in without])],
+    "steps (successful episodes, median)": [
+        np.median([r["steps"] for r in rs if r["success"]]) if any(r["success"] for r in rs) else np.nan
+        for rs in (with_memory, without)],
+    "innermost ring reached (median)": [np.median([r["final_ring"] for r in rs]) for rs in (with_memory, without)],
+}, index=["with memory", "without memory"])
+table.round(3)
+
+# %% [markdown]
+# ## Trajectories
+
+# %%
+fig, axes = plt.subplots(1, n_trajectories, figsize=(3.2 * n_trajectories, 3.4), squeeze=False)
+for k, ax in enumerate(axes[0]):
+    angle = 2 * np.pi * k / n_trajectories + 0.3
+    r = rollout(net, env, 2000 + k, start_angle=angle)
+    ax.imshow(r["obs"][0, 0], cmap="gray", vmin=0, vmax=255, extent=[-1, 1, -1, 1])
+    scale = 1 / (env_cfg.outer_radius + 0.004)
+    xy = r["ball_xy"] * scale
+    ax.scatter(xy[:, 0], xy[:, 1], c=np.arange(len(xy)), cmap="viridis", s=3)
+    ax.set_title(f"{'success' if r['success'] else 'not reached'} in {r['steps']} steps", fontsize=9)
+    ax.axis("off")
+env.close()
+publish("maze_trajectories", fig, "Ball positions of greedy test episodes from four start angles, coloured "
+        "by time (dark: start), drawn on the first observation.")

@@ -1,0 +1,146 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # How long before a channel matters do its gates open?
+#
+# Lee et al. (Sec. 4) look for a lead of the LSTM's gates over a channel's contribution: in
+# every interval `[t0, t1]` in which a gate of channel `j` stays above `theta_g`, the first step
+# `t` at which the channel is salient (in the top half of the score, our default for the
+# unstated `theta_c`) gives the *preceding offset* `t - t0`. The paper shows one channel
+# (Figure 5), the joint histogram of offsets and the ball's distance to the centre over 40
+# tests (Figure 6), and reads it as "offsets are longer near the centre".
+#
+# Beyond the paper, a controlled experiment: the maze can delay what the policy sees by `d`
+# steps (`obs_delay`, one of the time parameters the paper names as the Sim2Real gap). We run
+# the same policy with delays `delays` and measure how its offsets and its success move. If
+# the offsets measure a temporal dependency, they should react to one we put there.
+
+# %% tags=["parameters"]
+n_tests: int = 40  # greedy test episodes
+theta_g: float = 0.5  # gate threshold (the paper's Figure 5: 0.5)
+gate: str = "output"  # gate of the offsets: input, forget or output (the paper's example: output)
+example_episode: int = 0  # test episode of Figure 5
+delays: list[int] = [0, 2, 4]  # observation delays of the controlled experiment (steps)
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from rlinside.agents.maze_a2c import MazeA2CConfig, rollout
+from rlinside.agents.maze_zoo import load_policy
+from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv
+from rlinside.explain.contribution import all_offsets, contributions, preceding_offsets, salient_channels
+from rlinside.plots import PALETTE, publish, set_theme
+
+if gate not in ("input", "forget", "output"):
+    raise ValueError(f"gate must be 'input', 'forget' or 'output', got {gate!r}")
+if n_tests < 1 or not 0 <= example_episode < n_tests:
+    raise ValueError(f"need n_tests >= 1 and 0 <= example_episode < n_tests, got {n_tests}, {example_episode}")
+if not 0 < theta_g < 1:
+    raise ValueError(f"theta_g must lie in (0, 1), got {theta_g}")
+if any(d < 0 for d in delays) or not delays:
+    raise ValueError(f"delays must be non-negative integers, got {delays}")
+set_theme()
+net, art = load_policy()
+cfg = MazeA2CConfig(**{k: v for k, v in art.config.items() if k != "step"})
+W = net.policy.weight.detach().numpy()
+
+
+def run_tests(env_config):
+    """Test episodes with contributions, salient masks and offsets (one row per offset)."""
+    env = MarbleMazeEnv(env_config)
+    eps, rows = [], []
+    for i in range(n_tests):
+        r = rollout(net, env, 1000 + i, start_angle=2 * np.pi * i / n_tests)
+        _, r["r"] = contributions(W, r["h"], r["actions"])
+        r["mask"] = salient_channels(r["r"])
+        offs = all_offsets(r[gate], r["mask"].astype(float), theta_g=theta_g, theta_c=0.5)
+        offs["episode"] = i
+        offs["distance_px"] = r["distance_px"][offs["t"].to_numpy()] if len(offs) else []
+        rows.append(offs)
+        eps.append(r)
+    env.close()
+    return eps, pd.concat(rows, ignore_index=True)
+
+
+base_config = cfg.env_config()
+episodes, offsets = run_tests(base_config)
+print(f"{n_tests} episodes, {sum(e['success'] for e in episodes)} successes, {len(offsets):,} offsets "
+      f"({gate} gate > {theta_g})")
+
+# %% [markdown]
+# ## Figure 5: one channel
+#
+# The channel of the example episode that is salient most often: its gate (blue) and its
+# share of the score (black); red bars mark the steps where it is salient, green lines the
+# offsets from the gate opening to its first salient step.
+
+# %%
+ep = episodes[example_episode]
+j = int(ep["mask"].sum(0).argmax())
+fig, ax = plt.subplots(figsize=(11, 3.3))
+ax.plot(ep[gate][:, j], color=PALETTE[0], label=f"{gate} gate")
+ax.plot(ep["r"][:, j], color="0.1", ls=":", label="share of the score")
+ax.axhline(theta_g, color=PALETTE[0], lw=0.6, ls="--")
+for t in np.flatnonzero(ep["mask"][:, j]):
+    ax.axvspan(t - 0.5, t + 0.5, color="red", alpha=0.25, lw=0)
+for o in preceding_offsets(ep[gate][:, j], ep["mask"][:, j].astype(float), theta_g, 0.5):
+    ax.plot([o["t0"], o["t"]], [1.03, 1.03], color="green", lw=2)
+ax.set_xlabel("step")
+ax.set_ylim(0, 1.08)
+ax.legend(fontsize=8, loc="lower right")
+publish("lstm_offsets_channel", fig, f"Figure 5: channel {j} in test episode {example_episode}: {gate} gate, "
+        "share of the chosen action's score, salient steps (red), and preceding offsets (green).")
+
+# %% [markdown]
+# ## Figure 6: offsets against the distance to the centre
+#
+# All offsets of all channels over the test episodes, against the ball's distance to the
+# centre (in pixels of the 64 × 64 image) at the salient step. The rings show up as bands of
+# distance.
+
+# %%
+if len(offsets):
+    fig, ax = plt.subplots(figsize=(7, 4))
+    h = ax.hist2d(offsets["distance_px"], offsets["offset"], bins=[30, np.arange(-0.5, offsets["offset"].max() + 1.5)],
+                  cmap="magma_r", cmin=1)
+    fig.colorbar(h[3], ax=ax, label="count")
+    ax.set_xlabel("distance to centre (px)")
+    ax.set_ylabel("preceding offset (steps)")
+    publish("lstm_offsets_histogram", fig, f"Figure 6: joint histogram of preceding offsets ({gate} gate > {theta_g}, "
+            f"first salient step) and distance to the centre, {n_tests} test episodes.")
+    rho = stats.spearmanr(offsets["distance_px"], offsets["offset"])
+    offsets["ring"] = [episodes[e]["ring"][t] for e, t in zip(offsets["episode"], offsets["t"])]
+    by_ring = offsets.groupby("ring")["offset"].agg(["count", "mean", "median", lambda x: np.mean(x > 10)])
+    by_ring.columns = ["offsets", "mean", "median", "share > 10 steps"]
+    print(f"Spearman correlation of offset with distance: {rho.statistic:.3f} (p = {rho.pvalue:.2g}); "
+          f"offsets of 0 steps: {np.mean(offsets['offset'] == 0):.0%}")
+by_ring.round(2) if len(offsets) else "no offsets"
+
+# %% [markdown]
+# ## A delay we put there
+#
+# The same policy, trained without delay, now sees the maze `d` steps late. We measure its
+# success and the distribution of its offsets.
+
+# %%
+rows = []
+for d in delays:
+    eps_d, offs_d = (episodes, offsets) if d == base_config.obs_delay else run_tests(
+        MarbleMazeConfig(**{**cfg.env, "obs_delay": d}))
+    rows.append({"delay d": d, "success": np.mean([e["success"] for e in eps_d]),
+                 "offsets": len(offs_d), "mean offset": offs_d["offset"].mean() if len(offs_d) else np.nan,
+                 "median offset": offs_d["offset"].median() if len(offs_d) else np.nan,
+                 "share of offsets > 0": np.mean(offs_d["offset"] > 0) if len(offs_d) else np.nan})
+delay_table = pd.DataFrame(rows).set_index("delay d")
+delay_table.round(3)

@@ -1,0 +1,74 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The policy without its memory
+#
+# Lee et al. report one more experiment: the same policy with the previous hidden and cell
+# states withheld from the LSTM, so that every decision is made from the current image alone.
+# The ball still moved inwards, but crossing the gates of the inner rings took longer than
+# with memory. We run the shipped policy with its LSTM state reset to zero before every step
+# and measure, for each wall, how many steps the ball needs from entering a ring to passing
+# that ring's gate inwards.
+
+# %% tags=["parameters"]
+n_tests: int = 40  # greedy test episodes, start angles spread over the outer ring
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from rlinside.agents.maze_a2c import MazeA2CConfig, evaluate_maze
+from rlinside.agents.maze_zoo import load_policy
+from rlinside.plots import PALETTE, publish, set_theme
+
+if n_tests < 1:
+    raise ValueError(f"n_tests must be >= 1, got {n_tests}")
+set_theme()
+net, art = load_policy()
+cfg = MazeA2CConfig(**{k: v for k, v in art.config.items() if k != "step"})
+env_cfg = cfg.env_config()
+runs = {"with memory": evaluate_maze(net, env_cfg, n_tests),
+        "without memory": evaluate_maze(net, env_cfg, n_tests, memory=False)}
+
+rows = []
+for label, results in runs.items():
+    for r in results:
+        entered = {int(k): v for k, v in r["entered"].items()}
+        for ring in range(env_cfg.n_rings, 0, -1):  # the gate of wall `ring` leads into ring - 1
+            if ring in entered and ring - 1 in entered:
+                rows.append({"memory": label, "wall": ring, "steps to cross": entered[ring - 1] - entered[ring]})
+crossings = pd.DataFrame(rows)
+reached = pd.DataFrame({label: [np.mean([any(int(k) <= ring for k in r["entered"]) for r in results])
+                                for ring in range(env_cfg.n_rings, -1, -1)]
+                        for label, results in runs.items()},
+                       index=[f"ring {k}" + (" (centre)" if k == 0 else "") for k in range(env_cfg.n_rings, -1, -1)])
+reached
+
+# %% [markdown]
+# The table gives the share of test episodes that reach each ring (ring 0 is the centre, a
+# success). Below, the steps from entering a ring to crossing its wall's gate.
+
+# %%
+if len(crossings):
+    summary = crossings.groupby(["wall", "memory"])["steps to cross"].agg(["count", "median", "mean"]).unstack("memory")
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for k, (label, colour) in enumerate(zip(runs, PALETTE)):
+        sub = crossings[crossings.memory == label]
+        walls = sorted(sub.wall.unique(), reverse=True)
+        med = [sub[sub.wall == w]["steps to cross"].median() for w in walls]
+        ax.plot([f"wall {w}" for w in walls], med, marker="o", color=colour, label=label)
+    ax.set_ylabel("steps to cross (median)")
+    ax.set_xlabel("wall, from the outer ring inwards")
+    ax.legend(fontsize=8)
+    publish("lstm_memory_ablation", fig, f"Median steps from entering a ring to crossing its wall's gate, "
+            f"{n_tests} greedy test episodes, with the policy's memory and with its LSTM state reset every step.")
+summary.round(1) if len(crossings) else "no ring was crossed"
