@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ship", action="store_true", help="evaluate the finished run and store it in data/")
     parser.add_argument("--episodes", type=int, default=40, help="test episodes when shipping")
     args = parser.parse_args(argv)
-    env = {"obs_delay": args.obs_delay} if args.obs_delay else {}
+    env = dict(MazeA2CConfig().env)
+    if args.obs_delay:
+        env["obs_delay"] = args.obs_delay
     config = MazeA2CConfig(total_steps=args.steps, seed=args.seed, lstm_size=args.lstm_size,
                            torch_threads=args.threads, env=env)
     if args.ship:

@@ -53,10 +53,13 @@ class MazeA2CConfig:
     value_coef: float = 0.5
     max_grad_norm: float = 0.5
     lstm_size: int = 64
+    reward_scale: float = 10.0  # rewards are multiplied by this for learning (the potential moves by ~0.01 per step)
     seed: int = 0
     checkpoint_every: int = 100_000
     torch_threads: int = 1
-    env: dict = field(default_factory=dict)  # MarbleMazeConfig fields that differ from the defaults
+    # MarbleMazeConfig fields that differ from the defaults; training starts episodes in every
+    # ring (a curriculum: the inner gates are met early), tests start in the outer ring
+    env: dict = field(default_factory=lambda: {"start_rings": [1, 2, 3, 4]})
 
     def __post_init__(self) -> None:
         for name in ("total_steps", "n_envs", "n_steps", "lstm_size", "checkpoint_every", "torch_threads"):
@@ -152,7 +155,7 @@ def train_maze(config: MazeA2CConfig, run_dir: str | Path, *, progress: bool = T
                 d = np.zeros(config.n_envs, dtype=np.float32)
                 for i, env in enumerate(envs):
                     o, rew, term, trunc, info = env.step(int(actions[i]))
-                    r[i] = rew
+                    r[i] = rew * config.reward_scale
                     ep_return[i] += rew
                     ep_len[i] += 1
                     if term or trunc:
@@ -252,7 +255,8 @@ def rollout(net: MazePolicy, env: MarbleMazeEnv, seed: int, *, memory: bool = Tr
 
 
 def _rollout(net, env, seed, *, memory, greedy, rng, start_angle):
-    options = {"angle": start_angle} if start_angle is not None else None
+    # test episodes start in the outer ring, whatever curriculum the training used
+    options = {"angle": start_angle, "ring": env.config.n_rings} if start_angle is not None else None
     obs, info = env.reset(seed=seed, options=options)
     state = net.initial_state(1)
     keys = ("obs", "actions", "logits", "h", "c", "input", "forget", "output", "ball_xy", "ring", "distance_px")

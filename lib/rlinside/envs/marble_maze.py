@@ -45,7 +45,9 @@ is minus the number of walls still to cross, minus the angular distance to the n
 units of pi; the reward is the change of the potential, plus ``goal_reward`` on reaching the
 centre (which ends the episode). Episodes are truncated after ``max_steps`` actions.
 Start positions: the middle of the outer ring, at an angle drawn uniformly from the seeded
-generator (``reset(seed=...)``), ball at rest, board level.
+generator (``reset(seed=...)``), ball at rest, board level. For training, ``start_rings`` may
+let resets start in inner rings too (a curriculum); ``reset(options={"angle": a, "ring": k})``
+places the ball exactly.
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ class MarbleMazeConfig:
     image_size: int = 64
     max_steps: int = 1000
     goal_reward: float = 10.0
+    start_rings: tuple[int, ...] | None = None  # rings a reset may start in (None: the outer ring only)
 
     def __post_init__(self) -> None:
         def positive_int(name):
@@ -118,6 +121,9 @@ class MarbleMazeConfig:
             raise ValueError("ring_width - wall_thickness must exceed the ball's diameter")
         if self.gate_width <= 2 * self.ball_radius:
             raise ValueError(f"gate_width must exceed the ball's diameter {2 * self.ball_radius}")
+        if self.start_rings is not None and (not self.start_rings or any(
+                isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.n_rings for k in self.start_rings)):
+            raise ValueError(f"start_rings must be rings in 1..{self.n_rings}, got {self.start_rings!r}")
         if self.gate_angles is not None and len(self.gate_angles) != self.n_rings:
             raise ValueError(f"gate_angles needs one angle per wall ({self.n_rings}), got {len(self.gate_angles)}")
 
@@ -292,9 +298,14 @@ class MarbleMazeEnv(gym.Env):
         super().reset(seed=seed)
         c = self.config
         angle = float(self.np_random.uniform(0, 2 * np.pi))
+        ring = c.n_rings if c.start_rings is None else int(self.np_random.choice(list(c.start_rings)))
         if options and "angle" in options:
             angle = float(options["angle"])
-        r = c.wall_radii[-1] + c.ring_width / 2
+        if options and "ring" in options:
+            ring = int(options["ring"])
+            if not 1 <= ring <= c.n_rings:
+                raise ValueError(f"options['ring'] must lie in 1..{c.n_rings}, got {ring}")
+        r = c.wall_radii[ring - 1] + c.ring_width / 2
         pybullet.resetBasePositionAndOrientation(self._ball, [r * math.cos(angle), r * math.sin(angle), c.ball_radius],
                                                  [0, 0, 0, 1], physicsClientId=self._client)
         pybullet.resetBaseVelocity(self._ball, [0, 0, 0], [0, 0, 0], physicsClientId=self._client)
