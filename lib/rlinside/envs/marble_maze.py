@@ -168,6 +168,7 @@ class MarbleMazeEnv(gym.Env):
         except Exception:
             pybullet.disconnect(physicsClientId=self._client)
             raise
+        self._radii, self._gates = c.wall_radii, c.gates  # computed once: read every step
         self._background = self._draw_maze()
         self._frames: deque[np.ndarray] = deque(maxlen=c.obs_delay + 1)
         self._tilt = np.zeros(2)
@@ -264,14 +265,14 @@ class MarbleMazeEnv(gym.Env):
 
     def ring_of(self, xy: np.ndarray) -> int:
         """0 in the centre disc, k in the channel just outside wall k."""
-        return int(np.searchsorted(self.config.wall_radii, float(np.hypot(*xy))))
+        return int(np.searchsorted(self._radii, math.hypot(xy[0], xy[1])))
 
     def potential(self, xy: np.ndarray) -> float:
         """Minus the walls still to cross, minus the angular distance to the next gate / pi."""
         ring = self.ring_of(xy)
         if ring == 0:
             return 0.0
-        gate = self.config.gates[ring - 1]
+        gate = self._gates[ring - 1]
         return -(ring - 1) - abs(float(_angle_diff(math.atan2(xy[1], xy[0]), gate))) / math.pi
 
     def _info(self) -> dict:
