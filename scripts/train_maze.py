@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lstm-size", type=int, default=MazeA2CConfig.lstm_size)
     parser.add_argument("--obs-delay", type=int, default=0, help="observation delay of the maze, in steps")
+    parser.add_argument("--reward-scale", type=float, default=MazeA2CConfig.reward_scale)
+    parser.add_argument("--entropy", type=float, default=MazeA2CConfig.entropy_coef, help="entropy bonus")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--ship", action="store_true", help="evaluate the finished run and store it in data/")
     parser.add_argument("--episodes", type=int, default=40, help="test episodes when shipping")
@@ -32,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.obs_delay:
         env["obs_delay"] = args.obs_delay
     config = MazeA2CConfig(total_steps=args.steps, seed=args.seed, lstm_size=args.lstm_size,
+                           reward_scale=args.reward_scale, entropy_coef=args.entropy,
                            torch_threads=args.threads, env=env)
     if args.ship:
         from rlinside.agents.maze_zoo import ship_policy

@@ -12,7 +12,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import rlinside.envs  # noqa: F401  (registers the env)
-from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv, _angle_diff
+from rlinside.agents.maze_imitation import oracle_action
+from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv
 
 
 @pytest.fixture()
@@ -128,36 +129,13 @@ def test_bad_configs_are_named():
     e.close()
 
 
-def _oracle(env):
-    """A privileged controller: along the ring to the next gate, then inwards (PD on velocity)."""
-    c = env.config
-    xy = env._ball_xy()
-    v = np.array(pybullet.getBaseVelocity(env._ball, physicsClientId=env._client)[0][:2])
-    ring = env.ring_of(xy)
-    r = max(np.hypot(*xy), 1e-9)
-    radial = xy / r
-    tangent = np.array([-radial[1], radial[0]])
-    d = float(_angle_diff(c.gates[ring - 1], math.atan2(xy[1], xy[0])))
-    middle = c.wall_radii[ring - 1] + c.ring_width / 2
-    want = (0.05 * np.sign(d) * tangent + 2.0 * (middle - r) * radial) if abs(d) * r > 0.006 else -0.05 * radial
-    acc = 4.0 * (want - v)
-    k = 9.81 * 5 / 7
-    target = np.clip([-acc[1] / k, acc[0] / k], -c.max_tilt, c.max_tilt)
-    ex, ey = target - env._tilt
-    if max(abs(ex), abs(ey)) < c.tilt_step / 2:
-        return 0
-    if abs(ex) >= abs(ey):
-        return 1 if ex > 0 else 2
-    return 3 if ey > 0 else 4
-
-
 def test_a_privileged_controller_solves_the_maze():
     e = MarbleMazeEnv(max_steps=1500)
     wins = 0
     for seed in range(3):
         e.reset(seed=seed)
         while True:
-            _, _, term, trunc, info = e.step(_oracle(e))
+            _, _, term, trunc, info = e.step(oracle_action(e))
             if term or trunc:
                 break
         wins += info["success"]

@@ -14,8 +14,9 @@
 # Lee et al. analyse a policy that tilts a circular maze to bring a ball from the outer ring
 # to the centre. We built the maze in pybullet (`rlinside.envs.marble_maze`: four ring walls,
 # one gate in each, alternating sides) and trained a policy of the paper's shape (two
-# convolutions, an LSTM, one linear layer to the five action scores) with recurrent A2C
-# (`scripts/train_maze.py`). The policy sees only overhead images; the board's tilt is not
+# convolutions, an LSTM, one linear layer to the five action scores); the chapter page says
+# how it was trained (recurrent A2C, `scripts/train_maze.py`, or DAgger from a privileged
+# controller, `scripts/train_maze_dagger.py`). The policy sees only overhead images; the board's tilt is not
 # visible, so the policy has to remember what it did. This notebook reads the shipped
 # policy and shows
 #
@@ -45,7 +46,7 @@ for name, value in (("n_tests", n_tests), ("n_trajectories", n_trajectories), ("
         raise ValueError(f"{name} must be >= 1, got {value}")
 set_theme()
 net, art = load_policy()
-cfg = MazeA2CConfig(**{k: v for k, v in art.config.items() if k != "step"})
+cfg = MazeA2CConfig(**{k: v for k, v in art.config.items() if k not in ("step", "trainer", "dagger")})
 env_cfg = cfg.env_config()
 m = art.manifest["metrics"]
 print(f"policy {art.key}: {art.config['step']:,} training steps, LSTM of {cfg.lstm_size} channels; "
@@ -80,21 +81,37 @@ publish("maze_layout", fig, f"The maze: {env_cfg.n_rings} ring walls with one ga
 # %% [markdown]
 # ## Training
 #
-# Recurrent A2C on 16 mazes in lockstep; one point per `smoothing` episodes.
+# Two trainers exist (see the chapter page): recurrent A2C on 16 mazes (one point per
+# `smoothing` episodes: success and episode length), and DAgger from a privileged controller
+# (one point per round: the imitation loss, and how often the episodes the policy drove
+# itself reached the centre).
 
 # %%
-log = pd.read_csv(art.file("metrics.csv"))
-roll = log.rolling(smoothing, min_periods=1).mean()
+trainer = art.config.get("trainer", "a2c")
 fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
-ax.plot(log["step"], roll["success"], color=PALETTE[0])
-ax.set_xlabel("environment steps")
-ax.set_ylabel(f"success (mean of {smoothing} episodes)")
-ax.set_ylim(-0.02, 1.02)
-ax2.plot(log["step"], roll["length"], color=PALETTE[1])
-ax2.set_xlabel("environment steps")
-ax2.set_ylabel("episode length (steps)")
-publish("maze_training", fig, f"Training curve of policy {art.key} ({len(log):,} episodes, "
-        f"{art.config['step']:,} steps, {(art.manifest.get('wall_time_s') or 0) / 3600:.1f} h on one CPU core).")
+if trainer == "dagger":
+    log = pd.read_csv(art.file("log.csv"))
+    ax.plot(log["round"], log["loss"], marker="o", color=PALETTE[0])
+    ax.set_xlabel("DAgger round")
+    ax.set_ylabel("imitation loss (cross-entropy)")
+    ax2.plot(log["round"], log["policy_success"], marker="o", color=PALETTE[1])
+    ax2.set_xlabel("DAgger round")
+    ax2.set_ylabel("policy-driven episodes reaching the centre")
+    ax2.set_ylim(-0.02, 1.02)
+    what = f"DAgger, {len(log)} rounds, {art.config['step']:,} labelled steps"
+else:
+    log = pd.read_csv(art.file("metrics.csv"))
+    roll = log.rolling(smoothing, min_periods=1).mean()
+    ax.plot(log["step"], roll["success"], color=PALETTE[0])
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(f"success (mean of {smoothing} episodes)")
+    ax.set_ylim(-0.02, 1.02)
+    ax2.plot(log["step"], roll["length"], color=PALETTE[1])
+    ax2.set_xlabel("environment steps")
+    ax2.set_ylabel("episode length (steps)")
+    what = f"A2C, {len(log):,} episodes, {art.config['step']:,} steps"
+publish("maze_training", fig, f"Training of policy {art.key} ({what}, "
+        f"{(art.manifest.get('wall_time_s') or 0) / 3600:.2f} h on one CPU core).")
 
 # %% [markdown]
 # ## The test

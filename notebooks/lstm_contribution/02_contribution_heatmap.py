@@ -52,7 +52,7 @@ if not 0 < fraction < 1:
     raise ValueError(f"fraction must lie in (0, 1), got {fraction}")
 set_theme()
 net, art = load_policy()
-cfg = MazeA2CConfig(**{k: v for k, v in art.config.items() if k != "step"})
+cfg = MazeA2CConfig(**{k: v for k, v in art.config.items() if k not in ("step", "trainer", "dagger")})
 env = MarbleMazeEnv(cfg.env_config())
 W = net.policy.weight.detach().numpy()
 episodes = []

@@ -52,7 +52,7 @@ if any(d < 0 for d in delays) or not delays:
     raise ValueError(f"delays must be non-negative integers, got {delays}")
 set_theme()
 net, art = load_policy()
-cfg = MazeA2CConfig(**{k: v for k, v in art.config.items() if k != "step"})
+cfg = MazeA2CConfig(**{k: v for k, v in art.config.items() if k not in ("step", "trainer", "dagger")})
 W = net.policy.weight.detach().numpy()
 
 

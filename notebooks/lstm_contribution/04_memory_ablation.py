@@ -34,7 +34,7 @@ if n_tests < 1:
     raise ValueError(f"n_tests must be >= 1, got {n_tests}")
 set_theme()
 net, art = load_policy()
-cfg = MazeA2CConfig(**{k: v for k, v in art.config.items() if k != "step"})
+cfg = MazeA2CConfig(**{k: v for k, v in art.config.items() if k not in ("step", "trainer", "dagger")})
 env_cfg = cfg.env_config()
 runs = {"with memory": evaluate_maze(net, env_cfg, n_tests),
         "without memory": evaluate_maze(net, env_cfg, n_tests, memory=False)}

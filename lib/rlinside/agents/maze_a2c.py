@@ -53,7 +53,7 @@ class MazeA2CConfig:
     value_coef: float = 0.5
     max_grad_norm: float = 0.5
     lstm_size: int = 64
-    reward_scale: float = 10.0  # rewards are multiplied by this for learning (the potential moves by ~0.01 per step)
+    reward_scale: float = 100.0  # rewards are multiplied by this for learning (the potential moves by ~0.005 per step)
     seed: int = 0
     checkpoint_every: int = 100_000
     torch_threads: int = 1
@@ -220,9 +220,8 @@ def export_maze_weights(final: str | Path, out: str | Path, dtype: torch.dtype =
     payload = torch.load(final, map_location="cpu", weights_only=False)
     sd = {k: v.to(dtype) if v.is_floating_point() else v for k, v in payload["net"].items()}
     out = Path(out)
-    save_payload(out, {"format": FORMAT + "-weights", "config": payload["config"], "net": sd,
-                       "step": payload["step"], "episode": payload.get("episode"),
-                       "wall_time": payload.get("wall_time")})
+    extra = {k: v for k, v in payload.items() if k not in ("format", "net")}  # config, step, trainer, ...
+    save_payload(out, {"format": FORMAT + "-weights", "net": sd, **extra})
     return out
 
 

@@ -1,6 +1,7 @@
 """The shipped marble-maze policies: store, find and load them (artifact kind ``maze-policy``).
 
-An artifact holds the float16 weights (``weights.pt``), the run's ``metrics.csv`` and
+An artifact holds the float16 weights (``weights.pt``), the run's log (``metrics.csv`` for
+A2C, one row per episode; ``log.csv`` for DAgger, one row per round) and
 ``eval.json`` (40 greedy test episodes from start angles spread evenly over the outer ring,
 with memory and with the LSTM state reset at every step), and a manifest with the training
 config, the steps, the wall time and the success rates.
@@ -42,8 +43,11 @@ def ship_policy(run_dir: str | Path, *, episodes: int = 40, root: Path | None = 
         report = {"episodes": episodes, "protocol": "greedy actions; episode i starts at angle 2 pi i / episodes, "
                   "seed 1000 + i", "memory": with_memory, "no_memory": without}
         (Path(tmp) / "eval.json").write_text(json.dumps(report, indent=1))
-        shutil.copyfile(run_dir / "metrics.csv", Path(tmp) / "metrics.csv")
-        config = {**meta["config"], "step": int(meta["step"])}
+        log = run_dir / "metrics.csv" if (run_dir / "metrics.csv").exists() else run_dir / "log.csv"
+        shutil.copyfile(log, Path(tmp) / log.name)  # A2C: one row per episode; DAgger: one per round
+        config = {**meta["config"], "step": int(meta["step"]), "trainer": meta.get("trainer", "a2c")}
+        if "dagger" in meta:
+            config["dagger"] = meta["dagger"]
         rate = float(np.mean([r["success"] for r in with_memory]))
         rate0 = float(np.mean([r["success"] for r in without]))
         metrics = {"success_rate": rate, "success_rate_no_memory": rate0, "episodes": episodes,
@@ -51,7 +55,7 @@ def ship_policy(run_dir: str | Path, *, episodes: int = 40, root: Path | None = 
                    "mean_steps_success": float(np.mean([r["steps"] for r in with_memory if r["success"]]))
                    if rate > 0 else None}
         return store.save(ARTIFACT_KIND, config, ARTIFACT_VERSION,
-                          {n: Path(tmp) / n for n in ("weights.pt", "eval.json", "metrics.csv")},
+                          {n: Path(tmp) / n for n in ("weights.pt", "eval.json", log.name)},
                           metrics=metrics, root=root if root is not None else store.data_root(),
                           command=f"python scripts/train_maze.py --run-dir {run_dir} --ship",
                           wall_time_s=meta.get("wall_time"))

@@ -1,0 +1,183 @@
+"""Training the maze policy by imitating a privileged controller (DAgger).
+
+Recurrent A2C from scratch did not learn the maze within our CPU budget (see the chapter:
+its policy collapsed to tilting the board into one corner whatever the image showed). This
+module trains the same network (:class:`rlinside.nets.maze.MazePolicy`) by DAgger (Ross,
+Gordon and Bagnell 2011): a controller that reads the simulator's state, :func:`oracle_action`,
+labels every step with its action; the policy learns to predict that label from the images
+alone; after the first round the policy itself drives (so it sees the states its own
+mistakes lead to) while the controller keeps labelling.
+
+The controller needs the ball's velocity and the board's tilt, neither of which one image
+shows: the policy has to integrate them over time, which is what its LSTM is for. Training
+runs over whole episodes, 16 at a time, with truncated backpropagation through time in
+chunks of ``chunk`` steps and the LSTM state carried between chunks, as the policy is used.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pybullet
+import torch
+import torch.nn.functional as F
+
+from rlinside.agents._rundir import save_payload
+from rlinside.agents.maze_a2c import FORMAT, MazeA2CConfig
+from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv, _angle_diff
+from rlinside.nets.maze import MazePolicy
+
+__all__ = ["oracle_action", "DaggerConfig", "train_dagger"]
+
+
+def oracle_action(env: MarbleMazeEnv, speed: float = 0.05) -> int:
+    """The privileged controller: along the ring towards the next gate (keeping to the middle
+    of the channel), through the gate, inwards; a velocity controller turned into the tilt it
+    wants, and the action that moves the tilt towards it. Reads the simulator's state."""
+    c = env.config
+    xy = env._ball_xy()
+    v = np.array(pybullet.getBaseVelocity(env._ball, physicsClientId=env._client)[0][:2])
+    ring = env.ring_of(xy)
+    if ring == 0:
+        return 0
+    r = max(math.hypot(xy[0], xy[1]), 1e-9)
+    radial = xy / r
+    tangent = np.array([-radial[1], radial[0]])
+    d = float(_angle_diff(env._gates[ring - 1], math.atan2(xy[1], xy[0])))
+    middle = env._radii[ring - 1] + c.ring_width / 2
+    if abs(d) * r > 0.006:
+        want = speed * np.sign(d) * tangent + 2.0 * (middle - r) * radial
+    else:
+        want = -speed * radial
+    acc = 4.0 * (want - v)
+    k = 9.81 * 5 / 7  # a rolling ball accelerates at 5/7 g sin(tilt)
+    target = np.clip([-acc[1] / k, acc[0] / k], -c.max_tilt, c.max_tilt)
+    ex, ey = target - env._tilt
+    if max(abs(ex), abs(ey)) < c.tilt_step / 2:
+        return 0
+    if abs(ex) >= abs(ey):
+        return 1 if ex > 0 else 2
+    return 3 if ey > 0 else 4
+
+
+@dataclass(frozen=True)
+class DaggerConfig:
+    rounds: int = 4  # round 0: the controller drives; later rounds: the policy drives
+    episodes_per_round: int = 48
+    epochs_per_round: int = 3
+    batch_episodes: int = 16
+    chunk: int = 32  # truncated backpropagation through time
+    learning_rate: float = 1e-3
+    lstm_size: int = 64
+    seed: int = 0
+    max_steps: int = 1200  # per collected episode
+    env: dict | None = None  # MarbleMazeConfig fields that differ from the defaults (all rings start)
+
+    def env_config(self) -> MarbleMazeConfig:
+        fields = {"start_rings": [1, 2, 3, 4], "max_steps": self.max_steps}
+        fields.update(self.env or {})
+        return MarbleMazeConfig(**fields)
+
+
+@torch.no_grad()
+def _collect(net: MazePolicy | None, env: MarbleMazeEnv, seeds: list[int], rng: np.random.Generator):
+    """Episodes driven by ``net`` (sampling; None: the controller), labelled by the controller."""
+    out = []
+    for s in seeds:
+        obs, _ = env.reset(seed=s)
+        state = None
+        frames, labels = [], []
+        done = False
+        while not done:
+            label = oracle_action(env)
+            frames.append(obs)
+            labels.append(label)
+            if net is None:
+                action = label
+            else:
+                logits, _, state = net(torch.from_numpy(obs[None]), state)
+                p = torch.softmax(logits.double(), 1).numpy()[0]
+                action = int(rng.choice(5, p=p / p.sum()))
+            obs, _, term, trunc, _ = env.step(action)
+            done = term or trunc
+        out.append((np.stack(frames), np.asarray(labels, dtype=np.int64)))
+    return out
+
+
+def _train(net: MazePolicy, opt, data, cfg: DaggerConfig, rng: np.random.Generator) -> float:
+    """One epoch over ``data``; returns the mean cross-entropy."""
+    net.train()
+    order = rng.permutation(len(data))
+    losses = []
+    for b in range(0, len(order), cfg.batch_episodes):
+        batch = [data[i] for i in order[b:b + cfg.batch_episodes]]
+        n = len(batch)
+        length = max(len(a) for _, a in batch)
+        obs = np.zeros((length, n, 1, *batch[0][0].shape[-2:]), dtype=np.uint8)
+        act = np.zeros((length, n), dtype=np.int64)
+        mask = np.zeros((length, n), dtype=np.float32)
+        for j, (o, a) in enumerate(batch):
+            obs[:len(a), j], act[:len(a), j], mask[:len(a), j] = o, a, 1.0
+        state = net.initial_state(n)
+        for t0 in range(0, length, cfg.chunk):
+            loss, count = 0.0, 0.0
+            for t in range(t0, min(t0 + cfg.chunk, length)):
+                logits, _, state = net(torch.from_numpy(obs[t]), state)
+                m = torch.from_numpy(mask[t])
+                loss = loss + (F.cross_entropy(logits, torch.from_numpy(act[t]), reduction="none") * m).sum()
+                count += float(mask[t].sum())
+            if count == 0:
+                break
+            opt.zero_grad()
+            (loss / count).backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            losses.append(float(loss.detach()) / count)
+            state = (state[0].detach(), state[1].detach())
+    net.eval()
+    return float(np.mean(losses)) if losses else float("nan")
+
+
+def train_dagger(cfg: DaggerConfig, run_dir: str | Path, *, progress: bool = True) -> Path:
+    """DAgger in ``run_dir``; writes ``log.csv`` (round, episodes, loss, success of the
+    episodes the policy drove) and ``final.pt`` in the format of :mod:`rlinside.agents.maze_a2c`
+    (its ``config`` records this training)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    env_cfg = cfg.env_config()
+    net = MazePolicy(lstm_size=cfg.lstm_size, image_size=env_cfg.image_size).eval()
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
+    env = MarbleMazeEnv(env_cfg)
+    data, log = [], ["round,episodes,loss,policy_success,wall_time"]
+    t_start = time.perf_counter()
+    try:
+        for k in range(cfg.rounds):
+            seeds = [cfg.seed * 100_000 + k * 1000 + i for i in range(cfg.episodes_per_round)]
+            new = _collect(None if k == 0 else net, env, seeds, rng)
+            data += new
+            success = float(np.mean([len(a) < env_cfg.max_steps for _, a in new]))
+            for _ in range(cfg.epochs_per_round):
+                loss = _train(net, opt, data, cfg, rng)
+            log.append(f"{k},{len(data)},{loss:.4f},{'' if k == 0 else round(success, 3)},"
+                       f"{time.perf_counter() - t_start:.0f}")
+            if progress:
+                print(f"round {k}: {len(data)} episodes, loss {loss:.3f}, "
+                      f"{'controller' if k == 0 else 'policy'} reached the centre in {success:.0%}", flush=True)
+            (run_dir / "log.csv").write_text("\n".join(log) + "\n")
+    finally:
+        env.close()
+    a2c_like = MazeA2CConfig(lstm_size=cfg.lstm_size, seed=cfg.seed, total_steps=1,
+                             env={k: v for k, v in asdict(env_cfg).items()
+                                  if v != getattr(MarbleMazeConfig(), k)})
+    final = run_dir / "final.pt"
+    save_payload(final, {"format": FORMAT + "-weights", "config": a2c_like.to_dict(), "net": net.state_dict(),
+                         "step": int(sum(len(a) for _, a in data)), "episode": len(data),
+                         "wall_time": time.perf_counter() - t_start, "trainer": "dagger",
+                         "dagger": asdict(cfg)})
+    return final
