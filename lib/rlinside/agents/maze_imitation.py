@@ -34,7 +34,7 @@ from rlinside.nets.maze import MazePolicy
 __all__ = ["oracle_action", "DaggerConfig", "train_dagger"]
 
 
-def oracle_action(env: MarbleMazeEnv, speed: float = 0.05) -> int:
+def oracle_action(env: MarbleMazeEnv, speed: float = 0.05, gain: float = 4.0, deadband: float = 1.0) -> int:
     """The privileged controller: along the ring towards the next gate (keeping to the middle
     of the channel), through the gate, inwards; a velocity controller turned into the tilt it
     wants, and the action that moves the tilt towards it. Reads the simulator's state."""
@@ -53,11 +53,11 @@ def oracle_action(env: MarbleMazeEnv, speed: float = 0.05) -> int:
         want = speed * np.sign(d) * tangent + 2.0 * (middle - r) * radial
     else:
         want = -speed * radial
-    acc = 4.0 * (want - v)
+    acc = gain * (want - v)
     k = 9.81 * 5 / 7  # a rolling ball accelerates at 5/7 g sin(tilt)
     target = np.clip([-acc[1] / k, acc[0] / k], -c.max_tilt, c.max_tilt)
     ex, ey = target - env._tilt
-    if max(abs(ex), abs(ey)) < c.tilt_step / 2:
+    if max(abs(ex), abs(ey)) < deadband * c.tilt_step:  # close enough: leave the tilt alone
         return 0
     if abs(ex) >= abs(ey):
         return 1 if ex > 0 else 2
