@@ -144,8 +144,9 @@ def _train(net: MazePolicy, opt, data, cfg: DaggerConfig, rng: np.random.Generat
 
 def train_dagger(cfg: DaggerConfig, run_dir: str | Path, *, progress: bool = True) -> Path:
     """DAgger in ``run_dir``; writes ``log.csv`` (round, episodes, loss, success of the
-    episodes the policy drove) and ``final.pt`` in the format of :mod:`rlinside.agents.maze_a2c`
-    (its ``config`` records this training)."""
+    episodes the policy drove) and, after every round, ``final.pt`` in the format of
+    :mod:`rlinside.agents.maze_a2c` (its ``config`` and ``dagger`` record this training and
+    the rounds done)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -170,14 +171,18 @@ def train_dagger(cfg: DaggerConfig, run_dir: str | Path, *, progress: bool = Tru
                 print(f"round {k}: {len(data)} episodes, loss {loss:.3f}, "
                       f"{'controller' if k == 0 else 'policy'} reached the centre in {success:.0%}", flush=True)
             (run_dir / "log.csv").write_text("\n".join(log) + "\n")
+            # the policy after every completed round, so a run cut short still leaves one
+            _save(run_dir / "final.pt", net, cfg, env_cfg, data, time.perf_counter() - t_start, k + 1)
     finally:
         env.close()
+    return run_dir / "final.pt"
+
+
+def _save(path: Path, net: MazePolicy, cfg: DaggerConfig, env_cfg: MarbleMazeConfig, data: list,
+          wall: float, rounds_done: int) -> None:
     a2c_like = MazeA2CConfig(lstm_size=cfg.lstm_size, seed=cfg.seed, total_steps=1,
                              env={k: v for k, v in asdict(env_cfg).items()
                                   if v != getattr(MarbleMazeConfig(), k)})
-    final = run_dir / "final.pt"
-    save_payload(final, {"format": FORMAT + "-weights", "config": a2c_like.to_dict(), "net": net.state_dict(),
-                         "step": int(sum(len(a) for _, a in data)), "episode": len(data),
-                         "wall_time": time.perf_counter() - t_start, "trainer": "dagger",
-                         "dagger": asdict(cfg)})
-    return final
+    save_payload(path, {"format": FORMAT + "-weights", "config": a2c_like.to_dict(), "net": net.state_dict(),
+                        "step": int(sum(len(a) for _, a in data)), "episode": len(data), "wall_time": wall,
+                        "trainer": "dagger", "dagger": {**asdict(cfg), "rounds_done": rounds_done}})
