@@ -206,8 +206,10 @@ pd.DataFrame(flip_rows).pivot(index="ranking", columns="k", values="action chang
 # ## The same analysis on an Atari agent
 #
 # The A2C-LSTM of the saliency chapter (Seaquest) also ends in one linear layer over its LSTM
-# (256 channels, 18 actions). We play `atari_steps` steps and explain the action with the
-# largest score.
+# (256 channels, 18 actions). We play `atari_steps` steps. This agent samples its actions
+# from its policy, and its most likely action can stay the same for long stretches, so we
+# explain the action it actually took (and report how many distinct arg-max actions there
+# were).
 
 # %%
 if atari_steps > 0:
@@ -217,13 +219,14 @@ if atari_steps > 0:
     if arts:
         stage = arts[-1].config["stage"]
         anet, aart = load_agent("a2c-lstm", "Seaquest", stage)
-        obs, _, _, states = play_states("a2c-lstm", anet, "Seaquest", steps=atari_steps, return_states=True)
-        hs, acts = [], []
+        obs, _, played, states = play_states("a2c-lstm", anet, "Seaquest", steps=atari_steps, return_states=True)
+        hs, argmax = [], []
         with torch.no_grad():
             for t in range(len(obs)):
                 logits, _, _, gates = anet(torch.from_numpy(obs[t:t + 1]), states[t], return_gates=True)
                 hs.append(gates.h[0].numpy())
-                acts.append(int(logits.argmax(1)))
+                argmax.append(int(logits.argmax(1)))
+        acts = [int(a) for a in played]
         _, ar = contributions(anet.policy.weight, np.stack(hs), np.array(acts))
         amask = salient_channels(ar, fraction)
         asp = sparsity(amask)
@@ -233,6 +236,7 @@ if atari_steps > 0:
               f"{asp['mean']:.1f} needed per step on average ({asp['mean_fraction']:.1%}); fewer than 10% on "
               f"{asp['steps_below_10pct']:.0%} of steps; {asp['channels_ever_salient']} channels ever salient; "
               f"purity >= 0.9 for {np.mean(aact['purity'] >= 0.9) if len(aact) else float('nan'):.0%} of the "
-              f"{len(aact)} channels salient on >= 20 steps; distinct actions chosen: {len(set(acts))}")
+              f"{len(aact)} channels salient on >= 20 steps; distinct actions taken: {len(set(acts))}, "
+              f"distinct arg-max actions: {len(set(argmax))}")
     else:
         print("No A2C-LSTM agent shipped yet (see the saliency chapter's agent zoo).")
