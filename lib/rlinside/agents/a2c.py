@@ -60,6 +60,7 @@ from rlinside.utils import seed_everything, torch_device
 __all__ = [
     "A2CConfig",
     "n_step_returns",
+    "actor_critic_loss",
     "train_a2c",
     "evaluate_a2c",
     "export_a2c_weights",
@@ -118,6 +119,20 @@ class A2CConfig(RunConfig):
     @property
     def agent_name(self) -> str:
         return "A2C-LSTM" if self.lstm_size else "A2C"
+
+
+def actor_critic_loss(
+    log_probs: list[torch.Tensor], values: list[torch.Tensor], entropies: list[torch.Tensor],
+    returns: torch.Tensor, value_coef: float, entropy_coef: float,
+) -> torch.Tensor:
+    """A2C's loss over one rollout (per-step lists of ``(N,)`` tensors, ``returns (T, N)``):
+    ``-mean(log pi(a|s) * A) + value_coef * mean(A^2) - entropy_coef * mean(H)`` with the
+    advantage ``A = R - V(s)`` (no gradient through ``A`` in the policy term)."""
+    advantages = returns - torch.stack(values)
+    policy_loss = -(torch.stack(log_probs) * advantages.detach()).mean()
+    value_loss = advantages.pow(2).mean()
+    entropy = torch.stack(entropies).mean()
+    return policy_loss + value_coef * value_loss - entropy_coef * entropy
 
 
 def n_step_returns(
@@ -282,19 +297,15 @@ def train_a2c(
             with torch.no_grad():
                 _, bootstrap, _ = net(torch.from_numpy(obs).to(device), state)
             returns = n_step_returns(rewards.to(device), dones.to(device), bootstrap, config.gamma)
-            values_t = torch.stack(values)
-            advantages = returns - values_t
-            policy_loss = -(torch.stack(log_probs) * advantages.detach()).mean()
-            value_loss = advantages.pow(2).mean()
-            entropy = torch.stack(entropies).mean()
-            loss = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy
+            loss = actor_critic_loss(log_probs, values, entropies, returns, config.value_coef, config.entropy_coef)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), config.max_grad_norm)
             optimizer.step()
             if state is not None:  # truncated backpropagation through time at rollout edges
                 state = (state[0].detach(), state[1].detach())
-            last_loss, last_entropy = round(float(loss.item()), 6), round(float(entropy.item()), 6)
+            last_loss = round(float(loss.item()), 6)
+            last_entropy = round(float(torch.stack(entropies).mean().item()), 6)
             counters.updates += 1
             previous = counters.step
             counters.step += T * N

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from rlinside.agents._rundir import MetricsLog, rng_states, save_payload, set_rng_states
+from rlinside.agents.a2c import actor_critic_loss, n_step_returns
 from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv, config_dict
 from rlinside.nets.maze import MazePolicy
 
@@ -85,16 +86,6 @@ class MazeA2CConfig:
 
 def _episode_seed(seed: int, episode: int) -> int:
     return int(np.random.SeedSequence([seed, episode, 7]).generate_state(1)[0])
-
-
-def n_step_targets(rewards: torch.Tensor, dones: torch.Tensor, bootstrap: torch.Tensor, gamma: float) -> torch.Tensor:
-    """``R_t = r_t + gamma (1 - done_t) R_{t+1}``, ``R_T = bootstrap``; ``(T, N)``."""
-    out = torch.zeros_like(rewards)
-    running = bootstrap
-    for t in range(rewards.shape[0] - 1, -1, -1):
-        running = rewards[t] + gamma * (1.0 - dones[t]) * running
-        out[t] = running
-    return out
 
 
 def train_maze(config: MazeA2CConfig, run_dir: str | Path, *, progress: bool = True,
@@ -176,13 +167,8 @@ def train_maze(config: MazeA2CConfig, run_dir: str | Path, *, progress: bool = T
                 step += config.n_envs
             with torch.no_grad():
                 _, bootstrap, _ = net(torch.from_numpy(obs), state)
-            targets = n_step_targets(torch.stack(rewards), torch.stack(dones), bootstrap, config.gamma)
-            values_t = torch.stack(values)
-            advantages = targets - values_t
-            policy_loss = -(torch.stack(logps) * advantages.detach()).mean()
-            value_loss = advantages.pow(2).mean()
-            entropy = torch.stack(entropies).mean()
-            loss = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy
+            returns = n_step_returns(torch.stack(rewards), torch.stack(dones), bootstrap, config.gamma)
+            loss = actor_critic_loss(logps, values, entropies, returns, config.value_coef, config.entropy_coef)
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(net.parameters(), config.max_grad_norm)
