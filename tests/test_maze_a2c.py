@@ -72,6 +72,9 @@ def test_ship_and_load_policy(tmp_path, monkeypatch):
     assert len(report["memory"]) == 2 and len(report["no_memory"]) == 2
     net, found = load_policy()
     assert found.key == art.key and net.lstm_size == 8
+    from rlinside.agents.maze_zoo import policy_config
+
+    assert policy_config(found) == MazeA2CConfig(**TINY)
 
 
 def test_dagger_trains_a_policy_that_ships(tmp_path, monkeypatch):

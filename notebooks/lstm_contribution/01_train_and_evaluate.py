@@ -36,8 +36,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rlinside.agents.maze_a2c import MazeA2CConfig, evaluate_maze, rollout
-from rlinside.agents.maze_zoo import load_policy
+from rlinside.agents.maze_a2c import evaluate_maze, rollout
+from rlinside.agents.maze_zoo import load_policy, policy_config
 from rlinside.envs.marble_maze import MarbleMazeEnv
 from rlinside.plots import PALETTE, publish, set_theme
 
@@ -46,7 +46,7 @@ for name, value in (("n_tests", n_tests), ("n_trajectories", n_trajectories), ("
         raise ValueError(f"{name} must be >= 1, got {value}")
 set_theme()
 net, art = load_policy()
-cfg = MazeA2CConfig(**{k: v for k, v in art.config.items() if k not in ("step", "trainer", "dagger")})
+cfg = policy_config(art)
 env_cfg = cfg.env_config()
 m = art.manifest["metrics"]
 print(f"policy {art.key}: {art.config['step']:,} training steps, LSTM of {cfg.lstm_size} channels; "

@@ -40,8 +40,8 @@ import pandas as pd
 import torch
 from matplotlib.colors import ListedColormap
 
-from rlinside.agents.maze_a2c import MazeA2CConfig, rollout
-from rlinside.agents.maze_zoo import load_policy
+from rlinside.agents.maze_a2c import rollout
+from rlinside.agents.maze_zoo import load_policy, policy_config
 from rlinside.envs.marble_maze import ACTION_NAMES, MarbleMazeEnv
 from rlinside.explain.contribution import action_order, channel_actions, contributions, salient_channels, sparsity
 from rlinside.plots import PALETTE, publish, set_theme
@@ -52,7 +52,7 @@ if not 0 < fraction < 1:
     raise ValueError(f"fraction must lie in (0, 1), got {fraction}")
 set_theme()
 net, art = load_policy()
-cfg = MazeA2CConfig(**{k: v for k, v in art.config.items() if k not in ("step", "trainer", "dagger")})
+cfg = policy_config(art)
 env = MarbleMazeEnv(cfg.env_config())
 W = net.policy.weight.detach().numpy()
 episodes = []

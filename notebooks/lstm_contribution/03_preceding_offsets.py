@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from rlinside.agents.maze_a2c import MazeA2CConfig, rollout
-from rlinside.agents.maze_zoo import load_policy
+from rlinside.agents.maze_a2c import rollout
+from rlinside.agents.maze_zoo import load_policy, policy_config
 from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv
 from rlinside.explain.contribution import all_offsets, contributions, preceding_offsets, salient_channels
 from rlinside.plots import PALETTE, publish, set_theme
@@ -52,7 +52,7 @@ if any(d < 0 for d in delays) or not delays:
     raise ValueError(f"delays must be non-negative integers, got {delays}")
 set_theme()
 net, art = load_policy()
-cfg = MazeA2CConfig(**{k: v for k, v in art.config.items() if k not in ("step", "trainer", "dagger")})
+cfg = policy_config(art)
 W = net.policy.weight.detach().numpy()
 
 

@@ -26,15 +26,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rlinside.agents.maze_a2c import MazeA2CConfig, evaluate_maze
-from rlinside.agents.maze_zoo import load_policy
+from rlinside.agents.maze_a2c import evaluate_maze
+from rlinside.agents.maze_zoo import load_policy, policy_config
 from rlinside.plots import PALETTE, publish, set_theme
 
 if n_tests < 1:
     raise ValueError(f"n_tests must be >= 1, got {n_tests}")
 set_theme()
 net, art = load_policy()
-cfg = MazeA2CConfig(**{k: v for k, v in art.config.items() if k not in ("step", "trainer", "dagger")})
+cfg = policy_config(art)
 env_cfg = cfg.env_config()
 runs = {"with memory": evaluate_maze(net, env_cfg, n_tests),
         "without memory": evaluate_maze(net, env_cfg, n_tests, memory=False)}

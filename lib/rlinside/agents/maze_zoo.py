@@ -20,7 +20,7 @@ import torch
 from rlinside import store
 from rlinside.agents.maze_a2c import evaluate_maze, export_maze_weights, load_maze_policy
 
-__all__ = ["ARTIFACT_KIND", "ship_policy", "find_policies", "load_policy"]
+__all__ = ["ARTIFACT_KIND", "ship_policy", "find_policies", "load_policy", "policy_config"]
 
 ARTIFACT_KIND = "maze-policy"
 ARTIFACT_VERSION = "1"
@@ -79,3 +79,11 @@ def load_policy(**filters) -> tuple[torch.nn.Module, store.Artifact]:
     art = found[-1]
     net, _ = load_maze_policy(art.file("weights.pt"))
     return net, art
+
+
+def policy_config(art: store.Artifact):
+    """The training config (:class:`~rlinside.agents.maze_a2c.MazeA2CConfig`) of a stored
+    policy; its ``env_config()`` is the maze the policy was trained and is tested in."""
+    from rlinside.agents.maze_a2c import MazeA2CConfig
+
+    return MazeA2CConfig(**{k: v for k, v in art.config.items() if k not in ("step", "trainer", "dagger")})
