@@ -22,11 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=DaggerConfig.episodes_per_round, help="episodes per round")
     parser.add_argument("--epochs", type=int, default=DaggerConfig.epochs_per_round, help="epochs per round")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tilt-mode", default=DaggerConfig.tilt_mode, choices=("hold", "incremental"),
+                        help="how actions tilt the board (rlinside.envs.marble_maze)")
+    parser.add_argument("--lr", type=float, default=DaggerConfig.learning_rate)
     parser.add_argument("--obs-delay", type=int, default=0, help="observation delay of the maze, in steps")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     cfg = DaggerConfig(rounds=args.rounds, episodes_per_round=args.episodes, epochs_per_round=args.epochs,
-                       seed=args.seed, env={"obs_delay": args.obs_delay} if args.obs_delay else None)
+                       seed=args.seed, tilt_mode=args.tilt_mode, learning_rate=args.lr, env={"obs_delay": args.obs_delay} if args.obs_delay else None)
     print(f"wrote {train_dagger(cfg, args.run_dir)}")
     return 0
 

@@ -10,7 +10,7 @@ mistakes lead to) while the controller keeps labelling.
 
 The controller needs the ball's velocity and the board's tilt, neither of which one image
 shows: the policy has to integrate them over time, which is what its LSTM is for. Training
-runs over whole episodes, 16 at a time, with truncated backpropagation through time in
+runs over whole episodes, 8 at a time, with truncated backpropagation through time in
 chunks of ``chunk`` steps and the LSTM state carried between chunks, as the policy is used.
 """
 
@@ -34,6 +34,11 @@ from rlinside.nets.maze import MazePolicy
 __all__ = ["oracle_action", "DaggerConfig", "train_dagger"]
 
 
+# direction (board x, y) in which actions 1-4 push the ball when the board is held tilted
+HOLD_PUSH = np.array([[0.0, -1.0], [0.0, 1.0], [1.0, 0.0], [-1.0, 0.0]])
+HOLD_DEADBAND = 0.05  # m/s^2 of wanted acceleration below which the controller holds the board level
+
+
 def oracle_action(env: MarbleMazeEnv, speed: float = 0.05, gain: float = 4.0, deadband: float = 1.0) -> int:
     """The privileged controller: along the ring towards the next gate (keeping to the middle
     of the channel), through the gate, inwards; a velocity controller turned into the tilt it
@@ -54,6 +59,10 @@ def oracle_action(env: MarbleMazeEnv, speed: float = 0.05, gain: float = 4.0, de
     else:
         want = -speed * radial
     acc = gain * (want - v)
+    if c.tilt_mode == "hold":  # the action whose push points most along the wanted acceleration
+        if math.hypot(*acc) < deadband * HOLD_DEADBAND:
+            return 0
+        return int(1 + np.argmax(HOLD_PUSH @ acc))
     k = 9.81 * 5 / 7  # a rolling ball accelerates at 5/7 g sin(tilt)
     target = np.clip([-acc[1] / k, acc[0] / k], -c.max_tilt, c.max_tilt)
     ex, ey = target - env._tilt
@@ -66,25 +75,29 @@ def oracle_action(env: MarbleMazeEnv, speed: float = 0.05, gain: float = 4.0, de
 
 @dataclass(frozen=True)
 class DaggerConfig:
-    rounds: int = 4  # round 0: the controller drives; later rounds: the policy drives
-    episodes_per_round: int = 48
-    epochs_per_round: int = 3
-    batch_episodes: int = 16
-    chunk: int = 32  # truncated backpropagation through time
+    rounds: int = 8  # round 0: the controller drives; later rounds: the policy drives
+    episodes_per_round: int = 32
+    epochs_per_round: int = 8
+    batch_episodes: int = 8
+    chunk: int = 16  # truncated backpropagation through time
     learning_rate: float = 1e-3
     lstm_size: int = 64
     seed: int = 0
     max_steps: int = 1200  # per collected episode
+    tilt_mode: str = "hold"  # of the maze (rlinside.envs.marble_maze)
+    oracle_speed: float = 0.08  # m/s, the controller's cruising speed
+    oracle_gain: float = 8.0  # 1/s, the controller's velocity gain
     env: dict | None = None  # MarbleMazeConfig fields that differ from the defaults (all rings start)
 
     def env_config(self) -> MarbleMazeConfig:
-        fields = {"start_rings": [1, 2, 3, 4], "max_steps": self.max_steps}
+        fields = {"start_rings": [1, 2, 3, 4], "max_steps": self.max_steps, "tilt_mode": self.tilt_mode}
         fields.update(self.env or {})
         return MarbleMazeConfig(**fields)
 
 
 @torch.no_grad()
-def _collect(net: MazePolicy | None, env: MarbleMazeEnv, seeds: list[int], rng: np.random.Generator):
+def _collect(net: MazePolicy | None, env: MarbleMazeEnv, seeds: list[int], rng: np.random.Generator,
+             oracle: dict | None = None):
     """Episodes driven by ``net`` (sampling; None: the controller), labelled by the controller."""
     out = []
     for s in seeds:
@@ -93,7 +106,7 @@ def _collect(net: MazePolicy | None, env: MarbleMazeEnv, seeds: list[int], rng: 
         frames, labels = [], []
         done = False
         while not done:
-            label = oracle_action(env)
+            label = oracle_action(env, **(oracle or {}))
             frames.append(obs)
             labels.append(label)
             if net is None:
@@ -160,8 +173,11 @@ def train_dagger(cfg: DaggerConfig, run_dir: str | Path, *, progress: bool = Tru
     try:
         for k in range(cfg.rounds):
             seeds = [cfg.seed * 100_000 + k * 1000 + i for i in range(cfg.episodes_per_round)]
-            new = _collect(None if k == 0 else net, env, seeds, rng)
+            new = _collect(None if k == 0 else net, env, seeds, rng,
+                           oracle={"speed": cfg.oracle_speed, "gain": cfg.oracle_gain})
             data += new
+            if k == 0:  # the input normalization, frozen from the controller's episodes
+                net.set_input_statistics(torch.from_numpy(np.concatenate([o for o, _ in new])))
             success = float(np.mean([len(a) < env_cfg.max_steps for _, a in new]))
             for _ in range(cfg.epochs_per_round):
                 loss = _train(net, opt, data, cfg, rng)

@@ -23,8 +23,13 @@ turning gravity the opposite way in the board frame, ``g = 9.81 * (sin ty, -sin 
 -cos tx cos ty)`` (a board that tilts slowly compared with the ball's motion; the forces of
 the board's own rotation are neglected). Actions (as in the paper, 5 discrete): 0 no-op,
 1/2 tilt about ``x`` by ``+-tilt_step``, 3/4 tilt about ``y`` by ``+-tilt_step``; each angle
-is clipped to ``+-max_tilt``. The tilt is not visible in the image: the camera is mounted on
-the board, so the policy has to remember what it did (this is what its LSTM is for).
+is clipped to ``+-max_tilt`` (``tilt_mode="incremental"``, the paper's wording: the tilt is
+the sum of the past actions). The tilt is not visible in the image: the camera is mounted on
+the board, so an incremental policy has to remember what it did. With ``tilt_mode="hold"``
+an action holds the board at ``+-max_tilt`` about its axis for the action's duration and
+no-op holds it level: the tilt is then a function of the current action alone, and what the
+policy must integrate over frames is the ball's velocity (one image shows only a position).
+The shipped policy of the chapter uses ``"hold"`` (the chapter says why).
 
 Time, the quantities the paper names as the Sim2Real gap, are parameters:
 
@@ -66,6 +71,7 @@ __all__ = ["MarbleMazeConfig", "MarbleMazeEnv", "ACTION_NAMES"]
 
 ACTION_NAMES = ("no-op", "tilt +x", "tilt -x", "tilt +y", "tilt -y")
 GRAVITY = 9.81
+TILT_MODES = ("incremental", "hold")
 PHYSICS_HZ = 240
 
 
@@ -86,8 +92,9 @@ class MarbleMazeConfig:
     lateral_friction: float = 0.3
     rolling_friction: float = 1e-5
     restitution: float = 0.2
-    tilt_step: float = math.radians(0.5)
+    tilt_step: float = math.radians(0.5)  # per action, tilt_mode "incremental"
     max_tilt: float = math.radians(3.0)
+    tilt_mode: str = "incremental"  # or "hold" (module docstring)
     substeps: int = 8
     frame_every: int = 1
     obs_delay: int = 0
@@ -121,6 +128,8 @@ class MarbleMazeConfig:
             raise ValueError("ring_width - wall_thickness must exceed the ball's diameter")
         if self.gate_width <= 2 * self.ball_radius:
             raise ValueError(f"gate_width must exceed the ball's diameter {2 * self.ball_radius}")
+        if self.tilt_mode not in TILT_MODES:
+            raise ValueError(f"tilt_mode must be one of {TILT_MODES}, got {self.tilt_mode!r}")
         if self.start_rings is not None and (not self.start_rings or any(
                 isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.n_rings for k in self.start_rings)):
             raise ValueError(f"start_rings must be rings in 1..{self.n_rings}, got {self.start_rings!r}")
@@ -327,10 +336,13 @@ class MarbleMazeEnv(gym.Env):
         c = self.config
         before = self.potential(self._ball_xy())
         a = int(action)
+        if c.tilt_mode == "hold":
+            self._tilt = np.zeros(2)
+        step = c.tilt_step if c.tilt_mode == "incremental" else c.max_tilt
         if a in (1, 2):
-            self._tilt[0] += c.tilt_step if a == 1 else -c.tilt_step
+            self._tilt[0] += step if a == 1 else -step
         elif a in (3, 4):
-            self._tilt[1] += c.tilt_step if a == 3 else -c.tilt_step
+            self._tilt[1] += step if a == 3 else -step
         self._tilt = np.clip(self._tilt, -c.max_tilt, c.max_tilt)
         self._set_gravity()
         for _ in range(c.substeps):
