@@ -27,15 +27,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reward-scale", type=float, default=MazeA2CConfig.reward_scale)
     parser.add_argument("--entropy", type=float, default=MazeA2CConfig.entropy_coef, help="entropy bonus")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--tilt-mode", default="hold", choices=("hold", "incremental"),
+                        help="how actions tilt the board (rlinside.envs.marble_maze)")
+    parser.add_argument("--lr", type=float, default=MazeA2CConfig.learning_rate)
+    parser.add_argument("--init-weights", type=Path, help="start from this policy (a final.pt or weights file, "
+                        "e.g. of scripts/train_maze_dagger.py): A2C fine-tuning")
+    parser.add_argument("--critic-warmup", type=int, default=0,
+                        help="first updates that train only the critic's head (with --init-weights)")
     parser.add_argument("--ship", action="store_true", help="evaluate the finished run and store it in data/")
     parser.add_argument("--episodes", type=int, default=40, help="test episodes when shipping")
     args = parser.parse_args(argv)
     env = dict(MazeA2CConfig().env)
+    env["tilt_mode"] = args.tilt_mode
     if args.obs_delay:
         env["obs_delay"] = args.obs_delay
     config = MazeA2CConfig(total_steps=args.steps, seed=args.seed, lstm_size=args.lstm_size,
                            reward_scale=args.reward_scale, entropy_coef=args.entropy,
-                           torch_threads=args.threads, env=env)
+                           torch_threads=args.threads, env=env, learning_rate=args.lr,
+                           init_weights=str(args.init_weights) if args.init_weights else None,
+                           critic_warmup_updates=args.critic_warmup)
     if args.ship:
         from rlinside.agents.maze_zoo import ship_policy
 

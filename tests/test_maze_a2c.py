@@ -97,3 +97,68 @@ def test_dagger_trains_a_policy_that_ships(tmp_path, monkeypatch):
 
     assert oracle_action(env) in range(5)
     env.close()
+
+
+def test_hold_mode_controller_solves_the_maze_from_the_outer_ring():
+    from rlinside.agents.maze_imitation import HOLD_PUSH, oracle_action
+
+    env = MarbleMazeEnv(tilt_mode="hold", max_steps=1000)
+    # an action holds the board at max_tilt about its axis, no-op levels it (no accumulation)
+    env.reset(seed=0)
+    for a in (1, 1, 3):
+        env.step(a)
+    assert np.allclose(env._tilt, [0.0, env.config.max_tilt])
+    env.step(0)
+    assert np.allclose(env._tilt, 0.0)
+    # each action pushes the ball along its HOLD_PUSH direction
+    for a in range(1, 5):
+        env.reset(seed=0, options={"ring": 4, "angle": 0.3})
+        x0 = env._ball_xy()
+        for _ in range(3):
+            env.step(a)
+        moved = env._ball_xy() - x0
+        assert moved @ HOLD_PUSH[a - 1] > 0.8 * np.linalg.norm(moved) > 0
+    obs, info = env.reset(seed=3, options={"ring": 4, "angle": 2.0})
+    done = False
+    while not done:
+        obs, _, term, trunc, info = env.step(oracle_action(env, speed=0.08, gain=8.0))
+        done = term or trunc
+    assert info["success"] and info["steps"] < 800
+    env.close()
+    with pytest.raises(ValueError, match="tilt_mode"):
+        MarbleMazeEnv(tilt_mode="sideways")
+
+
+def test_input_normalization_removes_the_background_and_old_weights_load():
+    from rlinside.nets.maze import MazePolicy
+
+    env = MarbleMazeEnv(tilt_mode="hold")
+    imgs = np.stack([env.reset(seed=s, options={"ring": 1 + s % 4})[0] for s in range(32)])
+    env.close()
+    torch.manual_seed(0)
+    net = MazePolicy(lstm_size=8)
+    # before statistics are set the layer is x / 255, as the nets shipped before it
+    old = {k: v for k, v in net.state_dict().items() if not k.startswith("input_")}
+    fresh = MazePolicy(lstm_size=8)
+    fresh.load_state_dict(old)
+    x = torch.from_numpy(imgs[:2])
+    assert torch.allclose(fresh(x)[0], net(x)[0])
+    net.set_input_statistics(torch.from_numpy(imgs))
+    z = ((x.float() - net.input_mean) * net.input_scale).clamp(-5, 5)
+    constant = torch.from_numpy((imgs == imgs[0]).all(0))
+    assert constant.float().mean() > 0.5 and (z[:, constant] == 0).all()
+    assert z.abs().max() > 1  # the ball stands out
+
+
+def test_a2c_fine_tuning_starts_from_given_weights_and_warms_up_the_critic_only(tmp_path):
+    cfg = MazeA2CConfig(**TINY)
+    first = train_maze(cfg, tmp_path / "a", progress=False)
+    tuned_cfg = MazeA2CConfig(**{**TINY, "total_steps": 40, "init_weights": str(first),
+                                 "critic_warmup_updates": 1})
+    tuned = train_maze(tuned_cfg, tmp_path / "b", progress=False)
+    a, b = torch.load(first, weights_only=False)["net"], torch.load(tuned, weights_only=False)["net"]
+    for k in a:  # one update of 4 x 10 steps, all of it critic warm-up
+        assert torch.equal(a[k], b[k]) == (not k.startswith("value.")), k
+    with pytest.raises(ValueError, match="lstm_size"):
+        train_maze(MazeA2CConfig(**{**TINY, "lstm_size": 16, "init_weights": str(first)}), tmp_path / "c",
+                   progress=False)

@@ -61,12 +61,19 @@ class MazeA2CConfig:
     # MarbleMazeConfig fields that differ from the defaults; training starts episodes in every
     # ring (a curriculum: the inner gates are met early), tests start in the outer ring
     env: dict = field(default_factory=lambda: {"start_rings": [1, 2, 3, 4]})
+    # start from these weights (a maze weights file, e.g. a DAgger policy) instead of a fresh
+    # net; None: fresh, with the input normalization measured on reset images of the maze
+    init_weights: str | None = None
+    critic_warmup_updates: int = 0  # first updates train only the critic's linear head (for init_weights)
 
     def __post_init__(self) -> None:
         for name in ("total_steps", "n_envs", "n_steps", "lstm_size", "checkpoint_every", "torch_threads"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+        if isinstance(self.critic_warmup_updates, bool) or not isinstance(self.critic_warmup_updates, int) \
+                or self.critic_warmup_updates < 0:
+            raise ValueError(f"critic_warmup_updates must be an int >= 0, got {self.critic_warmup_updates!r}")
         for name in ("learning_rate", "rms_eps", "max_grad_norm"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
@@ -115,6 +122,14 @@ def train_maze(config: MazeA2CConfig, run_dir: str | Path, *, progress: bool = T
         opt.load_state_dict(payload["optimizer"])
         set_rng_states(payload["rng"], rng)
         step, episode, updates, wall = payload["step"], payload["episode"], payload["updates"], payload["wall_time"]
+    elif config.init_weights is not None:
+        init, _ = load_maze_policy(config.init_weights)
+        if init.lstm_size != config.lstm_size or init.image_size != env_cfg.image_size:
+            raise ValueError(f"init_weights {config.init_weights} has lstm_size {init.lstm_size} and image_size "
+                             f"{init.image_size}; the config asks for {config.lstm_size} and {env_cfg.image_size}")
+        net.load_state_dict(init.state_dict())
+    else:
+        net.set_input_statistics(torch.from_numpy(_reset_images(env_cfg, config.seed)))
     metrics = MetricsLog(run_dir / "metrics.csv", keep_episodes=episode, fields=METRICS_FIELDS)
     envs = [MarbleMazeEnv(env_cfg) for _ in range(config.n_envs)]
     try:
@@ -171,6 +186,10 @@ def train_maze(config: MazeA2CConfig, run_dir: str | Path, *, progress: bool = T
             loss = actor_critic_loss(logps, values, entropies, returns, config.value_coef, config.entropy_coef)
             opt.zero_grad()
             loss.backward()
+            if updates < config.critic_warmup_updates:  # the critic's head catches up with a given policy first
+                for name, p in net.named_parameters():
+                    if not name.startswith("value."):
+                        p.grad = None
             nn.utils.clip_grad_norm_(net.parameters(), config.max_grad_norm)
             opt.step()
             updates += 1
@@ -199,6 +218,18 @@ def train_maze(config: MazeA2CConfig, run_dir: str | Path, *, progress: bool = T
             env.close()
         if progress and bar is not None:
             bar.close()
+
+
+def _reset_images(env_cfg: MarbleMazeConfig, seed: int, n: int = 256) -> np.ndarray:
+    """Images of the ball at rest in the middle of every ring at ``n`` angles, for the net's
+    input normalization (:meth:`MazePolicy.set_input_statistics`)."""
+    env = MarbleMazeEnv(env_cfg)
+    try:
+        rng = np.random.default_rng(seed)
+        return np.stack([env.reset(seed=seed, options={"angle": float(rng.uniform(0, 2 * np.pi)),
+                                                       "ring": 1 + i % env_cfg.n_rings})[0] for i in range(n)])
+    finally:
+        env.close()
 
 
 def export_maze_weights(final: str | Path, out: str | Path, dtype: torch.dtype = torch.float16) -> Path:
