@@ -24,12 +24,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tilt-mode", default=DaggerConfig.tilt_mode, choices=("hold", "incremental"),
                         help="how actions tilt the board (rlinside.envs.marble_maze)")
+    parser.add_argument("--deadband", type=float, default=DaggerConfig.oracle_deadband,
+                        help="the controller's dead band (0: it never chooses no-op)")
     parser.add_argument("--lr", type=float, default=DaggerConfig.learning_rate)
     parser.add_argument("--obs-delay", type=int, default=0, help="observation delay of the maze, in steps")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     cfg = DaggerConfig(rounds=args.rounds, episodes_per_round=args.episodes, epochs_per_round=args.epochs,
-                       seed=args.seed, tilt_mode=args.tilt_mode, learning_rate=args.lr, env={"obs_delay": args.obs_delay} if args.obs_delay else None)
+                       seed=args.seed, tilt_mode=args.tilt_mode, learning_rate=args.lr,
+                       oracle_deadband=args.deadband, env={"obs_delay": args.obs_delay} if args.obs_delay else None)
     print(f"wrote {train_dagger(cfg, args.run_dir)}")
     return 0
 

@@ -16,9 +16,10 @@
 # one gate in each, alternating sides) and trained a policy of the paper's shape (two
 # convolutions, an LSTM, one linear layer to the five action scores); the chapter page says
 # how it was trained (recurrent A2C, `scripts/train_maze.py`, or DAgger from a privileged
-# controller, `scripts/train_maze_dagger.py`). The policy sees only overhead images; the board's tilt is not
-# visible, so the policy has to remember what it did. This notebook reads the shipped
-# policy and shows
+# controller, `scripts/train_maze_dagger.py`). The policy sees only overhead images. One image
+# shows where the ball is but not where it is going: the policy has to build the ball's
+# velocity from several frames (and, with the paper's incremental tilt, remember the tilt it
+# set), which is what its LSTM is for. This notebook reads the shipped policy and shows
 #
 # 1. the maze as the policy sees it;
 # 2. the training curve (success and return per episode, from the run's log);
@@ -74,9 +75,12 @@ for k, (r, gate) in enumerate(zip(env_cfg.wall_radii, env_cfg.gates), 1):
 ax2.plot(env_cfg.outer_radius * np.cos(phi), env_cfg.outer_radius * np.sin(phi), color="0.3")
 ax2.set_aspect("equal")
 ax2.set_title("walls and gates (metres)")
+tilting = (f"each action holds the board tilted by {np.degrees(env_cfg.max_tilt):.1f} degrees about its axis "
+           "(no-op: level)" if env_cfg.tilt_mode == "hold" else
+           f"tilt step {np.degrees(env_cfg.tilt_step):.1f} degrees, at most {np.degrees(env_cfg.max_tilt):.1f}")
 publish("maze_layout", fig, f"The maze: {env_cfg.n_rings} ring walls with one gate each; the ball "
-        f"starts in the outer ring. Tilt step {np.degrees(env_cfg.tilt_step):.1f} degrees, at most "
-        f"{np.degrees(env_cfg.max_tilt):.1f}; {env_cfg.substeps} physics steps of 1/240 s per action.")
+        f"starts in the outer ring. Tilt mode '{env_cfg.tilt_mode}': {tilting}; {env_cfg.substeps} physics "
+        "steps of 1/240 s per action.")
 
 # %% [markdown]
 # ## Training

@@ -96,10 +96,12 @@ class DaggerConfig:
     tilt_mode: str = "hold"  # of the maze (rlinside.envs.marble_maze)
     oracle_speed: float = 0.08  # m/s, the controller's cruising speed
     oracle_gain: float = 8.0  # 1/s, the controller's velocity gain
+    oracle_deadband: float = 1.0  # the controller's dead band (0: it never chooses no-op)
+    start_rings: tuple[int, ...] = (1, 2, 3, 4, 4, 4)  # rings a collected episode starts in (drawn uniformly)
     env: dict | None = None  # MarbleMazeConfig fields that differ from the defaults (all rings start)
 
     def env_config(self) -> MarbleMazeConfig:
-        fields = {"start_rings": [1, 2, 3, 4], "max_steps": self.max_steps, "tilt_mode": self.tilt_mode}
+        fields = {"start_rings": list(self.start_rings), "max_steps": self.max_steps, "tilt_mode": self.tilt_mode}
         fields.update(self.env or {})
         return MarbleMazeConfig(**fields)
 
@@ -183,7 +185,8 @@ def train_dagger(cfg: DaggerConfig, run_dir: str | Path, *, progress: bool = Tru
         for k in range(cfg.rounds):
             seeds = [cfg.seed * 100_000 + k * 1000 + i for i in range(cfg.episodes_per_round)]
             new = _collect(None if k == 0 else net, env, seeds, rng,
-                           oracle={"speed": cfg.oracle_speed, "gain": cfg.oracle_gain})
+                           oracle={"speed": cfg.oracle_speed, "gain": cfg.oracle_gain,
+                                   "deadband": cfg.oracle_deadband})
             data += new
             if k == 0:  # the input normalization, frozen from the controller's episodes
                 net.set_input_statistics(torch.from_numpy(np.concatenate([o for o, _ in new])))
