@@ -26,13 +26,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="how actions tilt the board (rlinside.envs.marble_maze)")
     parser.add_argument("--deadband", type=float, default=DaggerConfig.oracle_deadband,
                         help="the controller's dead band (0: it never chooses no-op)")
+    parser.add_argument("--greedy-share", type=float, default=DaggerConfig.greedy_share,
+                        help="share of the policy-driven episodes that take the arg-max action")
     parser.add_argument("--lr", type=float, default=DaggerConfig.learning_rate)
     parser.add_argument("--obs-delay", type=int, default=0, help="observation delay of the maze, in steps")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     cfg = DaggerConfig(rounds=args.rounds, episodes_per_round=args.episodes, epochs_per_round=args.epochs,
                        seed=args.seed, tilt_mode=args.tilt_mode, learning_rate=args.lr,
-                       oracle_deadband=args.deadband, env={"obs_delay": args.obs_delay} if args.obs_delay else None)
+                       oracle_deadband=args.deadband, greedy_share=args.greedy_share, env={"obs_delay": args.obs_delay} if args.obs_delay else None)
     print(f"wrote {train_dagger(cfg, args.run_dir)}")
     return 0
 

@@ -97,6 +97,7 @@ class DaggerConfig:
     oracle_speed: float = 0.08  # m/s, the controller's cruising speed
     oracle_gain: float = 8.0  # 1/s, the controller's velocity gain
     oracle_deadband: float = 1.0  # the controller's dead band (0: it never chooses no-op)
+    greedy_share: float = 0.5  # share of the policy-driven episodes that take the arg-max action (the rest sample)
     start_rings: tuple[int, ...] = (1, 2, 3, 4, 4, 4)  # rings a collected episode starts in (drawn uniformly)
     env: dict | None = None  # MarbleMazeConfig fields that differ from the defaults (all rings start)
 
@@ -108,10 +109,12 @@ class DaggerConfig:
 
 @torch.no_grad()
 def _collect(net: MazePolicy | None, env: MarbleMazeEnv, seeds: list[int], rng: np.random.Generator,
-             oracle: dict | None = None):
-    """Episodes driven by ``net`` (sampling; None: the controller), labelled by the controller."""
+             oracle: dict | None = None, greedy_share: float = 0.0):
+    """Episodes driven by ``net`` (None: the controller), labelled by the controller; the
+    first ``greedy_share`` of them take the policy's arg-max action, the others sample it."""
     out = []
-    for s in seeds:
+    n_greedy = int(round(greedy_share * len(seeds)))
+    for k, s in enumerate(seeds):
         obs, _ = env.reset(seed=s)
         state = None
         frames, labels = [], []
@@ -124,8 +127,11 @@ def _collect(net: MazePolicy | None, env: MarbleMazeEnv, seeds: list[int], rng: 
                 action = label
             else:
                 logits, _, state = net(torch.from_numpy(obs[None]), state)
-                p = torch.softmax(logits.double(), 1).numpy()[0]
-                action = int(rng.choice(5, p=p / p.sum()))
+                if k < n_greedy:
+                    action = int(logits.argmax(1))
+                else:
+                    p = torch.softmax(logits.double(), 1).numpy()[0]
+                    action = int(rng.choice(5, p=p / p.sum()))
             obs, _, term, trunc, _ = env.step(action)
             done = term or trunc
         out.append((np.stack(frames), np.asarray(labels, dtype=np.int64)))
@@ -179,21 +185,24 @@ def train_dagger(cfg: DaggerConfig, run_dir: str | Path, *, progress: bool = Tru
     net = MazePolicy(lstm_size=cfg.lstm_size, image_size=env_cfg.image_size).eval()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
     env = MarbleMazeEnv(env_cfg)
-    data, log = [], ["round,episodes,loss,policy_success,wall_time"]
+    data, log = [], ["round,episodes,loss,policy_success,greedy_success,wall_time"]
     t_start = time.perf_counter()
     try:
         for k in range(cfg.rounds):
             seeds = [cfg.seed * 100_000 + k * 1000 + i for i in range(cfg.episodes_per_round)]
             new = _collect(None if k == 0 else net, env, seeds, rng,
                            oracle={"speed": cfg.oracle_speed, "gain": cfg.oracle_gain,
-                                   "deadband": cfg.oracle_deadband})
+                                   "deadband": cfg.oracle_deadband}, greedy_share=cfg.greedy_share)
             data += new
             if k == 0:  # the input normalization, frozen from the controller's episodes
                 net.set_input_statistics(torch.from_numpy(np.concatenate([o for o, _ in new])))
             success = float(np.mean([len(a) < env_cfg.max_steps for _, a in new]))
+            n_greedy = int(round(cfg.greedy_share * len(new))) if k > 0 else 0
+            greedy = float(np.mean([len(a) < env_cfg.max_steps for _, a in new[:n_greedy]])) if n_greedy else None
             for _ in range(cfg.epochs_per_round):
                 loss = _train(net, opt, data, cfg, rng)
             log.append(f"{k},{len(data)},{loss:.4f},{'' if k == 0 else round(success, 3)},"
+                       f"{'' if greedy is None else round(greedy, 3)},"
                        f"{time.perf_counter() - t_start:.0f}")
             if progress:
                 print(f"round {k}: {len(data)} episodes, loss {loss:.3f}, "
