@@ -37,7 +37,8 @@ import pandas as pd
 from scipy import stats
 
 from rlinside.agents.maze_a2c import rollout
-from rlinside.agents.maze_zoo import load_policy, policy_config
+from rlinside.agents.maze_a2c import load_maze_policy
+from rlinside.agents.maze_zoo import find_policies, load_policy, policy_config
 from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv
 from rlinside.explain.contribution import all_offsets, contributions, preceding_offsets, salient_channels
 from rlinside.plots import PALETTE, publish, set_theme
@@ -56,13 +57,16 @@ cfg = policy_config(art)
 W = net.policy.weight.detach().numpy()
 
 
-def run_tests(env_config):
-    """Test episodes with contributions, salient masks and offsets (one row per offset)."""
+def run_tests(env_config, model=None):
+    """Test episodes of ``model`` (default: the shipped policy) with contributions, salient
+    masks and offsets (one row per offset)."""
+    model = net if model is None else model
+    W_m = model.policy.weight.detach().numpy()
     env = MarbleMazeEnv(env_config)
     eps, rows = [], []
     for i in range(n_tests):
-        r = rollout(net, env, 1000 + i, start_angle=2 * np.pi * i / n_tests)
-        _, r["r"] = contributions(W, r["h"], r["actions"])
+        r = rollout(model, env, 1000 + i, start_angle=2 * np.pi * i / n_tests)
+        _, r["r"] = contributions(W_m, r["h"], r["actions"])
         r["mask"] = salient_channels(r["r"])
         offs = all_offsets(r[gate], r["mask"].astype(float), theta_g=theta_g, theta_c=0.5)
         offs["episode"] = i
@@ -144,3 +148,34 @@ for d in delays:
                  "share of offsets > 0": np.mean(offs_d["offset"] > 0) if len(offs_d) else np.nan})
 delay_table = pd.DataFrame(rows).set_index("delay d")
 delay_table.round(3)
+
+# %% [markdown]
+# ## Policies trained with a delay
+#
+# Running a policy in a maze slower than the one it learned in tests its robustness more than
+# the method. The cleaner experiment trains a policy *with* the delay: its labels come from the
+# true, current state while it sees the maze `d` steps late, so it has to carry what it saw
+# forward in its memory. Every shipped policy trained with an observation delay
+# (`scripts/train_maze_dagger.py --obs-delay d`) is tested here next to the policy without
+# delay, with the same tests and thresholds.
+
+# %%
+def offset_row(label, d, eps, offs):
+    return {"policy": label, "delay d": d, "success": np.mean([e["success"] for e in eps]),
+            "offsets": len(offs), "mean offset": offs["offset"].mean() if len(offs) else np.nan,
+            "median offset": offs["offset"].median() if len(offs) else np.nan,
+            "share of offsets > 0": np.mean(offs["offset"] > 0) if len(offs) else np.nan,
+            "share of offsets >= d": np.mean(offs["offset"] >= d) if len(offs) else np.nan}
+
+
+trained_rows = [offset_row(f"{art.key} (no delay)", base_config.obs_delay, episodes, offsets)]
+delayed = [a for a in find_policies() if a.config.get("env", {}).get("obs_delay")]
+for a in delayed:
+    model, _ = load_maze_policy(a.file("weights.pt"))
+    d = int(a.config["env"]["obs_delay"])
+    eps_d, offs_d = run_tests(policy_config(a).env_config(), model)
+    trained_rows.append(offset_row(f"{a.key} (trained with d = {d})", d, eps_d, offs_d))
+if not delayed:
+    print("no policy trained with a delay is shipped; train one with "
+          "python scripts/train_maze_dagger.py --run-dir runs/maze_d4 --obs-delay 4")
+pd.DataFrame(trained_rows).set_index("policy").round(3)
