@@ -84,9 +84,9 @@ def oracle_action(env: MarbleMazeEnv, speed: float = 0.05, gain: float = 4.0, de
 
 @dataclass(frozen=True)
 class DaggerConfig:
-    rounds: int = 8  # round 0: the controller drives; later rounds: the policy drives
-    episodes_per_round: int = 32
-    epochs_per_round: int = 8
+    rounds: int = 6  # round 0: the controller drives; later rounds: the policy drives
+    episodes_per_round: int = 24
+    epochs_per_round: int = 6
     batch_episodes: int = 8
     chunk: int = 16  # truncated backpropagation through time
     learning_rate: float = 1e-3
@@ -97,7 +97,7 @@ class DaggerConfig:
     oracle_speed: float = 0.08  # m/s, the controller's cruising speed
     oracle_gain: float = 8.0  # 1/s, the controller's velocity gain
     oracle_deadband: float = 1.0  # the controller's dead band (0: it never chooses no-op)
-    greedy_share: float = 0.5  # share of the policy-driven episodes that take the arg-max action (the rest sample)
+    greedy_share: float = 0.0  # share of the policy-driven episodes that take the arg-max action (the rest sample)
     start_rings: tuple[int, ...] = (1, 2, 3, 4, 4, 4)  # rings a collected episode starts in (drawn uniformly)
     env: dict | None = None  # MarbleMazeConfig fields that differ from the defaults (all rings start)
 
