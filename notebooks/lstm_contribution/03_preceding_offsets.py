@@ -165,14 +165,15 @@ def offset_row(label, d, eps, offs):
             "offsets": len(offs), "mean offset": offs["offset"].mean() if len(offs) else np.nan,
             "median offset": offs["offset"].median() if len(offs) else np.nan,
             "share of offsets > 0": np.mean(offs["offset"] > 0) if len(offs) else np.nan,
-            "share of offsets >= d": np.mean(offs["offset"] >= d) if len(offs) else np.nan}
+            **{f"share of offsets >= {k}": np.mean(offs["offset"] >= k) if len(offs) else np.nan
+               for k in sorted({1, *trained_delays} - {0})}}
 
 
-trained_rows = [offset_row(f"{art.key} (no delay)", base_config.obs_delay, episodes, offsets)]
 delayed = [a for a in find_policies() if a.config.get("env", {}).get("obs_delay")]
-for a in delayed:
+trained_delays = [int(a.config["env"]["obs_delay"]) for a in delayed]
+trained_rows = [offset_row(f"{art.key} (no delay)", base_config.obs_delay, episodes, offsets)]
+for a, d in zip(delayed, trained_delays):
     model, _ = load_maze_policy(a.file("weights.pt"))
-    d = int(a.config["env"]["obs_delay"])
     eps_d, offs_d = run_tests(policy_config(a).env_config(), model)
     trained_rows.append(offset_row(f"{a.key} (trained with d = {d})", d, eps_d, offs_d))
 if not delayed:
