@@ -72,3 +72,21 @@ if len(crossings):
     publish("lstm_memory_ablation", fig, f"Median steps from entering a ring to crossing its wall's gate, "
             f"{n_tests} greedy test episodes, with the policy's memory and with its LSTM state reset every step.")
 summary.round(1) if len(crossings) else "no ring was crossed"
+
+# %% [markdown]
+# ## When the maze is seen late
+#
+# A policy trained with an observation delay (`obs_delay`, see
+# {doc}`03_preceding_offsets`) sees where the ball was `d` steps ago, and has to carry the
+# ball's motion forward in its memory to act on where it is now. Its shipped test, with and
+# without memory (from the artifact's manifest, the same 40 starts):
+
+# %%
+from rlinside.agents.maze_zoo import find_policies
+
+policies = [art] + [a for a in find_policies() if a.config.get("env", {}).get("obs_delay")]
+delayed_rows = [{"policy": a.key, "delay d": a.config.get("env", {}).get("obs_delay", 0),
+                 "success with memory": a.manifest["metrics"]["success_rate"],
+                 "success without memory": a.manifest["metrics"]["success_rate_no_memory"]}
+                for a in policies]
+pd.DataFrame(delayed_rows).set_index("policy")
