@@ -156,8 +156,9 @@ delay_table.round(3)
 # the method. The cleaner experiment trains a policy *with* the delay: its labels come from the
 # true, current state while it sees the maze `d` steps late, so it has to carry what it saw
 # forward in its memory. Every shipped policy trained with an observation delay
-# (`scripts/train_maze_dagger.py --obs-delay d`) is tested here next to the policy without
-# delay, with the same tests and thresholds.
+# (`scripts/train_maze_dagger.py --obs-delay d`) is tested here next to the shipped policies
+# without delay, with the same tests and thresholds. Compare policies of the same trainer: the
+# delayed policy was trained by DAgger, like the second policy without delay.
 
 # %%
 def offset_row(label, d, eps, offs):
@@ -169,13 +170,17 @@ def offset_row(label, d, eps, offs):
                for k in sorted({1, *trained_delays} - {0})}}
 
 
-delayed = [a for a in find_policies() if a.config.get("env", {}).get("obs_delay")]
+others = [a for a in find_policies() if a.key != art.key]  # every other shipped policy, with or without delay
+delayed = [a for a in others if a.config.get("env", {}).get("obs_delay")]
 trained_delays = [int(a.config["env"]["obs_delay"]) for a in delayed]
-trained_rows = [offset_row(f"{art.key} (no delay)", base_config.obs_delay, episodes, offsets)]
-for a, d in zip(delayed, trained_delays):
+trained_rows = [offset_row(f"{art.key} ({art.config.get('trainer', 'a2c')}, no delay)", base_config.obs_delay,
+                           episodes, offsets)]
+for a in others:
     model, _ = load_maze_policy(a.file("weights.pt"))
+    d = int(a.config.get("env", {}).get("obs_delay", 0))
     eps_d, offs_d = run_tests(policy_config(a).env_config(), model)
-    trained_rows.append(offset_row(f"{a.key} (trained with d = {d})", d, eps_d, offs_d))
+    trained_rows.append(offset_row(f"{a.key} ({a.config.get('trainer', 'a2c')}, "
+                                   f"{'trained with d = ' + str(d) if d else 'no delay'})", d, eps_d, offs_d))
 if not delayed:
     print("no policy trained with a delay is shipped; train one with "
           "python scripts/train_maze_dagger.py --run-dir runs/maze_d4 --obs-delay 4")
