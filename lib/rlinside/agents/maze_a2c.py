@@ -54,7 +54,7 @@ class MazeA2CConfig:
     value_coef: float = 0.5
     max_grad_norm: float = 0.5
     lstm_size: int = 64
-    reward_scale: float = 100.0  # rewards are multiplied by this for learning (the potential moves by ~0.005 per step)
+    reward_scale: float = 10.0  # rewards are multiplied by this for learning (the potential moves by ~0.005 per step)
     seed: int = 0
     checkpoint_every: int = 100_000
     torch_threads: int = 1

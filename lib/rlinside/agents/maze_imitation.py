@@ -1,12 +1,14 @@
 """Training the maze policy by imitating a privileged controller (DAgger).
 
-Recurrent A2C from scratch did not learn the maze within our CPU budget (see the chapter:
-its policy collapsed to tilting the board into one corner whatever the image showed). This
-module trains the same network (:class:`rlinside.nets.maze.MazePolicy`) by DAgger (Ross,
-Gordon and Bagnell 2011): a controller that reads the simulator's state, :func:`oracle_action`,
-labels every step with its action; the policy learns to predict that label from the images
-alone; after the first round the policy itself drives (so it sees the states its own
-mistakes lead to) while the controller keeps labelling.
+A second trainer for :class:`rlinside.nets.maze.MazePolicy`, besides recurrent A2C
+(:mod:`rlinside.agents.maze_a2c`, the chapter's policy). It was written when A2C had not yet
+learned the maze (with the incremental tilt and no input normalization), and it is kept
+because its policies solve the task differently (one needs no memory) and because it
+trains policies for the observation-delay experiment in about 20 minutes. DAgger (Ross,
+Gordon and Bagnell 2011): a controller that reads the simulator's state,
+:func:`oracle_action`, labels every step with its action; the policy learns to predict that
+label from the images alone; after the first round the policy itself drives (so it sees the
+states its own mistakes lead to) while the controller keeps labelling.
 
 The controller needs the ball's velocity (and, with ``tilt_mode="incremental"``, the board's
 tilt), which one image does not show: the policy has to integrate it over frames, which is
@@ -16,9 +18,9 @@ chunks, as the policy is used. The net's input normalization
 (:meth:`rlinside.nets.maze.MazePolicy.set_input_statistics`) is frozen from the controller's
 episodes of round 0.
 
-With the incremental tilt of the paper's wording, DAgger did not learn within our budget
-(0 of 40 tests after two rounds, before the input normalization existed); the shipped policy
-uses ``tilt_mode="hold"`` (the default here), whose controller is a bang-bang velocity
+With the incremental tilt, DAgger did not learn within our budget (0 of 40 tests after two
+rounds, before the input normalization existed); the shipped DAgger policies use
+``tilt_mode="hold"`` (the default here), whose controller is a bang-bang velocity
 controller: it pushes along the one axis direction closest to the acceleration it wants, or
 holds the board level when that acceleration is small (``deadband``).
 """
