@@ -61,16 +61,24 @@ reached
 if len(crossings):
     summary = crossings.groupby(["wall", "memory"])["steps to cross"].agg(["count", "median", "mean"]).unstack("memory")
     fig, ax = plt.subplots(figsize=(7, 3.5))
+    all_walls = list(range(env_cfg.n_rings, 0, -1))
+    top = crossings["steps to cross"].groupby([crossings.memory, crossings.wall]).median().max()
     for k, (label, colour) in enumerate(zip(runs, PALETTE)):
         sub = crossings[crossings.memory == label]
-        walls = sorted(sub.wall.unique(), reverse=True)
-        med = [sub[sub.wall == w]["steps to cross"].median() for w in walls]
-        ax.plot([f"wall {w}" for w in walls], med, marker="o", color=colour, label=label)
+        med = [sub[sub.wall == w]["steps to cross"].median() if (sub.wall == w).any() else np.nan
+               for w in all_walls]
+        ax.plot([f"wall {w}" for w in all_walls], med, marker="o", color=colour, label=label)
+        for w, m in zip(all_walls, med):  # reached the ring but never crossed its wall
+            if np.isnan(m) and any(w in {int(r) for r in res["entered"]} for res in runs[label]):
+                ax.plot(f"wall {w}", top * 1.05, marker="x", ms=9, color=colour)
+                ax.annotate("never crossed", (f"wall {w}", top * 1.05), textcoords="offset points",
+                            xytext=(0, 7), ha="center", fontsize=7, color=colour)
     ax.set_ylabel("steps to cross (median)")
     ax.set_xlabel("wall, from the outer ring inwards")
     ax.legend(fontsize=8)
     publish("lstm_memory_ablation", fig, f"Median steps from entering a ring to crossing its wall's gate, "
-            f"{n_tests} greedy test episodes, with the policy's memory and with its LSTM state reset every step.")
+            f"{n_tests} greedy test episodes, with the policy's memory and with its LSTM state reset every step; "
+            "a cross marks a wall that was reached but never crossed.")
 summary.round(1) if len(crossings) else "no ring was crossed"
 
 # %% [markdown]
