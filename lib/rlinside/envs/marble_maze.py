@@ -23,8 +23,8 @@ turning gravity the opposite way in the board frame, ``g = 9.81 * (sin ty, -sin 
 -cos tx cos ty)`` (a board that tilts slowly compared with the ball's motion; the forces of
 the board's own rotation are neglected). Actions (as in the paper, 5 discrete): 0 no-op,
 1/2 tilt about ``x`` by ``+-tilt_step``, 3/4 tilt about ``y`` by ``+-tilt_step``; each angle
-is clipped to ``+-max_tilt`` (``tilt_mode="incremental"``, the paper's wording: the tilt is
-the sum of the past actions). The tilt is not visible in the image: the camera is mounted on
+is clipped to ``+-max_tilt`` (``tilt_mode="incremental"``: the tilt is the sum of the past
+actions; the paper does not say which reading it means). The tilt is not visible in the image: the camera is mounted on
 the board, so an incremental policy has to remember what it did. With ``tilt_mode="hold"``
 an action holds the board at ``+-max_tilt`` about its axis for the action's duration and
 no-op holds it level: the tilt is then a function of the current action alone, and what the
