@@ -59,6 +59,44 @@ def test_network_shapes_streams_and_attention(net):
         RecurrentAttentionQNetwork(0)
 
 
+def test_stream_outputs_and_their_saliency_through_unrolled(net):
+    from rlinside.explain.agents import heads, saliency_model
+    from rlinside.explain.saliency import GuidedBackprop, Gradient
+
+    x = _frames(2, 1, 84, 84, seed=3)
+    state = net(_frames(2, 1, 84, 84, seed=4))[1]
+    q, value, advantage, new_state = net(x, state, return_streams=True)
+    q_ref, state_ref, d = net(x, state, return_details=True)
+    torch.testing.assert_close(q, q_ref)
+    torch.testing.assert_close(value, d.value)
+    torch.testing.assert_close(advantage, d.advantage)
+    torch.testing.assert_close(new_state[0], state_ref[0])
+    with pytest.raises(ValueError, match="both"):
+        net(x, state, return_details=True, return_streams=True)
+    # the stream targets reach the DRQN through Unrolled, over a window of 3 steps
+    window = _frames(1, 3, 84, 84, seed=5)
+    one = tuple(s[:1] for s in state)
+    model = saliency_model("drqn", net, one, steps=3)
+    targets = heads("drqn", 2)
+    assert list(targets) == ["Q(s, chosen action)", "value stream V(s)",
+                             "advantage stream A(s, chosen action)"]
+    grads = {}
+    for name, (target, kwargs) in targets.items():
+        grads[name] = Gradient(model).attribute(window.float(), target=target, forward_kwargs=kwargs)
+        assert grads[name].shape == (1, 3, 84, 84)
+    # Q = V + A(a) - mean(A): independent autograd of the centred advantage gives the rest
+    xf = window.float().requires_grad_()
+    s = one
+    for k in range(3):
+        q_k, v_k, a_k, s = net(xf[:, k:k + 1], s, return_streams=True)
+    (a_k[:, 2] - a_k.mean(dim=1)).sum().backward()
+    torch.testing.assert_close(grads["Q(s, chosen action)"] - grads["value stream V(s)"], xf.grad,
+                               atol=1e-5, rtol=1e-4)
+    gb = GuidedBackprop(model).attribute(window.float(), target=targets["value stream V(s)"][0],
+                                         forward_kwargs={"return_streams": True})
+    assert gb.abs().sum() > 0
+
+
 def test_every_relu_runs_once_per_forward(net):
     calls: dict[str, int] = {}
     relus = {n: m for n, m in net.named_modules() if isinstance(m, torch.nn.ReLU)}

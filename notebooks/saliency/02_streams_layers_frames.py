@@ -22,9 +22,11 @@
 # 1. **outputs**: all six methods for each head of each agent, same state;
 # 2. **layers**: Grad-CAM and G1Grad-CAM at the three convolutions;
 # 3. **frames**: guided backpropagation for each stacked frame of the feed-forward agents, and
-#    for the recurrent A2C-LSTM through its last `history` inputs (its state carried from the
+#    for the recurrent agents through their last `history` inputs (the state carried from the
 #    game so far), with the share of the map's magnitude that falls on each frame, over
-#    `n_states` states.
+#    `n_states` states;
+# 4. **attention**: the recurrent attention DQN's three attention maps next to the saliency
+#    maps of its value and advantage streams, and how much they agree.
 
 # %% tags=["parameters"]
 warmup_steps: int = 60  # agent decisions before the explained state (evaluation game `seed`)
@@ -39,11 +41,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from scipy.stats import spearmanr
 
 from rlinside.agents.zoo import AGENTS, load_agent, most_trained, play_states
+from rlinside.envs.atari_objects import object_masks, to_observation_grid
 from rlinside.explain.agents import RECURRENT, explain_all, heads, saliency_model
-from rlinside.explain.saliency import COARSE, METHOD_NAMES, GuidedBackprop, make_method, normalize
+from rlinside.explain.saliency import (
+    COARSE, METHOD_NAMES, GuidedBackprop, advantage_stream, make_method, normalize, value_stream,
+)
+from rlinside.explain.sanity import object_share
 from rlinside.plots import publish, set_theme
 from rlinside.plots.saliency import check_palette, gallery, overlay
 
@@ -225,3 +232,92 @@ if frame_rows:
             f"Share of the guided-backprop magnitude on each past input, mean over {n_states} "
             f"states of evaluation game {seed} (one every {state_every} steps).")
 share_table.round(3) if frame_rows else "no agent shipped"
+
+
+# %% [markdown]
+# ## 4. Attention next to saliency
+#
+# The recurrent attention DQN looks at the screen through three soft attentions over the
+# 7 × 7 locations of its last convolution: one that feeds the LSTM (queried by the previous
+# memory) and one for each dueling stream (queried by the new memory), our reading of the
+# paper's "split attention" (see the chapter page). An attention map is part of the forward
+# pass, so it says where the network *looked*; a saliency map says which pixels the output is
+# *sensitive to*. Here both are drawn for the same state: the attention maps upsampled to the
+# screen as Grad-CAM upsamples its maps, and guided backpropagation of each stream.
+#
+# Over `n_states` states the table then gives, per stream, the Spearman correlation between
+# its attention and its own guided-backprop map (magnitude averaged over the 7 × 7 blocks of
+# 12 × 12 pixels), the same with the *other* stream's map (a baseline: if the two are as high,
+# the attention is not specific to its stream), the correlation between the two stream
+# attentions, how many locations each attention effectively uses (the exponential of its
+# entropy: 49 for uniform attention, 1 for a single location), its largest weight relative to
+# uniform attention (1: uniform), and its enrichment on the
+# game's objects (as in {doc}`04_videos`: share on the objects over the objects' share of the
+# screen).
+
+# %%
+ATTENTIONS = ("lstm_attention", "value_attention", "advantage_attention")
+att_rows, att_stats = [], []
+for (agent, game), p in played.items():
+    if agent != "drqn":
+        continue
+    net, label = p["net"], f"{AGENTS[agent].label} {game} ({p['art'].config['stage']})"
+
+    def attention_and_saliency(i):
+        obs = torch.from_numpy(p["obs"][i:i + 1])
+        with torch.no_grad():
+            _, _, details = net(obs, p["states"][i], return_details=True)
+        att = {k: getattr(details, k)[0] for k in ATTENTIONS}  # (7, 7) each, sums to 1
+        model, action = saliency_model(agent, net, p["states"][i]), int(p["actions"][i])
+        gb = {stream: GuidedBackprop(model).attribute(obs.float(), target=target,
+                                                      forward_kwargs={"return_streams": True})[0, -1]
+              for stream, target in (("value", value_stream()), ("advantage", advantage_stream(action)))}
+        return att, gb
+
+    att, gb = attention_and_saliency(warmup_steps - 1)
+    screen = p["frames"][warmup_steps - 1]
+    up = {k: F.interpolate(a[None, None], size=(84, 84), mode="bilinear", align_corners=False)[0, 0]
+          for k, a in att.items()}
+    # attention relative to uniform (49 a - 1: positive where it looks more than average),
+    # scaled by its largest deviation; the table gives how large that deviation is
+    dev = {k: 49 * u - 1 for k, u in up.items()}
+    att_rows.append((label, [overlay(screen, (d / d.abs().max()).numpy(), palette=palette) for d in dev.values()]
+                     + [overlay(screen, normalize(g[None, None], mode="frame")[0, 0].numpy(), palette=palette)
+                        for g in gb.values()]))
+    for i in range(state_every - 1, n_states * state_every, state_every):
+        att, gb = attention_and_saliency(i)
+        pooled = {k: F.adaptive_avg_pool2d(g.abs()[None, None], 7)[0, 0].flatten().numpy() for k, g in gb.items()}
+        mask = to_observation_grid(np.logical_or.reduce(list(object_masks(game, p["frames"][i]).values())))
+        row = {"agent": label,
+               "rho value att vs value saliency": spearmanr(att["value_attention"].flatten(), pooled["value"]).statistic,
+               "rho value att vs advantage saliency": spearmanr(att["value_attention"].flatten(),
+                                                                pooled["advantage"]).statistic,
+               "rho advantage att vs advantage saliency": spearmanr(att["advantage_attention"].flatten(),
+                                                                    pooled["advantage"]).statistic,
+               "rho advantage att vs value saliency": spearmanr(att["advantage_attention"].flatten(),
+                                                                pooled["value"]).statistic,
+               "rho value att vs advantage att": spearmanr(att["value_attention"].flatten(),
+                                                           att["advantage_attention"].flatten()).statistic,
+               "rho lstm att vs value att": spearmanr(att["lstm_attention"].flatten(),
+                                                      att["value_attention"].flatten()).statistic}
+        for k, a in att.items():
+            a = a.flatten().clamp_min(1e-12)
+            row[f"locations {k.split('_')[0]}"] = float(torch.exp(-(a * a.log()).sum()))
+            row[f"peak / uniform {k.split('_')[0]}"] = float(49 * a.max())
+            upsampled = F.interpolate(att[k][None, None], size=(84, 84), mode="bilinear", align_corners=False)
+            row[f"enrichment {k.split('_')[0]}"] = object_share(upsampled[0, 0], mask)[1]
+        att_stats.append(row)
+if att_rows:
+    fig = gallery([r for _, r in att_rows], row_labels=[n for n, _ in att_rows],
+                  col_labels=["attention\nfeeding the LSTM", "attention of\nthe value stream",
+                              "attention of the\nadvantage stream", "guided backprop\nV(s)",
+                              "guided backprop\nA(s, chosen action)"], palette=palette)
+    publish("sal_attention", fig,
+            f"The recurrent attention DQN after {warmup_steps} decisions of evaluation game {seed}: "
+            "its three attention maps relative to uniform attention (49 a - 1 on the 7 x 7 "
+            "locations, upsampled bilinearly, each scaled by its largest deviation: the table "
+            "below says how large that is) "
+            "and guided backpropagation of its two streams (newest frame, each scaled by its "
+            "maximum |value|).")
+    attention_table = pd.DataFrame(att_stats).groupby("agent").mean().T
+attention_table.round(3) if att_rows else "the recurrent attention DQN is not shipped"

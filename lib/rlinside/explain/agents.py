@@ -6,7 +6,9 @@ feed-forward and recurrent agents and for their different heads.
   recurrent one, started from the recurrent state the agent carried (what
   :func:`rlinside.agents.zoo.play_states` returns with ``return_states=True``).
 - :func:`heads` names the scalar outputs each agent can be explained by: the Q-value of an
-  action for the DQN family, plus the value and advantage streams of the dueling nets; the
+  action for the DQN family, plus the value and advantage streams of the dueling nets
+  (the recurrent attention DQN's through ``return_streams=True``, which
+  :class:`~rlinside.explain.saliency.Unrolled` passes on); the
   actor's logit of an action and the critic's value for A2C.
 - :func:`explain_all` runs the six methods of :data:`~rlinside.explain.saliency.METHOD_NAMES`
   on one batch.
@@ -56,12 +58,10 @@ def heads(agent: str, action: int) -> dict[str, tuple[Any, dict | None]]:
     if agent in ("a2c", "a2c-lstm"):
         return {"actor: logit of the chosen action": (action, None),
                 "critic: V(s)": (critic_value(), None)}
-    if agent == "dddqn":
+    if agent in ("dddqn", "drqn"):
         return {"Q(s, chosen action)": (action, None),
                 "value stream V(s)": (value_stream(), {"return_streams": True}),
                 "advantage stream A(s, chosen action)": (advantage_stream(action), {"return_streams": True})}
-    if agent == "drqn":
-        return {"Q(s, chosen action)": (action, None)}
     raise ValueError(f"agent must be one of dddqn, drqn, a2c, a2c-lstm, got {agent!r}")
 
 

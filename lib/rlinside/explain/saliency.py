@@ -536,7 +536,9 @@ class Unrolled(nn.Module):
         self.net, self.steps, self.channels = net, steps, channels_per_step
         self.state = None if state is None else tuple(s.detach() for s in state)
 
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor, **net_kwargs: Any):
+        """``net_kwargs`` (e.g. ``return_streams=True``) are passed to every step of ``net``,
+        whose output must keep the recurrent state as its last element."""
         expected = self.steps * self.channels
         if x.ndim != 4 or x.shape[1] != expected:
             raise ValueError(
@@ -548,7 +550,7 @@ class Unrolled(nn.Module):
             state = tuple(s.expand(x.shape[0], *s.shape[1:]) for s in state)
         out = None
         for k in range(self.steps):
-            out = self.net(x[:, k * self.channels:(k + 1) * self.channels], state)
+            out = self.net(x[:, k * self.channels:(k + 1) * self.channels], state, **net_kwargs)
             state = out[-1]
         return out
 

@@ -202,8 +202,10 @@ class RecurrentAttentionQNetwork(nn.Module):
         )
 
     def forward(
-        self, x: torch.Tensor, state: State | None = None, return_details: bool = False
-    ) -> tuple[torch.Tensor, State] | tuple[torch.Tensor, State, AttentionDetails]:
+        self, x: torch.Tensor, state: State | None = None, return_details: bool = False,
+        return_streams: bool = False,
+    ) -> (tuple[torch.Tensor, State] | tuple[torch.Tensor, State, AttentionDetails]
+          | tuple[torch.Tensor, torch.Tensor, torch.Tensor, State]):
         """One step for a batch.
 
         Args:
@@ -212,14 +214,24 @@ class RecurrentAttentionQNetwork(nn.Module):
             state: ``(h, c)``, each ``(B, lstm_size)``; None: zeros (start of a game).
             return_details: also return the :class:`AttentionDetails` (streams, the three
                 attention maps as ``(B, 7, 7)``, the LSTM gates).
+            return_streams: return ``(q, value (B, 1), advantage (B, n_actions), (h, c))``,
+                the layout of :class:`~rlinside.nets.atari.DuelingQNetwork` with
+                ``return_streams=True`` plus the state last (so that saliency targets of the
+                two streams and :class:`~rlinside.explain.saliency.Unrolled` work unchanged).
+                Not together with ``return_details``.
 
         Returns:
             ``(q: (B, n_actions), (h, c))``, plus the details when asked.
         """
+        if return_details and return_streams:
+            raise ValueError("return_details and return_streams cannot both be True")
         if state is None:
             state = self.initial_state(x.shape[0], x.device)
         features = self.features(x)
-        q, state, details = self._step(features, self._keys(features), state, return_details)
+        q, state, details = self._step(features, self._keys(features), state,
+                                       return_details or return_streams)
+        if return_streams:
+            return q, details.value, details.advantage, state
         if return_details:
             return q, state, details
         return q, state
