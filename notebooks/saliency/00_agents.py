@@ -39,7 +39,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rlinside.agents.zoo import AGENTS, find_agents, load_agent, play_frames, read_metrics, summary_rows
+from rlinside.agents.zoo import (
+    AGENTS, find_agents, load_agent, most_trained, play_frames, read_metrics, summary_rows,
+)
 from rlinside.plots import PALETTE, publish, set_theme
 
 set_theme()
@@ -80,10 +82,18 @@ table
 #
 # Each point is the mean full-game score of the last `smoothing` training games (played with
 # the exploration of training, so below the evaluation scores), against agent steps (1 step =
-# 4 frames). The dotted line marks the early checkpoint.
+# 4 frames), from the log of the most trained agent of each kind (the final one, or the early
+# one while the final one is not shipped). The dotted line marks the early checkpoint.
 
 # %%
-finals = [a for a in shipped if a.config["stage"] == "final"]
+finals = most_trained()  # the final agent of each (agent, game), else its early one
+
+
+def label(art):
+    name = AGENTS[art.config["agent"]].label
+    return name if art.config["stage"] == "final" else f"{name} (early only)"
+
+
 games = sorted({a.config["game"] for a in finals})
 if finals:
     fig, axes = plt.subplots(1, len(games), figsize=(5.5 * len(games), 3.6), squeeze=False)
@@ -94,22 +104,22 @@ if finals:
                 continue
             ret = pd.Series(cols["return"]).rolling(smoothing, min_periods=1).mean()
             color = PALETTE[list(AGENTS).index(art.config["agent"]) % len(PALETTE)]
-            ax.plot(cols["step"] / 1e6, ret, color=color, label=AGENTS[art.config["agent"]].label)
+            ax.plot(cols["step"] / 1e6, ret, color=color, label=label(art))
             early = [a for a in shipped if a.config["stage"] == "early"
                      and a.config["agent"] == art.config["agent"] and a.config["game"] == game]
             for e in early:
                 ax.axvline(e.config["step"] / 1e6, color=color, ls=":", lw=1)
         ax.set(title=game, xlabel="agent steps (millions)", ylabel=f"score, mean of {smoothing} games")
-        ax.legend(loc="upper left")
+        ax.legend(loc="best", fontsize=8)
     publish("sal_agents_curves", fig,
             "Learning curves of the shipped agents (training games; dotted: early checkpoint).")
 else:
-    print("no final agent shipped yet: no learning curves to draw")
+    print("no agent shipped yet: no learning curves to draw")
 
 # %% [markdown]
 # ## Filmstrips
 #
-# Each final agent plays evaluation game `filmstrip_seed`; every `filmstrip_every`-th frame is
+# Each of these agents plays evaluation game `filmstrip_seed`; every `filmstrip_every`-th frame is
 # shown with the running score. These are the kind of frames the saliency maps of the next
 # notebooks are drawn on.
 
@@ -119,7 +129,7 @@ if finals:
                              figsize=(1.6 * filmstrip_frames, 2.2 * len(finals)), squeeze=False)
     for row, art in zip(axes, finals):
         agent, game = art.config["agent"], art.config["game"]
-        net, _ = load_agent(agent, game, "final")
+        net, _ = load_agent(agent, game, art.config["stage"])
         frames, scores, _ = play_frames(agent, net, game, steps=filmstrip_frames * filmstrip_every,
                                         seed=filmstrip_seed)
         for j, ax in enumerate(row):
@@ -128,6 +138,6 @@ if finals:
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(f"t={t + 1}, score {scores[t]:.0f}", fontsize=7)
-        row[0].set_ylabel(f"{AGENTS[agent].label}\n{game}", fontsize=8)
-    publish("sal_agents_filmstrips", fig, "Final agents playing (every "
+        row[0].set_ylabel(f"{label(art)}\n{game}", fontsize=8)
+    publish("sal_agents_filmstrips", fig, "The most trained agents playing (every "
             f"{filmstrip_every}th agent step of evaluation game {filmstrip_seed}).")
