@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="agent steps between checkpoints (default: the agent config's)")
     parser.add_argument("--no-replay", action="store_true",
                         help="do not store the replay buffer (smaller, resume not bit-identical)")
+    parser.add_argument("--init", choices=("pytorch", "orthogonal"), default=None,
+                        help="drqn only: weight initialization of the network (default: "
+                        "pytorch, as the shipped agent; see rlinside.nets.attention)")
     parser.add_argument("--eval-episodes", type=int, default=10,
                         help="full games played with the final weights (0: skip)")
     args = parser.parse_args(argv)
@@ -66,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--snapshots must be comma-separated integers, got {args.snapshots!r}")
     if any(not 0 <= v <= steps for v in extra):
         parser.error(f"--snapshots must lie in [0, {steps}] (the total steps), got {args.snapshots!r}")
+    if args.init is not None and args.agent != "drqn":
+        parser.error(f"--init applies to --agent drqn only, got --agent {args.agent}")
     early = [args.early_step] if 0 < args.early_step <= steps else []
     common = dict(game=args.game, seed=args.seed, total_steps=steps, torch_threads=args.threads,
                   snapshot_steps=tuple(sorted(set(early + extra))))
@@ -75,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         config = DQNConfig(save_replay=not args.no_replay, **common)
         train, export, load, evaluate_fn = train_dqn, export_weights, load_weights, evaluate
     elif args.agent == "drqn":
+        if args.init is not None:
+            common["init"] = args.init
         config = DRQNConfig(save_replay=not args.no_replay, **common)
         train, export, load, evaluate_fn = train_drqn, export_drqn_weights, load_drqn_weights, evaluate_drqn
     else:

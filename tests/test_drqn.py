@@ -97,6 +97,29 @@ def test_stream_outputs_and_their_saliency_through_unrolled(net):
     assert gb.abs().sum() > 0
 
 
+def test_orthogonal_initialization():
+    torch.manual_seed(0)
+    default = RecurrentAttentionQNetwork(n_actions=5, lstm_size=32, attention_size=16, hidden=24)
+    torch.manual_seed(0)
+    ortho = RecurrentAttentionQNetwork(n_actions=5, lstm_size=32, attention_size=16, hidden=24,
+                                       init="orthogonal")
+    assert ortho.init == "orthogonal" and default.init == "pytorch"
+    w = ortho.torso.conv2.weight.flatten(1)  # (64, 32*4*4): rows orthogonal, norm sqrt(2)
+    torch.testing.assert_close(w @ w.T, 2.0 * torch.eye(64), atol=1e-4, rtol=1e-4)
+    assert torch.count_nonzero(ortho.torso.conv1.bias) == 0
+    for block in ortho.lstm.weight_ih.chunk(4, dim=0):  # each gate: (32, 64), orthonormal rows
+        torch.testing.assert_close(block @ block.T, torch.eye(32), atol=1e-4, rtol=1e-4)
+    assert torch.count_nonzero(ortho.lstm.bias_hh) == 0
+    # the point of it: much larger conv3 features, hence attention that is not flat at step 0
+    x = _frames(4, 1, 84, 84, seed=7)
+    f_default, f_ortho = default.features(x), ortho.features(x)
+    assert f_ortho.abs().mean() > 3 * f_default.abs().mean()
+    with pytest.raises(ValueError, match="init must be one of"):
+        RecurrentAttentionQNetwork(5, init="xavier")
+    with pytest.raises(ValueError, match="init must be one of"):
+        DRQNConfig(init="xavier")
+
+
 def test_every_relu_runs_once_per_forward(net):
     calls: dict[str, int] = {}
     relus = {n: m for n, m in net.named_modules() if isinstance(m, torch.nn.ReLU)}

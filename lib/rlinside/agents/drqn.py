@@ -58,7 +58,7 @@ from rlinside.agents.offpolicy import (
     FrameReplayBuffer, OffPolicyAgent, evaluate_off_policy, export_off_policy_weights,
     gradient_step, train_off_policy, validate_off_policy_config,
 )
-from rlinside.nets.attention import RecurrentAttentionQNetwork
+from rlinside.nets.attention import INITS, RecurrentAttentionQNetwork
 
 __all__ = [
     "DRQNConfig",
@@ -106,6 +106,7 @@ class DRQNConfig(RunConfig):
     lstm_size: int = 256  # LSTM units (Sorokin et al. 2015)
     attention_size: int = 256  # width of the additive attention's tanh layer
     hidden: int = 256  # units of the value and advantage hidden layers
+    init: str = "pytorch"  # "pytorch" (the shipped agents) or "orthogonal" (Baselines' layer_init)
     # -- learning
     learning_rate: float = 1e-4  # Adam step size (rl-baselines3-zoo, CleanRL)
     adam_eps: float = 1.5e-4  # Adam epsilon (Dopamine, Hessel et al. 2018)
@@ -135,6 +136,8 @@ class DRQNConfig(RunConfig):
             non_negative_ints=("burn_in",),
             learning_starts_min="window",  # one window
         )
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
 
     @property
     def window(self) -> int:
@@ -265,7 +268,7 @@ def _sequence_update(
 def _new_network(n_actions: int, config: DRQNConfig) -> RecurrentAttentionQNetwork:
     return RecurrentAttentionQNetwork(
         n_actions, in_channels=config.frame_stack, lstm_size=config.lstm_size,
-        attention_size=config.attention_size, hidden=config.hidden,
+        attention_size=config.attention_size, hidden=config.hidden, init=config.init,
     )
 
 
