@@ -251,7 +251,9 @@ share_table.round(3) if frame_rows else "no agent shipped"
 # the attention is not specific to its stream), the correlation between the two stream
 # attentions, how many locations each attention effectively uses (the exponential of its
 # entropy: 49 for uniform attention, 1 for a single location), its largest weight relative to
-# uniform attention (1: uniform), and its enrichment on the
+# uniform attention (1: uniform), the spread of its scores (the largest minus the smallest
+# logit of the softmax: 0 for uniform attention, about 4 when one location gets 50 times the
+# weight of another), the size of the conv3 features it reads, and its enrichment on the
 # game's objects (as in {doc}`04_videos`: share on the objects over the objects' share of the
 # screen).
 
@@ -287,6 +289,8 @@ for (agent, game), p in played.items():
     for i in range(state_every - 1, n_states * state_every, state_every):
         att, gb = attention_and_saliency(i)
         pooled = {k: F.adaptive_avg_pool2d(g.abs()[None, None], 7)[0, 0].flatten().numpy() for k, g in gb.items()}
+        with torch.no_grad():
+            conv3 = net.features(torch.from_numpy(p["obs"][i:i + 1]))  # (1, 49, 64)
         mask = to_observation_grid(np.logical_or.reduce(list(object_masks(game, p["frames"][i]).values())))
         row = {"agent": label,
                "rho value att vs value saliency": spearmanr(att["value_attention"].flatten(), pooled["value"]).statistic,
@@ -304,8 +308,11 @@ for (agent, game), p in played.items():
             a = a.flatten().clamp_min(1e-12)
             row[f"locations {k.split('_')[0]}"] = float(torch.exp(-(a * a.log()).sum()))
             row[f"peak / uniform {k.split('_')[0]}"] = float(49 * a.max())
+            row[f"logit spread {k.split('_')[0]}"] = float(a.max().log() - a.min().log())
             upsampled = F.interpolate(att[k][None, None], size=(84, 84), mode="bilinear", align_corners=False)
             row[f"enrichment {k.split('_')[0]}"] = object_share(upsampled[0, 0], mask)[1]
+        row["conv3 features, mean"] = float(conv3.mean())
+        row["conv3 features, std over locations"] = float(conv3.std(dim=1).mean())
         att_stats.append(row)
 if att_rows:
     fig = gallery([r for _, r in att_rows], row_labels=[n for n, _ in att_rows],
