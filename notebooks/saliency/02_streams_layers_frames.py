@@ -328,3 +328,36 @@ if att_rows:
             "maximum |value|).")
     attention_table = pd.DataFrame(att_stats).groupby("agent").mean().T
 attention_table.round(3) if att_rows else "the recurrent attention DQN is not shipped"
+
+# %% [markdown]
+# Why would an attention stay uniform? Its scores can only change if its parameters get a
+# gradient. The next table gives the gradient norm of each part of the network for the sum
+# of the chosen actions' Q-values over the same states (each from the state the agent carried),
+# divided by the norm of that part's weights: how fast a step of plain gradient descent would
+# move it, relative to its size.
+
+# %%
+grad_rows = []
+for (agent, game), p in played.items():
+    if agent != "drqn":
+        continue
+    net = p["net"]
+    net.zero_grad()
+    with torch.enable_grad():
+        total = 0.0
+        for i in range(state_every - 1, n_states * state_every, state_every):
+            q, _ = net(torch.from_numpy(p["obs"][i:i + 1]), p["states"][i])
+            total = total + q[0, int(p["actions"][i])]
+        total.backward()
+    parts = {"convolutions": net.torso, "attention feeding the LSTM": net.lstm_attention, "LSTM": net.lstm,
+             "value attention": net.value_attention, "advantage attention": net.advantage_attention,
+             "value stream": [net.value_hidden, net.value_out],
+             "advantage stream": [net.advantage_hidden, net.advantage_out]}
+    for part, modules in parts.items():
+        params = [q for m in (modules if isinstance(modules, list) else [modules]) for q in m.parameters()]
+        g = torch.sqrt(sum((q.grad ** 2).sum() for q in params)).item()
+        w = torch.sqrt(sum((q.detach() ** 2).sum() for q in params)).item()
+        grad_rows.append({"agent": f"{AGENTS[agent].label} {game} ({p['art'].config['stage']})", "part": part,
+                          "gradient norm": g, "gradient / weight norm": g / w})
+    net.zero_grad(set_to_none=True)
+pd.DataFrame(grad_rows).set_index(["agent", "part"]) if grad_rows else "the recurrent attention DQN is not shipped"
