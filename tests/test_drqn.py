@@ -331,3 +331,29 @@ def test_export_load_and_evaluate(straight_run, tmp_path):
     assert scores.shape == (1,) and scores[0] >= 0
     with pytest.raises(ValueError, match="actions"):
         evaluate_drqn(RecurrentAttentionQNetwork(4), "Seaquest", episodes=1, seed=0)
+
+
+def test_eval_snapshots_script(straight_run, tmp_path):
+    """scripts/eval_snapshots.py: one row per snapshot, the zoo's evaluation, attention peaks."""
+    import shutil
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(straight_run / "weights_step000000300.pt", run)
+    script = Path(__file__).resolve().parents[1] / "scripts" / "eval_snapshots.py"
+    proc = subprocess.run([sys.executable, str(script), "--run-dir", str(run), "--agent", "drqn",
+                           "--episodes", "1", "--seed", "3"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    import pandas as pd
+
+    table = pd.read_csv(run / "snapshot_eval.csv")
+    assert list(table["step"]) == [300] and table["distinct scores"].iloc[0] == 1
+    net, _ = load_drqn_weights(run / "weights_step000000300.pt")
+    assert table["mean"].iloc[0] == evaluate_drqn(net, "Seaquest", episodes=1, seed=3)[0]
+    for part in ("lstm", "value", "advantage"):
+        assert table[f"attention peak / uniform ({part})"].iloc[0] >= 1.0  # 49 * max of a softmax
+    bad = subprocess.run([sys.executable, str(script), "--run-dir", str(run), "--agent", "drqn",
+                          "--from-step", "1000"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "no weights_step<N>.pt at or after step 1000" in bad.stderr

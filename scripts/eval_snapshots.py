@@ -1,0 +1,84 @@
+"""Evaluate every float16 snapshot of an Atari run (``weights_step<N>.pt``) with the zoo's
+protocol, to see how an agent's greedy play changes along its run.
+
+Example (the recurrent attention DQN runs of the saliency chapter)::
+
+    python scripts/eval_snapshots.py --run-dir runs/drqn_seaquest_s0 --agent drqn --from-step 450000
+
+Prints one row per snapshot and writes ``RUN_DIR/snapshot_eval.csv``: the mean and standard
+deviation of the full-game score over ``--episodes`` games (``rlinside.agents.zoo``
+evaluation: epsilon 0.001 for Q-learning agents, sampled actions for A2C), how many distinct
+scores those games gave (1: the agent plays the same game whatever the no-op start), and for
+the recurrent attention DQN the mean largest weight of each of its three attentions relative
+to uniform attention (1: uniform), over every 10th state of 200 steps of evaluation game
+``--seed``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from rlinside.agents.zoo import AGENTS, _function, load_weights_file, play_states
+
+SNAPSHOT = re.compile(r"weights_step(\d+)\.pt$")
+
+
+def attention_peaks(net, game: str, seed: int) -> dict[str, float]:
+    """Mean ``49 * max(attention)`` of each attention of a recurrent attention DQN."""
+    obs, _, _, states = play_states("drqn", net, game, steps=200, seed=seed, return_states=True)
+    peaks: dict[str, list[float]] = {"lstm": [], "value": [], "advantage": []}
+    with torch.no_grad():
+        for i in range(9, 200, 10):
+            _, _, d = net(torch.from_numpy(obs[i:i + 1]), states[i], return_details=True)
+            for name in peaks:
+                a = getattr(d, f"{name}_attention")
+                peaks[name].append(float(a.numel() * a.max()))
+    return {f"attention peak / uniform ({k})": float(np.mean(v)) for k, v in peaks.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run-dir", type=Path, required=True)
+    parser.add_argument("--agent", required=True, choices=sorted(AGENTS))
+    parser.add_argument("--game", default=None, help="default: the game stored in the weights")
+    parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0, help="evaluation seed (as ship_atari_agent.py)")
+    parser.add_argument("--from-step", type=int, default=0, help="skip snapshots before this step")
+    args = parser.parse_args(argv)
+    if args.episodes < 1:
+        parser.error(f"--episodes must be >= 1, got {args.episodes}")
+    if not args.run_dir.is_dir():
+        parser.error(f"--run-dir {args.run_dir} is not a directory")
+    snapshots = sorted((int(m.group(1)), p) for p in args.run_dir.iterdir()
+                       if (m := SNAPSHOT.search(p.name)) and int(m.group(1)) >= args.from_step)
+    if not snapshots:
+        parser.error(f"no weights_step<N>.pt at or after step {args.from_step} in {args.run_dir}")
+    torch.set_num_threads(1)
+    evaluate = _function(args.agent, "evaluate")
+    rows = []
+    for step, path in snapshots:
+        net, meta = load_weights_file(args.agent, path, device=torch.device("cpu"))
+        game = args.game or meta["game"]
+        scores = np.asarray(evaluate(net, game, args.episodes, seed=args.seed))
+        row = {"step": step, "game": game, "mean": float(scores.mean()), "std": float(scores.std()),
+               "distinct scores": int(len(np.unique(scores)))}
+        if args.agent == "drqn":
+            row.update(attention_peaks(net, game, args.seed))
+        rows.append(row)
+        print(", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
+              flush=True)
+    table = pd.DataFrame(rows)
+    table.to_csv(args.run_dir / "snapshot_eval.csv", index=False)
+    print(table.round(2).to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
