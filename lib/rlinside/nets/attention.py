@@ -49,8 +49,8 @@ Our choices, and why:
   the agents shipped so far were trained. Measured on Seaquest frames, the conv3 features it
   gives are tiny (mean 0.014), so the attention scores differ by about 1% between locations:
   the attention starts uniform, its gradients are 10^-4 to 10^-6 of the other layers' (below
-  Adam's epsilon of 1.5e-4) and it stays uniform through training (the saliency chapter
-  measures this). ``"orthogonal"``: orthogonal weights and zero biases (Saxe et al. 2014), gain
+  Adam's epsilon of 1.5e-4). It was still uniform at 250k agent steps and had only begun to
+  focus at 600k (the saliency chapter measures this). ``"orthogonal"``: orthogonal weights and zero biases (Saxe et al. 2014), gain
   sqrt(2) for layers followed by a ReLU and 1 elsewhere, the ``layer_init`` of OpenAI Baselines
   and CleanRL; conv3 features are then about ten times larger (mean 0.13).
 
