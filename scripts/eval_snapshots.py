@@ -8,10 +8,11 @@ Example (the recurrent attention DQN runs of the saliency chapter)::
 Prints one row per snapshot and writes ``RUN_DIR/snapshot_eval.csv``: the mean and standard
 deviation of the full-game score over ``--episodes`` games (``rlinside.agents.zoo``
 evaluation: epsilon 0.001 for Q-learning agents, sampled actions for A2C), how many distinct
-scores those games gave (1: the agent plays the same game whatever the no-op start), and for
-the recurrent attention DQN the mean largest weight of each of its three attentions relative
-to uniform attention (1: uniform), over every 10th state of 200 steps of evaluation game
-``--seed``.
+scores those games gave (1: the agent plays the same game whatever the no-op start); then,
+over 200 steps of evaluation game ``--seed``, the share of its most frequent action and the
+number of actions it used, and for the recurrent attention DQN the mean largest weight of
+each of its three attentions relative to uniform attention (1: uniform), over every 10th
+state. ``--episodes 0`` skips the evaluation games.
 """
 
 from __future__ import annotations
@@ -30,9 +31,15 @@ from rlinside.agents.zoo import AGENTS, _function, load_weights_file, play_state
 SNAPSHOT = re.compile(r"weights_step(\d+)\.pt$")
 
 
-def attention_peaks(net, game: str, seed: int) -> dict[str, float]:
-    """Mean ``49 * max(attention)`` of each attention of a recurrent attention DQN."""
-    obs, _, _, states = play_states("drqn", net, game, steps=200, seed=seed, return_states=True)
+def play_statistics(agent: str, net, game: str, seed: int) -> dict[str, float]:
+    """Over 200 steps of evaluation game ``seed``: the share of the most frequent action and
+    the number of actions used; for the recurrent attention DQN also the mean
+    ``49 * max(attention)`` of each of its attentions over every 10th state."""
+    obs, _, actions, states = play_states(agent, net, game, steps=200, seed=seed, return_states=True)
+    counts = np.bincount(actions)
+    stats = {"top action share": float(counts.max() / counts.sum()), "actions used": int((counts > 0).sum())}
+    if agent != "drqn":
+        return stats
     peaks: dict[str, list[float]] = {"lstm": [], "value": [], "advantage": []}
     with torch.no_grad():
         for i in range(9, 200, 10):
@@ -40,7 +47,7 @@ def attention_peaks(net, game: str, seed: int) -> dict[str, float]:
             for name in peaks:
                 a = getattr(d, f"{name}_attention")
                 peaks[name].append(float(a.numel() * a.max()))
-    return {f"attention peak / uniform ({k})": float(np.mean(v)) for k, v in peaks.items()}
+    return stats | {f"attention peak / uniform ({k})": float(np.mean(v)) for k, v in peaks.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,12 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", type=Path, required=True)
     parser.add_argument("--agent", required=True, choices=sorted(AGENTS))
     parser.add_argument("--game", default=None, help="default: the game stored in the weights")
-    parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--episodes", type=int, default=10, help="evaluation games (0: none)")
     parser.add_argument("--seed", type=int, default=0, help="evaluation seed (as ship_atari_agent.py)")
     parser.add_argument("--from-step", type=int, default=0, help="skip snapshots before this step")
     args = parser.parse_args(argv)
-    if args.episodes < 1:
-        parser.error(f"--episodes must be >= 1, got {args.episodes}")
+    if args.episodes < 0:
+        parser.error(f"--episodes must be >= 0 (0: no evaluation games), got {args.episodes}")
     if not args.run_dir.is_dir():
         parser.error(f"--run-dir {args.run_dir} is not a directory")
     snapshots = sorted((int(m.group(1)), p) for p in args.run_dir.iterdir()
@@ -66,11 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     for step, path in snapshots:
         net, meta = load_weights_file(args.agent, path, device=torch.device("cpu"))
         game = args.game or meta["game"]
-        scores = np.asarray(evaluate(net, game, args.episodes, seed=args.seed))
-        row = {"step": step, "game": game, "mean": float(scores.mean()), "std": float(scores.std()),
-               "distinct scores": int(len(np.unique(scores)))}
-        if args.agent == "drqn":
-            row.update(attention_peaks(net, game, args.seed))
+        row = {"step": step, "game": game}
+        if args.episodes:
+            scores = np.asarray(evaluate(net, game, args.episodes, seed=args.seed))
+            row |= {"mean": float(scores.mean()), "std": float(scores.std()),
+                    "distinct scores": int(len(np.unique(scores)))}
+        row.update(play_statistics(args.agent, net, game, args.seed))
         rows.append(row)
         print(", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
               flush=True)

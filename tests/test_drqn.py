@@ -354,6 +354,8 @@ def test_eval_snapshots_script(straight_run, tmp_path):
     assert table["mean"].iloc[0] == evaluate_drqn(net, "Seaquest", episodes=1, seed=3)[0]
     for part in ("lstm", "value", "advantage"):
         assert table[f"attention peak / uniform ({part})"].iloc[0] >= 1.0  # 49 * max of a softmax
+    used, top = table["actions used"].iloc[0], table["top action share"].iloc[0]
+    assert 1 <= used <= 18 and 1 / used <= top <= 1
     bad = subprocess.run([sys.executable, str(script), "--run-dir", str(run), "--agent", "drqn",
                           "--from-step", "1000"], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "no weights_step<N>.pt at or after step 1000" in bad.stderr
