@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 
 from rlinside.agents.zoo import AGENTS, _function, load_weights_file, play_states
+from rlinside.explain.attention import attention_summary
 
 SNAPSHOT = re.compile(r"weights_step(\d+)\.pt$")
 
@@ -45,8 +46,7 @@ def play_statistics(agent: str, net, game: str, seed: int) -> dict[str, float]:
         for i in range(9, 200, 10):
             _, _, d = net(torch.from_numpy(obs[i:i + 1]), states[i], return_details=True)
             for name in peaks:
-                a = getattr(d, f"{name}_attention")
-                peaks[name].append(float(a.numel() * a.max()))
+                peaks[name].append(attention_summary(getattr(d, f"{name}_attention"))["peak / uniform"])
     return stats | {f"attention peak / uniform ({k})": float(np.mean(v)) for k, v in peaks.items()}
 
 

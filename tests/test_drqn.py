@@ -359,3 +359,24 @@ def test_eval_snapshots_script(straight_run, tmp_path):
     bad = subprocess.run([sys.executable, str(script), "--run-dir", str(run), "--agent", "drqn",
                           "--from-step", "1000"], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "no weights_step<N>.pt at or after step 1000" in bad.stderr
+
+
+def test_attention_summary_against_hand_values():
+    from rlinside.explain.attention import attention_summary
+
+    uniform = attention_summary(torch.full((7, 7), 1 / 49))
+    assert uniform["locations"] == pytest.approx(49) and uniform["peak / uniform"] == pytest.approx(1)
+    assert uniform["logit spread"] == pytest.approx(0, abs=1e-9)
+    # two locations at 1/2: entropy log 2 -> 2 locations; 4 locations: peak 4 * 1/2
+    two = attention_summary(torch.tensor([0.5, 0.5, 0.0, 0.0]))
+    assert two["locations"] == pytest.approx(2) and two["peak / uniform"] == pytest.approx(2)
+    assert two["logit spread"] == float("inf")
+    # softmax of logits (0, 0, log 4): weights 1/6, 1/6, 4/6 -> logit spread log 4
+    w = torch.softmax(torch.tensor([0.0, 0.0, np.log(4.0)]), 0)
+    s = attention_summary(w)
+    assert s["logit spread"] == pytest.approx(np.log(4)) and s["peak / uniform"] == pytest.approx(2)
+    assert s["locations"] == pytest.approx(np.exp(-(2 / 6 * np.log(1 / 6) + 4 / 6 * np.log(4 / 6))))
+    with pytest.raises(ValueError, match="sum to 1"):
+        attention_summary(torch.tensor([0.5, 0.6]))
+    with pytest.raises(ValueError, match="non-negative"):
+        attention_summary(torch.tensor([1.5, -0.5]))

@@ -47,6 +47,7 @@ from scipy.stats import spearmanr
 from rlinside.agents.zoo import AGENTS, load_agent, most_trained, play_states
 from rlinside.envs.atari_objects import object_masks, to_observation_grid
 from rlinside.explain.agents import RECURRENT, explain_all, heads, saliency_model
+from rlinside.explain.attention import attention_summary
 from rlinside.explain.saliency import (
     COARSE, METHOD_NAMES, GuidedBackprop, advantage_stream, make_method, normalize, value_stream,
 )
@@ -305,10 +306,7 @@ for (agent, game), p in played.items():
                "rho lstm att vs value att": spearmanr(att["lstm_attention"].flatten(),
                                                       att["value_attention"].flatten()).statistic}
         for k, a in att.items():
-            a = a.flatten().clamp_min(1e-12)
-            row[f"locations {k.split('_')[0]}"] = float(torch.exp(-(a * a.log()).sum()))
-            row[f"peak / uniform {k.split('_')[0]}"] = float(49 * a.max())
-            row[f"logit spread {k.split('_')[0]}"] = float(a.max().log() - a.min().log())
+            row |= {f"{name} {k.split('_')[0]}": v for name, v in attention_summary(a).items()}
             upsampled = F.interpolate(att[k][None, None], size=(84, 84), mode="bilinear", align_corners=False)
             row[f"enrichment {k.split('_')[0]}"] = object_share(upsampled[0, 0], mask)[1]
         row["conv3 features, mean"] = float(conv3.mean())

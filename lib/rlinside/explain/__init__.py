@@ -5,6 +5,8 @@
 - :mod:`rlinside.explain.projection` -- projections between networks (eqs. 5-9) and linear CKA
 - :mod:`rlinside.explain.saliency` -- six gradient-based saliency methods (Gradient, Guided
   Backprop, Grad-CAM, Guided Grad-CAM, G1/G2 Grad-CAM) and their targets
+- :mod:`rlinside.explain.attention` -- how focused a soft attention is (effective locations,
+  peak over uniform, logit spread)
 """
 
 from rlinside.explain.activations import (
