@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rlinside.agents.zoo import AGENTS, _function, load_weights_file, play_states
+from rlinside.agents.zoo import AGENTS, evaluate_agent, load_weights_file, play_states
 from rlinside.explain.attention import attention_summary
 
 SNAPSHOT = re.compile(r"weights_step(\d+)\.pt$")
@@ -68,14 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     if not snapshots:
         parser.error(f"no weights_step<N>.pt at or after step {args.from_step} in {args.run_dir}")
     torch.set_num_threads(1)
-    evaluate = _function(args.agent, "evaluate")
     rows = []
     for step, path in snapshots:
         net, meta = load_weights_file(args.agent, path, device=torch.device("cpu"))
         game = args.game or meta["game"]
         row = {"step": step, "game": game}
         if args.episodes:
-            scores = np.asarray(evaluate(net, game, args.episodes, seed=args.seed))
+            scores = np.asarray(evaluate_agent(args.agent, net, game, args.episodes, args.seed))
             row |= {"mean": float(scores.mean()), "std": float(scores.std()),
                     "distinct scores": int(len(np.unique(scores)))}
         row.update(play_statistics(args.agent, net, game, args.seed))

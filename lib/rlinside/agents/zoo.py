@@ -35,6 +35,8 @@ __all__ = [
     "AGENTS",
     "ARTIFACT_KIND",
     "Policy",
+    "evaluate_agent",
+    "load_weights_file",
     "ship_agent",
     "find_agents",
     "load_agent",
@@ -88,6 +90,13 @@ def _function(agent: str, which: str) -> Callable:
 def load_weights_file(agent: str, path: str | Path, device: torch.device | None = None):
     """``(net, meta)`` from a weights file of ``agent`` (float32 net in eval mode)."""
     return _function(agent, "load")(path, device=device)
+
+
+def evaluate_agent(agent: str, net: torch.nn.Module, game: str, episodes: int, seed: int = 0,
+                   *, progress: bool = False) -> np.ndarray:
+    """Full-game scores ``(episodes,)`` of ``net`` with the zoo's evaluation protocol for
+    ``agent`` (:attr:`_AgentSpec.protocol`)."""
+    return _function(agent, "evaluate")(net, game, episodes, seed=seed, progress=progress)
 
 
 class Policy:
@@ -212,7 +221,7 @@ def ship_agent(
         raise FileNotFoundError(f"{weights} does not exist")
     net, meta = load_weights_file(agent, weights, device=torch.device("cpu"))
     game, step = meta["game"], int(meta["step"])
-    scores = _function(agent, "evaluate")(net, game, episodes, seed=seed, progress=progress)
+    scores = evaluate_agent(agent, net, game, episodes, seed, progress=progress)
     baseline = random_scores(game, episodes, seed=seed)
     spec = _spec(agent)
     evaluation = {
