@@ -5,7 +5,8 @@ Example (the recurrent attention DQN runs of the saliency chapter)::
 
     python scripts/eval_snapshots.py --run-dir runs/drqn_seaquest_s0 --agent drqn --from-step 450000
 
-Prints one row per snapshot and writes ``RUN_DIR/snapshot_eval.csv``: the mean and standard
+Prints one row per snapshot and adds it to ``RUN_DIR/snapshot_eval.csv`` (replacing an
+earlier row of the same step and seed, keeping the others): the seed, the mean and standard
 deviation of the full-game score over ``--episodes`` games (``rlinside.agents.zoo``
 evaluation: epsilon 0.001 for Q-learning agents, sampled actions for A2C), how many distinct
 scores those games gave (1: the agent plays the same game whatever the no-op start); then,
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     for step, path in snapshots:
         net, meta = load_weights_file(args.agent, path, device=torch.device("cpu"))
         game = args.game or meta["game"]
-        row = {"step": step, "game": game}
+        row = {"step": step, "game": game, "seed": args.seed}
         if args.episodes:
             scores = np.asarray(evaluate_agent(args.agent, net, game, args.episodes, args.seed))
             row |= {"mean": float(scores.mean()), "std": float(scores.std()),
@@ -82,7 +83,19 @@ def main(argv: list[str] | None = None) -> int:
         print(", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
               flush=True)
     table = pd.DataFrame(rows)
-    table.to_csv(args.run_dir / "snapshot_eval.csv", index=False)
+    out = args.run_dir / "snapshot_eval.csv"
+    if out.is_file():
+        old = pd.read_csv(out)
+        if "seed" not in old:
+            old["seed"] = 0
+        mine = set(zip(table["step"], table["seed"]))
+        old = old[[(st, sd) not in mine for st, sd in zip(old["step"], old["seed"])]]
+        merged = pd.concat([old, table], ignore_index=True).sort_values(["seed", "step"])
+    else:
+        merged = table
+    tmp = out.with_suffix(".csv.tmp")
+    merged.to_csv(tmp, index=False)
+    tmp.replace(out)
     print(table.round(2).to_string(index=False))
     return 0
 

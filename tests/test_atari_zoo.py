@@ -20,6 +20,7 @@ from rlinside.agents.zoo import (
     play_states,
     random_scores,
     read_metrics,
+    select_snapshot,
     ship_agent,
     summary_rows,
 )
@@ -60,6 +61,20 @@ def test_ship_find_load_play(roots):
     assert [r["stage"] for r in rows] == ["early", "final"] and rows[1]["games"] == 2
     with pytest.raises(ValueError, match="stage must be one of"):
         ship_agent(run, "a2c", "middle")
+    # choosing the final weights on validation games: every candidate scored, best mean wins
+    path, record = select_snapshot("a2c", run, from_step=100, episodes=1, seed=1)
+    assert [c["step"] for c in record["candidates"]] == [160, 480]
+    best = max(record["candidates"], key=lambda c: (c["validation_mean"], c["step"]))
+    assert record["chosen_step"] == best["step"] and record["seed"] == 1
+    assert path.name == record["candidates"][[160, 480].index(record["chosen_step"])]["file"]
+    single, only = select_snapshot("a2c", run, from_step=200, episodes=1, seed=1)
+    assert single.name == "weights_final_fp16.pt" and only["chosen_step"] == 480
+    with pytest.raises(FileNotFoundError, match="no weights_step"):
+        select_snapshot("a2c", roots, from_step=0)
+    with pytest.raises(ValueError, match="must differ from the evaluation seed"):
+        ship_agent(run, "a2c", "final", weights=path, episodes=2, seed=1, selection=record)
+    chosen = ship_agent(run, "a2c", "final", weights=path, episodes=2, seed=0, selection=record)
+    assert json.loads(chosen.file("eval.json").read_text())["selection"]["chosen_step"] == record["chosen_step"]
     with pytest.raises(ValueError, match="agent must be one of"):
         Policy("ppo", net)
 
@@ -114,3 +129,20 @@ def test_play_states_returns_the_carried_recurrent_state():
         _, _, state = net(torch.from_numpy(obs[t:t + 1]), state)
     assert torch.allclose(state[0], states[3][0]) and torch.allclose(state[1], states[3][1])
     assert len(play_states("a2c-lstm", net, "Breakout", steps=2)) == 3
+
+
+def test_ship_script_refuses_selection_on_the_reported_games(tmp_path, capsys):
+    """ship_atari_agent.py: validation and reported games must differ; selection is final-only."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "ship_atari_agent.py"
+    spec = importlib.util.spec_from_file_location("ship_atari_agent", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for args, message in ((["--stage", "final", "--selection-seed", "0"], "--selection-seed must differ from --seed"),
+                          (["--stage", "early"], "use it with --stage final")):
+        with pytest.raises(SystemExit):
+            module.main(["--run-dir", str(tmp_path), "--agent", "drqn", "--select-from-step", "0",
+                         *args])
+        assert message in capsys.readouterr().err

@@ -342,13 +342,16 @@ def test_eval_snapshots_script(straight_run, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     shutil.copy(straight_run / "weights_step000000300.pt", run)
+    (run / "snapshot_eval.csv").write_text("step,game,mean\n100,Seaquest,5.0\n300,Seaquest,7.0\n")
     script = Path(__file__).resolve().parents[1] / "scripts" / "eval_snapshots.py"
     proc = subprocess.run([sys.executable, str(script), "--run-dir", str(run), "--agent", "drqn",
                            "--episodes", "1", "--seed", "3"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     import pandas as pd
 
-    table = pd.read_csv(run / "snapshot_eval.csv")
+    everything = pd.read_csv(run / "snapshot_eval.csv")  # earlier rows of other steps/seeds kept
+    assert sorted(zip(everything["seed"], everything["step"])) == [(0, 100), (0, 300), (3, 300)]
+    table = everything[everything["seed"] == 3].reset_index(drop=True)
     assert list(table["step"]) == [300] and table["distinct scores"].iloc[0] == 1
     net, _ = load_drqn_weights(run / "weights_step000000300.pt")
     assert table["mean"].iloc[0] == evaluate_drqn(net, "Seaquest", episodes=1, seed=3)[0]

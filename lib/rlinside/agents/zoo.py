@@ -38,6 +38,7 @@ __all__ = [
     "evaluate_agent",
     "load_weights_file",
     "ship_agent",
+    "select_snapshot",
     "find_agents",
     "load_agent",
     "random_scores",
@@ -192,6 +193,7 @@ def ship_agent(
     root: Path | None = None,
     command: str | None = None,
     progress: bool = False,
+    selection: dict | None = None,
 ) -> store.Artifact:
     """Evaluate a trained agent of ``run_dir`` and save it as an ``atari-agent`` artifact.
 
@@ -204,8 +206,13 @@ def ship_agent(
         episodes: evaluation games (>= 10 for the book).
         seed: evaluation seed (games ``game_seed(seed, i, purpose=1)``).
         root: store root (default: ``data/``, i.e. shipped).
+        selection: how ``weights`` was chosen (the record of :func:`select_snapshot`), stored
+            in the manifest's evaluation; its validation games must differ from ``seed``'s.
     """
     run_dir = Path(run_dir)
+    if selection is not None and int(selection.get("seed", seed)) == seed:
+        raise ValueError(f"the selection's validation seed must differ from the evaluation seed "
+                         f"{seed}: a snapshot chosen on the games it is scored on is cherry-picked")
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
     if weights is None:
@@ -231,6 +238,8 @@ def ship_agent(
         "scores": scores.tolist(), "mean": float(scores.mean()), "std": float(scores.std()),
         "random_scores": baseline.tolist(), "random_mean": float(baseline.mean()),
     }
+    if selection is not None:
+        evaluation["selection"] = selection
     train_config = meta["config"]
     final_pt = run_dir / "final.pt"
     wall = None
@@ -253,6 +262,50 @@ def ship_agent(
     return store.save(ARTIFACT_KIND, config, ARTIFACT_VERSION, files, metrics=metrics,
                       root=root if root is not None else store.data_root(), command=command,
                       wall_time_s=wall, extra={"evaluation": evaluation, "label": spec.label})
+
+
+def select_snapshot(agent: str, run_dir: str | Path, *, from_step: int, episodes: int = 10,
+                    seed: int = 1, progress: bool = False) -> tuple[Path, dict]:
+    """Choose the weights to ship as a run's final agent on validation games.
+
+    The candidates are every ``weights_step<N>.pt`` snapshot with ``N >= from_step`` and
+    ``weights_final_fp16.pt``, when present. Each is scored over ``episodes`` full games of
+    evaluation seed ``seed`` (the validation games, ``game_seed(seed, i, purpose=1)``), and
+    the best mean wins (ties: the later step). Ship it with an evaluation seed other than
+    ``seed``, so the reported score comes from games the choice never saw.
+
+    Returns ``(path, record)``, the record (rule, seed, episodes, candidates with steps and
+    validation means, chosen step) going into the manifest through ``ship_agent(selection=)``.
+    """
+    import re
+
+    run_dir = Path(run_dir)
+    if isinstance(from_step, bool) or not isinstance(from_step, int) or from_step < 0:
+        raise ValueError(f"from_step must be an integer >= 0, got {from_step!r}")
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    candidates = []
+    for path in sorted(run_dir.glob("weights_step*.pt")):
+        m = re.search(r"weights_step(\d+)\.pt$", path.name)
+        if m and int(m.group(1)) >= from_step:
+            candidates.append(path)
+    if (run_dir / "weights_final_fp16.pt").is_file():
+        candidates.append(run_dir / "weights_final_fp16.pt")
+    if not candidates:
+        raise FileNotFoundError(f"no weights_step<N>.pt at or after step {from_step} and no "
+                                f"weights_final_fp16.pt in {run_dir}")
+    rows = []
+    for path in candidates:
+        net, meta = load_weights_file(agent, path, device=torch.device("cpu"))
+        scores = evaluate_agent(agent, net, meta["game"], episodes, seed, progress=progress)
+        rows.append({"file": path.name, "step": int(meta["step"]), "validation_mean": float(np.mean(scores)),
+                     "validation_std": float(np.std(scores))})
+    best = max(range(len(rows)), key=lambda i: (rows[i]["validation_mean"], rows[i]["step"]))
+    record = {"rule": f"best mean over {episodes} validation games (evaluation seed {seed}) among "
+                      f"the snapshots from step {from_step} on and the last weights",
+              "seed": seed, "episodes": episodes, "from_step": from_step, "candidates": rows,
+              "chosen_step": rows[best]["step"]}
+    return candidates[best], record
 
 
 def find_agents(agent: str | None = None, game: str | None = None, stage: str | None = None) -> list:
