@@ -21,6 +21,7 @@ from rlinside.agents.zoo import (
     random_scores,
     read_metrics,
     select_snapshot,
+    selection_rows,
     ship_agent,
     summary_rows,
 )
@@ -75,6 +76,12 @@ def test_ship_find_load_play(roots):
         ship_agent(run, "a2c", "final", weights=path, episodes=2, seed=1, selection=record)
     chosen = ship_agent(run, "a2c", "final", weights=path, episodes=2, seed=0, selection=record)
     assert json.loads(chosen.file("eval.json").read_text())["selection"]["chosen_step"] == record["chosen_step"]
+    sel = selection_rows(find_agents("a2c", "Breakout"))
+    assert [r["candidate step"] for r in sel] == [160, 480]
+    assert [r["chosen"] for r in sel] == [c["file"] == path.name for c in record["candidates"]]
+    weights = {r["key"]: r["weights"] for r in summary_rows(find_agents("a2c", "Breakout"))}
+    assert weights[chosen.key].startswith("best of 2 on validation games (seed 1)")
+    assert weights[early.key] == "early snapshot"
     with pytest.raises(ValueError, match="agent must be one of"):
         Policy("ppo", net)
 

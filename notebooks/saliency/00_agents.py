@@ -40,7 +40,8 @@ import numpy as np
 import pandas as pd
 
 from rlinside.agents.zoo import (
-    AGENTS, find_agents, load_agent, most_trained, play_frames, read_metrics, summary_rows,
+    AGENTS, find_agents, load_agent, most_trained, play_frames, read_metrics, selection_rows,
+    summary_rows,
 )
 from rlinside.plots import PALETTE, publish, set_theme
 
@@ -76,6 +77,23 @@ if table.empty:
     print("No Atari agent is shipped in data/ yet; train one with scripts/train_atari.py and "
           "ship it with scripts/ship_atari_agent.py.")
 table
+
+# %% [markdown]
+# ### How the final weights were chosen
+#
+# A final agent is normally the run's last weights. An agent whose greedy play swings from one
+# snapshot to the next (the recurrent attention DQN, see {doc}`../../saliency/index`) can
+# instead be chosen among its late snapshots (`scripts/ship_atari_agent.py
+# --select-from-step`): each candidate plays 10 *validation* games (evaluation seed 1), the
+# best mean wins, and the score in the table above comes from the usual evaluation games
+# (seed 0), which the choice never saw. The `weights` column of the table says which rule
+# each agent followed; the candidates of every chosen agent are listed here.
+
+# %%
+candidates = pd.DataFrame(selection_rows(shipped))
+if candidates.empty:
+    print("Every shipped final agent is its run's last weights.")
+candidates
 
 # %% [markdown]
 # ## Learning curves

@@ -39,6 +39,8 @@ __all__ = [
     "load_weights_file",
     "ship_agent",
     "select_snapshot",
+    "selection_rows",
+    "summary_rows",
     "find_agents",
     "load_agent",
     "random_scores",
@@ -275,7 +277,7 @@ def select_snapshot(agent: str, run_dir: str | Path, *, from_step: int, episodes
     ``seed``, so the reported score comes from games the choice never saw.
 
     Returns ``(path, record)``, the record (rule, seed, episodes, candidates with steps and
-    validation means, chosen step) going into the manifest through ``ship_agent(selection=)``.
+    validation means, chosen step and file) going into the manifest through ``ship_agent(selection=)``.
     """
     import re
 
@@ -304,7 +306,7 @@ def select_snapshot(agent: str, run_dir: str | Path, *, from_step: int, episodes
     record = {"rule": f"best mean over {episodes} validation games (evaluation seed {seed}) among "
                       f"the snapshots from step {from_step} on and the last weights",
               "seed": seed, "episodes": episodes, "from_step": from_step, "candidates": rows,
-              "chosen_step": rows[best]["step"]}
+              "chosen_step": rows[best]["step"], "chosen_file": rows[best]["file"]}
     return candidates[best], record
 
 
@@ -421,17 +423,43 @@ def play_states(
     return (*out, states) if return_states else out
 
 
+def selection_rows(artifacts: list) -> list[dict[str, Any]]:
+    """One row per candidate of every artifact whose weights were chosen on validation games:
+    the candidate's step, its validation score, and whether it was chosen."""
+    rows = []
+    for art in artifacts:
+        selection = art.manifest.get("evaluation", {}).get("selection")
+        if not selection:
+            continue
+        label = AGENTS[art.config["agent"]].label if art.config["agent"] in AGENTS else art.config["agent"]
+        for cand in selection["candidates"]:
+            rows.append({"agent": label, "game": art.config["game"], "stage": art.config["stage"],
+                         "candidate step": cand["step"],
+                         "validation score (mean)": round(cand["validation_mean"], 1),
+                         "validation score (std)": round(cand["validation_std"], 1),
+                         "chosen": cand["file"] == selection["chosen_file"]})
+    return rows
+
+
 def summary_rows(artifacts: list) -> list[dict[str, Any]]:
-    """One row per artifact for the evaluation table."""
+    """One row per artifact for the evaluation table. ``weights`` says how they were chosen:
+    the stage's own (the early snapshot, the run's last weights) or the best of several
+    snapshots on validation games (:func:`select_snapshot`; see :func:`selection_rows`)."""
     rows = []
     for art in artifacts:
         m, c = art.manifest["metrics"], art.config
+        selection = art.manifest.get("evaluation", {}).get("selection")
+        if selection:
+            chosen = (f"best of {len(selection['candidates'])} on validation games "
+                      f"(seed {selection['seed']})")
+        else:
+            chosen = "early snapshot" if c["stage"] == "early" else "last of the run"
         rows.append({
             "agent": AGENTS[c["agent"]].label if c["agent"] in AGENTS else c["agent"],
             "game": c["game"], "stage": c["stage"], "agent steps": m["agent_steps"],
             "frames": m["frames"], "score (mean)": round(m["eval_mean"], 1),
             "score (std)": round(m["eval_std"], 1), "games": m["eval_episodes"],
-            "random (mean)": round(m["random_mean"], 1),
+            "random (mean)": round(m["random_mean"], 1), "weights": chosen,
             "training hours": None if m.get("train_wall_time_s") is None
             else round(m["train_wall_time_s"] / 3600, 2),
             "key": art.key,
