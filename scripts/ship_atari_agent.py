@@ -17,7 +17,8 @@ on validation games instead of taking the last ones::
 scores every snapshot from step 400000 on (and the last weights) over ``--episodes`` games
 of ``--selection-seed`` (default 1), ships the best, and reports its score on the games of
 ``--seed`` (default 0), which the choice never saw; the manifest records every candidate's
-validation score (:func:`rlinside.agents.zoo.select_snapshot`).
+validation score (:func:`rlinside.agents.zoo.select_snapshot`; validation scores are kept in
+``RUN_DIR/selection_cache.json``, so a rerun only plays the new snapshots).
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--select-from-step must be >= 0, got {a.select_from_step}")
         a.weights, selection = select_snapshot(a.agent, a.run_dir, from_step=a.select_from_step,
                                                episodes=a.episodes, seed=a.selection_seed,
-                                               progress=True)
+                                               progress=True,
+                                               cache=a.run_dir / "selection_cache.json")
         for row in selection["candidates"]:
             print(f"validation: {row['file']} (step {row['step']}): {row['validation_mean']:.1f} "
                   f"+- {row['validation_std']:.1f}")

@@ -34,7 +34,7 @@ def roots(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_ship_find_load_play(roots):
+def test_ship_find_load_play(roots, monkeypatch):
     run = roots / "run"
     config = A2CConfig(game="Breakout", total_steps=480, n_envs=4, checkpoint_every=10**6,
                        snapshot_steps=(160,))
@@ -68,6 +68,21 @@ def test_ship_find_load_play(roots):
     best = max(record["candidates"], key=lambda c: (c["validation_mean"], c["step"]))
     assert record["chosen_step"] == best["step"] and record["seed"] == 1
     assert path.name == record["candidates"][[160, 480].index(record["chosen_step"])]["file"]
+    # a cache of validation scores: reused as long as weights, seed, games and code match
+    cache = roots / "selection_cache.json"
+    first = select_snapshot("a2c", run, from_step=100, episodes=1, seed=1, cache=cache)[1]
+    assert first == record and len(json.loads(cache.read_text())) == 2
+
+    def no_evaluation(*args, **kwargs):
+        raise AssertionError("played a game although its score was cached")
+
+    import rlinside.agents.zoo as zoo
+
+    with monkeypatch.context() as patch:
+        patch.setattr(zoo, "evaluate_agent", no_evaluation)
+        assert select_snapshot("a2c", run, from_step=100, episodes=1, seed=1, cache=cache)[1] == record
+        with pytest.raises(AssertionError, match="cached"):  # other games: measured again
+            select_snapshot("a2c", run, from_step=100, episodes=1, seed=2, cache=cache)
     single, only = select_snapshot("a2c", run, from_step=200, episodes=1, seed=1)
     assert single.name == "weights_final_fp16.pt" and only["chosen_step"] == 480
     with pytest.raises(FileNotFoundError, match="no weights_step"):

@@ -328,8 +328,8 @@ if att_rows:
 attention_table.round(3) if att_rows else "the recurrent attention DQN is not shipped"
 
 # %% [markdown]
-# Why would an attention stay uniform? Its scores can only change if its parameters get a
-# gradient. The next table gives the gradient norm of each part of the network for the sum
+# An attention can only move away from uniform if its parameters get a gradient (with
+# PyTorch's default initialization ours hardly did, see the chapter page). The next table gives the gradient norm of each part of the network for the sum
 # of the chosen actions' Q-values over the same states (each from the state the agent carried),
 # divided by the norm of that part's weights: how fast a step of plain gradient descent would
 # move it, relative to its size.

@@ -266,8 +266,21 @@ def ship_agent(
                       wall_time_s=wall, extra={"evaluation": evaluation, "label": spec.label})
 
 
+def _evaluation_code_hash() -> str:
+    """Hash of the sources an evaluation depends on (``rlinside.agents``, ``envs``, ``nets``)."""
+    import hashlib
+
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for sub in ("agents", "envs", "nets"):
+        for f in sorted((root / sub).glob("*.py")):
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def select_snapshot(agent: str, run_dir: str | Path, *, from_step: int, episodes: int = 10,
-                    seed: int = 1, progress: bool = False) -> tuple[Path, dict]:
+                    seed: int = 1, progress: bool = False,
+                    cache: str | Path | None = None) -> tuple[Path, dict]:
     """Choose the weights to ship as a run's final agent on validation games.
 
     The candidates are every ``weights_step<N>.pt`` snapshot with ``N >= from_step`` and
@@ -276,9 +289,15 @@ def select_snapshot(agent: str, run_dir: str | Path, *, from_step: int, episodes
     the best mean wins (ties: the later step). Ship it with an evaluation seed other than
     ``seed``, so the reported score comes from games the choice never saw.
 
+    ``cache``: a JSON file of validation scores already measured, keyed by the agent, the
+    weights file's sha256, ``seed``, ``episodes`` and a hash of the evaluation code, so that
+    scores of a run's earlier snapshots can be measured while it trains; any change of those
+    measures again.
+
     Returns ``(path, record)``, the record (rule, seed, episodes, candidates with steps and
     validation means, chosen step and file) going into the manifest through ``ship_agent(selection=)``.
     """
+    from rlinside.utils import atomic_write_bytes
     import re
 
     run_dir = Path(run_dir)
@@ -296,10 +315,21 @@ def select_snapshot(agent: str, run_dir: str | Path, *, from_step: int, episodes
     if not candidates:
         raise FileNotFoundError(f"no weights_step<N>.pt at or after step {from_step} and no "
                                 f"weights_final_fp16.pt in {run_dir}")
+    known: dict[str, Any] = {}
+    if cache is not None and Path(cache).is_file():
+        known = json.loads(Path(cache).read_text())
+    code = _evaluation_code_hash()
     rows = []
     for path in candidates:
         net, meta = load_weights_file(agent, path, device=torch.device("cpu"))
-        scores = evaluate_agent(agent, net, meta["game"], episodes, seed, progress=progress)
+        key = f"{agent}|{store._sha256(path)}|seed {seed}|{episodes} games|code {code}"
+        if key in known:
+            scores = np.asarray(known[key])
+        else:
+            scores = np.asarray(evaluate_agent(agent, net, meta["game"], episodes, seed, progress=progress))
+            if cache is not None:
+                known[key] = scores.tolist()
+                atomic_write_bytes(Path(cache), json.dumps(known, indent=1).encode())
         rows.append({"file": path.name, "step": int(meta["step"]), "validation_mean": float(np.mean(scores)),
                      "validation_std": float(np.std(scores))})
     best = max(range(len(rows)), key=lambda i: (rows[i]["validation_mean"], rows[i]["step"]))
