@@ -85,6 +85,7 @@ def test_ship_find_load_play(roots, monkeypatch):
             select_snapshot("a2c", run, from_step=100, episodes=1, seed=2, cache=cache)
     single, only = select_snapshot("a2c", run, from_step=200, episodes=1, seed=1)
     assert single.name == "weights_final_fp16.pt" and only["chosen_step"] == 480
+    assert record["rule"].endswith("from step 100 on and the last weights")
     with pytest.raises(FileNotFoundError, match="no weights_step"):
         select_snapshot("a2c", roots, from_step=0)
     with pytest.raises(ValueError, match="must differ from the evaluation seed"):

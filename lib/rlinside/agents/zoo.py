@@ -333,8 +333,9 @@ def select_snapshot(agent: str, run_dir: str | Path, *, from_step: int, episodes
         rows.append({"file": path.name, "step": int(meta["step"]), "validation_mean": float(np.mean(scores)),
                      "validation_std": float(np.std(scores))})
     best = max(range(len(rows)), key=lambda i: (rows[i]["validation_mean"], rows[i]["step"]))
+    last = " and the last weights" if candidates[-1].name == "weights_final_fp16.pt" else ""
     record = {"rule": f"best mean over {episodes} validation games (evaluation seed {seed}) among "
-                      f"the snapshots from step {from_step} on and the last weights",
+                      f"the snapshots from step {from_step} on{last}",
               "seed": seed, "episodes": episodes, "from_step": from_step, "candidates": rows,
               "chosen_step": rows[best]["step"], "chosen_file": rows[best]["file"]}
     return candidates[best], record
