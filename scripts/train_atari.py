@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="do not store the replay buffer (smaller, resume not bit-identical)")
     parser.add_argument("--init", choices=("pytorch", "orthogonal"), default=None,
                         help="drqn only: weight initialization of the network (default: "
-                        "pytorch, as the shipped agent; see rlinside.nets.attention)")
+                        "pytorch; the shipped agent used orthogonal, see rlinside.nets.attention)")
     parser.add_argument("--eval-episodes", type=int, default=10,
                         help="full games played with the final weights (0: skip)")
     args = parser.parse_args(argv)

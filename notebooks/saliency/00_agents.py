@@ -82,8 +82,8 @@ table
 # ### How the final weights were chosen
 #
 # A final agent is normally the run's last weights. An agent whose greedy play swings from one
-# snapshot to the next (the recurrent attention DQN, see {doc}`../../saliency/index`) can
-# instead be chosen among its late snapshots (`scripts/ship_atari_agent.py
+# snapshot to the next (the DDDQN on Seaquest and the recurrent attention DQN, see
+# {doc}`../../saliency/index`) can instead be chosen among its late snapshots (`scripts/ship_atari_agent.py
 # --select-from-step`): each candidate plays 10 *validation* games (evaluation seed 1), the
 # best mean wins, and the score in the table above comes from the usual evaluation games
 # (seed 0), which the choice never saw. The `weights` column of the table says which rule

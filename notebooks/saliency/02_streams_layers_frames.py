@@ -329,10 +329,11 @@ attention_table.round(3) if att_rows else "the recurrent attention DQN is not sh
 
 # %% [markdown]
 # An attention can only move away from uniform if its parameters get a gradient (with
-# PyTorch's default initialization ours hardly did, see the chapter page). The next table gives the gradient norm of each part of the network for the sum
-# of the chosen actions' Q-values over the same states (each from the state the agent carried),
-# divided by the norm of that part's weights: how fast a step of plain gradient descent would
-# move it, relative to its size.
+# PyTorch's default initialization ours hardly did, see the chapter page). The next table
+# gives the gradient norm of each part of the network for the sum of the chosen actions'
+# Q-values over the same states (each from the state the agent carried), divided by the norm
+# of that part's weights: how fast a step of plain gradient descent would move it, relative
+# to its size.
 
 # %%
 grad_rows = []

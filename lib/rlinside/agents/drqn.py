@@ -106,7 +106,7 @@ class DRQNConfig(RunConfig):
     lstm_size: int = 256  # LSTM units (Sorokin et al. 2015)
     attention_size: int = 256  # width of the additive attention's tanh layer
     hidden: int = 256  # units of the value and advantage hidden layers
-    init: str = "pytorch"  # "pytorch" (the shipped agents) or "orthogonal" (Baselines' layer_init)
+    init: str = "pytorch"  # "pytorch" (our first run) or "orthogonal" (Baselines' layer_init; the shipped agents)
     # -- learning
     learning_rate: float = 1e-4  # Adam step size (rl-baselines3-zoo, CleanRL)
     adam_eps: float = 1.5e-4  # Adam epsilon (Dopamine, Hessel et al. 2018)
