@@ -22,6 +22,8 @@ from rlinside.notebook import (
     NotebookSpec,
     cache_key,
     catalog,
+    check_budget,
+    check_store_folders,
     record_path,
     resolve_parameters,
 )
@@ -99,6 +101,9 @@ def build_book(profile: str = "book", jobs: int = 1, force: bool = False, build:
     """Execute what changed, write the status page, build the HTML. Returns an exit status."""
     root = repo_root()
     specs = catalog(root)
+    for s in specs:  # every rule and budget holds before any kernel starts
+        check_budget(s, profile, resolve_parameters(s, profile)[0])
+    check_store_folders()
     todo = plan(specs, profile, force)
     results: dict[str, tuple[str, float, str]] = {}
     run_list = [s for s, _, need in todo if need]

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from rlinside.notebook import PROFILES, NotebookNotFound, ParameterError
+from rlinside.params import COST_BOUND_HOURS
 
 __all__ = ["main"]
 
@@ -41,24 +42,46 @@ def cmd_list(args) -> int:
 def cmd_params(args) -> int:
     from rlinside.notebook import find_notebook
 
+    from rlinside.params import describe
+
     s = find_notebook(args.notebook)
     print(f"{s.relpath()}  ({s.title})")
     rows = []
     for name, p in s.parameters.items():
         sm = s.overrides["smoke"].get(name, "")
         pa = s.overrides["paper"].get(name, "")
-        rows.append([name, p.type, _fmt(p.default), _fmt(sm) if sm != "" else "=", _fmt(pa) if pa != "" else "=", p.help])
-    print(_table(rows, ["parameter", "type", "book", "smoke", "paper", "help"]))
+        rows.append([name, p.type, _fmt(p.default), _fmt(sm) if sm != "" else "=", _fmt(pa) if pa != "" else "=",
+                     describe(p.rules) or "-", p.help])
+    print(_table(rows, ["parameter", "type", "book", "smoke", "paper", "allowed", "help"]))
+    if s.cost:
+        print(f"\ncost estimate (core-hours): {s.cost}; refused above "
+              + ", ".join(f"{h:g} h ({prof})" for prof, h in COST_BOUND_HOURS.items())
+              + " unless --force")
     return 0
 
 
 def cmd_run(args) -> int:
-    from rlinside.notebook import find_notebook, resolve_parameters, run_notebook
+    from rlinside.notebook import (
+        check_budget,
+        check_output,
+        check_store_folders,
+        find_notebook,
+        resolve_parameters,
+        run_notebook,
+    )
 
     s = find_notebook(args.notebook)
-    resolve_parameters(s, args.profile, args.param)  # validate before anything starts
-    out = Path(args.out) if args.out else None
-    rec = run_notebook(s, args.profile, args.param, output=out, progress=not args.quiet)
+    values, _ = resolve_parameters(s, args.profile, args.param)  # validate before anything starts
+    hours = check_budget(s, args.profile, values, args.force)
+    out = Path(args.out) if args.out else s.default_output()
+    check_output(out)
+    check_store_folders()
+    if args.check:
+        est = f"; estimated {hours:.3g} core-hours" if hours is not None else ""
+        print(f"ok: {s.slug} ({args.profile}) accepts " + ", ".join(f"{k}={_fmt(v)}" for k, v in values.items())
+              + f" -> {out}{est}")
+        return 0
+    rec = run_notebook(s, args.profile, args.param, output=out, progress=not args.quiet, force=args.force)
     if rec.status == "ok":
         print(f"ok: {rec.notebook} ({rec.profile}) in {rec.wall_time_s:.1f} s -> {rec.output}")
         return 0
@@ -73,12 +96,35 @@ def cmd_book(args) -> int:
 
     if args.jobs < 1:
         raise ParameterError(f"--jobs must be >= 1, got {args.jobs}")
+    if args.jobs > 64:
+        raise ParameterError(f"--jobs must be <= 64 (notebooks run in parallel processes), got {args.jobs}")
     return build_book(profile=args.profile, jobs=args.jobs, force=args.force, build=not args.no_build)
+
+
+def _check_kind_key(kind: str | None, key: str | None, action: str) -> None:
+    """Exit 2 (ParameterError) for a kind or key that no stored artifact has."""
+    from rlinside import store
+
+    if kind is None:
+        if key is not None:  # pragma: no cover - argparse fills kind first
+            raise ParameterError("a KEY needs a KIND")
+        return
+    pairs = list(store.iter_artifacts())
+    kinds = sorted({p.parent.name for _, p in pairs})
+    if kind not in kinds and action != "ship":
+        raise ParameterError(f"no artifacts of kind '{kind}'; kinds: {', '.join(kinds) or '(none stored)'}")
+    if key is not None:
+        keys = sorted({p.name for _, p in pairs if p.parent.name == kind})
+        if key not in keys:
+            raise ParameterError(f"no artifact '{key}' of kind '{kind}'; keys: {', '.join(keys) or '(none)'}")
 
 
 def cmd_artifacts(args) -> int:
     from rlinside import store
 
+    _check_kind_key(args.kind, args.key, args.action)
+    if args.key is not None and args.action != "ship":
+        raise ParameterError(f"artifacts {args.action} takes KIND only, got a KEY too ({args.key})")
     if args.action == "list":
         rows = []
         for where, p in store.iter_artifacts(args.kind):
@@ -111,7 +157,11 @@ def cmd_artifacts(args) -> int:
     if args.action == "ship":
         if not args.kind:
             raise ParameterError("artifacts ship needs KIND [KEY] (see `rlinside artifacts list`)")
-        keys = [args.key] if args.key else [p.name for w, p in store.iter_artifacts(args.kind) if w == "cache"]
+        cached = [p.name for w, p in store.iter_artifacts(args.kind) if w == "cache"]
+        if args.key and args.key not in cached:
+            raise ParameterError(f"artifact '{args.key}' of kind '{args.kind}' is not in the cache; "
+                                 f"cached keys: {', '.join(cached) or '(none)'}")
+        keys = [args.key] if args.key else cached
         if not keys:
             raise ParameterError(f"no cached artifacts of kind '{args.kind}' to ship")
         for key in keys:
@@ -131,7 +181,12 @@ def cmd_sweep(args) -> int:
         k, v = a.split("=", 1)
         import yaml
 
-        overrides[k.strip()] = yaml.safe_load(v)
+        if not k.strip():
+            raise ParameterError(f"--set expects name=value, got {a!r}")
+        try:
+            overrides[k.strip()] = yaml.safe_load(v)
+        except yaml.YAMLError as e:
+            raise ParameterError(f"--set {k.strip()}: the value {v!r} is not valid YAML ({e.problem})") from None
     try:
         spec = sweep.load_spec(args.spec, overrides)
     except ValueError as e:
@@ -176,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="override one parameter (repeatable); lists as a,b,c")
     sp.add_argument("--out", help="where to write the executed .ipynb (default: book/generated/...)")
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sp.add_argument("--check", action="store_true",
+                    help="validate the parameters, budget and output path, print them, and stop")
+    sp.add_argument("--force", action="store_true",
+                    help="run even when the cost estimate exceeds the profile's bound")
     sp.set_defaults(fn=cmd_run)
 
     sp = sub.add_parser("book", help="execute changed notebooks, then build the Jupyter Book")

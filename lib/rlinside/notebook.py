@@ -3,9 +3,10 @@
 A notebook is ``notebooks/<chapter>/NN_topic.py`` in jupytext percent format. Its cell tagged
 ``parameters`` declares every parameter as an annotated assignment with a help comment::
 
-    n_steps: int = 2_000  # steps of the stream to draw
+    n_steps: int = 2_000  # steps of the stream to draw | [1, 1_000_000]
 
-The values there are the **book** profile. ``notebooks/<chapter>/profiles.yml`` gives, per
+After ``|`` come the parameter's declared rules (ranges, choices, cross-parameter rules; see
+:mod:`rlinside.params`). The values there are the **book** profile. ``notebooks/<chapter>/profiles.yml`` gives, per
 notebook, the paper figures it reproduces and the overrides of the ``smoke`` and ``paper``
 profiles::
 
@@ -15,6 +16,7 @@ profiles::
         reproduces: [Figure 3]
         smoke: {n_steps: 600}
         paper: {n_steps: 20000}
+        cost: "n_steps / 1e6 / 3600"   # core-hours, from a measured rate (optional)
 
 Execution validates every name and value *before* a kernel starts, runs papermill on the
 jupytext-read NotebookNode, and writes the executed notebook atomically: a failed run never
@@ -29,13 +31,16 @@ import difflib
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import yaml
 
-from rlinside.utils import code_version, repo_root
+from rlinside import params as _rules
+from rlinside.utils import clean_stale_temps, code_version, repo_root, temp_path
 
 __all__ = [
     "PROFILES",
@@ -51,6 +56,8 @@ __all__ = [
     "cache_key",
     "run_notebook",
     "RunRecord",
+    "check_budget",
+    "check_output",
 ]
 
 PROFILES = ("smoke", "book", "paper")
@@ -81,18 +88,30 @@ class Parameter:
     type: str  #: one of int, float, str, bool, list[int], list[float], list[str]
     default: Any  #: the book profile's value
     help: str
+    rules: tuple[_rules.Rule, ...] = ()  #: declared after ``|`` in the help comment
 
     def parse(self, text: str) -> Any:
-        """Parse a command-line string as this parameter's type, or raise ParameterError."""
+        """Parse a command-line string as this parameter's type and check its rules, or raise
+        ParameterError."""
         try:
-            return _parse_typed(self.type, text)
-        except (ValueError, TypeError) as e:
+            value = _parse_typed(self.type, text)
+        except (ValueError, TypeError, RecursionError) as e:
+            shown = text if len(text) <= 60 else text[:60] + "..."
             raise ParameterError(
-                f"parameter '{self.name}' expects {self.type}, got {text!r}: {e}"
+                f"parameter '{self.name}' expects {self.type}, got {shown!r}: {e}"
             ) from None
+        return self.validate(value)
+
+    def validate(self, value: Any, where: str = "") -> Any:
+        """Check an already typed value against the declared rules (cross rules excepted)."""
+        try:
+            _rules.check_value(self.name, self.type, value, self.rules, self.help)
+        except _rules.RuleError as e:
+            raise ParameterError(f"{e}{f' in {where}' if where else ''}") from None
+        return value
 
     def check(self, value: Any, where: str) -> Any:
-        """Check a value from profiles.yml or Python against the declared type."""
+        """Check a value from profiles.yml or Python against the declared type and rules."""
         if isinstance(value, str) and self.type != "str":
             return self.parse(value)
         ok = _is_typed(self.type, value)
@@ -100,9 +119,10 @@ class Parameter:
             raise ParameterError(
                 f"parameter '{self.name}' expects {self.type}, got {value!r} ({type(value).__name__}) in {where}"
             )
-        return float(value) if self.type == "float" else (
+        value = float(value) if self.type == "float" else (
             [float(v) for v in value] if self.type == "list[float]" else value
         )
+        return self.validate(value, where)
 
 
 def _is_typed(t: str, v: Any) -> bool:
@@ -126,6 +146,8 @@ _FALSE = {"false", "0", "no", "off"}
 
 def _parse_scalar(t: str, s: str) -> Any:
     s = s.strip()
+    if t in ("int", "float") and not s.isascii():
+        raise ValueError("write numbers with ASCII digits")
     if t == "int":
         return int(s.replace("_", ""), 10)
     if t == "float":
@@ -166,6 +188,7 @@ class NotebookSpec:
     reproduces: list[str]
     parameters: dict[str, Parameter]
     overrides: dict[str, dict[str, Any]]  #: profile -> {name: value}
+    cost: str | None = None  #: core-hours as an expression of the parameters (profiles.yml)
 
     @property
     def slug(self) -> str:
@@ -218,10 +241,22 @@ def parse_assignments(source: str, where: str = "parameters cell") -> dict[str, 
         except ValueError as e:
             raise ParameterError(f"{where}: default of '{name}' must be a literal ({e})") from e
         line = lines[node.lineno - 1]
-        help_text = line.split("#", 1)[1].strip() if "#" in line else ""
-        p = Parameter(name=name, type=t, default=default, help=help_text)
+        comment = line.split("#", 1)[1].strip() if "#" in line else ""
+        help_text, rules_text = _rules.split_help(comment)
+        try:
+            rules = _rules.parse_rules(rules_text)
+        except _rules.RuleError as e:
+            raise ParameterError(f"{where}: parameter '{name}': {e}") from None
+        p = Parameter(name=name, type=t, default=default, help=help_text, rules=rules)
         p.check(default, where)
         params[name] = p
+    for p in params.values():
+        for r in p.rules:
+            if r.kind == "cross" and r.other not in params:
+                raise ParameterError(
+                    f"{where}: parameter '{p.name}': rule '{r.text}' names '{r.other}', which is not "
+                    f"a parameter; parameters: {', '.join(params)}"
+                )
     return params
 
 
@@ -264,12 +299,23 @@ def load_spec(path: Path, profiles: Mapping[str, Any] | None = None, chapter: st
                 )
             checked[k] = params[k].check(v, f"profiles.yml ({prof})")
         overrides[prof] = checked
-    unknown = set(entry) - {"smoke", "paper", "reproduces"}
+    unknown = set(entry) - {"smoke", "paper", "reproduces", "cost"}
     if unknown:
         raise ParameterError(
             f"{path.parent / 'profiles.yml'}: {path.stem} has unknown keys {sorted(unknown)}; "
-            "allowed: reproduces, smoke, paper"
+            "allowed: reproduces, smoke, paper, cost"
         )
+    cost = entry.get("cost")
+    if cost is not None and not isinstance(cost, str):
+        raise ParameterError(f"{path.parent / 'profiles.yml'}: cost of {path.stem} must be an expression string")
+    for prof in PROFILES:
+        values = {k: p.default for k, p in params.items()} | overrides.get(prof, {})
+        try:
+            _rules.check_cross(params, values, f"the {prof} profile of {path.stem}")
+            if cost is not None:
+                _rules.estimate_cost(cost, values)
+        except _rules.RuleError as e:
+            raise ParameterError(f"{path.parent / 'profiles.yml'}: {e}") from None
     return NotebookSpec(
         path=path,
         chapter=chapter,
@@ -278,6 +324,7 @@ def load_spec(path: Path, profiles: Mapping[str, Any] | None = None, chapter: st
         reproduces=list(entry.get("reproduces") or []),
         parameters=params,
         overrides=overrides,
+        cost=cost,
     )
 
 
@@ -356,7 +403,80 @@ def resolve_parameters(
             raise ParameterError(f"parameter '{k}' is given twice with -p")
         cli[k] = spec.parameters[k].parse(v)
     values.update(cli)
+    try:
+        _rules.check_cross(spec.parameters, values)
+    except _rules.RuleError as e:
+        raise ParameterError(str(e)) from None
     return values, cli
+
+
+def check_budget(spec: NotebookSpec, profile: str, values: Mapping[str, Any], force: bool = False) -> float | None:
+    """Refuse (ParameterError) a run whose estimated cost exceeds the profile's bound.
+
+    Returns the estimate in core-hours (None when the notebook declares no ``cost``). With
+    ``force`` the bound is not applied.
+    """
+    if spec.cost is None:
+        return None
+    hours = _rules.estimate_cost(spec.cost, values)
+    bound = _rules.COST_BOUND_HOURS[profile]
+    if hours > bound and not force:
+        raise ParameterError(
+            f"{spec.slug} would take about {_hours(hours)} of one core (estimate: {spec.cost}), "
+            f"more than the {_hours(bound)} allowed for the {profile} profile; lower the sizes, "
+            "or pass --force to run it anyway"
+        )
+    return hours
+
+
+def _hours(h: float) -> str:
+    if h < 1:
+        return f"{h * 60:.1f} min"
+    if h < 48:
+        return f"{h:.1f} h"
+    return f"{h / 24:.3g} days"
+
+
+def check_output(output: Path) -> None:
+    """Refuse (ParameterError) an output path that cannot be written, before any kernel starts."""
+    if "\0" in str(output):
+        raise ParameterError(f"--out {str(output)!r} holds a NUL character")
+    output = Path(output)
+    if output.suffix != ".ipynb":
+        raise ParameterError(f"--out must end in .ipynb, got {output}")
+    if output.is_dir():
+        raise ParameterError(f"--out {output} is a directory; give a file name ending in .ipynb")
+    if output.exists() and not os.access(output, os.W_OK):
+        raise ParameterError(f"--out {output} exists and is not writable")
+    parent = output.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ParameterError(f"--out {output}: {parent} is a file, so the folder cannot be created")
+    try:  # a real probe: permissions alone do not tell (root, read-only mounts, /proc)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        probe = temp_path(output, unique=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ParameterError(f"--out {output}: cannot write into {output.parent} ({e.strerror or e})") from None
+
+
+def check_store_folders() -> None:
+    """Refuse (ParameterError) a data or cache folder that a notebook could not use."""
+    from rlinside import store
+
+    data, cache = store.data_root(), store.cache_root()
+    if data.exists() and not (data.is_dir() and os.access(data, os.R_OK | os.X_OK)):
+        raise ParameterError(f"the shipped-artifact folder {data} is not a readable directory")
+    parent = cache
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK) or (cache.exists() and not cache.is_dir()):
+        raise ParameterError(
+            f"the artifact cache {cache} cannot be created or written ({parent} is not a writable "
+            "directory); set RLINSIDE_CACHE to a writable folder"
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -426,6 +546,30 @@ def reproduce_command(spec: NotebookSpec, profile: str, cli: Mapping[str, Any], 
     return " ".join(shlex.quote(p) for p in parts)
 
 
+def _kernel_runtime_dir() -> Path:
+    """A private folder for the kernel's connection file and IPC sockets, named after this
+    process so that the next run removes it if this one is killed (short: socket paths are
+    limited to about 100 characters)."""
+    base = Path(tempfile.gettempdir())
+    clean_stale_temps(base)
+    runtime = temp_path(base / "rlinside-kernel")
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    return runtime
+
+
+def _ipc_kernel_manager():
+    """The kernel manager papermill starts kernels with: IPC sockets (a private folder) rather
+    than unencrypted TCP, which ipykernel warns about on every run."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return IPCKernelManager
+
+
 def run_notebook(
     spec: NotebookSpec,
     profile: str = "book",
@@ -433,6 +577,7 @@ def run_notebook(
     output: Path | None = None,
     progress: bool = True,
     kernel_name: str | None = None,
+    force: bool = False,
 ) -> RunRecord:
     """Validate, execute with papermill, and atomically write the executed notebook.
 
@@ -445,16 +590,18 @@ def run_notebook(
 
     root = repo_root()
     values, cli = resolve_parameters(spec, profile, assignments)
+    check_budget(spec, profile, values, force)
     non_default = {k: v for k, v in values.items() if v != spec.parameters[k].default}
     output = Path(output) if output else spec.default_output(root)
-    if output.suffix != ".ipynb":
-        raise ParameterError(f"--out must end in .ipynb, got {output}")
+    check_output(output)
+    check_store_folders()
     output.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(output.parent)
     key = cache_key(spec, profile, values)
     command = reproduce_command(spec, profile, cli, root)
     nb = _read_jupytext(spec.path)
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
-    tmp = output.with_name(f".{output.stem}.tmp-{os.getpid()}.ipynb")
+    tmp = temp_path(output)
     failed = output.with_name(f"{output.stem}.failed.ipynb")
     ctx = {
         "notebook": spec.relpath(root),
@@ -464,8 +611,10 @@ def run_notebook(
         "code_version": code_version(root),
         "started": time.time(),
     }
-    old_env = os.environ.get(RUN_ENV)
+    runtime = _kernel_runtime_dir()
+    saved = {k: os.environ.get(k) for k in (RUN_ENV, "JUPYTER_RUNTIME_DIR")}
     os.environ[RUN_ENV] = json.dumps(ctx, default=str)
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(runtime)
     t0 = time.perf_counter()
     error = None
     try:
@@ -477,6 +626,7 @@ def run_notebook(
             kernel_name=kernel_name or nb.metadata["kernelspec"].get("name", "python3"),
             cwd=str(spec.path.parent),
             log_output=False,
+            kernel_manager_class=_ipc_kernel_manager(),
         )
         executed = nbformat.read(tmp, as_version=4)
         executed.metadata["rlinside"] = {k: v for k, v in ctx.items() if k != "started"} | {"key": key}
@@ -498,12 +648,14 @@ def run_notebook(
         if isinstance(e, KeyboardInterrupt):
             raise
     finally:
-        if old_env is None:
-            os.environ.pop(RUN_ENV, None)
-        else:
-            os.environ[RUN_ENV] = old_env
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
         if tmp.exists():
             tmp.unlink()
+        shutil.rmtree(runtime, ignore_errors=True)
     wall = time.perf_counter() - t0
     import datetime as _dt
 

@@ -27,13 +27,14 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from rlinside.utils import code_version, repo_root
+from rlinside.utils import process_alive, clean_stale_temps, code_version, repo_root, temp_path
 
 __all__ = [
     "Artifact",
@@ -235,7 +236,8 @@ def save(
     root = Path(root) if root is not None else cache_root()
     final = root / kind / key
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".{key}.tmp-{os.getpid()}-{time.time_ns()}"
+    recover(final.parent)
+    tmp = temp_path(final, unique=True)
     tmp.mkdir()
     try:
         if isinstance(files, (str, Path)):
@@ -273,13 +275,7 @@ def save(
         if extra:
             manifest.update(json.loads(canonical_json(dict(extra))))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        old = None
-        if final.exists():
-            old = final.parent / f".{key}.old-{os.getpid()}-{time.time_ns()}"
-            os.replace(final, old)
-        os.replace(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        _install(tmp, final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -355,11 +351,50 @@ def ship(kind: str, key: str) -> Artifact:
     src = verify(cache_root() / kind / key)
     dst_root = data_root()
     final = dst_root / kind / key
-    tmp = dst_root / kind / f".{key}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    shutil.copytree(src.path, tmp)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    recover(final.parent)
+    tmp = temp_path(final, unique=True)
+    try:
+        shutil.copytree(src.path, tmp)
+        _install(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     return verify(final)
+
+
+_OLD = re.compile(r"^\.(?P<key>[^.]+)\.old-(?P<pid>\d+)-\d+$")
+
+
+def _install(tmp: Path, final: Path) -> None:
+    """Move the complete folder ``tmp`` to ``final``, keeping the previous one until it is in.
+
+    A process killed in between leaves the previous artifact as ``.KEY.old-PID-NS``, which
+    :func:`recover` puts back.
+    """
+    old = None
+    if final.exists():
+        old = final.parent / f".{final.name}.old-{os.getpid()}-{time.time_ns()}"
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def recover(kind_dir: Path) -> None:
+    """Undo what an interrupted write left in ``kind_dir``: temporary folders of dead processes
+    are removed, and a previous artifact set aside by :func:`_install` is put back when no
+    complete new one replaced it."""
+    kind_dir = Path(kind_dir)
+    if not kind_dir.is_dir():
+        return
+    clean_stale_temps(kind_dir)
+    for entry in kind_dir.iterdir():
+        m = _OLD.match(entry.name)
+        if not m or process_alive(int(m.group("pid"))):
+            continue
+        final = kind_dir / m.group("key")
+        if final.exists():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            os.replace(entry, final)

@@ -104,35 +104,89 @@ class SweepSpec:
         return grid(self.base, self.grid) if self.grid else [dict(self.base)]
 
 
+def _yaml_error(path: Path, e: yaml.YAMLError) -> ValueError:
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    context = getattr(e, "context", None)
+    return ValueError(f"{where}: not valid YAML: {problem}" + (f" ({context})" if context else ""))
+
+
+def _seed_list(path: Path, key: str, value: Any, allow_empty: bool) -> list[int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < (0 if allow_empty else 1):
+            raise ValueError(f"{path}: {key} must be a positive count or a list of seeds, got {value!r}")
+        return list(range(value))
+    if (not isinstance(value, list) or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                                               for s in value) or (not value and not allow_empty)):
+        raise ValueError(f"{path}: {key} must be a {'' if allow_empty else 'non-empty '}list of "
+                         f"non-negative integers or a count, got {value!r}")
+    if len(set(value)) != len(value):
+        raise ValueError(f"{path}: {key} repeats a seed: {value!r}")
+    return list(value)
+
+
 def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> SweepSpec:
-    """Read and validate a sweep YAML file; ``overrides`` replace keys of ``base``."""
+    """Read and validate a sweep YAML file; ``overrides`` replace keys of ``base``.
+
+    Every fault is a ValueError that names the file (and, for YAML syntax, line and column)
+    and what is allowed.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no sweep file {path}")
-    doc = yaml.safe_load(path.read_text()) or {}
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise _yaml_error(path, e) from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not a text file ({e.reason})") from None
+    doc = {} if doc is None else doc
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: a sweep file is a mapping of keys (name, function, ...), "
+                         f"got a {type(doc).__name__}")
     allowed = {"name", "function", "version", "base", "grid", "seeds", "select"}
     unknown = set(doc) - allowed
     if unknown:
-        raise ValueError(f"{path}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+        raise ValueError(f"{path}: unknown keys {sorted(map(str, unknown))}; allowed: {sorted(allowed)}")
     for key in ("name", "function", "version", "seeds"):
         if key not in doc:
             raise ValueError(f"{path}: missing required key '{key}'")
-    seeds = doc["seeds"]
-    if isinstance(seeds, int):
-        seeds = list(range(seeds))
-    if not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
-        raise ValueError(f"{path}: seeds must be a non-empty list of non-negative integers or a count, got {seeds!r}")
+    if not isinstance(doc["name"], str) or not doc["name"]:
+        raise ValueError(f"{path}: name must be a non-empty string, got {doc['name']!r}")
+    if not isinstance(doc["version"], (str, int)) or isinstance(doc["version"], bool):
+        raise ValueError(f"{path}: version must be a string or an integer, got {doc['version']!r}")
+    seeds = _seed_list(path, "seeds", doc["seeds"], allow_empty=False)
     sel = doc.get("select") or {}
-    rerun = sel.get("rerun_seeds", [])
-    if isinstance(rerun, int):
-        rerun = list(range(rerun))
-    resolve_function(doc["function"])
-    base = dict(doc.get("base") or {})
+    if not isinstance(sel, dict):
+        raise ValueError(f"{path}: select must be a mapping (metric, minimize, rerun_seeds), got {sel!r}")
+    bad_sel = set(sel) - {"metric", "minimize", "rerun_seeds"}
+    if bad_sel:
+        raise ValueError(f"{path}: unknown keys {sorted(map(str, bad_sel))} in select; allowed: "
+                         "metric, minimize, rerun_seeds")
+    if "metric" in sel and not isinstance(sel["metric"], str):
+        raise ValueError(f"{path}: select.metric must be a metric name, got {sel['metric']!r}")
+    if "minimize" in sel and not isinstance(sel["minimize"], bool):
+        raise ValueError(f"{path}: select.minimize must be true or false, got {sel['minimize']!r}")
+    rerun = _seed_list(path, "select.rerun_seeds", sel.get("rerun_seeds", []), allow_empty=True)
+    try:
+        resolve_function(doc["function"])
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+    base = doc.get("base") or {}
+    grid_ = doc.get("grid") or {}
+    for key, value in (("base", base), ("grid", grid_)):
+        if not isinstance(value, dict):
+            raise ValueError(f"{path}: {key} must be a mapping of configuration keys, got {value!r}")
+    for axis, values in grid_.items():
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"{path}: grid axis '{axis}' must be a non-empty list of values, got {values!r}")
+    base = dict(base)
     base.update(overrides or {})
     return SweepSpec(
-        name=str(doc["name"]), function=doc["function"], version=doc["version"], base=base,
-        grid=dict(doc.get("grid") or {}), seeds=list(seeds), select_metric=sel.get("metric"),
-        minimize=bool(sel.get("minimize", True)), rerun_seeds=list(rerun),
+        name=doc["name"], function=doc["function"], version=doc["version"], base=base,
+        grid=dict(grid_), seeds=seeds, select_metric=sel.get("metric"),
+        minimize=bool(sel.get("minimize", True)), rerun_seeds=rerun,
     )
 
 

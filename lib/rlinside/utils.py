@@ -9,12 +9,18 @@ from __future__ import annotations
 import functools
 import os
 import random
+import re
+import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["seed_everything", "torch_device", "repo_root", "code_version", "atomic_write_bytes", "is_int", "is_real"]
+__all__ = [
+    "seed_everything", "torch_device", "repo_root", "code_version", "atomic_write_bytes", "is_int",
+    "is_real", "temp_path", "clean_stale_temps", "process_alive",
+]
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -90,11 +96,58 @@ def code_version(root: Path | None = None) -> str:
         return "unversioned"
 
 
+#: Name of a temporary file or folder made by :func:`temp_path`: ``.<name>.tmp-<pid>[-<n>][.<ext>]``.
+_TEMP = re.compile(r"^\..+\.tmp-(\d+)(?:-\d+)?(?:\.[A-Za-z0-9]+)?$")
+
+
+def temp_path(path: Path, unique: bool = False) -> Path:
+    """A temporary name beside ``path`` that names this process, keeping the suffix.
+
+    ``.<stem>.tmp-<pid>[-<ns>]<suffix>``: written to, then renamed over ``path``. A process
+    killed before the rename leaves it behind; :func:`clean_stale_temps` recognises it by the
+    pid of a process that no longer runs and removes it at the next start.
+    """
+    path = Path(path)
+    extra = f"-{time.time_ns()}" if unique else ""
+    return path.with_name(f".{path.stem}.tmp-{os.getpid()}{extra}{path.suffix}")
+
+
+def process_alive(pid: int) -> bool:
+    """True while the process ``pid`` runs (this process included)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def clean_stale_temps(folder: Path) -> list[Path]:
+    """Remove the temporary files and folders in ``folder`` left by processes that died."""
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        m = _TEMP.match(entry.name)
+        if not m or process_alive(int(m.group(1))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temp_path(path)
     try:
         with open(tmp, "wb") as f:
             f.write(data)

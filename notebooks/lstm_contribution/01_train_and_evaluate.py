@@ -28,9 +28,9 @@
 # 4. example trajectories.
 
 # %% tags=["parameters"]
-n_tests: int = 40  # test episodes (the paper: 40)
-n_trajectories: int = 4  # example trajectories drawn
-smoothing: int = 200  # training episodes per point of the curve
+n_tests: int = 40  # test episodes (the paper: 40) | [1, 1000]
+n_trajectories: int = 4  # example trajectories drawn | [1, 16]
+smoothing: int = 200  # training episodes per point of the curve | [1, 100_000]
 
 # %%
 import matplotlib.pyplot as plt
@@ -42,9 +42,6 @@ from rlinside.agents.maze_zoo import load_policy, policy_config
 from rlinside.envs.marble_maze import MarbleMazeEnv
 from rlinside.plots import PALETTE, publish, set_theme
 
-for name, value in (("n_tests", n_tests), ("n_trajectories", n_trajectories), ("smoothing", smoothing)):
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
 set_theme()
 net, art = load_policy()
 cfg = policy_config(art)

@@ -28,10 +28,10 @@
 # 4. applies the same analysis to the Atari A2C-LSTM agent of the saliency chapter.
 
 # %% tags=["parameters"]
-n_tests: int = 40  # greedy test episodes (start angles spread over the outer ring)
-fraction: float = 0.5  # share of the score the salient channels must exceed (the paper: 0.5)
-figure_episode: int = 0  # test episode drawn in Figures 2-3
-atari_steps: int = 400  # agent steps of the Atari A2C-LSTM analysed (0: skip)
+n_tests: int = 40  # greedy test episodes (start angles spread over the outer ring) | [1, 1000]
+fraction: float = 0.5  # share of the score the salient channels must exceed (the paper: 0.5) | (0, 1)
+figure_episode: int = 0  # test episode drawn in Figures 2-3 | >= 0; < n_tests
+atari_steps: int = 400  # agent steps of the Atari A2C-LSTM analysed (0: skip) | [0, 100_000]
 
 # %%
 import matplotlib.pyplot as plt
@@ -46,10 +46,6 @@ from rlinside.envs.marble_maze import ACTION_NAMES, MarbleMazeEnv
 from rlinside.explain.contribution import action_order, channel_actions, contributions, salient_channels, sparsity
 from rlinside.plots import PALETTE, publish, set_theme
 
-if n_tests < 1 or not 0 <= figure_episode < n_tests:
-    raise ValueError(f"need n_tests >= 1 and 0 <= figure_episode < n_tests, got {n_tests}, {figure_episode}")
-if not 0 < fraction < 1:
-    raise ValueError(f"fraction must lie in (0, 1), got {fraction}")
 set_theme()
 net, art = load_policy()
 cfg = policy_config(art)

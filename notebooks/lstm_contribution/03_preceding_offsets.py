@@ -24,11 +24,11 @@
 # the offsets measure a temporal dependency, they should react to one we put there.
 
 # %% tags=["parameters"]
-n_tests: int = 40  # greedy test episodes
-theta_g: float = 0.5  # gate threshold (the paper's Figure 5: 0.5)
-gate: str = "output"  # gate of the offsets: input, forget or output (the paper's example: output)
-example_episode: int = 0  # test episode of Figure 5
-delays: list[int] = [0, 2, 4]  # observation delays of the controlled experiment (steps)
+n_tests: int = 40  # greedy test episodes | [1, 1000]
+theta_g: float = 0.5  # gate threshold (the paper's Figure 5: 0.5) | (0, 1)
+gate: str = "output"  # gate of the offsets: input, forget or output (the paper's example: output) | {input, forget, output}
+example_episode: int = 0  # test episode of Figure 5 | >= 0; < n_tests
+delays: list[int] = [0, 2, 4]  # observation delays of the controlled experiment (steps) | nonempty; unique; [0, 32]
 
 # %%
 import matplotlib.pyplot as plt
@@ -43,14 +43,6 @@ from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv
 from rlinside.explain.contribution import all_offsets, contributions, preceding_offsets, salient_channels
 from rlinside.plots import PALETTE, publish, set_theme
 
-if gate not in ("input", "forget", "output"):
-    raise ValueError(f"gate must be 'input', 'forget' or 'output', got {gate!r}")
-if n_tests < 1 or not 0 <= example_episode < n_tests:
-    raise ValueError(f"need n_tests >= 1 and 0 <= example_episode < n_tests, got {n_tests}, {example_episode}")
-if not 0 < theta_g < 1:
-    raise ValueError(f"theta_g must lie in (0, 1), got {theta_g}")
-if any(d < 0 for d in delays) or not delays:
-    raise ValueError(f"delays must be non-negative integers, got {delays}")
 set_theme()
 net, art = load_policy()
 cfg = policy_config(art)

@@ -19,7 +19,7 @@
 # that ring's gate inwards.
 
 # %% tags=["parameters"]
-n_tests: int = 40  # greedy test episodes, start angles spread over the outer ring
+n_tests: int = 40  # greedy test episodes, start angles spread over the outer ring | [1, 1000]
 
 # %%
 import matplotlib.pyplot as plt
@@ -30,8 +30,6 @@ from rlinside.agents.maze_a2c import evaluate_maze
 from rlinside.agents.maze_zoo import load_policy, policy_config
 from rlinside.plots import PALETTE, publish, set_theme
 
-if n_tests < 1:
-    raise ValueError(f"n_tests must be >= 1, got {n_tests}")
 set_theme()
 net, art = load_policy()
 cfg = policy_config(art)

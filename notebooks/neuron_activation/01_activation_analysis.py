@@ -28,16 +28,16 @@
 # fraction $\tau$ of the layer's largest one (see {doc}`02_pruning`).
 
 # %% tags=["parameters"]
-n_joints: int = 3  # joints of the arm whose agent is analysed (paper: 3; shipped agents: 2, 3, 4)
-width: int = 32  # neurons per hidden layer of that agent
-agent_seed: int = 0  # training seed of the shipped agent
-n_episodes: int = 500  # sample episodes whose activations are compared (paper: 500)
-episode_seed: int = 11  # seed of the sample episodes' goals
-tau: float = 0.1  # pruning threshold, a fraction of each layer's largest cluster distance (paper: 0.2; ours: see 02_pruning)
-prune_steps: int = 3  # prune-retrain steps that make the pruned network (paper: 3)
-prune_episodes: int = 100  # sample episodes whose activations decide the clusters when pruning
-retrain_budget: int = 3000  # most training episodes per step spent to make the pruned network pass validation again (as 02's iterative study)
-summary_joints: list[int] = [2, 3, 4]  # arms whose every shipped agent of this width enters the across-agent summary
+n_joints: int = 3  # joints of the arm whose agent is analysed (paper: 3; shipped agents: 2, 3, 4) | {2, 3, 4}
+width: int = 32  # neurons per hidden layer of that agent | {32, 48, 128, 256, 512}
+agent_seed: int = 0  # training seed of the shipped agent | [0, 999]
+n_episodes: int = 500  # sample episodes whose activations are compared (paper: 500) | [1, 10_000]
+episode_seed: int = 11  # seed of the sample episodes' goals | [0, 2_147_483_647]
+tau: float = 0.1  # pruning threshold, a fraction of each layer's largest cluster distance (paper: 0.2; ours: see 02_pruning) | [0, 1]
+prune_steps: int = 3  # prune-retrain steps that make the pruned network (paper: 3) | [1, 10]
+prune_episodes: int = 100  # sample episodes whose activations decide the clusters when pruning | [1, 10_000]
+retrain_budget: int = 3000  # most training episodes per step spent to make the pruned network pass validation again (as 02's iterative study) | [1, 100_000]
+summary_joints: list[int] = [2, 3, 4]  # arms whose every shipped agent of this width enters the across-agent summary | nonempty; unique; {2, 3, 4}
 
 # %%
 import copy

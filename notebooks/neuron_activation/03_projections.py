@@ -32,14 +32,14 @@
 #   (Kornblith et al. 2019) compares layers without fitting anything.
 
 # %% tags=["parameters"]
-joints: list[int] = [2, 3, 4]  # arms whose shipped agents are compared
-width: int = 32  # hidden width of those agents
-agent_seeds: list[int] = [0, 1, 2]  # training seeds of the agents per arm: every ordered pair of agents is mapped (paper: 5 per arm)
-n_episodes: int = 300  # target-arm episodes whose observations are the samples (paper: 300)
-episode_seed: int = 5  # seed of those episodes' goals
-lam: float = 50.0  # lasso penalty of the linear mapping (on summed squared errors)
-transform: str = "balanced"  # input transformation for the main figures: balanced or naive
-same_arm: int = 3  # arm whose shipped agents (all widths and seeds) compare greedy and linear maps
+joints: list[int] = [2, 3, 4]  # arms whose shipped agents are compared | nonempty; unique; {2, 3, 4}
+width: int = 32  # hidden width of those agents | {32, 48, 128, 256, 512}
+agent_seeds: list[int] = [0, 1, 2]  # training seeds of the agents per arm: every ordered pair of agents is mapped (paper: 5 per arm) | nonempty; unique; [0, 999]
+n_episodes: int = 300  # target-arm episodes whose observations are the samples (paper: 300) | [1, 10_000]
+episode_seed: int = 5  # seed of those episodes' goals | [0, 2_147_483_647]
+lam: float = 50.0  # lasso penalty of the linear mapping (on summed squared errors) | (0, 1_000_000]
+transform: str = "balanced"  # input transformation for the main figures: balanced or naive | {balanced, naive}
+same_arm: int = 3  # arm whose shipped agents (all widths and seeds) compare greedy and linear maps | {2, 3, 4}
 
 # %%
 import itertools
@@ -58,8 +58,6 @@ from rlinside.plots.matrices import plot_layer_matrices
 from rlinside.utils import seed_everything
 
 set_theme()
-if transform not in ("balanced", "naive"):
-    raise ValueError(f"transform={transform!r}: must be 'balanced' or 'naive'")
 keys = [(n, s) for n in joints for s in agent_seeds]  # (joints, training seed) of each agent
 agents = {k: load_arm_agent(k[0], width, k[1]) for k in keys}
 models = {k: m for k, (m, _) in agents.items()}

@@ -25,13 +25,13 @@
 # and show one episode as an animation.
 
 # %% tags=["parameters"]
-joints: list[int] = [2, 3, 4]  # arms whose shipped agents are transferred
-width: int = 32  # width of those agents
-agent_seed: int = 0  # training seed of those agents
-episodes: int = 300  # goals per arm, the same in both simulators
-episode_seed: int = 5  # seed of the goals
-animate_joints: int = 3  # arm shown in the animation
-render_every: int = 2  # control steps between two animation frames
+joints: list[int] = [2, 3, 4]  # arms whose shipped agents are transferred | nonempty; unique; {2, 3, 4}
+width: int = 32  # width of those agents | {32, 48, 128, 256, 512}
+agent_seed: int = 0  # training seed of those agents | [0, 999]
+episodes: int = 300  # goals per arm, the same in both simulators | [1, 10_000]
+episode_seed: int = 5  # seed of the goals | [0, 2_147_483_647]
+animate_joints: int = 3  # arm shown in the animation | {2, 3, 4}
+render_every: int = 2  # control steps between two animation frames | [1, 1000]
 
 # %%
 import base64

@@ -28,11 +28,11 @@
 # The generator lives in `rlinside.envs.trace_patterning`; this notebook only draws it.
 
 # %% tags=["parameters"]
-seed: int = 0  # seed of the stream: which 10 patterns are positive, and the ISI/ITI draws
-n_steps_small: int = 40  # steps drawn in the illustrative setting (ISI 3, ITI 7), as in the paper's figure
-n_steps: int = 700  # steps drawn in the task's real setting (ISI 14..26, ITI 80..120)
-n_stats_steps: int = 200000  # steps used for the stream statistics table
-gamma: float = 0.9  # discount of the return to predict
+seed: int = 0  # seed of the stream: which 10 patterns are positive, and the ISI/ITI draws | [0, 2_147_483_647]
+n_steps_small: int = 40  # steps drawn in the illustrative setting (ISI 3, ITI 7), as in the paper's figure | [1, 10_000]
+n_steps: int = 700  # steps drawn in the task's real setting (ISI 14..26, ITI 80..120) | [1, 1_000_000]
+n_stats_steps: int = 200000  # steps used for the stream statistics table | [1, 10_000_000]
+gamma: float = 0.9  # discount of the return to predict | [0, 1)
 
 # %%
 import pandas as pd

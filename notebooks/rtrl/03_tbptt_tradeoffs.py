@@ -28,16 +28,16 @@
 # 10-feature network a lot. Every configuration is tuned over the step size as in the paper.
 
 # %% tags=["parameters"]
-n_steps: int = 2000000  # learning steps per run (paper: 50M)
-step_sizes: list[float] = [0.001, 0.0003, 0.0001]  # RMSProp step sizes tried for every configuration
-tradeoffs: list[str] = ["13:2", "10:3", "8:5", "6:8", "5:10", "4:15", "3:20", "2:30"]  # d:k pairs of Figure 5
-fixed_features: int = 10  # d of Figure 6
-truncations: list[int] = [2, 3, 5, 10, 20]  # k of Figure 6
-tune_seeds: int = 3  # seeds per configuration while tuning (paper: 5)
-n_seeds: int = 5  # seeds behind each reported curve (paper: 30)
-n_bins: int = 50  # points per learning curve
-workers: int = 2  # Dask LocalCluster worker processes; 0 runs everything in this process
-scheduler: str = ""  # address of a running Dask scheduler (overrides workers)
+n_steps: int = 2000000  # learning steps per run (paper: 50M) | [1, 10_000_000_000]
+step_sizes: list[float] = [0.001, 0.0003, 0.0001]  # RMSProp step sizes tried for every configuration | nonempty; unique; (0, 1]
+tradeoffs: list[str] = ["13:2", "10:3", "8:5", "6:8", "5:10", "4:15", "3:20", "2:30"]  # d:k pairs of Figure 5 | nonempty; unique; match [1-9]\d{0,3}:[1-9]\d{0,3}
+fixed_features: int = 10  # d of Figure 6 | [1, 1000]
+truncations: list[int] = [2, 3, 5, 10, 20]  # k of Figure 6 | nonempty; unique; [1, 10_000]
+tune_seeds: int = 3  # seeds per configuration while tuning (paper: 5) | [1, 100]
+n_seeds: int = 5  # seeds behind each reported curve (paper: 30) | [1, 1000]
+n_bins: int = 50  # points per learning curve | [1, 100_000]; <= n_steps
+workers: int = 2  # Dask LocalCluster worker processes; 0 runs everything in this process | [0, 1024]
+scheduler: str = ""  # address of a running Dask scheduler (overrides workers) | match (|synchronous|(tcp|tls|inproc|ucx|ws|wss)://\S+)
 
 # %%
 import matplotlib.pyplot as plt

@@ -20,9 +20,9 @@
 # networks grows linearly with the number of parameters.
 
 # %% tags=["parameters"]
-n_steps: int = 300000  # steps timed per configuration
-repeats: int = 3  # timings per configuration (the best is kept)
-columnar_sizes: list[int] = [1, 2, 5, 10, 20, 40, 80]  # columnar widths for the linear-cost check
+n_steps: int = 300000  # steps timed per configuration | [1, 100_000_000]
+repeats: int = 3  # timings per configuration (the best is kept) | [1, 100]
+columnar_sizes: list[int] = [1, 2, 5, 10, 20, 40, 80]  # columnar widths for the linear-cost check | nonempty; unique; [1, 10_000]
 
 # %%
 import matplotlib.pyplot as plt

@@ -29,10 +29,10 @@
 # change how many frames the filmstrips show.
 
 # %% tags=["parameters"]
-smoothing: int = 100  # training games averaged in each point of the learning curves
-filmstrip_frames: int = 6  # frames shown per agent
-filmstrip_every: int = 40  # agent steps between two filmstrip frames
-filmstrip_seed: int = 0  # evaluation game the filmstrip is taken from
+smoothing: int = 100  # training games averaged in each point of the learning curves | [1, 100_000]
+filmstrip_frames: int = 6  # frames shown per agent | [1, 50]
+filmstrip_every: int = 40  # agent steps between two filmstrip frames | [1, 10_000]
+filmstrip_seed: int = 0  # evaluation game the filmstrip is taken from | [0, 2_147_483_647]
 
 # %%
 import matplotlib.pyplot as plt

@@ -37,11 +37,11 @@
 # {doc}`00_agents` for their scores.
 
 # %% tags=["parameters"]
-warmup_steps: int = 60  # agent decisions played before the explained state (evaluation game `seed`)
-seed: int = 0  # evaluation game the agents play
-cam_layer: str = "conv1"  # convolution of the Grad-CAM family: conv1 (the paper's choice), conv2 or conv3
-palette: str = "paper"  # "paper" (positive green, negative red) or "colorblind" (blue, orange)
-alpha: float = 0.5  # opacity of a saliency value of +-1 on the screen (the paper: 0.5)
+warmup_steps: int = 60  # agent decisions played before the explained state (evaluation game `seed`) | [1, 10_000]
+seed: int = 0  # evaluation game the agents play | [0, 2_147_483_647]
+cam_layer: str = "conv1"  # convolution of the Grad-CAM family: conv1 (the paper's choice), conv2 or conv3 | {conv1, conv2, conv3}
+palette: str = "paper"  # "paper" (positive green, negative red) or "colorblind" (blue, orange) | {paper, colorblind}
+alpha: float = 0.5  # opacity of a saliency value of +-1 on the screen (the paper: 0.5) | (0, 1]
 
 # %%
 import pandas as pd
@@ -51,13 +51,8 @@ from rlinside.agents.zoo import AGENTS, find_agents, load_agent
 from rlinside.explain.agents import RECURRENT, explain_all, saliency_model
 from rlinside.explain.saliency import METHOD_NAMES, advantage_stream, normalize, value_stream
 from rlinside.plots import publish, set_theme
-from rlinside.plots.saliency import check_palette, gallery, overlay, play_states, reduce_channels
+from rlinside.plots.saliency import gallery, overlay, play_states, reduce_channels
 
-check_palette(palette)
-if cam_layer not in ("conv1", "conv2", "conv3"):
-    raise ValueError(f"cam_layer must be 'conv1', 'conv2' or 'conv3', got {cam_layer!r}")
-if warmup_steps < 1:
-    raise ValueError(f"warmup_steps must be >= 1, got {warmup_steps}")
 set_theme()
 
 METHODS = METHOD_NAMES

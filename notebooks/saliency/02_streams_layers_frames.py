@@ -29,12 +29,12 @@
 #    maps of its value and advantage streams, and how much they agree.
 
 # %% tags=["parameters"]
-warmup_steps: int = 60  # agent decisions before the explained state (evaluation game `seed`)
-seed: int = 0  # evaluation game the agents play
-n_states: int = 40  # states averaged in the per-frame shares (one every `state_every` steps)
-state_every: int = 5  # agent steps between two of those states
-history: int = 10  # inputs of the recurrent agent explained at once (t-9 ... t)
-palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange)
+warmup_steps: int = 60  # agent decisions before the explained state (evaluation game `seed`) | [1, 10_000]
+seed: int = 0  # evaluation game the agents play | [0, 2_147_483_647]
+n_states: int = 40  # states averaged in the per-frame shares (one every `state_every` steps) | [1, 10_000]
+state_every: int = 5  # agent steps between two of those states | [1, 1000]
+history: int = 10  # inputs of the recurrent agent explained at once (t-9 ... t) | [1, 100]
+palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange) | {paper, colorblind}
 
 # %%
 import matplotlib.pyplot as plt
@@ -53,13 +53,8 @@ from rlinside.explain.saliency import (
 )
 from rlinside.explain.sanity import object_share
 from rlinside.plots import publish, set_theme
-from rlinside.plots.saliency import check_palette, gallery, overlay
+from rlinside.plots.saliency import gallery, overlay
 
-check_palette(palette)
-for name, value, low in (("warmup_steps", warmup_steps, 1), ("n_states", n_states, 1),
-                         ("state_every", state_every, 1), ("history", history, 1)):
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
 set_theme()
 
 

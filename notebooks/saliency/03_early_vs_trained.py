@@ -27,11 +27,11 @@
 #    `scripts/measure_saliency_training.py`), against the training return at each snapshot.
 
 # %% tags=["parameters"]
-seed: int = 0  # evaluation game the states come from
-warmup_steps: int = 60  # agent decisions before the gallery's state
-n_states: int = 40  # states of the zoo measurement (one every `state_every` steps)
-state_every: int = 5  # agent steps between two measured states
-palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange)
+seed: int = 0  # evaluation game the states come from | [0, 2_147_483_647]
+warmup_steps: int = 60  # agent decisions before the gallery's state | [1, 10_000]
+n_states: int = 40  # states of the zoo measurement (one every `state_every` steps) | [1, 10_000]
+state_every: int = 5  # agent steps between two measured states | [1, 1000]
+palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange) | {paper, colorblind}
 
 # %%
 import matplotlib.pyplot as plt
@@ -44,12 +44,8 @@ from rlinside.explain.agents import RECURRENT, explain_all
 from rlinside.explain.over_training import load_measurement, object_saliency
 from rlinside.explain.saliency import METHOD_NAMES, normalize
 from rlinside.plots import PALETTE, publish, set_theme
-from rlinside.plots.saliency import check_palette, gallery, overlay
+from rlinside.plots.saliency import gallery, overlay
 
-check_palette(palette)
-for name, value in (("warmup_steps", warmup_steps), ("n_states", n_states), ("state_every", state_every)):
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
 set_theme()
 
 pairs = {}

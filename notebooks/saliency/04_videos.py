@@ -27,12 +27,12 @@
 #    same correlation for the screen itself (newest input frame).
 
 # %% tags=["parameters"]
-video_steps: int = 200  # agent steps per video (15 per second of game)
-seed: int = 0  # evaluation game
-video_methods: list[str] = ["Guided Backprop", "Grad-CAM"]  # methods drawn in the videos
-cam_layer: str = "conv1"  # convolution of the Grad-CAM family
-palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange)
-batch: int = 50  # states explained per call
+video_steps: int = 200  # agent steps per video (15 per second of game) | [2, 20_000]
+seed: int = 0  # evaluation game | [0, 2_147_483_647]
+video_methods: list[str] = ["Guided Backprop", "Grad-CAM"]  # methods drawn in the videos | nonempty; unique; {@saliency_methods}
+cam_layer: str = "conv1"  # convolution of the Grad-CAM family | {conv1, conv2, conv3}
+palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange) | {paper, colorblind}
+batch: int = 50  # states explained per call | [1, 1000]
 
 # %%
 import time
@@ -48,17 +48,9 @@ from rlinside.explain.agents import RECURRENT, explain_all, saliency_model
 from rlinside.explain.saliency import METHOD_NAMES, normalize
 from rlinside.explain.sanity import object_share, temporal_stability
 from rlinside.plots import run_context, set_theme
-from rlinside.plots.saliency import check_palette, overlay
+from rlinside.plots.saliency import overlay
 from rlinside.plots.video import gif_bytes, gif_html, label_strip, side_by_side
 
-check_palette(palette)
-if video_steps < 2:
-    raise ValueError(f"video_steps must be >= 2, got {video_steps}")
-unknown = [m for m in video_methods if m not in METHOD_NAMES]
-if unknown or not video_methods:
-    raise ValueError(f"video_methods must name some of {list(METHOD_NAMES)}, got {video_methods!r}")
-if cam_layer not in ("conv1", "conv2", "conv3"):
-    raise ValueError(f"cam_layer must be conv1, conv2 or conv3, got {cam_layer!r}")
 set_theme()
 
 

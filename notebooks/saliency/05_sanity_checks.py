@@ -31,13 +31,13 @@
 #    a map cannot say which feature decided the action.
 
 # %% tags=["parameters"]
-n_states: int = 20  # states per agent (one every `state_every` agent steps)
-state_every: int = 10  # agent steps between two states
-seed: int = 0  # evaluation game
-randomization_seed: int = 0  # seed of the re-initialized weights
-cam_layer: str = "conv1"  # convolution of the Grad-CAM family
-perturbation_stride: int = 5  # grid step of perturbation saliency (Greydanus et al.: 5)
-palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange)
+n_states: int = 20  # states per agent (one every `state_every` agent steps) | [1, 10_000]
+state_every: int = 10  # agent steps between two states | [1, 1000]
+seed: int = 0  # evaluation game | [0, 2_147_483_647]
+randomization_seed: int = 0  # seed of the re-initialized weights | [0, 2_147_483_647]
+cam_layer: str = "conv1"  # convolution of the Grad-CAM family | {conv1, conv2, conv3}
+perturbation_stride: int = 5  # grid step of perturbation saliency (Greydanus et al.: 5) | [1, 84]
+palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange) | {paper, colorblind}
 
 # %%
 import matplotlib.pyplot as plt
@@ -51,14 +51,8 @@ from rlinside.explain.agents import RECURRENT, explain_all
 from rlinside.explain.saliency import METHOD_NAMES, normalize
 from rlinside.explain.sanity import cascading_randomization, perturbation_saliency, rank_correlation, ssim
 from rlinside.plots import PALETTE, publish, set_theme
-from rlinside.plots.saliency import check_palette, gallery, overlay
+from rlinside.plots.saliency import gallery, overlay
 
-check_palette(palette)
-for name, value in (("n_states", n_states), ("state_every", state_every), ("perturbation_stride", perturbation_stride)):
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-if cam_layer not in ("conv1", "conv2", "conv3"):
-    raise ValueError(f"cam_layer must be conv1, conv2 or conv3, got {cam_layer!r}")
 set_theme()
 
 agents = []

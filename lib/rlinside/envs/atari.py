@@ -71,6 +71,15 @@ class _GameSpec:
 ATARI_GAMES: dict[str, _GameSpec] = {
     "Breakout": _GameSpec(ale_id="ALE/Breakout-v5", fire_to_start=True),
     "Seaquest": _GameSpec(ale_id="ALE/Seaquest-v5", fire_to_start=False),
+    # The games below serve the RTRL chapter's Atari prediction benchmark (Javed et al., Fig. 7
+    # names Pong and CrazyClimber); none of them waits for FIRE to start a life.
+    "Pong": _GameSpec(ale_id="ALE/Pong-v5", fire_to_start=False),
+    "CrazyClimber": _GameSpec(ale_id="ALE/CrazyClimber-v5", fire_to_start=False),
+    "Boxing": _GameSpec(ale_id="ALE/Boxing-v5", fire_to_start=False),
+    "SpaceInvaders": _GameSpec(ale_id="ALE/SpaceInvaders-v5", fire_to_start=False),
+    "Qbert": _GameSpec(ale_id="ALE/Qbert-v5", fire_to_start=False),
+    "MsPacman": _GameSpec(ale_id="ALE/MsPacman-v5", fire_to_start=False),
+    "Asterix": _GameSpec(ale_id="ALE/Asterix-v5", fire_to_start=False),
 }
 
 #: Frames per episode before truncation (ALE v5 default: 108,000 frames = 30 min of play =

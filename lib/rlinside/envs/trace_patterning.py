@@ -280,12 +280,12 @@ def stream_statistics(config: TracePatterningConfig, seed: int, n_steps: int) ->
     onsets = np.flatnonzero(trial >= 0)
     us = np.flatnonzero(x[:, config.n_cs] > 0)
     pats = trial[onsets]
-    isis = []
-    for o in onsets:
-        later = us[us > o]
-        nxt = onsets[onsets > o]
-        if later.size and (not nxt.size or later[0] < nxt[0]):
-            isis.append(int(later[0] - o))
+    # the first US after each onset, counted when it comes before the next onset
+    first = np.searchsorted(us, onsets, side="right")
+    has_us = first < us.size
+    next_onset = np.append(onsets[1:], np.iinfo(np.int64).max)
+    us_after = us[np.minimum(first, max(us.size - 1, 0))] if us.size else np.zeros_like(onsets)
+    isis = (us_after - onsets)[has_us & (us_after < next_onset)].tolist()
     gaps = np.diff(onsets)
     return {
         "steps": int(n_steps),
