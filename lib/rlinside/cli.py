@@ -113,7 +113,7 @@ def _check_kind_key(kind: str | None, key: str | None, action: str) -> None:
     kinds = sorted({p.parent.name for _, p in pairs})
     if kind not in kinds and action != "ship":
         raise ParameterError(f"no artifacts of kind '{kind}'; kinds: {', '.join(kinds) or '(none stored)'}")
-    if key is not None:
+    if key is not None and action != "ship":  # ship checks the cache itself
         keys = sorted({p.name for _, p in pairs if p.parent.name == kind})
         if key not in keys:
             raise ParameterError(f"no artifact '{key}' of kind '{kind}'; keys: {', '.join(keys) or '(none)'}")
@@ -123,11 +123,10 @@ def cmd_artifacts(args) -> int:
     from rlinside import store
 
     _check_kind_key(args.kind, args.key, args.action)
-    if args.key is not None and args.action != "ship":
-        raise ParameterError(f"artifacts {args.action} takes KIND only, got a KEY too ({args.key})")
+    chosen = [(w, p) for w, p in store.iter_artifacts(args.kind) if args.key is None or p.name == args.key]
     if args.action == "list":
         rows = []
-        for where, p in store.iter_artifacts(args.kind):
+        for where, p in chosen:
             try:
                 a = store.verify(p)
                 m = a.manifest
@@ -144,7 +143,7 @@ def cmd_artifacts(args) -> int:
     if args.action == "verify":
         bad = 0
         n = 0
-        for where, p in store.iter_artifacts(args.kind):
+        for where, p in chosen:
             n += 1
             try:
                 store.verify(p)
@@ -258,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("artifacts", help="list, verify or ship stored artifacts")
     sp.add_argument("action", choices=["list", "verify", "ship"])
     sp.add_argument("kind", nargs="?", help="only this kind")
-    sp.add_argument("key", nargs="?", help="artifact key (for ship; without it, every cached artifact of KIND)")
+    sp.add_argument("key", nargs="?", help="only this artifact (ship: without it, every cached artifact of KIND)")
     sp.set_defaults(fn=cmd_artifacts)
     return p
 

@@ -30,7 +30,7 @@
 # %% tags=["parameters"]
 n_tests: int = 40  # greedy test episodes (start angles spread over the outer ring) | [1, 1000]
 fraction: float = 0.5  # share of the score the salient channels must exceed (the paper: 0.5) | (0, 1)
-figure_episode: int = 0  # test episode drawn in Figures 2-3 | >= 0; < n_tests
+figure_episode: int = 0  # test episode drawn in Figures 2-3 | [0, 999]; < n_tests
 atari_steps: int = 400  # agent steps of the Atari A2C-LSTM analysed (0: skip) | [0, 100_000]
 
 # %%

@@ -27,7 +27,7 @@
 n_tests: int = 40  # greedy test episodes | [1, 1000]
 theta_g: float = 0.5  # gate threshold (the paper's Figure 5: 0.5) | (0, 1)
 gate: str = "output"  # gate of the offsets: input, forget or output (the paper's example: output) | {input, forget, output}
-example_episode: int = 0  # test episode of Figure 5 | >= 0; < n_tests
+example_episode: int = 0  # test episode of Figure 5 | [0, 999]; < n_tests
 delays: list[int] = [0, 2, 4]  # observation delays of the controlled experiment (steps) | nonempty; unique; [0, 32]
 
 # %%
