@@ -129,7 +129,7 @@ def test_env_snapshot_restores_a_game_in_progress(game):
 
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="game must be one of"):
-        A2CConfig(game="Pong")
+        A2CConfig(game="Tetris")
     with pytest.raises(ValueError, match="n_steps must be a positive integer"):
         A2CConfig(n_steps=0)
     with pytest.raises(ValueError, match="lstm_size"):

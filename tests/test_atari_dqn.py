@@ -84,7 +84,7 @@ def test_env_determinism_and_validation():
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)  # a different seed draws a different number of no-ops
     with pytest.raises(ValueError, match="Breakout"):
-        make_atari_env("Pong", seed=0)
+        make_atari_env("Tetris", seed=0)
 
 
 def test_replay_buffer_rebuilds_the_env_stacks():

@@ -21,6 +21,8 @@ def test_params_shows_types_defaults_overrides_help():
     assert p.returncode == 0, p.stderr
     line = next(l for l in p.stdout.splitlines() if l.startswith("n_steps "))
     assert "int" in line and "700" in line and "300" in line and "1500" in line and "steps drawn" in line
+    assert "[1, 1_000_000]" in line  # the declared rule, in the allowed column
+    assert "allowed" in p.stdout.splitlines()[1]
 
 
 # --- bad input: each exits 2 (usage) with a message naming what was wrong and what is allowed

@@ -246,6 +246,8 @@ def test_sigkill_at_random_points_keeps_the_last_good_output_and_leaves_no_temp_
     out = mini_root / "book" / "generated" / "demo" / "01_slow.ipynb"
     good, good_rec = out.read_bytes(), out.with_suffix(".run.json").read_bytes()
     before = _kernel_dirs()
+    tree_before = _tree(mini_root)
+    tmp_before = _kernel_files()
     rng = random.Random(0)
     e = dict(os.environ, RLINSIDE_ROOT=str(mini_root), **env)
     killed = []
@@ -267,11 +269,22 @@ def test_sigkill_at_random_points_keeps_the_last_good_output_and_leaves_no_temp_
     stale = {f".rlinside-kernel.tmp-{pid}" for pid in killed}
     assert not (stale & _kernel_dirs()), "a killed run's kernel folder outlived the next start"
     assert _kernel_dirs() <= before  # and the last run removed its own
+    assert _tree(mini_root) == tree_before  # no socket or connection file beside the notebook
+    assert _kernel_files() <= tmp_before  # no connection file or socket left in the temp folder
     # no kernel of a killed run lives on (ipykernel exits when its parent dies)
     deadline = time.time() + 10
     while _orphans(stale) and time.time() < deadline:
         time.sleep(0.5)
     assert not _orphans(stale)
+
+
+def _kernel_files() -> set[str]:
+    tmp = Path(tempfile.gettempdir())
+    return {p.name for pattern in ("tmp*.json", "kernel-*", ".rlinside-kernel*") for p in tmp.glob(pattern)}
+
+
+def _tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if "__pycache__" not in p.parts}
 
 
 def _orphans(stale: set[str]) -> list[int]:

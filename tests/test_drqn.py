@@ -256,7 +256,7 @@ def test_config_validation():
     with pytest.raises(ValueError, match="burn_in"):
         DRQNConfig(burn_in=-1)
     with pytest.raises(ValueError, match="game"):
-        DRQNConfig(game="Pong")
+        DRQNConfig(game="Tetris")
     assert DRQNConfig().window == 13 and DRQNConfig().frame_stack == 1
 
 

@@ -557,14 +557,17 @@ def _kernel_runtime_dir() -> Path:
     return runtime
 
 
-def _ipc_kernel_manager():
-    """The kernel manager papermill starts kernels with: IPC sockets (a private folder) rather
-    than unencrypted TCP, which ipykernel warns about on every run."""
+def _ipc_kernel_manager(runtime: Path):
+    """The kernel manager papermill starts kernels with: IPC sockets rather than unencrypted
+    TCP (which ipykernel warns about on every run), with the connection file and the sockets in
+    the private folder ``runtime`` (absolute paths, so neither the kernel's working directory
+    nor a parallel run sees them)."""
     from jupyter_client.manager import AsyncKernelManager
 
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
             kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("connection_file", str(runtime / "kernel.json"))
             super().__init__(**kwargs)
 
     return IPCKernelManager
@@ -612,9 +615,8 @@ def run_notebook(
         "started": time.time(),
     }
     runtime = _kernel_runtime_dir()
-    saved = {k: os.environ.get(k) for k in (RUN_ENV, "JUPYTER_RUNTIME_DIR")}
+    saved = {k: os.environ.get(k) for k in (RUN_ENV,)}
     os.environ[RUN_ENV] = json.dumps(ctx, default=str)
-    os.environ["JUPYTER_RUNTIME_DIR"] = str(runtime)
     t0 = time.perf_counter()
     error = None
     try:
@@ -626,7 +628,7 @@ def run_notebook(
             kernel_name=kernel_name or nb.metadata["kernelspec"].get("name", "python3"),
             cwd=str(spec.path.parent),
             log_output=False,
-            kernel_manager_class=_ipc_kernel_manager(),
+            kernel_manager_class=_ipc_kernel_manager(runtime),
         )
         executed = nbformat.read(tmp, as_version=4)
         executed.metadata["rlinside"] = {k: v for k, v in ctx.items() if k != "started"} | {"key": key}
