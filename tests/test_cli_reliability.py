@@ -315,3 +315,53 @@ def test_store_recovers_from_a_write_killed_half_way(tmp_path, monkeypatch):
     store.save("demo-kind", {"x": 2}, 1, {"f.txt": b"second"})
     assert store.verify(kdir / a.key).file("f.txt").read_bytes() == b"first"
     assert sorted(p.name for p in kdir.iterdir() if p.name.startswith(".")) == []
+
+
+# --- data-aware execution cache: replacing an artifact re-executes exactly its readers
+
+READER_NB = textwrap.dedent('''\
+    # %% [markdown]
+    # # A notebook that reads shipped data
+
+    # %% tags=["parameters"]
+    value: int = 1  # a number | [0, 10]
+
+    # %%
+    from rlinside import store
+    found = store.find("demo-data")
+    print("read", [a.file("x.txt").read_text() for a in found])
+''')
+
+
+def test_replacing_or_deleting_an_artifact_reexecutes_exactly_its_readers(mini_root, monkeypatch):
+    import re
+    import shutil
+
+    from rlinside import store
+
+    nbdir = mini_root / "notebooks" / "demo"
+    (nbdir / "02_reader.py").write_text(READER_NB)
+    monkeypatch.setenv("RLINSIDE_ROOT", str(mini_root))
+    env = {"RLINSIDE_CACHE": str(mini_root / "cache")}
+    data = mini_root / "data"
+    store.save("demo-data", {"n": 1}, 1, {"x.txt": b"first"}, root=data)
+
+    def book():
+        p = run_cli("book", "--no-build", root=mini_root, env=env)
+        assert p.returncode == 0, p.stderr
+        return {m.group(1): m.group(2) for m in re.finditer(r"(demo/\S+)\s+(ran|cached)", p.stdout)}
+
+    assert book() == {"demo/01_slow": "ran", "demo/02_reader": "ran"}
+    rec = json.loads((mini_root / "book/generated/demo/02_reader.run.json").read_text())
+    assert [a["kind"] for a in rec["inputs"]["artifacts"]] == ["demo-data"]
+    assert "demo-data" in rec["inputs"]["kinds"]
+    assert book() == {"demo/01_slow": "cached", "demo/02_reader": "cached"}
+    store.save("demo-data", {"n": 1}, 1, {"x.txt": b"second"}, root=data)  # same key, new content
+    assert book() == {"demo/01_slow": "cached", "demo/02_reader": "ran"}
+    assert b"read ['second']" in (mini_root / "book/generated/demo/02_reader.ipynb").read_bytes()
+    store.save("demo-data", {"n": 2}, 1, {"x.txt": b"third"}, root=data)  # a new one of that kind
+    assert book() == {"demo/01_slow": "cached", "demo/02_reader": "ran"}
+    shutil.rmtree(data / "demo-data" / store.artifact_key("demo-data", {"n": 1}, 1))  # deleted
+    assert book() == {"demo/01_slow": "cached", "demo/02_reader": "ran"}
+    assert b"read ['third']" in (mini_root / "book/generated/demo/02_reader.ipynb").read_bytes()
+    assert book() == {"demo/01_slow": "cached", "demo/02_reader": "cached"}

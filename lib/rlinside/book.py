@@ -3,7 +3,8 @@
 The cache key of an executed notebook (see :func:`rlinside.notebook.cache_key`) covers the
 notebook's text, its resolved parameters for the profile, and a hash of the ``rlinside``
 sources. A notebook is re-executed when its key differs from the one recorded next to its
-output (``book/generated/<chapter>/<name>.run.json``), or always with ``--force``. Notebooks
+output (``book/generated/<chapter>/<name>.run.json``), when an artifact it read was replaced
+or deleted or a kind it searched changed (the record's ``inputs``), or always with ``--force``. Notebooks
 run in separate processes (``--jobs`` at a time). The book is then built with
 ``execute_notebooks: off``: the pages show exactly what papermill produced.
 """
@@ -18,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from rlinside import store
 from rlinside.notebook import (
     NotebookSpec,
     cache_key,
@@ -42,9 +44,11 @@ def plan(specs: list[NotebookSpec], profile: str, force: bool) -> list[tuple[Not
         cached = False
         if not force and rec.is_file() and s.default_output().is_file():
             try:
-                cached = json.loads(rec.read_text()).get("key") == key
+                record = json.loads(rec.read_text())
             except json.JSONDecodeError:
-                cached = False
+                record = {}
+            # same notebook, parameters and library, and every artifact it read unchanged
+            cached = record.get("key") == key and not store.inputs_changed(record.get("inputs"))
         out.append((s, key, not cached))
     return out
 

@@ -496,7 +496,11 @@ def lib_hash(root: Path | None = None) -> str:
 
 
 def cache_key(spec: NotebookSpec, profile: str, values: Mapping[str, Any]) -> str:
-    """Key of an executed notebook: notebook text + profiles entry + resolved parameters + lib hash."""
+    """Key of an executed notebook: notebook text + profiles entry + resolved parameters + lib hash.
+
+    The artifacts a notebook reads are the other half of its inputs: its run record lists them
+    (``RunRecord.inputs``), and ``rlinside book`` re-executes it when one of them was replaced
+    or deleted, or a kind it searched changed (:func:`rlinside.store.inputs_changed`)."""
     h = hashlib.sha256()
     h.update(spec.path.read_bytes())
     h.update(json.dumps({"profile": profile, "params": values}, sort_keys=True, default=str).encode())
@@ -522,6 +526,9 @@ class RunRecord:
     output: str
     command: str
     error: str | None = None
+    #: the artifacts the run read (kind, key, manifest sha256) and the kinds it searched, with
+    #: their fingerprints: a later change to any of them re-executes the notebook
+    inputs: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def save(self, path: Path) -> None:
         from rlinside.utils import atomic_write_bytes
@@ -614,9 +621,15 @@ def run_notebook(
         "code_version": code_version(root),
         "started": time.time(),
     }
+    from rlinside import store
+
     runtime = _kernel_runtime_dir()
-    saved = {k: os.environ.get(k) for k in (RUN_ENV,)}
+    reads_log = temp_path(output.with_name(f"{output.stem}.reads.jsonl"))
+    reads_log.unlink(missing_ok=True)
+    saved = {k: os.environ.get(k) for k in (RUN_ENV, store.READS_ENV)}
     os.environ[RUN_ENV] = json.dumps(ctx, default=str)
+    os.environ[store.READS_ENV] = str(reads_log)
+    inputs: dict[str, Any] = {}
     t0 = time.perf_counter()
     error = None
     try:
@@ -631,7 +644,9 @@ def run_notebook(
             kernel_manager_class=_ipc_kernel_manager(runtime),
         )
         executed = nbformat.read(tmp, as_version=4)
-        executed.metadata["rlinside"] = {k: v for k, v in ctx.items() if k != "started"} | {"key": key}
+        inputs = store.inputs_of(reads_log)
+        executed.metadata["rlinside"] = {k: v for k, v in ctx.items() if k != "started"} | {
+            "key": key, "inputs": inputs}
         nbformat.write(executed, tmp)
         os.replace(tmp, output)
         if failed.exists():
@@ -657,6 +672,7 @@ def run_notebook(
                 os.environ[k] = v
         if tmp.exists():
             tmp.unlink()
+        reads_log.unlink(missing_ok=True)
         shutil.rmtree(runtime, ignore_errors=True)
     wall = time.perf_counter() - t0
     import datetime as _dt
@@ -674,6 +690,7 @@ def run_notebook(
         output=str(output if status == "ok" else failed),
         command=command,
         error=error,
+        inputs=inputs,
     )
     if status == "ok":
         rec.save(record_path(output))

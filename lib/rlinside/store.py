@@ -40,6 +40,11 @@ __all__ = [
     "Artifact",
     "ArtifactError",
     "artifact_key",
+    "reads",
+    "fingerprint",
+    "kind_fingerprint",
+    "inputs_of",
+    "inputs_changed",
     "canonical_json",
     "data_root",
     "cache_root",
@@ -206,7 +211,7 @@ def load(kind: str, config: Mapping[str, Any], version: str | int, *, command: s
     key = artifact_key(kind, config, version)
     for p in _candidates(kind, key):
         if p.exists():
-            return verify(p)
+            return _record_read(verify(p))
     hint = f"build it with: {command}" if command else "build it with the function that produces it"
     raise ArtifactError(
         f"no artifact {kind}/{key} (config {canonical_json(config)}, version {version}) in "
@@ -302,15 +307,16 @@ def load_or_build(
         missing = str(e).startswith("no artifact")
         if not missing and not rebuild_corrupt:
             raise
-    work = cache_root() / ".work" / f"{kind}-{artifact_key(kind, config, version)}-{os.getpid()}"
+    clean_stale_temps(cache_root() / ".work")  # work folders of builds that were killed
+    work = temp_path(cache_root() / ".work" / f"{kind}-{artifact_key(kind, config, version)}")
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
     t0 = time.perf_counter()
     try:
         metrics = build_fn(work) or {}
-        return save(kind, config, version, work, metrics=metrics, command=command,
-                    wall_time_s=round(time.perf_counter() - t0, 3))
+        return _record_read(save(kind, config, version, work, metrics=metrics, command=command,
+                                 wall_time_s=round(time.perf_counter() - t0, 3)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -334,6 +340,7 @@ def find(kind: str, version: str | int | None = None, /, **config_filters: Any) 
     whose key is not shipped, in :func:`iter_artifacts` order."""
     want = {k: v for k, v in config_filters.items() if v is not None}
     found, seen = [], set()
+    _record_scan(kind)
     for _, path in iter_artifacts(kind):
         if path.name in seen:
             continue
@@ -341,9 +348,106 @@ def find(kind: str, version: str | int | None = None, /, **config_filters: Any) 
         if version is not None and art.manifest.get("version") != str(version):
             continue
         if all(art.config.get(k) == v for k, v in want.items()):
-            found.append(art)
+            found.append(_record_read(art))
             seen.add(path.name)
     return found
+
+
+# ---------------------------------------------------------------------------------------
+# what a process read: provenance of its figures and the inputs of the execution cache
+
+#: Set by ``rlinside run`` to a file into which the kernel appends every artifact it reads.
+READS_ENV = "RLINSIDE_READS"
+_READS: dict[tuple[str, str], dict[str, str]] = {}
+_SCANS: set[str] = set()
+
+
+def _manifest_sha(path: Path) -> str:
+    return _sha256(path / MANIFEST)
+
+
+def _log(entry: dict) -> None:
+    target = os.environ.get(READS_ENV)
+    if target:
+        with open(target, "a") as f:
+            f.write(json.dumps(entry) + "\n")
+
+
+def _record_read(art: Artifact) -> Artifact:
+    """Remember that this process read ``art`` (see :func:`reads`)."""
+    ident = (art.kind, art.key)
+    if ident not in _READS:
+        _READS[ident] = {"kind": art.kind, "key": art.key, "manifest_sha256": _manifest_sha(art.path),
+                         "where": "data" if art.shipped else "cache"}
+        _log({"read": _READS[ident]})
+    return art
+
+
+def _record_scan(kind: str) -> None:
+    if kind not in _SCANS:
+        _SCANS.add(kind)
+        _log({"scan": kind})
+
+
+def reads() -> list[dict[str, str]]:
+    """The artifacts this process has loaded or found, in the order it first read them."""
+    return list(_READS.values())
+
+
+def fingerprint(kind: str, key: str) -> str | None:
+    """sha256 of the manifest of the artifact (kind, key) that a load would find now (shipped
+    first), or None when there is none. A replaced artifact has a new manifest (new date and
+    checksums), so its fingerprint changes."""
+    for p in _candidates(kind, key):
+        if (p / MANIFEST).is_file():
+            return _manifest_sha(p)
+    return None
+
+
+def kind_fingerprint(kind: str) -> str:
+    """sha256 over every artifact of ``kind`` (where, key, manifest): changes when one of them
+    is added, replaced or deleted; what a search with :func:`find` depends on."""
+    h = hashlib.sha256()
+    for where, p in iter_artifacts(kind):
+        if (p / MANIFEST).is_file():
+            h.update(f"{where}/{p.name}/{_manifest_sha(p)}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def inputs_of(log: Path) -> dict[str, Any]:
+    """The inputs recorded in a reads log (:data:`READS_ENV`): the artifacts read, with their
+    manifest checksums, and the kinds searched, with their fingerprints now."""
+    artifacts: dict[tuple[str, str], dict] = {}
+    kinds: set[str] = set()
+    if Path(log).is_file():
+        for line in Path(log).read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by a kill
+                continue
+            if "read" in entry:
+                r = entry["read"]
+                artifacts.setdefault((r["kind"], r["key"]), r)
+            elif "scan" in entry:
+                kinds.add(entry["scan"])
+    return {"artifacts": list(artifacts.values()),
+            "kinds": {k: kind_fingerprint(k) for k in sorted(kinds)}}
+
+
+def inputs_changed(inputs: Mapping[str, Any] | None) -> list[str]:
+    """What changed since ``inputs`` (from :func:`inputs_of`) were recorded: one line per
+    replaced or deleted artifact and per kind whose artifacts changed; empty if nothing did."""
+    changes = []
+    for a in (inputs or {}).get("artifacts", []):
+        now = fingerprint(a["kind"], a["key"])
+        if now is None:
+            changes.append(f"{a['kind']}/{a['key']} was deleted")
+        elif now != a["manifest_sha256"]:
+            changes.append(f"{a['kind']}/{a['key']} was replaced")
+    for kind, fp in (inputs or {}).get("kinds", {}).items():
+        if kind_fingerprint(kind) != fp:
+            changes.append(f"the artifacts of kind {kind} changed")
+    return changes
 
 
 def ship(kind: str, key: str) -> Artifact:

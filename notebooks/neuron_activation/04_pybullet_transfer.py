@@ -34,18 +34,15 @@ animate_joints: int = 3  # arm shown in the animation | {2, 3, 4}
 render_every: int = 2  # control steps between two animation frames | [1, 1000]
 
 # %%
-import base64
-import io
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import HTML, display
-from PIL import Image
 
 from rlinside.agents.arm_dqn import greedy_actions, load_arm_agent
 from rlinside.envs.planar_arm_bullet import run_policy, run_policy_planar
-from rlinside.plots import PALETTE, publish, set_theme
+from rlinside.plots import PALETTE, publish, publish_html, set_theme
+from rlinside.plots.video import gif_bytes, gif_html
 
 set_theme()
 
@@ -102,11 +99,9 @@ run = run_policy(policy_of(model), animate_joints, episodes=1, seed=episode_seed
                  render_every=render_every)
 frames = run["frames"][0]
 # An animated GIF embedded as a data URI: plays in any browser, needs no script or network.
-buf = io.BytesIO()
-images = [Image.fromarray(f) for f in frames]
-images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=150, loop=0)
-display(HTML(f'<img alt="the {animate_joints}-joint agent reaching in pybullet" '
-             f'src="data:image/gif;base64,{base64.b64encode(buf.getvalue()).decode()}">'))
+publish_html(gif_html(gif_bytes(list(frames), fps=1000 / 150),
+                      alt=f"the {animate_joints}-joint agent reaching in pybullet"),
+             f"The {animate_joints}-joint agent reaching in pybullet, one frame every {render_every} control steps.")
 strip = frames[:: max(1, len(frames) // 5)][:5]
 fig, axes = plt.subplots(1, len(strip), figsize=(2.4 * len(strip), 2.0))
 for k, (ax, f) in enumerate(zip(np.atleast_1d(axes), strip)):

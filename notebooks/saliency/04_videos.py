@@ -40,14 +40,13 @@ import time
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import HTML, display
 
 from rlinside.agents.zoo import AGENTS, load_agent, most_trained, play_states
 from rlinside.envs.atari_objects import object_masks, to_observation_grid
 from rlinside.explain.agents import RECURRENT, explain_all, saliency_model
 from rlinside.explain.saliency import METHOD_NAMES, normalize
 from rlinside.explain.sanity import object_share, temporal_stability
-from rlinside.plots import run_context, set_theme
+from rlinside.plots import publish_html, set_theme
 from rlinside.plots.saliency import overlay
 from rlinside.plots.video import gif_bytes, gif_html, label_strip, side_by_side
 
@@ -107,7 +106,6 @@ print(f"{len(videos)} agent(s), {video_steps} steps each, explained with six met
 # strength, so moments when the output hardly depends on the screen fade out.
 
 # %%
-ctx = run_context()
 for name, (frames, maps) in videos.items():
     per_frame = {m: normalize(maps[m], mode="frame").numpy() for m in video_methods}
     per_video = {m: normalize(maps[m], mode="video").numpy() for m in video_methods}
@@ -121,10 +119,9 @@ for name, (frames, maps) in videos.items():
                            for n in ("/frame", "/video")]
     strip = label_strip(labels, [80] * len(labels))
     gif = gif_bytes([np.concatenate([strip, im]) for im in images], fps=15)
-    display(HTML(f"<p><b>{name}</b>, {len(frames)} agent steps of evaluation game {seed}; "
-                 f"{ctx.get('profile')} profile, {ctx.get('code_version')} ({len(gif) / 1e6:.1f} MB)</p>"
-                 + gif_html(gif, alt=f"{name}: screen and saliency maps, per-frame and per-video normalization",
-                            width=2 * strip.shape[1])))
+    publish_html(gif_html(gif, alt=f"{name}: screen and saliency maps, per-frame and per-video normalization",
+                          width=2 * strip.shape[1]),
+                 f"**{name}**, {len(frames)} agent steps of evaluation game {seed} ({len(gif) / 1e6:.1f} MB).")
 
 # %% [markdown]
 # ## Stability, measured

@@ -4,7 +4,8 @@
 ``publish(name, fig, caption)`` stamps the figure with the profile that made it, glues it
 for the book (``myst_nb.glue``) and prints a provenance footer below it: notebook, profile,
 parameters that differ from the book defaults, code version, wall time, and the one
-``rlinside run ...`` command that reproduces it.
+``rlinside run ...`` command that reproduces it, and the artifacts (kind/key) read so far.
+``publish_html(html, caption)`` does the same for animations.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))  # headless by default; note
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-__all__ = ["set_theme", "PALETTE", "run_context", "provenance", "publish", "SCALE_NOTE"]
+__all__ = ["set_theme", "PALETTE", "run_context", "provenance", "publish", "publish_html", "SCALE_NOTE"]
 
 #: The book's categorical palette (Okabe & Ito 2008, colour-blind safe).
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -83,6 +84,12 @@ def provenance(ctx: dict[str, Any] | None = None) -> str:
         f"({SCALE_NOTE.get(ctx.get('profile'), '')}) · parameters differing from the book profile: {params} · "
         f"code `{ctx.get('code_version')}` · wall time so far {wall:.1f} s",
     ]
+    from rlinside import store
+
+    read = store.reads()
+    if read:
+        lines.append("Artifacts read: " + ", ".join(
+            f"`{a['kind']}/{a['key']}`{' (local cache)' if a['where'] == 'cache' else ''}" for a in read))
     lines.append(f"Reproduce: `{cmd}`" if cmd else "Reproduce: run this notebook with `rlinside run`.")
     return "\n\n".join(lines)
 
@@ -112,6 +119,18 @@ def publish(name: str, fig: plt.Figure, caption: str | None = None, *, stamp: bo
         display(fig)
     plt.close(fig)
     text = provenance(ctx)
+    if caption:
+        text = f"{caption}\n\n{text}"
+    display(Markdown(text))
+
+
+def publish_html(html: str, caption: str | None = None) -> None:
+    """Display an HTML figure (an animation, a video) with the same provenance footer as
+    :func:`publish`: the one other way a figure enters the book."""
+    from IPython.display import HTML, Markdown, display
+
+    display(HTML(html))
+    text = provenance()
     if caption:
         text = f"{caption}\n\n{text}"
     display(Markdown(text))
