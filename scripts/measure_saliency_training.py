@@ -1,6 +1,6 @@
 """Measure how much each saliency method's maps lie on the game objects over a training run.
 
-The saliency chapter's "features before reward" test (rlinside.explain.over_training). The
+The saliency chapter's "features before reward" test (rlinside.studies.saliency). The
 run folder must hold float16 snapshots, e.g. from::
 
     python scripts/train_atari.py --game Breakout --agent a2c --steps 1000000 --seed 1 \\
@@ -21,9 +21,8 @@ import time
 from pathlib import Path
 
 import torch
-
 from rlinside import store
-from rlinside.explain.over_training import FEED_FORWARD, measure_run, ship_measurement
+from rlinside.studies.saliency import FEED_FORWARD, measure_run, ship_measurement
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,6 @@ import sys
 from pathlib import Path
 
 import torch
-
 from rlinside import store
 
 

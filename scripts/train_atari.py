@@ -22,9 +22,27 @@ import sys
 import time
 from pathlib import Path
 
-from rlinside.agents.a2c import A2CConfig, evaluate_a2c, export_a2c_weights, load_a2c_weights, train_a2c
-from rlinside.agents.dqn import DQNConfig, evaluate, export_weights, load_weights, train_dqn
-from rlinside.agents.drqn import DRQNConfig, evaluate_drqn, export_drqn_weights, load_drqn_weights, train_drqn
+from rlinside.agents.a2c import (
+    A2CConfig,
+    evaluate_a2c,
+    export_a2c_weights,
+    load_a2c_weights,
+    train_a2c,
+)
+from rlinside.agents.dqn import (
+    DQNConfig,
+    evaluate,
+    export_weights,
+    load_weights,
+    train_dqn,
+)
+from rlinside.agents.drqn import (
+    DRQNConfig,
+    evaluate_drqn,
+    export_drqn_weights,
+    load_drqn_weights,
+    train_drqn,
+)
 from rlinside.envs.atari import ATARI_GAMES
 from rlinside.utils import atomic_write_bytes, code_version
 

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import torch
-
 from rlinside.agents.maze_imitation import DaggerConfig, train_dagger
 
 

@@ -8,7 +8,6 @@ import pickle
 import numpy as np
 import pytest
 import torch
-
 from rlinside.agents.a2c import (
     A2CConfig,
     _sample_actions,

@@ -13,7 +13,6 @@ import threading
 
 import nbformat
 import pytest
-
 from rlinside.notebook import catalog
 
 

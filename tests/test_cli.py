@@ -4,7 +4,6 @@ import json
 import textwrap
 
 import pytest
-
 from conftest import run_cli
 
 NB = "notebooks/rtrl/01_trace_patterning_task.py"

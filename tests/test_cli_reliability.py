@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import run_cli
 
 TP = "rtrl/01_trace_patterning_task"
 

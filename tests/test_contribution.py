@@ -6,10 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from rlinside.explain.contribution import (
-    action_order, all_offsets, channel_actions, contributions, preceding_offsets, salient_channels,
-    sparsity, threshold_intervals,
+    action_order,
+    all_offsets,
+    channel_actions,
+    contributions,
+    preceding_offsets,
+    salient_channels,
+    sparsity,
+    threshold_intervals,
 )
 from rlinside.nets.maze import MazePolicy
 

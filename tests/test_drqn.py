@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from rlinside.agents.dqn import FrameReplayBuffer
 from rlinside.agents.drqn import (
     DRQNConfig,
@@ -60,8 +59,8 @@ def test_network_shapes_streams_and_attention(net):
 
 
 def test_stream_outputs_and_their_saliency_through_unrolled(net):
-    from rlinside.explain.agents import heads, saliency_model
-    from rlinside.explain.saliency import GuidedBackprop, Gradient
+    from rlinside.explain.saliency import Gradient, GuidedBackprop
+    from rlinside.studies.saliency import heads, saliency_model
 
     x = _frames(2, 1, 84, 84, seed=3)
     state = net(_frames(2, 1, 84, 84, seed=4))[1]

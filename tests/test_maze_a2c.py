@@ -7,9 +7,13 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from rlinside.agents.maze_a2c import (
-    MazeA2CConfig, evaluate_maze, export_maze_weights, load_maze_policy, rollout, train_maze,
+    MazeA2CConfig,
+    evaluate_maze,
+    export_maze_weights,
+    load_maze_policy,
+    rollout,
+    train_maze,
 )
 from rlinside.envs.marble_maze import MarbleMazeEnv
 
@@ -57,8 +61,8 @@ def test_config_errors_name_the_field():
 
 
 def test_ship_and_load_policy(tmp_path, monkeypatch):
-    from rlinside.agents.maze_zoo import load_policy, ship_policy
     from rlinside import store
+    from rlinside.agents.maze_zoo import load_policy, ship_policy
 
     monkeypatch.setenv("RLINSIDE_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("RLINSIDE_CACHE", str(tmp_path / "cache"))

@@ -1,10 +1,9 @@
 """pyproject.toml and environment.yml must list the same dependencies."""
 
 import re
+
 import tomllib
-
 import yaml
-
 from conftest import ROOT
 
 

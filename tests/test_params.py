@@ -4,9 +4,14 @@ and that every notebook of the catalogue declares a bound for every number it ta
 import math
 
 import pytest
-
 from rlinside import params as R
-from rlinside.notebook import ParameterError, catalog, check_budget, parse_assignments, resolve_parameters
+from rlinside.notebook import (
+    ParameterError,
+    catalog,
+    check_budget,
+    parse_assignments,
+    resolve_parameters,
+)
 
 
 def rules(text):

@@ -14,8 +14,12 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pybullet
 import pytest
-
-from rlinside.envs.planar_arm import ACTION_DIRECTIONS, PlanarArmEnv, forward_kinematics, reaching_reward
+from rlinside.envs.planar_arm import (
+    ACTION_DIRECTIONS,
+    PlanarArmEnv,
+    forward_kinematics,
+    reaching_reward,
+)
 from rlinside.envs.planar_arm_bullet import (
     LINK_DENSITY,
     SUCCESS_REWARD,

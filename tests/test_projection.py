@@ -8,9 +8,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy.optimize import minimize
-from scipy.stats import ortho_group
-
+from rlinside.envs.planar_arm import (
+    transform_joint_angles,
+    transform_joint_observations,
+)
 from rlinside.explain.activations import record_activations
 from rlinside.explain.projection import (
     Projection,
@@ -27,10 +28,10 @@ from rlinside.explain.projection import (
     normalized_error,
     project_networks,
     saturation,
-    transform_joint_angles,
-    transform_joint_observations,
 )
 from rlinside.nets.mlp import MLP
+from scipy.optimize import minimize
+from scipy.stats import ortho_group
 
 
 def lasso_objective(B, a, lam):

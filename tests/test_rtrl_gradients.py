@@ -14,10 +14,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from rlinside.envs.trace_patterning import TracePatterningStream
 from rlinside.rtrl.column import N_ACT, columnar_forward_step, columnar_rtrl_step
-from rlinside.rtrl.learner import RTRLConfig, StagedParams, StagedRTRL, predict_gradients
+from rlinside.rtrl.learner import (
+    RTRLConfig,
+    StagedParams,
+    StagedRTRL,
+    predict_gradients,
+)
 
 RTOL = 1e-8
 

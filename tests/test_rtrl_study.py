@@ -1,8 +1,7 @@
 """Tune-then-rerun studies: the winner is the lowest mean final error, shared winners are run once."""
 
 import numpy as np
-
-from rlinside.rtrl.study import LearnerSpec, tune_and_run
+from rlinside.studies.rtrl import LearnerSpec, tune_and_run
 
 
 def test_tune_and_run_picks_best_and_dedupes_shared_configs(tmp_path, monkeypatch):

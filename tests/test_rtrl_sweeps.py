@@ -1,11 +1,10 @@
 """The shipped RTRL sweep files match the notebooks' paper-profile configurations."""
 
 import pytest
-
+from conftest import ROOT
 from rlinside import sweep
 from rlinside.notebook import find_notebook, resolve_parameters
 from rlinside.rtrl.experiment import EXPERIMENT_VERSION, make_learner
-from conftest import ROOT
 
 
 @pytest.mark.parametrize("name", ["rtrl_hybrid_paper", "rtrl_tbptt_paper"])

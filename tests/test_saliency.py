@@ -8,13 +8,11 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from rlinside.explain.saliency import (
     G1GradCAM,
     G2GradCAM,
-    Gradient,
     GradCAM,
+    Gradient,
     GuidedBackprop,
     GuidedGradCAM,
     advantage_stream,
@@ -24,6 +22,7 @@ from rlinside.explain.saliency import (
     value_stream,
 )
 from rlinside.nets.atari import DuelingQNetwork
+from torch import nn
 
 
 class TinyNet(nn.Module):

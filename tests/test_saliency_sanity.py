@@ -10,21 +10,37 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from scipy import ndimage, stats
-from torch import nn
-
-from rlinside.envs.atari_objects import BREAKOUT_RED, SEAQUEST_PLAYER, object_masks, to_observation_grid
-from rlinside.explain.agents import critic_value, explain_all, heads, saliency_model
+from rlinside.envs.atari_objects import (
+    BREAKOUT_RED,
+    SEAQUEST_PLAYER,
+    object_masks,
+    to_observation_grid,
+)
 from rlinside.explain.saliency import (
-    METHOD_NAMES, GradCAM, Gradient, GuidedBackprop, Unrolled, make_method, newest_frame,
+    METHOD_NAMES,
+    GradCAM,
+    Gradient,
+    Unrolled,
+    critic_value,
+    explain_all,
+    make_method,
+    newest_frame,
 )
 from rlinside.explain.sanity import (
-    cascading_randomization, object_share, perturbation_saliency, randomization_order,
-    rank_correlation, ssim, temporal_stability,
+    cascading_randomization,
+    object_share,
+    perturbation_saliency,
+    randomization_order,
+    rank_correlation,
+    ssim,
+    temporal_stability,
 )
 from rlinside.nets.atari import DuelingQNetwork
 from rlinside.nets.recurrent import ActorCritic
 from rlinside.plots.video import gif_bytes, gif_html, label_strip, side_by_side
+from rlinside.studies.saliency import heads, saliency_model
+from scipy import ndimage, stats
+from torch import nn
 
 
 def _lstm_net(seed=0):
@@ -288,7 +304,12 @@ def test_gif_round_trip_and_panels():
 
 def test_features_before_reward_measurement_on_a_tiny_run(tmp_path, monkeypatch):
     from rlinside.agents.a2c import A2CConfig, train_a2c
-    from rlinside.explain.over_training import load_measurement, measure_run, ship_measurement, snapshots
+    from rlinside.studies.saliency import (
+        load_measurement,
+        measure_run,
+        ship_measurement,
+        snapshots,
+    )
 
     monkeypatch.setenv("RLINSIDE_CACHE", str(tmp_path / "cache"))
     config = A2CConfig(game="Breakout", total_steps=320, n_envs=4, checkpoint_every=10**6,

@@ -3,9 +3,8 @@
 import json
 
 import pytest
-
-from rlinside import store
 from conftest import run_cli
+from rlinside import store
 
 
 @pytest.fixture()

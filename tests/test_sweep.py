@@ -7,9 +7,8 @@ import sys
 import time
 
 import pytest
-
-from rlinside import sweep
 from conftest import ROOT, run_cli
+from rlinside import sweep
 
 
 @pytest.fixture()

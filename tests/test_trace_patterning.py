@@ -5,9 +5,8 @@ import math
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import check_env
-
 import rlinside.envs  # noqa: F401  (registers the environments)
+from gymnasium.utils.env_checker import check_env
 from rlinside.envs.trace_patterning import (
     TracePatterningConfig,
     TracePatterningStream,

@@ -41,7 +41,6 @@ def cmd_list(args) -> int:
 
 def cmd_params(args) -> int:
     from rlinside.notebook import find_notebook
-
     from rlinside.params import describe
 
     s = find_notebook(args.notebook)

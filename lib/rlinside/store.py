@@ -34,7 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from rlinside.utils import process_alive, clean_stale_temps, code_version, repo_root, temp_path
+from rlinside.utils import (
+    clean_stale_temps,
+    code_version,
+    process_alive,
+    repo_root,
+    temp_path,
+)
 
 __all__ = [
     "Artifact",

@@ -39,11 +39,16 @@ import numpy as np
 import pandas as pd
 import torch
 from matplotlib.colors import ListedColormap
-
 from rlinside.agents.maze_a2c import rollout
 from rlinside.agents.maze_zoo import load_policy, policy_config
 from rlinside.envs.marble_maze import ACTION_NAMES, MarbleMazeEnv
-from rlinside.explain.contribution import action_order, channel_actions, contributions, salient_channels, sparsity
+from rlinside.explain.contribution import (
+    action_order,
+    channel_actions,
+    contributions,
+    salient_channels,
+    sparsity,
+)
 from rlinside.plots import PALETTE, publish, set_theme
 
 set_theme()

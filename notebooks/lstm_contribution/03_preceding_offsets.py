@@ -34,14 +34,17 @@ delays: list[int] = [0, 2, 4]  # observation delays of the controlled experiment
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy import stats
-
-from rlinside.agents.maze_a2c import rollout
-from rlinside.agents.maze_a2c import load_maze_policy
+from rlinside.agents.maze_a2c import load_maze_policy, rollout
 from rlinside.agents.maze_zoo import find_policies, load_policy, policy_config
 from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv
-from rlinside.explain.contribution import all_offsets, contributions, preceding_offsets, salient_channels
+from rlinside.explain.contribution import (
+    all_offsets,
+    contributions,
+    preceding_offsets,
+    salient_channels,
+)
 from rlinside.plots import PALETTE, publish, set_theme
+from scipy import stats
 
 set_theme()
 net, art = load_policy()

@@ -25,7 +25,6 @@ n_tests: int = 40  # greedy test episodes, start angles spread over the outer ri
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
 from rlinside.agents.maze_a2c import evaluate_maze
 from rlinside.agents.maze_zoo import load_policy, policy_config
 from rlinside.plots import PALETTE, publish, set_theme

@@ -40,21 +40,29 @@ retrain_budget: int = 3000  # most training episodes per step spent to make the 
 summary_joints: list[int] = [2, 3, 4]  # arms whose every shipped agent of this width enters the across-agent summary | nonempty; unique; {2, 3, 4}
 
 # %%
-import copy
-
-from IPython.display import display
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
-from scipy.cluster.hierarchy import dendrogram
-
-from rlinside.agents.arm_dqn import ArmDQNConfig, build_q_network, load_arm_agent, run_episodes, validate
-from rlinside.agents.arm_pruning import pruned_agent
-from rlinside.explain import distance_kde, layer_linkages, layerwise_neuron_distances, neuron_distances, upper_triangle
+from IPython.display import display
+from rlinside.agents.arm_dqn import (
+    ArmDQNConfig,
+    build_q_network,
+    load_arm_agent,
+    run_episodes,
+    validate,
+)
+from rlinside.explain import (
+    distance_kde,
+    layer_linkages,
+    layerwise_neuron_distances,
+    neuron_distances,
+    upper_triangle,
+)
 from rlinside.plots import PALETTE, publish, set_theme
+from rlinside.studies.neuron_activation import pruned_agent
 from rlinside.utils import seed_everything
+from scipy.cluster.hierarchy import dendrogram
 
 set_theme()
 trained, artifact = load_arm_agent(n_joints, width, agent_seed)

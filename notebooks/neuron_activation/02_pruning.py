@@ -45,10 +45,9 @@ iterative_retrain_budget: int = 3000  # iterative study: the same, per step (tra
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
 from rlinside.agents.arm_dqn import find_arm_agents
-from rlinside.agents.arm_pruning import iterative_study, mean_or_nan, tau_sweep
 from rlinside.plots import PALETTE, publish, set_theme
+from rlinside.studies.neuron_activation import iterative_study, mean_or_nan, tau_sweep
 
 set_theme()
 sweep_agents = [a for s in agent_seeds for a in find_arm_agents(n_joints, width, s)[:1]]

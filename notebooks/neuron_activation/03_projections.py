@@ -44,15 +44,25 @@ same_arm: int = 3  # arm whose shipped agents (all widths and seeds) compare gre
 # %%
 import itertools
 
-from IPython.display import display
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
-from rlinside.agents.arm_dqn import (ArmDQNConfig, build_q_network, find_arm_agents, load_arm_agent,
-                                    load_arm_weights, run_episodes)
-from rlinside.explain import cka_matrix, deduplicate_inputs, fit_projection, record_activations, transform_joint_observations
+from IPython.display import display
+from rlinside.agents.arm_dqn import (
+    ArmDQNConfig,
+    build_q_network,
+    find_arm_agents,
+    load_arm_agent,
+    load_arm_weights,
+    run_episodes,
+)
+from rlinside.envs.planar_arm import transform_joint_observations
+from rlinside.explain import (
+    cka_matrix,
+    deduplicate_inputs,
+    fit_projection,
+    record_activations,
+)
 from rlinside.plots import publish, set_theme
 from rlinside.plots.matrices import plot_layer_matrices
 from rlinside.utils import seed_everything

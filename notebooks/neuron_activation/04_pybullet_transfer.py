@@ -38,7 +38,6 @@ render_every: int = 2  # control steps between two animation frames | [1, 1000]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
 from rlinside.agents.arm_dqn import greedy_actions, load_arm_agent
 from rlinside.envs.planar_arm_bullet import run_policy, run_policy_planar
 from rlinside.plots import PALETTE, publish, publish_html, set_theme

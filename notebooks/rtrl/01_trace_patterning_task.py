@@ -36,8 +36,11 @@ gamma: float = 0.9  # discount of the return to predict | [0, 1)
 
 # %%
 import pandas as pd
-
-from rlinside.envs.trace_patterning import TracePatterningConfig, TracePatterningStream, stream_statistics
+from rlinside.envs.trace_patterning import (
+                  TracePatterningConfig,
+                  TracePatterningStream,
+                  stream_statistics,
+)
 from rlinside.plots import publish, set_theme
 from rlinside.plots.streams import plot_stream
 

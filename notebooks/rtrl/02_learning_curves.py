@@ -51,10 +51,9 @@ scheduler: str = ""  # address of a running Dask scheduler (overrides workers) |
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-
 from rlinside.plots import publish, run_context, set_theme
 from rlinside.plots.curves import plot_seed_curves
-from rlinside.rtrl.study import LearnerSpec, tune_and_run
+from rlinside.studies.rtrl import LearnerSpec, tune_and_run
 
 set_theme()
 common = dict(n_steps=n_steps, bin_steps=n_steps // n_bins, optimizer=optimizer)

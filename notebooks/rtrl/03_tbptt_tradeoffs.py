@@ -43,11 +43,10 @@ scheduler: str = ""  # address of a running Dask scheduler (overrides workers) |
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
 from rlinside.plots import publish, run_context, set_theme
 from rlinside.plots.curves import plot_seed_curves
 from rlinside.rtrl.flops import tbptt_flops
-from rlinside.rtrl.study import LearnerSpec, tune_and_run
+from rlinside.studies.rtrl import LearnerSpec, tune_and_run
 
 set_theme()
 common = dict(n_steps=n_steps, bin_steps=n_steps // n_bins, optimizer="rmsprop", method="tbptt")

@@ -28,11 +28,10 @@ columnar_sizes: list[int] = [1, 2, 5, 10, 20, 40, 80]  # columnar widths for the
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
 from rlinside.plots import publish, set_theme
 from rlinside.rtrl.experiment import make_learner
 from rlinside.rtrl.flops import columnar_flops, compute_matched_configs
-from rlinside.rtrl.study import measure_step_time
+from rlinside.studies.rtrl import measure_step_time
 
 set_theme()
 

@@ -36,11 +36,15 @@ filmstrip_seed: int = 0  # evaluation game the filmstrip is taken from | [0, 2_1
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
-
 from rlinside.agents.zoo import (
-    AGENTS, find_agents, load_agent, most_trained, play_frames, read_metrics, selection_rows,
+    AGENTS,
+    find_agents,
+    load_agent,
+    most_trained,
+    play_frames,
+    read_metrics,
+    selection_rows,
     summary_rows,
 )
 from rlinside.plots import PALETTE, publish, set_theme

@@ -46,12 +46,17 @@ alpha: float = 0.5  # opacity of a saliency value of +-1 on the screen (the pape
 # %%
 import pandas as pd
 import torch
-
-from rlinside.agents.zoo import AGENTS, find_agents, load_agent
-from rlinside.explain.agents import RECURRENT, explain_all, saliency_model
-from rlinside.explain.saliency import METHOD_NAMES, advantage_stream, normalize, value_stream
+from rlinside.agents.zoo import AGENTS, find_agents, load_agent, play_states
+from rlinside.explain.saliency import (
+    METHOD_NAMES,
+    advantage_stream,
+    explain_all,
+    normalize,
+    value_stream,
+)
 from rlinside.plots import publish, set_theme
-from rlinside.plots.saliency import gallery, overlay, play_states, reduce_channels
+from rlinside.plots.saliency import gallery, overlay, reduce_channels
+from rlinside.studies.saliency import RECURRENT, saliency_model
 
 set_theme()
 

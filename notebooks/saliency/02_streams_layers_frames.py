@@ -42,18 +42,24 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from scipy.stats import spearmanr
-
 from rlinside.agents.zoo import AGENTS, load_agent, most_trained, play_states
 from rlinside.envs.atari_objects import object_masks, to_observation_grid
-from rlinside.explain.agents import RECURRENT, explain_all, heads, saliency_model
 from rlinside.explain.attention import attention_summary
 from rlinside.explain.saliency import (
-    COARSE, METHOD_NAMES, GuidedBackprop, advantage_stream, make_method, normalize, value_stream,
+    COARSE,
+    METHOD_NAMES,
+    GuidedBackprop,
+    advantage_stream,
+    explain_all,
+    make_method,
+    normalize,
+    value_stream,
 )
 from rlinside.explain.sanity import object_share
 from rlinside.plots import publish, set_theme
 from rlinside.plots.saliency import gallery, overlay
+from rlinside.studies.saliency import RECURRENT, heads, saliency_model
+from scipy.stats import spearmanr
 
 set_theme()
 

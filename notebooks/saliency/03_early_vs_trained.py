@@ -38,13 +38,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-
-from rlinside.agents.zoo import AGENTS, find_agents, load_agent, play_states, random_scores
-from rlinside.explain.agents import RECURRENT, explain_all
-from rlinside.explain.over_training import load_measurement, object_saliency
-from rlinside.explain.saliency import METHOD_NAMES, normalize
+from rlinside.agents.zoo import (
+    AGENTS,
+    find_agents,
+    load_agent,
+    play_states,
+    random_scores,
+)
+from rlinside.explain.saliency import METHOD_NAMES, explain_all, normalize
 from rlinside.plots import PALETTE, publish, set_theme
 from rlinside.plots.saliency import gallery, overlay
+from rlinside.studies.saliency import RECURRENT, load_measurement, object_saliency
 
 set_theme()
 

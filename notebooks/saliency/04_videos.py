@@ -40,15 +40,14 @@ import time
 import numpy as np
 import pandas as pd
 import torch
-
 from rlinside.agents.zoo import AGENTS, load_agent, most_trained, play_states
 from rlinside.envs.atari_objects import object_masks, to_observation_grid
-from rlinside.explain.agents import RECURRENT, explain_all, saliency_model
-from rlinside.explain.saliency import METHOD_NAMES, normalize
+from rlinside.explain.saliency import METHOD_NAMES, explain_all, normalize
 from rlinside.explain.sanity import object_share, temporal_stability
 from rlinside.plots import publish_html, set_theme
 from rlinside.plots.saliency import overlay
 from rlinside.plots.video import gif_bytes, gif_html, label_strip, side_by_side
+from rlinside.studies.saliency import RECURRENT, saliency_model
 
 set_theme()
 

@@ -44,14 +44,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from scipy import ndimage
-
 from rlinside.agents.zoo import AGENTS, load_agent, most_trained, play_states
-from rlinside.explain.agents import RECURRENT, explain_all
-from rlinside.explain.saliency import METHOD_NAMES, normalize
-from rlinside.explain.sanity import cascading_randomization, perturbation_saliency, rank_correlation, ssim
+from rlinside.explain.saliency import METHOD_NAMES, explain_all, normalize
+from rlinside.explain.sanity import (
+    cascading_randomization,
+    perturbation_saliency,
+    rank_correlation,
+    ssim,
+)
 from rlinside.plots import PALETTE, publish, set_theme
 from rlinside.plots.saliency import gallery, overlay
+from rlinside.studies.saliency import RECURRENT
+from scipy import ndimage
 
 set_theme()
 

@@ -50,8 +50,17 @@ from tqdm.auto import tqdm
 
 from rlinside.agents._config import RunConfig
 from rlinside.agents._rundir import (
-    Counters, MetricsLog, finish_run, finished_run, game_seed, load_weights_file, open_checkpoint,
-    read_run_weights, rng_states, save_payload, weights_payload,
+    Counters,
+    MetricsLog,
+    finish_run,
+    finished_run,
+    game_seed,
+    load_weights_file,
+    open_checkpoint,
+    read_run_weights,
+    rng_states,
+    save_payload,
+    weights_payload,
 )
 from rlinside.envs.atari import make_atari_env, restore_env, snapshot_env
 from rlinside.nets.recurrent import ActorCritic

@@ -52,8 +52,15 @@ import torch.nn.functional as F
 from rlinside.agents._config import RunConfig
 from rlinside.agents._rundir import game_seed, load_weights_file
 from rlinside.agents.offpolicy import (  # FrameReplayBuffer, linear_epsilon: re-exported
-    METRICS_FIELDS, FrameReplayBuffer, OffPolicyAgent, evaluate_off_policy,
-    export_off_policy_weights, gradient_step, linear_epsilon, to_batch, train_off_policy,
+    METRICS_FIELDS,
+    FrameReplayBuffer,
+    OffPolicyAgent,
+    evaluate_off_policy,
+    export_off_policy_weights,
+    gradient_step,
+    linear_epsilon,
+    to_batch,
+    train_off_policy,
     validate_off_policy_config,
 )
 from rlinside.nets.atari import DuelingQNetwork

@@ -55,8 +55,13 @@ from rlinside.agents._config import RunConfig
 from rlinside.agents._rundir import load_weights_file
 from rlinside.agents.dqn import RESUMABLE_CHANGES, double_dqn_target
 from rlinside.agents.offpolicy import (
-    FrameReplayBuffer, OffPolicyAgent, evaluate_off_policy, export_off_policy_weights,
-    gradient_step, train_off_policy, validate_off_policy_config,
+    FrameReplayBuffer,
+    OffPolicyAgent,
+    evaluate_off_policy,
+    export_off_policy_weights,
+    gradient_step,
+    train_off_policy,
+    validate_off_policy_config,
 )
 from rlinside.nets.attention import INITS, RecurrentAttentionQNetwork
 

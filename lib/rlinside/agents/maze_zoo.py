@@ -18,7 +18,11 @@ import numpy as np
 import torch
 
 from rlinside import store
-from rlinside.agents.maze_a2c import evaluate_maze, export_maze_weights, load_maze_policy
+from rlinside.agents.maze_a2c import (
+    evaluate_maze,
+    export_maze_weights,
+    load_maze_policy,
+)
 
 __all__ = ["ARTIFACT_KIND", "ship_policy", "find_policies", "load_policy", "policy_config"]
 

@@ -28,8 +28,16 @@ from tqdm.auto import tqdm
 
 from rlinside.agents._config import RunConfig
 from rlinside.agents._rundir import (
-    Counters, MetricsLog, finish_run, finished_run, game_seed, open_checkpoint, read_run_weights,
-    rng_states, save_payload, weights_payload,
+    Counters,
+    MetricsLog,
+    finish_run,
+    finished_run,
+    game_seed,
+    open_checkpoint,
+    read_run_weights,
+    rng_states,
+    save_payload,
+    weights_payload,
 )
 from rlinside.envs.atari import make_atari_env
 from rlinside.utils import atomic_write_bytes, seed_everything, torch_device

@@ -297,8 +297,9 @@ def select_snapshot(agent: str, run_dir: str | Path, *, from_step: int, episodes
     Returns ``(path, record)``, the record (rule, seed, episodes, candidates with steps and
     validation means, chosen step and file) going into the manifest through ``ship_agent(selection=)``.
     """
-    from rlinside.utils import atomic_write_bytes
     import re
+
+    from rlinside.utils import atomic_write_bytes
 
     run_dir = Path(run_dir)
     if isinstance(from_step, bool) or not isinstance(from_step, int) or from_step < 0:

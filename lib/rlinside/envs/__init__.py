@@ -8,7 +8,11 @@
 import gymnasium as gym
 
 from rlinside.envs.planar_arm import PlanarArmConfig, PlanarArmEnv
-from rlinside.envs.trace_patterning import TracePatterningConfig, TracePatterningEnv, TracePatterningStream
+from rlinside.envs.trace_patterning import (
+    TracePatterningConfig,
+    TracePatterningEnv,
+    TracePatterningStream,
+)
 
 __all__ = ["PlanarArmConfig", "PlanarArmEnv", "TracePatterningConfig", "TracePatterningEnv", "TracePatterningStream"]
 

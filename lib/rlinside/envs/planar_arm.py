@@ -58,13 +58,34 @@ last step.
 Kinematics are vectorised in NumPy: :func:`forward_kinematics` (any leading batch shape) is
 the single implementation, reused by the batched roll-outs of the agent and checked against
 by the pybullet twin.
+
+Input transformations between arms with different joint counts (Sec. 6, Fig. 5 "4a"/"4b")
+    Observations follow eq. 1, ``x = [sin th_1, cos th_1, ..., sin th_n, cos th_n, x*, y*]``
+    (``encoding="sincos"``; ``"angles"`` for ``[th_1, ..., th_n, ...]``); columns after the
+    joints (the goal) are copied unchanged. This is the layout of this module's observations
+    (relative joint angles, equal links of total length 1). Inputs come from episodes of the *target* arm and
+    are transformed into the *source* arm's input space, ``n_from`` -> ``n_to`` joints.
+
+    - ``"naive"`` (4a): pad with zero angles or truncate: ``th'_i = th_i`` for
+      ``i <= min(n_from, n_to)``, other new joints 0. For 2 -> 4: ``(th_1, th_2, 0, 0)``.
+      A zero angle is ``(sin, cos) = (0, 1)`` in the sincos encoding.
+    - ``"balanced"`` (4b): spread the joints evenly. Joint ``j`` (0-based) of the longer arm
+      belongs to group ``g(j) = floor(j * n_short / n_long)`` of the shorter arm's joints.
+      Expanding (relative joint angles): the first joint of each group takes the short arm's
+      angle, the others 0; for 2 -> 4 ``(th_1, 0, th_2, 0)``, the paper's 4b, which makes a
+      4-link arm with equal links move exactly like the 2-link arm of the same total length.
+      Compressing: each short-arm angle is the sum of its group's relative angles, so the
+      short arm's links point like the last link of each group; compress(expand(x)) = x.
+      With ``angle_frame="absolute"`` (angles measured in the world frame) the same geometry
+      is "duplicating best aligning joints": expanding copies the group's angle to every joint
+      of the group, compressing takes the group's last joint.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -72,6 +93,8 @@ import numpy as np
 from rlinside.utils import is_int, is_real
 
 __all__ = [
+    "transform_joint_angles",
+    "transform_joint_observations",
     "ACTION_DIRECTIONS",
     "WORKSPACES",
     "PlanarArmConfig",
@@ -411,3 +434,100 @@ class PlanarArmEnv(gym.Env):
         reward = float(reaching_reward(info["distance"], self.config.reach))
         truncated = self._t >= self.config.max_steps
         return observation(self._angles, self._goal), reward, False, truncated, info
+
+
+# --------------------------------------------------------------------------------------------
+# input transformations between arms (Fig. 5, 4a / 4b)
+# --------------------------------------------------------------------------------------------
+
+
+def _groups(n_short: int, n_long: int) -> np.ndarray:
+    """Group ``floor(j * n_short / n_long)`` of each of the longer arm's joints, ``(n_long,)``."""
+    return (np.arange(n_long) * n_short) // n_long
+
+
+def _check_joints(n: Any, name: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{name}={n!r}: must be an integer >= 1")
+    return int(n)
+
+
+def transform_joint_angles(
+    angles: np.ndarray,
+    n_to: int,
+    mode: Literal["naive", "balanced"] = "balanced",
+    *,
+    angle_frame: Literal["relative", "absolute"] = "relative",
+) -> np.ndarray:
+    """Map joint angles ``(N, n_from)`` of one arm to ``(N, n_to)`` of another (Fig. 5, 4a/4b).
+
+    ``mode="naive"`` (4a): copy the first ``min(n_from, n_to)`` angles, pad with 0 or truncate.
+    ``mode="balanced"`` (4b): spread the joints evenly (module docstring); for 2 -> 4 with
+    relative angles ``(th_1, 0, th_2, 0)``.
+    """
+    th = np.asarray(angles, dtype=np.float64)
+    if th.ndim != 2 or th.shape[1] < 1:
+        raise ValueError(f"angles must have shape (N, n_joints), got {th.shape}")
+    n_from, n_to = th.shape[1], _check_joints(n_to, "n_to")
+    if mode not in ("naive", "balanced"):
+        raise ValueError(f"mode={mode!r}: must be 'naive' (Fig. 5, 4a) or 'balanced' (4b)")
+    if angle_frame not in ("relative", "absolute"):
+        raise ValueError(f"angle_frame={angle_frame!r}: must be 'relative' or 'absolute'")
+    out = np.zeros((th.shape[0], n_to))
+    if n_to == n_from:
+        return th.copy()
+    if mode == "naive":
+        n = min(n_from, n_to)
+        out[:, :n] = th[:, :n]
+        return out
+    if n_to > n_from:  # expand
+        g = _groups(n_from, n_to)
+        if angle_frame == "absolute":
+            return th[:, g]
+        first = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        out[:, first] = th
+        return out
+    g = _groups(n_to, n_from)  # compress
+    if angle_frame == "absolute":
+        last = np.flatnonzero(np.r_[g[1:] != g[:-1], True])
+        return th[:, last]
+    for k in range(n_to):
+        out[:, k] = th[:, g == k].sum(axis=1)
+    return out
+
+
+def transform_joint_observations(
+    obs: np.ndarray,
+    n_joints_from: int,
+    n_joints_to: int,
+    mode: Literal["naive", "balanced"] = "balanced",
+    *,
+    encoding: Literal["sincos", "angles"] = "sincos",
+    angle_frame: Literal["relative", "absolute"] = "relative",
+) -> np.ndarray:
+    """Turn observations of an ``n_joints_from`` arm into inputs for an ``n_joints_to`` network.
+
+    ``obs: (N, d)`` laid out as eq. 1: ``encoding="sincos"``: ``[sin th_1, cos th_1, ...,
+    sin th_n, cos th_n, rest...]``; ``encoding="angles"``: ``[th_1, ..., th_n, rest...]``. The
+    ``rest`` (the goal ``x*, y*``) is copied. Returns ``(N, d - w n_from + w n_to)`` with ``w``
+    the columns per joint. See :func:`transform_joint_angles` for the modes.
+    """
+    x = np.asarray(obs, dtype=np.float64)
+    n_from = _check_joints(n_joints_from, "n_joints_from")
+    n_to = _check_joints(n_joints_to, "n_joints_to")
+    if encoding not in ("sincos", "angles"):
+        raise ValueError(f"encoding={encoding!r}: must be 'sincos' (eq. 1) or 'angles'")
+    w = 2 if encoding == "sincos" else 1
+    if x.ndim != 2 or x.shape[1] < w * n_from:
+        raise ValueError(
+            f"obs must have shape (N, d) with d >= {w * n_from} ({w} columns per joint x {n_from} joints), got {x.shape}"
+        )
+    joints, rest = x[:, : w * n_from], x[:, w * n_from:]
+    if encoding == "angles":
+        new = transform_joint_angles(joints, n_to, mode, angle_frame=angle_frame)
+    else:
+        s, c = joints[:, 0::2], joints[:, 1::2]
+        th = transform_joint_angles(np.arctan2(s, c), n_to, mode, angle_frame=angle_frame)
+        new = np.empty((x.shape[0], 2 * n_to))
+        new[:, 0::2], new[:, 1::2] = np.sin(th), np.cos(th)
+    return np.concatenate([new, rest], axis=1)

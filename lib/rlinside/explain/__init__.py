@@ -38,8 +38,14 @@ from rlinside.explain.projection import (
     normalized_error,
     project_networks,
     saturation,
-    transform_joint_angles,
-    transform_joint_observations,
+)
+from rlinside.explain.pruning import (
+    LayerPruneReport,
+    PruneStep,
+    bfs_segmentation,
+    cluster_scaling_factors,
+    iterative_prune,
+    prune_mlp,
 )
 from rlinside.explain.saliency import (
     G1GradCAM,
@@ -52,14 +58,6 @@ from rlinside.explain.saliency import (
     layer_sum,
     q_value,
     value_stream,
-)
-from rlinside.explain.pruning import (
-    LayerPruneReport,
-    PruneStep,
-    bfs_segmentation,
-    cluster_scaling_factors,
-    iterative_prune,
-    prune_mlp,
 )
 
 __all__ = [
@@ -99,8 +97,6 @@ __all__ = [
     "normalized_error",
     "project_networks",
     "saturation",
-    "transform_joint_angles",
-    "transform_joint_observations",
     "LayerPruneReport",
     "PruneStep",
     "bfs_segmentation",

@@ -72,27 +72,6 @@ Eq. 7, saturation; eq. 8, coverage; eq. 9, layer-to-layer projection (rebuilt)
     neurons has coverage ``log K_live / log K < 1``; prune dead neurons first (as the paper does)
     to get exactly 1.
 
-Input transformations between arms with different joint counts (Sec. 6, Fig. 5 "4a"/"4b")
-    Observations follow eq. 1, ``x = [sin th_1, cos th_1, ..., sin th_n, cos th_n, x*, y*]``
-    (``encoding="sincos"``; ``"angles"`` for ``[th_1, ..., th_n, ...]``); columns after the
-    joints (the goal) are copied unchanged. This is the layout of :mod:`rlinside.envs.planar_arm`
-    (relative joint angles, equal links of total length 1). Inputs come from episodes of the *target* arm and
-    are transformed into the *source* arm's input space, ``n_from`` -> ``n_to`` joints.
-
-    - ``"naive"`` (4a): pad with zero angles or truncate: ``th'_i = th_i`` for
-      ``i <= min(n_from, n_to)``, other new joints 0. For 2 -> 4: ``(th_1, th_2, 0, 0)``.
-      A zero angle is ``(sin, cos) = (0, 1)`` in the sincos encoding.
-    - ``"balanced"`` (4b): spread the joints evenly. Joint ``j`` (0-based) of the longer arm
-      belongs to group ``g(j) = floor(j * n_short / n_long)`` of the shorter arm's joints.
-      Expanding (relative joint angles): the first joint of each group takes the short arm's
-      angle, the others 0; for 2 -> 4 ``(th_1, 0, th_2, 0)``, the paper's 4b, which makes a
-      4-link arm with equal links move exactly like the 2-link arm of the same total length.
-      Compressing: each short-arm angle is the sum of its group's relative angles, so the
-      short arm's links point like the last link of each group; compress(expand(x)) = x.
-      With ``angle_frame="absolute"`` (angles measured in the world frame) the same geometry
-      is "duplicating best aligning joints": expanding copies the group's angle to every joint
-      of the group, compressing takes the group's last joint.
-
 Linear CKA (Kornblith et al. 2019, beyond the paper)
     ``CKA(X, Y) = ||Y_c^T X_c||_F^2 / (||X_c^T X_c||_F ||Y_c^T Y_c||_F)`` with column-centred
     ``X_c, Y_c``; invariant to orthogonal transforms and isotropic scaling of either side.
@@ -125,8 +104,6 @@ __all__ = [
     "layerwise_projection_errors",
     "project_networks",
     "deduplicate_inputs",
-    "transform_joint_angles",
-    "transform_joint_observations",
     "linear_cka",
     "cka_matrix",
 ]
@@ -491,7 +468,7 @@ def project_networks(
 
     ``target_inputs: (N, n_in_target)`` (deduplicated samples of the target network's episodes,
     :func:`deduplicate_inputs`); ``source_inputs: (N, n_in_source)`` the same inputs in the
-    source network's input space (e.g. :func:`transform_joint_observations` of them); default:
+    source network's input space (e.g. :func:`rlinside.envs.planar_arm.transform_joint_observations` of them); default:
     ``target_inputs``. Models follow :func:`rlinside.explain.activations.record_activations`.
     The projection keeps the layer widths, so ``.layer_projection()`` gives eq. 9.
     """
@@ -516,103 +493,6 @@ def deduplicate_inputs(inputs: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         raise ValueError(f"inputs must be (N, n_in) or a list of (T, n_in) arrays, got shape {x.shape}")
     _, first = np.unique(x, axis=0, return_index=True)
     return x[np.sort(first)]
-
-
-# --------------------------------------------------------------------------------------------
-# input transformations between arms (Fig. 5, 4a / 4b)
-# --------------------------------------------------------------------------------------------
-
-
-def _groups(n_short: int, n_long: int) -> np.ndarray:
-    """Group ``floor(j * n_short / n_long)`` of each of the longer arm's joints, ``(n_long,)``."""
-    return (np.arange(n_long) * n_short) // n_long
-
-
-def _check_joints(n: Any, name: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{name}={n!r}: must be an integer >= 1")
-    return int(n)
-
-
-def transform_joint_angles(
-    angles: np.ndarray,
-    n_to: int,
-    mode: Literal["naive", "balanced"] = "balanced",
-    *,
-    angle_frame: Literal["relative", "absolute"] = "relative",
-) -> np.ndarray:
-    """Map joint angles ``(N, n_from)`` of one arm to ``(N, n_to)`` of another (Fig. 5, 4a/4b).
-
-    ``mode="naive"`` (4a): copy the first ``min(n_from, n_to)`` angles, pad with 0 or truncate.
-    ``mode="balanced"`` (4b): spread the joints evenly (module docstring); for 2 -> 4 with
-    relative angles ``(th_1, 0, th_2, 0)``.
-    """
-    th = np.asarray(angles, dtype=np.float64)
-    if th.ndim != 2 or th.shape[1] < 1:
-        raise ValueError(f"angles must have shape (N, n_joints), got {th.shape}")
-    n_from, n_to = th.shape[1], _check_joints(n_to, "n_to")
-    if mode not in ("naive", "balanced"):
-        raise ValueError(f"mode={mode!r}: must be 'naive' (Fig. 5, 4a) or 'balanced' (4b)")
-    if angle_frame not in ("relative", "absolute"):
-        raise ValueError(f"angle_frame={angle_frame!r}: must be 'relative' or 'absolute'")
-    out = np.zeros((th.shape[0], n_to))
-    if n_to == n_from:
-        return th.copy()
-    if mode == "naive":
-        n = min(n_from, n_to)
-        out[:, :n] = th[:, :n]
-        return out
-    if n_to > n_from:  # expand
-        g = _groups(n_from, n_to)
-        if angle_frame == "absolute":
-            return th[:, g]
-        first = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-        out[:, first] = th
-        return out
-    g = _groups(n_to, n_from)  # compress
-    if angle_frame == "absolute":
-        last = np.flatnonzero(np.r_[g[1:] != g[:-1], True])
-        return th[:, last]
-    for k in range(n_to):
-        out[:, k] = th[:, g == k].sum(axis=1)
-    return out
-
-
-def transform_joint_observations(
-    obs: np.ndarray,
-    n_joints_from: int,
-    n_joints_to: int,
-    mode: Literal["naive", "balanced"] = "balanced",
-    *,
-    encoding: Literal["sincos", "angles"] = "sincos",
-    angle_frame: Literal["relative", "absolute"] = "relative",
-) -> np.ndarray:
-    """Turn observations of an ``n_joints_from`` arm into inputs for an ``n_joints_to`` network.
-
-    ``obs: (N, d)`` laid out as eq. 1: ``encoding="sincos"``: ``[sin th_1, cos th_1, ...,
-    sin th_n, cos th_n, rest...]``; ``encoding="angles"``: ``[th_1, ..., th_n, rest...]``. The
-    ``rest`` (the goal ``x*, y*``) is copied. Returns ``(N, d - w n_from + w n_to)`` with ``w``
-    the columns per joint. See :func:`transform_joint_angles` for the modes.
-    """
-    x = np.asarray(obs, dtype=np.float64)
-    n_from = _check_joints(n_joints_from, "n_joints_from")
-    n_to = _check_joints(n_joints_to, "n_joints_to")
-    if encoding not in ("sincos", "angles"):
-        raise ValueError(f"encoding={encoding!r}: must be 'sincos' (eq. 1) or 'angles'")
-    w = 2 if encoding == "sincos" else 1
-    if x.ndim != 2 or x.shape[1] < w * n_from:
-        raise ValueError(
-            f"obs must have shape (N, d) with d >= {w * n_from} ({w} columns per joint x {n_from} joints), got {x.shape}"
-        )
-    joints, rest = x[:, : w * n_from], x[:, w * n_from:]
-    if encoding == "angles":
-        new = transform_joint_angles(joints, n_to, mode, angle_frame=angle_frame)
-    else:
-        s, c = joints[:, 0::2], joints[:, 1::2]
-        th = transform_joint_angles(np.arctan2(s, c), n_to, mode, angle_frame=angle_frame)
-        new = np.empty((x.shape[0], 2 * n_to))
-        new[:, 0::2], new[:, 1::2] = np.sin(th), np.cos(th)
-    return np.concatenate([new, rest], axis=1)
 
 
 # --------------------------------------------------------------------------------------------

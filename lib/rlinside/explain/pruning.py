@@ -73,7 +73,12 @@ import numpy as np
 import torch
 
 from ..nets.mlp import MLP
-from .activations import LinkageMethod, _episodes, cluster_linkage, layerwise_neuron_distances
+from .activations import (
+    LinkageMethod,
+    _episodes,
+    cluster_linkage,
+    layerwise_neuron_distances,
+)
 
 __all__ = [
     "LayerPruneReport", "PruneStep", "bfs_segmentation", "cluster_scaling_factors", "prune_mlp", "iterative_prune",

@@ -65,6 +65,8 @@ __all__ = [
     "q_value",
     "value_stream",
     "advantage_stream",
+    "critic_value",
+    "explain_all",
     "layer_sum",
     "normalize",
     "Unrolled",
@@ -583,3 +585,29 @@ def newest_frame(maps: torch.Tensor) -> torch.Tensor:
     if maps.ndim != 4:
         raise ValueError(f"maps must have shape (B, C, H, W), got {tuple(maps.shape)}")
     return maps[:, -1]
+
+
+def critic_value() -> Callable[[Any], torch.Tensor]:
+    """Target: the critic's value ``V(s)`` of an actor-critic net (second element of its
+    output ``(logits, value, state)``)."""
+
+    def select(output: Any) -> torch.Tensor:
+        if not isinstance(output, tuple) or len(output) < 2:
+            raise ValueError("critic_value() needs an actor-critic output (logits, value, ...)")
+        return output[1]
+
+    return select
+
+
+def explain_all(
+    model: nn.Module,
+    obs: torch.Tensor,
+    target: Any,
+    layer: nn.Module,
+    *,
+    methods: tuple[str, ...] = METHOD_NAMES,
+    forward_kwargs: Mapping[str, Any] | None = None,
+) -> dict[str, torch.Tensor]:
+    """``method name -> raw map`` for the batch ``obs`` (shapes as the methods return them)."""
+    return {m: make_method(m, model, layer).attribute(obs, target=target, forward_kwargs=forward_kwargs)
+            for m in methods}

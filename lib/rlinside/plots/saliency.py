@@ -14,8 +14,6 @@ negative gradients, green has been used for positive ones"). The maps themselves
   observation ``(C, 84, 84)`` is the newest frame (time ``t``), ``C-2`` is ``t-1`` and so on
   (``gymnasium.wrappers.FrameStackObservation`` order). :func:`frame_label` names a channel.
 - :func:`gallery` draws a grid of panels (rows = agents or states, columns = methods).
-- :func:`play_states` (from :mod:`rlinside.agents.zoo`) plays an agent and returns the preprocessed observations it acted on,
-  the RGB screens of the same moments and its actions: what a saliency map needs.
 """
 
 from __future__ import annotations
@@ -27,7 +25,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.patches import Patch
-from rlinside.agents.zoo import play_states  # re-exported: the gallery plays agents with it
 
 __all__ = [
     "SALIENCY_PALETTES",
@@ -36,7 +33,6 @@ __all__ = [
     "reduce_channels",
     "frame_label",
     "gallery",
-    "play_states",
 ]
 
 #: Colours (RGB, 0-255) of positive and negative saliency for each palette.

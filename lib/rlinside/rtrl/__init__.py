@@ -7,7 +7,7 @@
 - :mod:`rlinside.rtrl.tbptt` -- :class:`TBPTTLearner`, a dense LSTM trained by truncated BPTT.
 - :mod:`rlinside.rtrl.flops` -- the paper's per-step compute estimates.
 - :mod:`rlinside.rtrl.experiment` -- one run on the trace patterning stream (the unit of sweeps).
-- :mod:`rlinside.rtrl.study` -- tune-then-rerun studies behind the chapter's figures.
+- :mod:`rlinside.studies.rtrl` (a layer up) -- the tune-then-rerun studies behind the chapter's figures.
 """
 
 from rlinside.rtrl.column import GATES, columnar_forward_step, columnar_rtrl_step
@@ -20,8 +20,18 @@ from rlinside.rtrl.flops import (
     method_flops,
     tbptt_flops,
 )
-from rlinside.rtrl.learner import RTRLConfig, StagedParams, StagedRTRL, predict_gradients
-from rlinside.rtrl.tbptt import LSTMParams, TBPTTConfig, TBPTTLearner, truncated_gradient
+from rlinside.rtrl.learner import (
+    RTRLConfig,
+    StagedParams,
+    StagedRTRL,
+    predict_gradients,
+)
+from rlinside.rtrl.tbptt import (
+    LSTMParams,
+    TBPTTConfig,
+    TBPTTLearner,
+    truncated_gradient,
+)
 
 __all__ = [
     "GATES", "columnar_forward_step", "columnar_rtrl_step",

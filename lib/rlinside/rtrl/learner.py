@@ -89,11 +89,10 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from rlinside.utils import is_int as _is_int
-from rlinside.utils import is_real as _is_real
-
 from rlinside.rtrl import column as _column_module
 from rlinside.rtrl.column import N_ACT, lstm_columns_forward, lstm_columns_trace_update
+from rlinside.utils import is_int as _is_int
+from rlinside.utils import is_real as _is_real
 
 __all__ = ["RTRLConfig", "StagedRTRL", "StagedParams", "predict_gradients", "METHODS", "OPTIMIZERS"]
 

@@ -64,10 +64,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from numba import njit
 
+from rlinside.rtrl.flops import tbptt_flops
 from rlinside.utils import is_int as _is_int
 from rlinside.utils import is_real as _is_real
-
-from rlinside.rtrl.flops import tbptt_flops
 
 __all__ = [
     "TBPTTConfig",

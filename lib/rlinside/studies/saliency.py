@@ -1,4 +1,19 @@
-"""Do saliency maps find the game's objects before the reward curve rises?
+"""The saliency chapter's study (Rosynski et al.): which agents, which heads, which runs.
+
+The methods themselves are generic (:mod:`rlinside.explain.saliency`: tensors and modules
+in). This module holds what the chapter does with them:
+
+- :func:`saliency_model` gives the module a saliency method differentiates for an agent of
+  the zoo (:mod:`rlinside.agents.zoo`): the net itself for a feed-forward agent, or
+  :class:`~rlinside.explain.saliency.Unrolled` around a recurrent one, started from the state
+  the agent carried (what :func:`rlinside.agents.zoo.play_states` returns with
+  ``return_states=True``);
+- :func:`heads` names the scalar outputs each agent can be explained by: the Q-value of an
+  action for the DQN family, plus the value and advantage streams of the dueling nets; the
+  actor's logit of an action and the critic's value for A2C;
+- the measurement over training (below).
+
+Do saliency maps find the game's objects before the reward curve rises?
 
 Rosynski et al. (Sec. 4, Figures 43-48) see Grad-CAM and G1Grad-CAM highlight the ball and
 the paddle on an agent saved after 325 episodes, whose reward curve had not yet moved, and
@@ -27,17 +42,52 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 
 from rlinside import store
 from rlinside.envs.atari_objects import OBJECTS, object_masks, to_observation_grid
+from rlinside.explain.saliency import (
+    METHOD_NAMES,
+    Unrolled,
+    advantage_stream,
+    critic_value,
+    make_method,
+    newest_frame,
+    value_stream,
+)
 from rlinside.explain.sanity import object_share
-from rlinside.explain.saliency import METHOD_NAMES, make_method, newest_frame
 
-__all__ = ["ARTIFACT_KIND", "object_saliency", "snapshots", "measure_run", "ship_measurement",
+__all__ = ["RECURRENT", "saliency_model", "heads", "ARTIFACT_KIND", "object_saliency", "snapshots", "measure_run", "ship_measurement",
            "load_measurement"]
 
 ARTIFACT_KIND = "saliency-training"
 ARTIFACT_VERSION = "1"
+
+RECURRENT = frozenset({"drqn", "a2c-lstm"})
+
+
+def saliency_model(agent: str, net: nn.Module, state=None, steps: int = 1) -> nn.Module:
+    """The module to explain: ``net`` for a feed-forward agent; for a recurrent one
+    ``Unrolled(net, state, steps)``, whose input is the last ``steps`` frames (one channel
+    each), oldest first."""
+    if agent in RECURRENT:
+        return Unrolled(net, state, steps=steps, channels_per_step=net.torso.in_channels)
+    if state is not None or steps != 1:
+        raise ValueError(f"{agent} is feed-forward: no recurrent state or unrolled steps")
+    return net
+
+
+def heads(agent: str, action: int) -> dict[str, tuple[Any, dict | None]]:
+    """``name -> (target, forward_kwargs)`` of the outputs of ``agent`` worth explaining for
+    ``action``: the chosen action's Q-value or policy logit first."""
+    if agent in ("a2c", "a2c-lstm"):
+        return {"actor: logit of the chosen action": (action, None),
+                "critic: V(s)": (critic_value(), None)}
+    if agent in ("dddqn", "drqn"):
+        return {"Q(s, chosen action)": (action, None),
+                "value stream V(s)": (value_stream(), {"return_streams": True}),
+                "advantage stream A(s, chosen action)": (advantage_stream(action), {"return_streams": True})}
+    raise ValueError(f"agent must be one of dddqn, drqn, a2c, a2c-lstm, got {agent!r}")
 FEED_FORWARD = ("dddqn", "a2c")
 
 

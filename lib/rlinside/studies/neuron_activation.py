@@ -27,8 +27,14 @@ from typing import Any
 import numpy as np
 
 from rlinside import store
-from rlinside.agents.arm_dqn import (ArmDQNConfig, load_arm_weights, retrain_until_valid, run_episodes,
-                                    save_arm_weights, validate)
+from rlinside.agents.arm_dqn import (
+    ArmDQNConfig,
+    load_arm_weights,
+    retrain_until_valid,
+    run_episodes,
+    save_arm_weights,
+    validate,
+)
 from rlinside.explain.pruning import prune_mlp
 
 __all__ = ["ARTIFACT_KIND", "tau_sweep", "iterative_study", "pruned_agent"]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from rlinside.agents import arm_pruning
+from rlinside.studies import neuron_activation as arm_pruning
 from rlinside.agents.arm_dqn import find_arm_agents
 
 
