@@ -28,7 +28,12 @@ import time
 import torch
 
 from rlinside.explain.saliency import (
-    G1GradCAM, G2GradCAM, GradCAM, Gradient, GuidedBackprop, GuidedGradCAM,
+    G1GradCAM,
+    G2GradCAM,
+    GradCAM,
+    Gradient,
+    GuidedBackprop,
+    GuidedGradCAM,
 )
 from rlinside.nets.atari import DuelingQNetwork
 

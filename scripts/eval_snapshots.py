@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+
 from rlinside.agents.zoo import AGENTS, evaluate_agent, load_weights_file, play_states
 from rlinside.explain.attention import attention_summary
 

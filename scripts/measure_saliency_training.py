@@ -21,14 +21,15 @@ import time
 from pathlib import Path
 
 import torch
+
 from rlinside import store
-from rlinside.studies.saliency import FEED_FORWARD, measure_run, ship_measurement
+from rlinside.studies.saliency import feed_forward_agents, measure_run, ship_measurement
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", type=Path, required=True)
-    parser.add_argument("--agent", required=True, choices=FEED_FORWARD)
+    parser.add_argument("--agent", required=True, choices=feed_forward_agents())
     parser.add_argument("--game", required=True, choices=("Breakout", "Seaquest"))
     parser.add_argument("--states", type=int, default=40, help="states explained per snapshot")
     parser.add_argument("--every", type=int, default=5, help="agent steps between two states")

@@ -10,10 +10,10 @@ and resumed in a later one::
         --run-dir runs/dddqn_breakout_s0 --threads 1
 
 The artifact (kind ``dqn-resume``, or ``a2c-resume`` for A2C runs) holds ``checkpoint.pt``
-(networks, optimizer, counters, RNG states; for A2C also the emulator states), ``metrics.csv`` and the early float16 snapshot
-when present. Without the replay buffer, a resumed DQN run refills it before learning again:
-it is not bit-identical to an uninterrupted run (see ``rlinside.agents.dqn.train_dqn``); an
-A2C run has no replay and resumes exactly.
+(networks, optimizer, counters, RNG states; for A2C also the emulator states), ``metrics.csv``
+and the early float16 snapshot when present. Without the replay buffer, a resumed DQN run
+refills it before learning again: it is not bit-identical to an uninterrupted run (see
+``rlinside.agents.dqn.train_dqn``); an A2C run has no replay and resumes exactly.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 import torch
+
 from rlinside import store
 
 

@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="training budget in episodes")
     parser.add_argument("--out", type=Path, default=None, help="run folder (resumable)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--no-ship", action="store_true", help="train only, write nothing to data/ (the agent goes to the cache)")
+    parser.add_argument("--no-ship", action="store_true",
+                        help="train only, write nothing to data/ (the agent goes to the cache)")
     parser.add_argument("--no-ship-failed", action="store_true",
                         help="do not ship agents that did not pass validation")
     args = parser.parse_args(argv)

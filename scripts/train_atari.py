@@ -17,45 +17,24 @@ paper's early-vs-trained comparison), and at the end ``weights_final_fp16.pt`` a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
 from pathlib import Path
 
-from rlinside.agents.a2c import (
-    A2CConfig,
-    evaluate_a2c,
-    export_a2c_weights,
-    load_a2c_weights,
-    train_a2c,
-)
-from rlinside.agents.dqn import (
-    DQNConfig,
-    evaluate,
-    export_weights,
-    load_weights,
-    train_dqn,
-)
-from rlinside.agents.drqn import (
-    DRQNConfig,
-    evaluate_drqn,
-    export_drqn_weights,
-    load_drqn_weights,
-    train_drqn,
-)
+from rlinside.agents import registry
 from rlinside.envs.atari import ATARI_GAMES
 from rlinside.utils import atomic_write_bytes, code_version
 
-AGENTS = ("dddqn", "drqn", "a2c", "a2c-lstm")
+AGENTS = tuple(k.name for k in registry.kinds("atari"))  # the registry's Atari families
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--game", required=True, choices=sorted(ATARI_GAMES))
     parser.add_argument("--agent", default="dddqn", choices=AGENTS,
-                        help="dddqn: Double + Dueling DQN (rlinside.agents.dqn); drqn: recurrent "
-                        "attention DQN (rlinside.agents.drqn); a2c / a2c-lstm: "
-                        "synchronous A3C without / with an LSTM (rlinside.agents.a2c)")
+                        help="; ".join(f"{k.name}: {k.label} ({k.module})" for k in registry.kinds("atari")))
     parser.add_argument("--steps", type=int, default=None,
                         help="total agent steps (1 step = 4 frames; A2C: summed over its games); "
                         "default: the agent config's total_steps")
@@ -78,34 +57,28 @@ def main(argv: list[str] | None = None) -> int:
                         help="full games played with the final weights (0: skip)")
     args = parser.parse_args(argv)
 
-    steps_default = {"dddqn": DQNConfig.total_steps, "drqn": DRQNConfig.total_steps}.get(
-        args.agent, A2CConfig.total_steps)
-    steps = args.steps if args.steps is not None else steps_default
+    kind = registry.get(args.agent)
+    fields = {f.name: f for f in dataclasses.fields(kind.config_class())}
+    steps = args.steps if args.steps is not None else fields["total_steps"].default
     try:
         extra = [int(v) for v in args.snapshots.split(",") if v.strip()]
     except ValueError:
         parser.error(f"--snapshots must be comma-separated integers, got {args.snapshots!r}")
     if any(not 0 <= v <= steps for v in extra):
         parser.error(f"--snapshots must lie in [0, {steps}] (the total steps), got {args.snapshots!r}")
-    if args.init is not None and args.agent != "drqn":
-        parser.error(f"--init applies to --agent drqn only, got --agent {args.agent}")
+    if args.init is not None and "init" not in fields:
+        parser.error(f"--init applies to the agents whose config has an init, not --agent {args.agent}")
     early = [args.early_step] if 0 < args.early_step <= steps else []
     common = dict(game=args.game, seed=args.seed, total_steps=steps, torch_threads=args.threads,
                   snapshot_steps=tuple(sorted(set(early + extra))))
     if args.checkpoint_every is not None:
         common["checkpoint_every"] = args.checkpoint_every
-    if args.agent == "dddqn":
-        config = DQNConfig(save_replay=not args.no_replay, **common)
-        train, export, load, evaluate_fn = train_dqn, export_weights, load_weights, evaluate
-    elif args.agent == "drqn":
-        if args.init is not None:
-            common["init"] = args.init
-        config = DRQNConfig(save_replay=not args.no_replay, **common)
-        train, export, load, evaluate_fn = train_drqn, export_drqn_weights, load_drqn_weights, evaluate_drqn
-    else:
-        lstm = args.agent == "a2c-lstm"
-        config = A2CConfig(lstm_size=256 if lstm else 0, frame_stack=1 if lstm else 3, **common)
-        train, export, load, evaluate_fn = train_a2c, export_a2c_weights, load_a2c_weights, evaluate_a2c
+    if args.init is not None:
+        common["init"] = args.init
+    if "save_replay" in fields:
+        common["save_replay"] = not args.no_replay
+    config = kind.make_config(**common)
+    train, export, load, evaluate_fn = (kind.function(w) for w in ("train", "export", "load", "evaluate"))
     resuming = (args.run_dir / "checkpoint.pt").exists()
     print(f"[{time.strftime('%H:%M:%S')}] {'resuming' if resuming else 'starting'} {args.agent} "
           f"{args.game} seed {args.seed} in {args.run_dir} (code {code_version()})", flush=True)
@@ -119,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.eval_episodes > 0:
         net, meta = load(weights)
         scores = evaluate_fn(net, args.game, args.eval_episodes, seed=args.seed, progress=True)
-        protocol = ("epsilon-greedy, epsilon 0.001" if args.agent in ("dddqn", "drqn")
-                    else "actions sampled from the policy")
+        protocol = kind.protocol
         report = {
             "game": args.game, "agent": args.agent, "step": meta["step"], "seed": args.seed,
             "episodes": args.eval_episodes, "protocol": protocol, "scores": scores.tolist(),

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import torch
+
 from rlinside.agents.maze_imitation import DaggerConfig, train_dagger
 
 
@@ -33,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     cfg = DaggerConfig(rounds=args.rounds, episodes_per_round=args.episodes, epochs_per_round=args.epochs,
                        seed=args.seed, tilt_mode=args.tilt_mode, learning_rate=args.lr,
-                       oracle_deadband=args.deadband, greedy_share=args.greedy_share, env={"obs_delay": args.obs_delay} if args.obs_delay else None)
+                       oracle_deadband=args.deadband, greedy_share=args.greedy_share,
+                       env={"obs_delay": args.obs_delay} if args.obs_delay else None)
     print(f"wrote {train_dagger(cfg, args.run_dir)}")
     return 0
 

@@ -8,6 +8,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+
 from rlinside.agents.a2c import (
     A2CConfig,
     _sample_actions,

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from rlinside.explain.activations import (
     cluster_linkage,
     dendrogram_data,

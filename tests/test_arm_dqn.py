@@ -10,6 +10,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy.stats import binom
+
 from rlinside.agents.arm_dqn import (
     ArmDQNConfig,
     boltzmann_actions,
@@ -29,7 +31,6 @@ from rlinside.agents.arm_dqn import (
 )
 from rlinside.envs.planar_arm import PlanarArmEnv, apply_actions, forward_kinematics
 from rlinside.nets.mlp import MLP
-from scipy.stats import binom
 
 TINY = dict(max_episodes=12, learning_starts=128, batch_size=32, buffer_size=2000,
             validate_every=6, validation_episodes=30, checkpoint_every=4, target_update_every=50)

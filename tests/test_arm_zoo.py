@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from rlinside import store
 from rlinside.agents import arm_zoo
 from rlinside.agents.arm_dqn import ArmDQNConfig, find_arm_agents, load_arm_weights

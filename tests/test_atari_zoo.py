@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+
 from rlinside import store
 from rlinside.agents.a2c import A2CConfig, export_a2c_weights, train_a2c
 from rlinside.agents.zoo import (

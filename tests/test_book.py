@@ -13,6 +13,7 @@ import threading
 
 import nbformat
 import pytest
+
 from rlinside.notebook import catalog
 
 
@@ -98,8 +99,9 @@ def test_every_page_renders_in_a_real_browser(smoke_book):
             )
             page = browser.new_page()
             current = {"url": ""}
-            page.on("console", lambda m: problems.append(f"{current['url']}: console {m.type}: {m.text} at {m.location.get('url')}")
-                    if m.type == "error" else None)
+            page.on("console", lambda m: problems.append(
+                f"{current['url']}: console {m.type}: {m.text} at {m.location.get('url')}")
+                if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(f"{current['url']}: page error: {e}"))
             page.on("requestfailed", lambda r: problems.append(f"{current['url']}: request failed: {r.url}"))
             page.on("response", lambda r: problems.append(f"{current['url']}: HTTP {r.status}: {r.url}")

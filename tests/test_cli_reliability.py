@@ -101,6 +101,7 @@ def test_a_profile_that_breaks_a_rule_stops_the_book_before_any_kernel(mini_root
 
 # --- fuzz: random names and values; each case is accepted or refused with exit 2, quickly
 
+QUIET = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]  # capsys: read after every case
 SLUGS = [TP, "lstm_contribution/03_preceding_offsets", "saliency/04_videos"]
 _SPECS = {}
 
@@ -134,7 +135,7 @@ def assignments(draw):
     return slug, out
 
 
-@settings(max_examples=40, deadline=5000, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture], derandomize=True)
+@settings(max_examples=40, deadline=5000, suppress_health_check=QUIET, derandomize=True)
 @given(case=assignments())
 def test_fuzz_run_accepts_or_refuses_with_exit_2_never_a_traceback(case, capsys):
     """``rlinside run NB --check -p ...`` (validation only; the accepted extremes are run for
@@ -180,7 +181,7 @@ def invalid_assignment(draw):
     return slug, f"{p.name}={v}"
 
 
-@settings(max_examples=25, deadline=5000, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture], derandomize=True)
+@settings(max_examples=25, deadline=5000, suppress_health_check=QUIET, derandomize=True)
 @given(case=invalid_assignment())
 def test_fuzz_invalid_values_never_exit_0(case, capsys):
     from rlinside import cli

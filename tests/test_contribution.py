@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from rlinside.explain.contribution import (
     action_order,
     all_offsets,
@@ -35,7 +36,8 @@ def test_contribution_is_gradient_times_activation():
     assert np.allclose(r.sum(1), 1.0)
     # and the unclamped sum is the score minus the bias
     assert np.allclose((grad * hh).sum(1).detach().numpy(),
-                       (logits.gather(1, actions[:, None])[:, 0] - net.policy.bias[actions]).detach().numpy(), atol=1e-5)
+                       (logits.gather(1, actions[:, None])[:, 0] - net.policy.bias[actions]).detach().numpy(),
+                       atol=1e-5)
 
 
 def test_salient_channels_hand_example():

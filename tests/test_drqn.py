@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from rlinside.agents.dqn import FrameReplayBuffer
 from rlinside.agents.drqn import (
     DRQNConfig,

@@ -51,7 +51,8 @@ def test_no_import_runs_upward():
         for line, name in _imports(path):
             dst = name.split(".")[1]
             if dst in LAYERS and LAYERS[dst] > LAYERS[src]:
-                upward.append(f"{path.relative_to(ROOT)}:{line} imports {name} ({src} {LAYERS[src]} -> {dst} {LAYERS[dst]})")
+                upward.append(f"{path.relative_to(ROOT)}:{line} imports {name} "
+                              f"({src} {LAYERS[src]} -> {dst} {LAYERS[dst]})")
     assert not upward, "\n".join(upward)
 
 

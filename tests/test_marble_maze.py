@@ -9,8 +9,9 @@ import gymnasium as gym
 import numpy as np
 import pybullet
 import pytest
-import rlinside.envs  # noqa: F401  (registers the env)
 from gymnasium.utils.env_checker import check_env
+
+import rlinside.envs  # noqa: F401  (registers the env)
 from rlinside.agents.maze_imitation import oracle_action
 from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv
 

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+
 from rlinside.agents.maze_a2c import (
     MazeA2CConfig,
     evaluate_maze,

@@ -4,6 +4,7 @@ and that every notebook of the catalogue declares a bound for every number it ta
 import math
 
 import pytest
+
 from rlinside import params as R
 from rlinside.notebook import (
     ParameterError,
@@ -120,12 +121,16 @@ def test_every_notebook_bounds_every_number_and_its_profiles_obey():
     specs = catalog()  # loading checks every profile's values against the rules
     assert specs
     unbounded = []
+
+    def bounded(p, params):
+        own = any((r.kind == "interval" and math.isfinite(r.high)) or r.kind == "choices" for r in p.rules)
+        below = any(r.kind == "cross" and r.op in ("<", "<=") and bounded(params[r.other], {}) for r in p.rules
+                    if params)  # e.g. steps_per_stage <= n_steps, n_steps bounded
+        return own or below
+
     for s in specs:
         for p in s.parameters.values():
-            if p.type not in ("int", "float", "list[int]", "list[float]"):
-                continue
-            finite = any(r.kind == "interval" and math.isfinite(r.high) for r in p.rules)
-            if not finite and not any(r.kind == "choices" for r in p.rules):
+            if p.type in ("int", "float", "list[int]", "list[float]") and not bounded(p, s.parameters):
                 unbounded.append(f"{s.slug}:{p.name}")
         for profile in ("smoke", "book", "paper"):
             values, _ = resolve_parameters(s, profile)

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+
 from rlinside.envs.planar_arm import (
     PlanarArmConfig,
     PlanarArmEnv,

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pybullet
 import pytest
+
 from rlinside.envs.planar_arm import (
     ACTION_DIRECTIONS,
     PlanarArmEnv,

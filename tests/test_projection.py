@@ -8,6 +8,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy.optimize import minimize
+from scipy.stats import ortho_group
+
 from rlinside.envs.planar_arm import (
     transform_joint_angles,
     transform_joint_observations,
@@ -30,8 +33,6 @@ from rlinside.explain.projection import (
     saturation,
 )
 from rlinside.nets.mlp import MLP
-from scipy.optimize import minimize
-from scipy.stats import ortho_group
 
 
 def lasso_objective(B, a, lam):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy.cluster.hierarchy import fcluster
+
 from rlinside.explain.activations import cluster_linkage, record_activations
 from rlinside.explain.pruning import (
     PruneStep,
@@ -15,7 +17,6 @@ from rlinside.explain.pruning import (
     prune_mlp,
 )
 from rlinside.nets.mlp import MLP
-from scipy.cluster.hierarchy import fcluster
 
 
 def make_net(seed=0, sizes=(10, 8, 6), n_in=5, n_out=3):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from rlinside.envs.trace_patterning import TracePatterningStream
 from rlinside.rtrl.column import N_ACT, columnar_forward_step, columnar_rtrl_step
 from rlinside.rtrl.learner import (
@@ -80,7 +81,8 @@ def torch_staged_forward(params: StagedParams, x: np.ndarray, grad_last_stage: b
     off = np.concatenate([[0], np.cumsum(sizes)])
     xs = torch.tensor(x)
     if params.input_mean is not None:
-        xs = (xs - torch.tensor(params.input_mean)) / torch.sqrt(torch.clamp(torch.tensor(params.input_var), min=params.epsilon))
+        var = torch.clamp(torch.tensor(params.input_var), min=params.epsilon)
+        xs = (xs - torch.tensor(params.input_mean)) / torch.sqrt(var)
     for t in range(x.shape[0]):
         feats = []
         for s in range(S):
@@ -298,10 +300,11 @@ class TorchStagedTD:
     [
         pytest.param(dict(method="columnar", n_features=3), id="columnar-sgd"),
         pytest.param(dict(method="hybrid", n_features=5, features_per_stage=2, steps_per_stage=12), id="hybrid-sgd"),
-        pytest.param(dict(method="hybrid", n_features=5, features_per_stage=2, steps_per_stage=12, normalize_inputs=True),
-                     id="hybrid-sgd-normalized-inputs"),
         pytest.param(dict(method="hybrid", n_features=5, features_per_stage=2, steps_per_stage=12,
-                          optimizer="rmsprop", rms_decay=0.9, freeze_stage_statistics=True), id="hybrid-rmsprop-frozen-stats"),
+                          normalize_inputs=True), id="hybrid-sgd-normalized-inputs"),
+        pytest.param(dict(method="hybrid", n_features=5, features_per_stage=2, steps_per_stage=12,
+                          optimizer="rmsprop", rms_decay=0.9, freeze_stage_statistics=True),
+                     id="hybrid-rmsprop-frozen-stats"),
         pytest.param(dict(method="constructive", n_features=3, steps_per_stage=10, optimizer="rmsprop", rms_decay=0.9),
                      id="constructive-rmsprop"),
     ],

@@ -1,6 +1,7 @@
 """Tune-then-rerun studies: the winner is the lowest mean final error, shared winners are run once."""
 
 import numpy as np
+
 from rlinside.studies.rtrl import LearnerSpec, tune_and_run
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 from conftest import ROOT
+
 from rlinside import sweep
 from rlinside.notebook import find_notebook, resolve_parameters
 from rlinside.rtrl.experiment import EXPERIMENT_VERSION, make_learner

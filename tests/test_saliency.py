@@ -8,6 +8,8 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from rlinside.explain.saliency import (
     G1GradCAM,
     G2GradCAM,
@@ -22,7 +24,6 @@ from rlinside.explain.saliency import (
     value_stream,
 )
 from rlinside.nets.atari import DuelingQNetwork
-from torch import nn
 
 
 class TinyNet(nn.Module):

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+
 from rlinside.plots.saliency import (  # noqa: E402
     SALIENCY_PALETTES,
     frame_label,

@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from scipy import ndimage, stats
+from torch import nn
+
 from rlinside.envs.atari_objects import (
     BREAKOUT_RED,
     SEAQUEST_PLAYER,
@@ -39,8 +42,6 @@ from rlinside.nets.atari import DuelingQNetwork
 from rlinside.nets.recurrent import ActorCritic
 from rlinside.plots.video import gif_bytes, gif_html, label_strip, side_by_side
 from rlinside.studies.saliency import heads, saliency_model
-from scipy import ndimage, stats
-from torch import nn
 
 
 def _lstm_net(seed=0):
@@ -148,7 +149,7 @@ def test_randomizing_a_layer_without_reset_parameters():
     net = _lstm_net()
     names = randomization_order(net)
     assert "lstm" in names
-    for name, randomized in cascading_randomization(net, order=["lstm"]):
+    for _name, randomized in cascading_randomization(net, order=["lstm"]):
         old = dict(net.named_modules())["lstm"]
         new = dict(randomized.named_modules())["lstm"]
         assert all(not torch.equal(a, b) for a, b in zip(old.parameters(recurse=False), new.parameters(recurse=False)))

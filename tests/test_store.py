@@ -4,6 +4,7 @@ import json
 
 import pytest
 from conftest import run_cli
+
 from rlinside import store
 
 

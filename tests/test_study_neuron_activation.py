@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from rlinside.studies import neuron_activation as arm_pruning
+
 from rlinside.agents.arm_dqn import find_arm_agents
+from rlinside.studies import neuron_activation as arm_pruning
 
 
 @pytest.fixture()

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from conftest import ROOT, run_cli
+
 from rlinside import sweep
 
 

@@ -16,6 +16,7 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from rlinside.envs.trace_patterning import TracePatterningStream
 from rlinside.rtrl.tbptt import (
     LSTMParams,

@@ -5,8 +5,9 @@ import math
 import gymnasium as gym
 import numpy as np
 import pytest
-import rlinside.envs  # noqa: F401  (registers the environments)
 from gymnasium.utils.env_checker import check_env
+
+import rlinside.envs  # noqa: F401  (registers the environments)
 from rlinside.envs.trace_patterning import (
     TracePatterningConfig,
     TracePatterningStream,

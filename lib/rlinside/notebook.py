@@ -4,8 +4,11 @@ A notebook is ``notebooks/<chapter>/NN_topic.py`` in jupytext percent format. It
 ``parameters`` declares every parameter as an annotated assignment with a help comment::
 
     n_steps: int = 2_000  # steps of the stream to draw | [1, 1_000_000]
+    # d:k pairs of Figure 5 | nonempty; unique; match [1-9]\\d*:[1-9]\\d*
+    tradeoffs: list[str] = ["13:2", "10:3", "8:5", "6:8", "5:10", "4:15", "3:20", "2:30"]
 
-After ``|`` come the parameter's declared rules (ranges, choices, cross-parameter rules; see
+(a help comment too long for the line goes on the line above). After ``|`` come the
+parameter's declared rules (ranges, choices, cross-parameter rules; see
 :mod:`rlinside.params`). The values there are the **book** profile. ``notebooks/<chapter>/profiles.yml`` gives, per
 notebook, the paper figures it reproduces and the overrides of the ``smoke`` and ``paper``
 profiles::
@@ -240,8 +243,14 @@ def parse_assignments(source: str, where: str = "parameters cell") -> dict[str, 
             default = ast.literal_eval(node.value)
         except ValueError as e:
             raise ParameterError(f"{where}: default of '{name}' must be a literal ({e})") from e
-        line = lines[node.lineno - 1]
-        comment = line.split("#", 1)[1].strip() if "#" in line else ""
+        line = lines[node.end_lineno - 1]
+        above = lines[node.lineno - 2].strip() if node.lineno >= 2 else ""
+        if "#" in line:  # the help comment ends the assignment's line ...
+            comment = line.split("#", 1)[1].strip()
+        elif above.startswith("#"):  # ... or, for a long one, is the comment line above it
+            comment = above.lstrip("#").strip()
+        else:
+            comment = ""
         help_text, rules_text = _rules.split_help(comment)
         try:
             rules = _rules.parse_rules(rules_text)

@@ -36,6 +36,7 @@ smoothing: int = 200  # training episodes per point of the curve | [1, 100_000]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
 from rlinside.agents.maze_a2c import evaluate_maze, rollout
 from rlinside.agents.maze_zoo import load_policy, policy_config
 from rlinside.envs.marble_maze import MarbleMazeEnv

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import torch
 from matplotlib.colors import ListedColormap
+
 from rlinside.agents.maze_a2c import rollout
 from rlinside.agents.maze_zoo import load_policy, policy_config
 from rlinside.envs.marble_maze import ACTION_NAMES, MarbleMazeEnv
@@ -90,7 +91,8 @@ ax.legend(handles, ACTION_NAMES, ncol=5, fontsize=8, loc="upper center", bbox_to
 ax2.plot(ep["distance_px"], color="0.2")
 ax2.set_ylabel("distance to centre (px)")
 ax2.set_xlabel("step")
-snaps = np.array(sorted({int(np.argmax(ep["ring"] == k)) for k in np.unique(ep["ring"])}))[:4]  # first step in each ring
+# the first step in each ring
+snaps = np.array(sorted({int(np.argmax(ep["ring"] == k)) for k in np.unique(ep["ring"])}))[:4]
 ax2.scatter(snaps, ep["distance_px"][snaps], color="red", zorder=3)
 publish("lstm_contribution_heatmap", fig,
         f"Figures 2 and 3: salient channels (more than {fraction:.0%} of the chosen action's score) of test "
@@ -148,7 +150,8 @@ summary.to_frame("value").round(3)
 
 # %%
 xy = np.concatenate([e["ball_xy"] for e in episodes])
-spread = {j: float(np.linalg.norm(xy[all_mask[:, j]].std(0))) for j in range(all_mask.shape[1]) if all_mask[:, j].sum() >= 20}
+spread = {j: float(np.linalg.norm(xy[all_mask[:, j]].std(0)))
+          for j in range(all_mask.shape[1]) if all_mask[:, j].sum() >= 20}
 if len(ring_table):
     ring_table["lift"] = ring_table["share in main ring"] / ring_table["baseline"]
     by_ring = ring_table.sort_values("lift", ascending=False)["channel"].tolist()[:2]

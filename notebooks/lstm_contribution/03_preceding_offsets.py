@@ -26,7 +26,7 @@
 # %% tags=["parameters"]
 n_tests: int = 40  # greedy test episodes | [1, 1000]
 theta_g: float = 0.5  # gate threshold (the paper's Figure 5: 0.5) | (0, 1)
-gate: str = "output"  # gate of the offsets: input, forget or output (the paper's example: output) | {input, forget, output}
+gate: str = "output"  # gate of the offsets (the paper's example: output) | {input, forget, output}
 example_episode: int = 0  # test episode of Figure 5 | [0, 999]; < n_tests
 delays: list[int] = [0, 2, 4]  # observation delays of the controlled experiment (steps) | nonempty; unique; [0, 32]
 
@@ -34,6 +34,8 @@ delays: list[int] = [0, 2, 4]  # observation delays of the controlled experiment
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from scipy import stats
+
 from rlinside.agents.maze_a2c import load_maze_policy, rollout
 from rlinside.agents.maze_zoo import find_policies, load_policy, policy_config
 from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv
@@ -44,7 +46,6 @@ from rlinside.explain.contribution import (
     salient_channels,
 )
 from rlinside.plots import PALETTE, publish, set_theme
-from scipy import stats
 
 set_theme()
 net, art = load_policy()

@@ -25,6 +25,7 @@ n_tests: int = 40  # greedy test episodes, start angles spread over the outer ri
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
 from rlinside.agents.maze_a2c import evaluate_maze
 from rlinside.agents.maze_zoo import load_policy, policy_config
 from rlinside.plots import PALETTE, publish, set_theme
@@ -60,7 +61,7 @@ if len(crossings):
     fig, ax = plt.subplots(figsize=(7, 3.5))
     all_walls = list(range(env_cfg.n_rings, 0, -1))
     top = crossings["steps to cross"].groupby([crossings.memory, crossings.wall]).median().max()
-    for k, (label, colour) in enumerate(zip(runs, PALETTE)):
+    for _k, (label, colour) in enumerate(zip(runs, PALETTE)):
         sub = crossings[crossings.memory == label]
         med = [sub[sub.wall == w]["steps to cross"].median() if (sub.wall == w).any() else np.nan
                for w in all_walls]
@@ -82,8 +83,9 @@ summary.round(1) if len(crossings) else "no ring was crossed"
 # ## Other policies, and when the maze is seen late
 #
 # The same test for every shipped policy, from its manifest (the same 40 starts). A policy
-# trained with an observation delay (`obs_delay`, see {doc}`03_preceding_offsets`) sees where the ball was `d` steps ago, and has to carry the
-# ball's motion forward in its memory to act on where it is now.
+# trained with an observation delay (`obs_delay`, see {doc}`03_preceding_offsets`) sees where
+# the ball was `d` steps ago, and has to carry the ball's motion forward in its memory to act
+# on where it is now.
 
 # %%
 from rlinside.agents.maze_zoo import find_policies

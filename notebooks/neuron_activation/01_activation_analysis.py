@@ -33,11 +33,11 @@ width: int = 32  # neurons per hidden layer of that agent | {32, 48, 128, 256, 5
 agent_seed: int = 0  # training seed of the shipped agent | [0, 999]
 n_episodes: int = 500  # sample episodes whose activations are compared (paper: 500) | [1, 10_000]
 episode_seed: int = 11  # seed of the sample episodes' goals | [0, 2_147_483_647]
-tau: float = 0.1  # pruning threshold, a fraction of each layer's largest cluster distance (paper: 0.2; ours: see 02_pruning) | [0, 1]
+tau: float = 0.1  # pruning threshold, share of a layer's largest cluster distance (paper: 0.2; 02_pruning) | [0, 1]
 prune_steps: int = 3  # prune-retrain steps that make the pruned network (paper: 3) | [1, 10]
 prune_episodes: int = 100  # sample episodes whose activations decide the clusters when pruning | [1, 10_000]
-retrain_budget: int = 3000  # most training episodes per step spent to make the pruned network pass validation again (as 02's iterative study) | [1, 100_000]
-summary_joints: list[int] = [2, 3, 4]  # arms whose every shipped agent of this width enters the across-agent summary | nonempty; unique; {2, 3, 4}
+retrain_budget: int = 3000  # most retraining episodes per step to pass validation again (as in 02) | [1, 100_000]
+summary_joints: list[int] = [2, 3, 4]  # arms whose agents of this width enter the summary | nonempty; unique; {2, 3, 4}
 
 # %%
 
@@ -45,6 +45,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
+from scipy.cluster.hierarchy import dendrogram
+
 from rlinside.agents.arm_dqn import (
     ArmDQNConfig,
     build_q_network,
@@ -62,7 +64,6 @@ from rlinside.explain import (
 from rlinside.plots import PALETTE, publish, set_theme
 from rlinside.studies.neuron_activation import pruned_agent
 from rlinside.utils import seed_everything
-from scipy.cluster.hierarchy import dendrogram
 
 set_theme()
 trained, artifact = load_arm_agent(n_joints, width, agent_seed)

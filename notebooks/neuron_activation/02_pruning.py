@@ -31,20 +31,22 @@
 # %% tags=["parameters"]
 n_joints: int = 3  # arm of the agents studied (shipped: 2, 3, 4 joints) | {2, 3, 4}
 width: int = 32  # width of the agents in the tau sweep | {32, 48, 128, 256, 512}
-agent_seeds: list[int] = [0, 1]  # training seeds of the agents in the tau sweep (shipped 3-joint: 0, 1) | nonempty; unique; [0, 999]
+agent_seeds: list[int] = [0, 1]  # seeds of the tau sweep's agents (shipped 3-joint: 0, 1) | nonempty; unique; [0, 999]
 taus: list[float] = [0.1, 0.2, 0.3, 0.4]  # thresholds of the tau sweep | nonempty; unique; [0, 1]
-widths: list[int] = [32, 48, 128]  # initial widths of the iterative study (seed 0 agents; paper: 32 to 512) | nonempty; unique; {32, 48, 128, 256, 512}
-iterative_tau: float = 0.1  # threshold of the iterative study (paper: 0.2; ours from the tau sweep, see the text) | [0, 1]
+# widths of the iterative study (paper: 32-512) | nonempty; unique; {32, 48, 128, 256, 512}
+widths: list[int] = [32, 48, 128]
+iterative_tau: float = 0.1  # threshold of the iterative study (paper: 0.2; see the text) | [0, 1]
 steps: int = 3  # prune-retrain steps (paper: 3) | [1, 10]
 n_episodes: int = 100  # sample episodes whose activations decide the clusters | [1, 10_000]
 episode_seed: int = 11  # seed of those episodes' goals | [0, 2_147_483_647]
 retrain_budget: int = 1000  # tau sweep: most training episodes spent to pass validation again | [1, 100_000]
-iterative_retrain_budget: int = 3000  # iterative study: the same, per step (training from scratch took 1,500-3,500) | [1, 100_000]
+iterative_retrain_budget: int = 3000  # iterative study: the same, per step (from scratch: 1,500-3,500) | [1, 100_000]
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
 from rlinside.agents.arm_dqn import find_arm_agents
 from rlinside.plots import PALETTE, publish, set_theme
 from rlinside.studies.neuron_activation import iterative_study, mean_or_nan, tau_sweep

@@ -34,7 +34,8 @@
 # %% tags=["parameters"]
 joints: list[int] = [2, 3, 4]  # arms whose shipped agents are compared | nonempty; unique; {2, 3, 4}
 width: int = 32  # hidden width of those agents | {32, 48, 128, 256, 512}
-agent_seeds: list[int] = [0, 1, 2]  # training seeds of the agents per arm: every ordered pair of agents is mapped (paper: 5 per arm) | nonempty; unique; [0, 999]
+# training seeds of the agents per arm; every ordered pair is mapped (paper: 5 per arm) | nonempty; unique; [0, 999]
+agent_seeds: list[int] = [0, 1, 2]
 n_episodes: int = 300  # target-arm episodes whose observations are the samples (paper: 300) | [1, 10_000]
 episode_seed: int = 5  # seed of those episodes' goals | [0, 2_147_483_647]
 lam: float = 50.0  # lasso penalty of the linear mapping (on summed squared errors) | (0, 1_000_000]
@@ -48,6 +49,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
+
 from rlinside.agents.arm_dqn import (
     ArmDQNConfig,
     build_q_network,
@@ -213,7 +215,8 @@ publish("na_projection_errors", fig,
 # %%
 pairs = [(a, b) for a, b in itertools.product(joints, joints) if a != b]
 diag_kind = "same arm" if len(agent_seeds) > 1 else "reflexive"
-mean_P = {(a, b): np.nanmean([p.layer_projection() for p in projections[(a, b, transform if a != b else diag_kind)]], axis=0)
+mean_P = {(a, b): np.nanmean([p.layer_projection()
+                              for p in projections[(a, b, transform if a != b else diag_kind)]], axis=0)
           for a, b in itertools.product(joints, joints)}
 fig = plot_layer_matrices({f"{a}→{b}": mean_P[(a, b)] for a, b in itertools.product(joints, joints)},
                           ncols=len(joints))
@@ -224,7 +227,8 @@ layer_rows = []
 for (a, b), P in mean_P.items():
     best = np.nanargmax(np.nan_to_num(P, nan=-1), axis=0)
     layer_rows.append({"source→target": f"{a}→{b}", "mean share from source layer 1": float(np.nanmean(P[0])),
-                       "target layers fed mostly by the same-depth source layer": float(np.mean(best == np.arange(P.shape[1]))),
+                       "target layers fed mostly by the same-depth source layer":
+                           float(np.mean(best == np.arange(P.shape[1]))),
                        "target layers fed mostly by source layer 1": float(np.mean(best == 0)),
                        "mean diagonal share": float(np.nanmean(np.diag(P)))})
 layer_summary = pd.DataFrame(layer_rows)

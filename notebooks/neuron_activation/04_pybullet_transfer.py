@@ -38,6 +38,7 @@ render_every: int = 2  # control steps between two animation frames | [1, 1000]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
 from rlinside.agents.arm_dqn import greedy_actions, load_arm_agent
 from rlinside.envs.planar_arm_bullet import run_policy, run_policy_planar
 from rlinside.plots import PALETTE, publish, publish_html, set_theme
@@ -103,7 +104,7 @@ publish_html(gif_html(gif_bytes(list(frames), fps=1000 / 150),
              f"The {animate_joints}-joint agent reaching in pybullet, one frame every {render_every} control steps.")
 strip = frames[:: max(1, len(frames) // 5)][:5]
 fig, axes = plt.subplots(1, len(strip), figsize=(2.4 * len(strip), 2.0))
-for k, (ax, f) in enumerate(zip(np.atleast_1d(axes), strip)):
+for _k, (ax, f) in enumerate(zip(np.atleast_1d(axes), strip)):
     ax.imshow(f)
     ax.axis("off")
 publish("na_pybullet_filmstrip", fig,

@@ -29,13 +29,14 @@
 
 # %% tags=["parameters"]
 seed: int = 0  # seed of the stream: which 10 patterns are positive, and the ISI/ITI draws | [0, 2_147_483_647]
-n_steps_small: int = 40  # steps drawn in the illustrative setting (ISI 3, ITI 7), as in the paper's figure | [1, 10_000]
+n_steps_small: int = 40  # steps drawn in the illustrative setting (ISI 3, ITI 7), as in the paper | [1, 10_000]
 n_steps: int = 700  # steps drawn in the task's real setting (ISI 14..26, ITI 80..120) | [1, 1_000_000]
 n_stats_steps: int = 200000  # steps used for the stream statistics table | [1, 10_000_000]
 gamma: float = 0.9  # discount of the return to predict | [0, 1)
 
 # %%
 import pandas as pd
+
 from rlinside.envs.trace_patterning import (
                   TracePatterningConfig,
                   TracePatterningStream,

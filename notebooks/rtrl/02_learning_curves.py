@@ -17,7 +17,7 @@
 # | learner | network | how it is trained |
 # |---|---|---|
 # | columnar | 5 independent single-unit LSTM columns | exact RTRL, all columns learn all the time |
-# | constructive | 10 columns, added one at a time | exact RTRL on the newest column; earlier ones frozen and fed to later ones |
+# | constructive | 10 columns, added one at a time | exact RTRL on the newest column; earlier ones frozen, fed forward |
 # | hybrid | 20 columns, added 4 at a time | exact RTRL on the newest group of 4 |
 # | T-BPTT | a fully connected LSTM with 2 features | back-propagation truncated to 30 steps |
 #
@@ -37,10 +37,10 @@
 
 # %% tags=["parameters"]
 n_steps: int = 4000000  # learning steps per run (paper: 50M) | [1, 10_000_000_000]
-constructive_steps_per_stage: int = 400000  # steps before the next constructive feature (paper: 5M) | [1, 10_000_000_000]; <= n_steps
-hybrid_steps_per_stage: int = 800000  # steps per hybrid stage of 4 features (paper: 10M) | [1, 10_000_000_000]; <= n_steps
-step_sizes: list[float] = [0.001, 0.0003, 0.0001]  # RMSProp step sizes tried for every learner | nonempty; unique; (0, 1]
-epsilons: list[float] = [0.1, 0.01]  # normalisation floors tried for constructive and hybrid | nonempty; unique; (0, 10]
+constructive_steps_per_stage: int = 400000  # steps per constructive feature (paper: 5M) | >= 1; <= n_steps
+hybrid_steps_per_stage: int = 800000  # steps per hybrid stage of 4 features (paper: 10M) | >= 1; <= n_steps
+step_sizes: list[float] = [0.001, 0.0003, 0.0001]  # RMSProp step sizes tried | nonempty; unique; (0, 1]
+epsilons: list[float] = [0.1, 0.01]  # normalisation floors tried (constructive, hybrid) | nonempty; unique; (0, 10]
 tune_seeds: int = 3  # seeds per configuration while tuning (paper: 5) | [1, 100]
 n_seeds: int = 5  # seeds behind each reported curve (paper: 30) | [1, 1000]
 n_bins: int = 100  # points per learning curve | [1, 100_000]; <= n_steps
@@ -51,6 +51,7 @@ scheduler: str = ""  # address of a running Dask scheduler (overrides workers) |
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
+
 from rlinside.plots import publish, run_context, set_theme
 from rlinside.plots.curves import plot_seed_curves
 from rlinside.studies.rtrl import LearnerSpec, tune_and_run

@@ -29,8 +29,9 @@
 
 # %% tags=["parameters"]
 n_steps: int = 2000000  # learning steps per run (paper: 50M) | [1, 10_000_000_000]
-step_sizes: list[float] = [0.001, 0.0003, 0.0001]  # RMSProp step sizes tried for every configuration | nonempty; unique; (0, 1]
-tradeoffs: list[str] = ["13:2", "10:3", "8:5", "6:8", "5:10", "4:15", "3:20", "2:30"]  # d:k pairs of Figure 5 | nonempty; unique; match [1-9]\d{0,3}:[1-9]\d{0,3}
+step_sizes: list[float] = [0.001, 0.0003, 0.0001]  # RMSProp step sizes tried | nonempty; unique; (0, 1]
+# d:k pairs of Figure 5 | nonempty; unique; match [1-9]\d{0,3}:[1-9]\d{0,3}
+tradeoffs: list[str] = ["13:2", "10:3", "8:5", "6:8", "5:10", "4:15", "3:20", "2:30"]
 fixed_features: int = 10  # d of Figure 6 | [1, 1000]
 truncations: list[int] = [2, 3, 5, 10, 20]  # k of Figure 6 | nonempty; unique; [1, 10_000]
 tune_seeds: int = 3  # seeds per configuration while tuning (paper: 5) | [1, 100]
@@ -43,6 +44,7 @@ scheduler: str = ""  # address of a running Dask scheduler (overrides workers) |
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
 from rlinside.plots import publish, run_context, set_theme
 from rlinside.plots.curves import plot_seed_curves
 from rlinside.rtrl.flops import tbptt_flops

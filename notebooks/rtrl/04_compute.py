@@ -22,12 +22,13 @@
 # %% tags=["parameters"]
 n_steps: int = 300000  # steps timed per configuration | [1, 100_000_000]
 repeats: int = 3  # timings per configuration (the best is kept) | [1, 100]
-columnar_sizes: list[int] = [1, 2, 5, 10, 20, 40, 80]  # columnar widths for the linear-cost check | nonempty; unique; [1, 10_000]
+columnar_sizes: list[int] = [1, 2, 5, 10, 20, 40, 80]  # columnar widths (linear cost) | nonempty; unique; [1, 10_000]
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
 from rlinside.plots import publish, set_theme
 from rlinside.rtrl.experiment import make_learner
 from rlinside.rtrl.flops import columnar_flops, compute_matched_configs

@@ -37,6 +37,7 @@ filmstrip_seed: int = 0  # evaluation game the filmstrip is taken from | [0, 2_1
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
+
 from rlinside.agents.zoo import (
     AGENTS,
     find_agents,
@@ -120,7 +121,7 @@ games = sorted({a.config["game"] for a in finals})
 if finals:
     fig, axes = plt.subplots(1, len(games), figsize=(5.5 * len(games), 3.6), squeeze=False)
     for ax, game in zip(axes[0], games):
-        for i, art in enumerate(a for a in finals if a.config["game"] == game):
+        for _i, art in enumerate(a for a in finals if a.config["game"] == game):
             cols = read_metrics(art.file("metrics.csv"))
             if not cols:
                 continue

@@ -39,13 +39,14 @@
 # %% tags=["parameters"]
 warmup_steps: int = 60  # agent decisions played before the explained state (evaluation game `seed`) | [1, 10_000]
 seed: int = 0  # evaluation game the agents play | [0, 2_147_483_647]
-cam_layer: str = "conv1"  # convolution of the Grad-CAM family: conv1 (the paper's choice), conv2 or conv3 | {conv1, conv2, conv3}
+cam_layer: str = "conv1"  # convolution of the Grad-CAM family (the paper: conv1) | {conv1, conv2, conv3}
 palette: str = "paper"  # "paper" (positive green, negative red) or "colorblind" (blue, orange) | {paper, colorblind}
 alpha: float = 0.5  # opacity of a saliency value of +-1 on the screen (the paper: 0.5) | (0, 1]
 
 # %%
 import pandas as pd
 import torch
+
 from rlinside.agents.zoo import AGENTS, find_agents, load_agent, play_states
 from rlinside.explain.saliency import (
     METHOD_NAMES,
@@ -56,7 +57,7 @@ from rlinside.explain.saliency import (
 )
 from rlinside.plots import publish, set_theme
 from rlinside.plots.saliency import gallery, overlay, reduce_channels
-from rlinside.studies.saliency import RECURRENT, saliency_model
+from rlinside.studies.saliency import is_recurrent, saliency_model
 
 set_theme()
 
@@ -76,7 +77,7 @@ for art in find_agents():
     observations, screens, actions, carried = play_states(agent, net, game, steps=warmup_steps, seed=seed,
                                                           return_states=True)
     # recurrent agents are explained from the state they carried into this step
-    model = saliency_model(agent, net, carried[-1]) if agent in RECURRENT else net
+    model = saliency_model(agent, net, carried[-1]) if is_recurrent(agent) else net
     obs = torch.from_numpy(observations[-1:])
     states.append({"art": art, "net": net, "model": model, "obs": obs, "screen": screens[-1],
                    "action": int(actions[-1]), "maps": explain(model, net, obs, int(actions[-1]))})

@@ -42,6 +42,8 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from scipy.stats import spearmanr
+
 from rlinside.agents.zoo import AGENTS, load_agent, most_trained, play_states
 from rlinside.envs.atari_objects import object_masks, to_observation_grid
 from rlinside.explain.attention import attention_summary
@@ -58,8 +60,7 @@ from rlinside.explain.saliency import (
 from rlinside.explain.sanity import object_share
 from rlinside.plots import publish, set_theme
 from rlinside.plots.saliency import gallery, overlay
-from rlinside.studies.saliency import RECURRENT, heads, saliency_model
-from scipy.stats import spearmanr
+from rlinside.studies.saliency import heads, is_recurrent, saliency_model
 
 set_theme()
 
@@ -84,7 +85,7 @@ print("agents:", ", ".join(f"{AGENTS[a].label} {g} ({p['art'].config['stage']})"
 def state_at(p, i):
     """(model, obs tensor (1, C, 84, 84), screen, action) for step i of a played game."""
     agent = p["art"].config["agent"]
-    model = saliency_model(agent, p["net"], p["states"][i]) if agent in RECURRENT else p["net"]
+    model = saliency_model(agent, p["net"], p["states"][i]) if is_recurrent(agent) else p["net"]
     return model, torch.from_numpy(p["obs"][i:i + 1]), p["frames"][i], int(p["actions"][i])
 
 
@@ -189,7 +190,7 @@ display_stats.round(3) if layer_rows else "no agent shipped"
 frame_rows, shares = [], []
 for (agent, game), p in played.items():
     net = p["net"]
-    recurrent = agent in RECURRENT
+    recurrent = is_recurrent(agent)
     span = history if recurrent else net.torso.in_channels
     lags = list(range(span - 1, -1, -1))  # channel c shows lag span-1-c
     for i in range(max(state_every - 1, span - 1), n_states * state_every, state_every):
@@ -267,7 +268,7 @@ for (agent, game), p in played.items():
         continue
     net, label = p["net"], f"{AGENTS[agent].label} {game} ({p['art'].config['stage']})"
 
-    def attention_and_saliency(i):
+    def attention_and_saliency(i, p=p, net=net, agent=agent):
         obs = torch.from_numpy(p["obs"][i:i + 1])
         with torch.no_grad():
             _, _, details = net(obs, p["states"][i], return_details=True)
@@ -295,7 +296,8 @@ for (agent, game), p in played.items():
             conv3 = net.features(torch.from_numpy(p["obs"][i:i + 1]))  # (1, 49, 64)
         mask = to_observation_grid(np.logical_or.reduce(list(object_masks(game, p["frames"][i]).values())))
         row = {"agent": label,
-               "rho value att vs value saliency": spearmanr(att["value_attention"].flatten(), pooled["value"]).statistic,
+               "rho value att vs value saliency": spearmanr(att["value_attention"].flatten(),
+                                                            pooled["value"]).statistic,
                "rho value att vs advantage saliency": spearmanr(att["value_attention"].flatten(),
                                                                 pooled["advantage"]).statistic,
                "rho advantage att vs advantage saliency": spearmanr(att["advantage_attention"].flatten(),

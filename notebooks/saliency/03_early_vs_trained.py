@@ -38,6 +38,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+
 from rlinside.agents.zoo import (
     AGENTS,
     find_agents,
@@ -48,14 +49,14 @@ from rlinside.agents.zoo import (
 from rlinside.explain.saliency import METHOD_NAMES, explain_all, normalize
 from rlinside.plots import PALETTE, publish, set_theme
 from rlinside.plots.saliency import gallery, overlay
-from rlinside.studies.saliency import RECURRENT, load_measurement, object_saliency
+from rlinside.studies.saliency import is_recurrent, load_measurement, object_saliency
 
 set_theme()
 
 pairs = {}
 for art in find_agents():
     c = art.config
-    if c["agent"] in RECURRENT:
+    if is_recurrent(c["agent"]):
         continue  # their early/final comparison needs each network's own memory of the game
     pairs.setdefault((c["agent"], c["game"]), {})[c["stage"]] = art
 pairs = {k: v for k, v in pairs.items() if {"early", "final"} <= set(v)}
@@ -134,6 +135,7 @@ if found is None:
 else:
     run, art = found
     per_step = (run[run.object == "all"].groupby(["step", "method"])["enrichment"].mean().unstack("method"))
+    stored = [m for m in METHOD_NAMES if m in per_step.columns]  # the methods the measurement holds
     ret = run.groupby("step")["train_return"].first()
     rnd = float(np.mean(random_scores("Breakout", 10, seed=0)))
 
@@ -146,7 +148,7 @@ else:
         return int(crossed.index[0]) if len(crossed) else np.nan
 
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
-    for m, colour in zip(METHOD_NAMES, PALETTE):
+    for m, colour in zip(stored, PALETTE):
         ax.plot(per_step.index, per_step[m], marker="o", ms=3, label=m, color=colour)
     ax.axhline(1, color="0.5", lw=0.8, ls=":")
     ax.set_xscale("symlog", linthresh=10_000)
@@ -166,12 +168,12 @@ else:
             f"Left: mean enrichment of each method's map on the ball and the paddle over {c['states']} "
             f"states of evaluation game {c['seed']}, for every snapshot of the A2C Breakout run "
             f"'{c['run']}'. Right: the run's training return. Stored measurement {art.key}.")
-    half_rise = pd.DataFrame({"half-rise step": {m: half_rise_step(per_step[m]) for m in METHOD_NAMES}
+    half_rise = pd.DataFrame({"half-rise step": {m: half_rise_step(per_step[m]) for m in stored}
                               | {"training return": half_rise_step(ret)}})
 
     def ends(curve):
         curve = curve.dropna()
         return f"{curve.iloc[0]:.2f} / {curve.iloc[-1]:.2f}" if len(curve) else "no value"
 
-    half_rise["first / last value"] = [ends(per_step[m]) for m in METHOD_NAMES] + [ends(ret)]
+    half_rise["first / last value"] = [ends(per_step[m]) for m in stored] + [ends(ret)]
 half_rise

@@ -29,7 +29,8 @@
 # %% tags=["parameters"]
 video_steps: int = 200  # agent steps per video (15 per second of game) | [2, 20_000]
 seed: int = 0  # evaluation game | [0, 2_147_483_647]
-video_methods: list[str] = ["Guided Backprop", "Grad-CAM"]  # methods drawn in the videos | nonempty; unique; {@saliency_methods}
+# methods drawn in the videos | nonempty; unique; {@saliency_methods}
+video_methods: list[str] = ["Guided Backprop", "Grad-CAM"]
 cam_layer: str = "conv1"  # convolution of the Grad-CAM family | {conv1, conv2, conv3}
 palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange) | {paper, colorblind}
 batch: int = 50  # states explained per call | [1, 1000]
@@ -40,6 +41,7 @@ import time
 import numpy as np
 import pandas as pd
 import torch
+
 from rlinside.agents.zoo import AGENTS, load_agent, most_trained, play_states
 from rlinside.envs.atari_objects import object_masks, to_observation_grid
 from rlinside.explain.saliency import METHOD_NAMES, explain_all, normalize
@@ -47,7 +49,7 @@ from rlinside.explain.sanity import object_share, temporal_stability
 from rlinside.plots import publish_html, set_theme
 from rlinside.plots.saliency import overlay
 from rlinside.plots.video import gif_bytes, gif_html, label_strip, side_by_side
-from rlinside.studies.saliency import RECURRENT, saliency_model
+from rlinside.studies.saliency import is_recurrent, saliency_model
 
 set_theme()
 
@@ -59,7 +61,7 @@ def explain_video(agent, net, obs, carried, actions):
     for start in range(0, len(obs), batch):
         sl = slice(start, start + batch)
         x = torch.from_numpy(obs[sl])
-        if agent in RECURRENT:  # each state from its own carried memory, in one batch
+        if is_recurrent(agent):  # each state from its own carried memory, in one batch
             zero = net.initial_state(1)
             hs = [s if s is not None else zero for s in carried[sl]]
             model = saliency_model(agent, net, (torch.cat([h for h, _ in hs]), torch.cat([c for _, c in hs])))

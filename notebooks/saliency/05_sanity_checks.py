@@ -40,10 +40,14 @@ perturbation_stride: int = 5  # grid step of perturbation saliency (Greydanus et
 palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange) | {paper, colorblind}
 
 # %%
+from collections import deque
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from scipy import ndimage
+
 from rlinside.agents.zoo import AGENTS, load_agent, most_trained, play_states
 from rlinside.explain.saliency import METHOD_NAMES, explain_all, normalize
 from rlinside.explain.sanity import (
@@ -54,15 +58,14 @@ from rlinside.explain.sanity import (
 )
 from rlinside.plots import PALETTE, publish, set_theme
 from rlinside.plots.saliency import gallery, overlay
-from rlinside.studies.saliency import RECURRENT
-from scipy import ndimage
+from rlinside.studies.saliency import is_recurrent
 
 set_theme()
 
 agents = []
 for art in most_trained():
     agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
-    if agent in RECURRENT:
+    if is_recurrent(agent):
         continue  # randomizing a recurrent net also changes the memory it carried: left out
     net, _ = load_agent(agent, game, stage)
     obs, frames, _ = play_states(agent, net, game, steps=n_states * state_every, seed=seed)
@@ -161,9 +164,7 @@ for name, stages in examples.items():
 edge_rows = []
 for a in agents:
     edges = [np.hypot(ndimage.sobel(f, 0), ndimage.sobel(f, 1)) for f in a["x"][:, -1].numpy().astype(np.float64)]
-    randomized = None
-    for _, randomized in cascading_randomization(a["net"], seed=randomization_seed):
-        pass
+    _, randomized = deque(cascading_randomization(a["net"], seed=randomization_seed), maxlen=1)[0]  # all layers
     for label, model in (("trained", a["net"]), ("all layers random", randomized)):
         maps = newest_maps(model, model, a["x"], a["actions"])
         for m in METHOD_NAMES:

@@ -115,7 +115,8 @@ def train_maze(config: MazeA2CConfig, run_dir: str | Path, *, progress: bool = T
         if payload.get("format") != FORMAT:
             raise ValueError(f"{ckpt} is not a maze A2C checkpoint")
         saved = payload["config"]
-        changed = {k for k in saved if saved[k] != config.to_dict().get(k)} - {"total_steps", "checkpoint_every", "torch_threads"}
+        free = {"total_steps", "checkpoint_every", "torch_threads"}  # may change on resume
+        changed = {k for k in saved if saved[k] != config.to_dict().get(k)} - free
         if changed:
             raise ValueError(f"cannot resume {run_dir} with a different {', '.join(sorted(changed))}")
         net.load_state_dict(payload["net"])

@@ -6,7 +6,8 @@ training log up to that point: one row per training game) and ``eval.json``; its
 records the agent, game, seed, stage (``early`` or ``final``), agent steps, training wall
 time, the full training configuration, and the evaluation: full-game scores over
 ``episodes`` games under the agent's protocol, next to a uniformly random policy's scores on
-the same games (same seeds). Agents:
+the same games (same seeds). The families are those of the registry
+(:mod:`rlinside.agents.registry`) whose domain is ``atari``:
 
 ========== ================================================ ==========================
 name       what                                             module
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 
 from rlinside import store
+from rlinside.agents import registry
 
 __all__ = [
     "AGENTS",
@@ -55,39 +57,35 @@ ARTIFACT_VERSION = "1"
 STAGES = ("early", "final")
 
 
-@dataclass(frozen=True)
-class _AgentSpec:
-    label: str  # as in the book's tables
-    module: str
-    load: str  # name of the weights loader in module
-    evaluate: str  # name of the evaluation function in module
-    protocol: str  # how evaluation actions are chosen
-    train_command: str
+class _Kinds(Mapping):
+    """The Atari families of the registry (:mod:`rlinside.agents.registry`), by name, read
+    live: a family registered later appears here too."""
+
+    def __getitem__(self, name: str) -> registry.AgentKind:
+        kind = registry.KINDS.get(name)
+        if kind is None or kind.domain != "atari":
+            raise KeyError(name)
+        return kind
+
+    def __iter__(self):
+        return (k.name for k in registry.kinds("atari"))
+
+    def __len__(self) -> int:
+        return len(registry.kinds("atari"))
 
 
-AGENTS: dict[str, _AgentSpec] = {
-    "dddqn": _AgentSpec("DDDQN", "rlinside.agents.dqn", "load_weights", "evaluate",
-                        "epsilon-greedy, epsilon 0.001", "--agent dddqn"),
-    "drqn": _AgentSpec("Recurrent attention DQN", "rlinside.agents.drqn", "load_drqn_weights",
-                       "evaluate_drqn", "epsilon-greedy, epsilon 0.001", "--agent drqn"),
-    "a2c": _AgentSpec("A2C", "rlinside.agents.a2c", "load_a2c_weights", "evaluate_a2c",
-                      "actions sampled from the policy", "--agent a2c"),
-    "a2c-lstm": _AgentSpec("A2C-LSTM", "rlinside.agents.a2c", "load_a2c_weights", "evaluate_a2c",
-                           "actions sampled from the policy", "--agent a2c-lstm"),
-}
+#: The zoo's agent families: name -> :class:`~rlinside.agents.registry.AgentKind`.
+AGENTS: Mapping[str, registry.AgentKind] = _Kinds()
 
 
-def _spec(agent: str) -> _AgentSpec:
+def _spec(agent: str) -> registry.AgentKind:
     if agent not in AGENTS:
         raise ValueError(f"agent must be one of {sorted(AGENTS)}, got {agent!r}")
     return AGENTS[agent]
 
 
 def _function(agent: str, which: str) -> Callable:
-    import importlib
-
-    spec = _spec(agent)
-    return getattr(importlib.import_module(spec.module), getattr(spec, which))
+    return _spec(agent).function(which)
 
 
 def load_weights_file(agent: str, path: str | Path, device: torch.device | None = None):
@@ -98,7 +96,7 @@ def load_weights_file(agent: str, path: str | Path, device: torch.device | None 
 def evaluate_agent(agent: str, net: torch.nn.Module, game: str, episodes: int, seed: int = 0,
                    *, progress: bool = False) -> np.ndarray:
     """Full-game scores ``(episodes,)`` of ``net`` with the zoo's evaluation protocol for
-    ``agent`` (:attr:`_AgentSpec.protocol`)."""
+    ``agent`` (:attr:`~rlinside.agents.registry.AgentKind.protocol`)."""
     return _function(agent, "evaluate")(net, game, episodes, seed=seed, progress=progress)
 
 
@@ -113,7 +111,7 @@ class Policy:
     """
 
     def __init__(self, agent: str, net: torch.nn.Module, seed: int = 0, epsilon: float = 0.001) -> None:
-        _spec(agent)
+        self.kind = _spec(agent)
         self.agent, self.net, self.epsilon = agent, net, epsilon
         self.rng = np.random.default_rng(seed)
         self.device = next(net.parameters()).device
@@ -123,18 +121,18 @@ class Policy:
         self.state = None
 
     def lost_life(self) -> None:
-        if self.agent == "a2c-lstm":
+        if self.kind.reset_on_life_loss:
             self.state = None
 
     @torch.no_grad()
     def act(self, obs: np.ndarray) -> int:
         x = torch.from_numpy(np.asarray(obs)[None]).to(self.device)
-        if self.agent in ("a2c", "a2c-lstm"):
+        if self.kind.output == "actor-critic":
             from rlinside.agents.a2c import _sample_actions
 
             logits, _, self.state = self.net(x, self.state)
             return int(_sample_actions(logits, self.rng)[0])
-        if self.agent == "drqn":
+        if self.kind.output == "q+state":
             q, self.state = self.net(x, self.state)
         else:
             q = self.net(x)

@@ -2,7 +2,8 @@
 
 - ``rlinside/TracePatterning-v0`` (:mod:`rlinside.envs.trace_patterning`)
 - ``rlinside/PlanarArm-v0`` (:mod:`rlinside.envs.planar_arm`), e.g. ``gym.make("rlinside/PlanarArm-v0", n_joints=3)``
-- ``rlinside/MarbleMaze-v0`` (:mod:`rlinside.envs.marble_maze`), e.g. ``gym.make("rlinside/MarbleMaze-v0", obs_delay=2)``
+- ``rlinside/MarbleMaze-v0`` (:mod:`rlinside.envs.marble_maze`),
+  e.g. ``gym.make("rlinside/MarbleMaze-v0", obs_delay=2)``
 """
 
 import gymnasium as gym

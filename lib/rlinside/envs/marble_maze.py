@@ -220,7 +220,8 @@ class MarbleMazeEnv(gym.Env):
         pybullet.changeDynamics(self._walls, -1, lateralFriction=c.lateral_friction, restitution=c.restitution,
                                 physicsClientId=cid)
         ball = pybullet.createCollisionShape(pybullet.GEOM_SPHERE, radius=c.ball_radius, physicsClientId=cid)
-        self._ball = pybullet.createMultiBody(c.ball_mass, ball, basePosition=[radii[-2] + c.ring_width / 2, 0, c.ball_radius],
+        start = [radii[-2] + c.ring_width / 2, 0, c.ball_radius]
+        self._ball = pybullet.createMultiBody(c.ball_mass, ball, basePosition=start,
                                               physicsClientId=cid)
         pybullet.changeDynamics(self._floor, -1, lateralFriction=c.lateral_friction, restitution=c.restitution,
                                 physicsClientId=cid)

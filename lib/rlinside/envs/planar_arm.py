@@ -520,7 +520,8 @@ def transform_joint_observations(
     w = 2 if encoding == "sincos" else 1
     if x.ndim != 2 or x.shape[1] < w * n_from:
         raise ValueError(
-            f"obs must have shape (N, d) with d >= {w * n_from} ({w} columns per joint x {n_from} joints), got {x.shape}"
+            f"obs must have shape (N, d) with d >= {w * n_from} ({w} columns per joint x {n_from} joints), "
+            f"got {x.shape}"
         )
     joints, rest = x[:, : w * n_from], x[:, w * n_from:]
     if encoding == "angles":

@@ -15,7 +15,8 @@ Shared with :mod:`rlinside.envs.planar_arm` (imported from there, not duplicated
   **relative joint angles** (``theta_1`` against ``+x``, ``theta_i`` against link ``i - 1``),
   counter-clockwise positive in ``(x, y)`` (the joint axes are ``-Y``), so that
   :func:`~rlinside.envs.planar_arm.forward_kinematics` is the twin's exact kinematics;
-  initial configuration that of the planar model (``PlanarArmConfig.initial_angles``, the "L"); default links equal, total 1 m.
+  initial configuration that of the planar model (``PlanarArmConfig.initial_angles``, the "L");
+  default links equal, total 1 m.
 - **Actions**: per joint index 0 / 1 / 2 = forward / backward / no motion
   (:data:`~rlinside.envs.planar_arm.ACTION_DIRECTIONS`) times ``step_size`` = 0.05 rad; here
   they move the *set-point* of each joint's position servo.

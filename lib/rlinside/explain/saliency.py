@@ -46,7 +46,7 @@ summed before differentiating.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -72,6 +72,7 @@ __all__ = [
     "Unrolled",
     "METHOD_NAMES",
     "COARSE",
+    "register_method",
     "make_method",
     "newest_frame",
 ]
@@ -561,17 +562,62 @@ class Unrolled(nn.Module):
 # The six methods by name
 # --------------------------------------------------------------------------------------------
 
-METHOD_NAMES = ("Gradient", "Guided Backprop", "Grad-CAM", "Guided Grad-CAM", "G1Grad-CAM", "G2Grad-CAM")
-_CLASSES = dict(zip(METHOD_NAMES, (Gradient, GuidedBackprop, GradCAM, GuidedGradCAM, G1GradCAM, G2GradCAM)))
-COARSE = ("Grad-CAM", "G1Grad-CAM")  # one map per observation, (B, 1, H, W)
+# --------------------------------------------------------------------------------------------
+# The registry of methods
+# --------------------------------------------------------------------------------------------
+
+#: name -> (class, coarse): every method the book knows, in the paper's order. Add one with
+#: :func:`register_method`; :data:`METHOD_NAMES` and :data:`COARSE` follow it.
+_METHODS: dict[str, tuple[type, bool]] = {}
+
+
+def register_method(name: str, cls: type, *, coarse: bool = False) -> None:
+    """Add a saliency method: ``cls(model)`` (or ``cls(model, layer)`` for a subclass of the
+    layer methods) with ``attribute(obs, target, forward_kwargs=None)``; ``coarse``: it
+    returns one map per observation ``(B, 1, H, W)`` rather than one per channel."""
+    if name in _METHODS:
+        raise ValueError(f"saliency method {name!r} is already registered")
+    if not callable(getattr(cls, "attribute", None)):
+        raise ValueError(f"saliency method {name!r}: {cls.__name__} has no attribute() method")
+    _METHODS[name] = (cls, coarse)
+
+
+class _Names(Sequence):
+    """A live, read-only view of the registered method names (all, or the coarse ones)."""
+
+    def __init__(self, coarse_only: bool) -> None:
+        self._coarse_only = coarse_only
+
+    def _names(self) -> tuple[str, ...]:
+        return tuple(n for n, (_, c) in _METHODS.items() if c or not self._coarse_only)
+
+    def __getitem__(self, i):
+        return self._names()[i]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __repr__(self) -> str:
+        return repr(self._names())
+
+
+for _name, _cls, _coarse in (("Gradient", Gradient, False), ("Guided Backprop", GuidedBackprop, False),
+                             ("Grad-CAM", GradCAM, True), ("Guided Grad-CAM", GuidedGradCAM, False),
+                             ("G1Grad-CAM", G1GradCAM, True), ("G2Grad-CAM", G2GradCAM, False)):
+    register_method(_name, _cls, coarse=_coarse)
+
+#: The names of every registered method, in registration order (the paper's six first).
+METHOD_NAMES: Sequence[str] = _Names(coarse_only=False)
+#: The methods that give one map per observation, ``(B, 1, H, W)``.
+COARSE: Sequence[str] = _Names(coarse_only=True)
 
 
 def make_method(name: str, model: nn.Module, layer: nn.Module | None = None):
     """The method called ``name`` (one of :data:`METHOD_NAMES`) on ``model``; the Grad-CAM
     family needs the convolution ``layer`` (e.g. ``model.torso.conv1``)."""
-    if name not in _CLASSES:
+    if name not in _METHODS:
         raise ValueError(f"method must be one of {list(METHOD_NAMES)}, got {name!r}")
-    cls = _CLASSES[name]
+    cls = _METHODS[name][0]
     if issubclass(cls, _LayerMethod):
         if layer is None:
             raise ValueError(f"{name} needs a convolution layer, e.g. model.torso.conv1")

@@ -292,7 +292,8 @@ class StagedParams:
     def flat_theta(self) -> np.ndarray:
         """All column parameters in the learner's flat layout ``(sum_s m_s 4 (n_in_s + 2),)``."""
         return np.concatenate(
-            [np.concatenate([W, u[:, :, None], b[:, :, None]], axis=2).ravel() for W, u, b in zip(self.W, self.u, self.b)]
+            [np.concatenate([W, u[:, :, None], b[:, :, None]], axis=2).ravel()
+             for W, u, b in zip(self.W, self.u, self.b)]
         )
 
 

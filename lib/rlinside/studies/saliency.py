@@ -45,6 +45,7 @@ import torch
 from torch import nn
 
 from rlinside import store
+from rlinside.agents import registry
 from rlinside.envs.atari_objects import OBJECTS, object_masks, to_observation_grid
 from rlinside.explain.saliency import (
     METHOD_NAMES,
@@ -57,20 +58,40 @@ from rlinside.explain.saliency import (
 )
 from rlinside.explain.sanity import object_share
 
-__all__ = ["RECURRENT", "saliency_model", "heads", "ARTIFACT_KIND", "object_saliency", "snapshots", "measure_run", "ship_measurement",
+__all__ = ["is_recurrent", "feed_forward_agents", "saliency_model", "heads", "ARTIFACT_KIND", "object_saliency",
+           "snapshots", "measure_run", "ship_measurement",
            "load_measurement"]
 
 ARTIFACT_KIND = "saliency-training"
 ARTIFACT_VERSION = "1"
 
-RECURRENT = frozenset({"drqn", "a2c-lstm"})
+#: How each head of :data:`rlinside.agents.registry.HEADS` becomes a saliency target for the
+#: chosen ``action``: ``(label by network output, target, forward keyword arguments)``.
+_HEAD_TARGETS: dict[str, tuple[dict[str, str], Any]] = {
+    "action": ({"q": "Q(s, chosen action)", "q+state": "Q(s, chosen action)",
+                "actor-critic": "actor: logit of the chosen action"}, lambda a: (a, None)),
+    "value_stream": ({"*": "value stream V(s)"}, lambda a: (value_stream(), {"return_streams": True})),
+    "advantage_stream": ({"*": "advantage stream A(s, chosen action)"},
+                         lambda a: (advantage_stream(a), {"return_streams": True})),
+    "critic_value": ({"*": "critic: V(s)"}, lambda a: (critic_value(), None)),
+}
+
+
+def is_recurrent(agent: str) -> bool:
+    """Whether the zoo's family ``agent`` carries a state (the registry says)."""
+    return registry.get(agent).recurrent
+
+
+def feed_forward_agents() -> tuple[str, ...]:
+    """The zoo's feed-forward families (the ones the over-training measurement takes)."""
+    return tuple(k.name for k in registry.kinds("atari") if not k.recurrent)
 
 
 def saliency_model(agent: str, net: nn.Module, state=None, steps: int = 1) -> nn.Module:
     """The module to explain: ``net`` for a feed-forward agent; for a recurrent one
     ``Unrolled(net, state, steps)``, whose input is the last ``steps`` frames (one channel
     each), oldest first."""
-    if agent in RECURRENT:
+    if is_recurrent(agent):
         return Unrolled(net, state, steps=steps, channels_per_step=net.torso.in_channels)
     if state is not None or steps != 1:
         raise ValueError(f"{agent} is feed-forward: no recurrent state or unrolled steps")
@@ -79,16 +100,13 @@ def saliency_model(agent: str, net: nn.Module, state=None, steps: int = 1) -> nn
 
 def heads(agent: str, action: int) -> dict[str, tuple[Any, dict | None]]:
     """``name -> (target, forward_kwargs)`` of the outputs of ``agent`` worth explaining for
-    ``action``: the chosen action's Q-value or policy logit first."""
-    if agent in ("a2c", "a2c-lstm"):
-        return {"actor: logit of the chosen action": (action, None),
-                "critic: V(s)": (critic_value(), None)}
-    if agent in ("dddqn", "drqn"):
-        return {"Q(s, chosen action)": (action, None),
-                "value stream V(s)": (value_stream(), {"return_streams": True}),
-                "advantage stream A(s, chosen action)": (advantage_stream(action), {"return_streams": True})}
-    raise ValueError(f"agent must be one of dddqn, drqn, a2c, a2c-lstm, got {agent!r}")
-FEED_FORWARD = ("dddqn", "a2c")
+    ``action`` (the registry's ``heads``): the chosen action's Q-value or policy logit first."""
+    kind = registry.get(agent)
+    out = {}
+    for head in kind.heads:
+        labels, make = _HEAD_TARGETS[head]
+        out[labels.get(kind.output, labels.get("*", head))] = make(action)
+    return out
 
 
 def _first(out: Any) -> torch.Tensor:
@@ -114,7 +132,8 @@ def object_saliency(
     object on screen give NaN for that object.
     """
     if len(observations) != len(frames):
-        raise ValueError(f"observations and frames must have the same length, got {len(observations)} and {len(frames)}")
+        raise ValueError(f"observations and frames must have the same length, got {len(observations)} and "
+                         f"{len(frames)}")
     layer = getattr(net.torso, cam_layer, None)
     if layer is None:
         raise ValueError(f"cam_layer must be conv1, conv2 or conv3, got {cam_layer!r}")
@@ -179,8 +198,8 @@ def measure_run(
     the mean ``train_return`` of the last ``return_window`` training games before it."""
     from rlinside.agents.zoo import load_weights_file, play_states
 
-    if agent not in FEED_FORWARD:
-        raise ValueError(f"agent must be one of {FEED_FORWARD} (feed-forward agents), got {agent!r}")
+    if agent not in feed_forward_agents():
+        raise ValueError(f"agent must be one of {feed_forward_agents()} (feed-forward agents), got {agent!r}")
     if game not in OBJECTS:
         raise ValueError(f"game must be one of {sorted(OBJECTS)}, got {game!r}")
     snaps = snapshots(run_dir)
