@@ -31,7 +31,7 @@ from rlinside.notebook import (
 )
 from rlinside.utils import atomic_write_bytes, repo_root
 
-__all__ = ["build_book", "plan", "write_status_page"]
+__all__ = ["build_book", "plan", "write_status_page", "toc_mismatch"]
 
 
 def plan(specs: list[NotebookSpec], profile: str, force: bool) -> list[tuple[NotebookSpec, str, bool]]:
@@ -101,6 +101,30 @@ def write_status_page(specs: list[NotebookSpec], root: Path) -> Path:
     return path
 
 
+def toc_mismatch(specs: list[NotebookSpec], root: Path) -> tuple[list[str], list[str]]:
+    """(notebooks of the catalogue that ``_toc.yml`` does not list, generated pages that
+    ``_toc.yml`` lists but no notebook makes), each as ``chapter/name``."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text()) or {}
+    listed = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            f = node.get("file")
+            if isinstance(f, str) and f.startswith("book/generated/") and f.count("/") == 3:
+                listed.add(f.removeprefix("book/generated/"))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(toc)
+    made = {s.slug for s in specs}
+    return sorted(made - listed), sorted(listed - made)
+
+
 def build_book(profile: str = "book", jobs: int = 1, force: bool = False, build: bool = True) -> int:
     """Execute what changed, write the status page, build the HTML. Returns an exit status."""
     root = repo_root()
@@ -108,6 +132,11 @@ def build_book(profile: str = "book", jobs: int = 1, force: bool = False, build:
     for s in specs:  # every rule and budget holds before any kernel starts
         check_budget(s, profile, resolve_parameters(s, profile)[0])
     check_store_folders()
+    missing, stale = toc_mismatch(specs, root)
+    for slug in missing:
+        print(f"warning: notebook {slug} is not in _toc.yml: its page will not be in the book", file=sys.stderr)
+    for slug in stale:
+        print(f"warning: _toc.yml lists book/generated/{slug}, which no notebook makes", file=sys.stderr)
     todo = plan(specs, profile, force)
     results: dict[str, tuple[str, float, str]] = {}
     run_list = [s for s, _, need in todo if need]
