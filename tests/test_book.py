@@ -148,3 +148,23 @@ def test_every_figure_names_the_artifacts_behind_it(smoke_book):
         last = footers[-1]
         assert all(k in last for k in keys), (s.slug, keys, last[-500:])
     assert readers >= 10  # the agents, policies and sweeps of all four chapters
+
+
+def test_no_page_shows_stderr_or_warnings_and_helper_code_is_folded(smoke_book):
+    """A reader cannot act on a warning: no executed notebook has a stderr output (tqdm's
+    IProgress notice, RuntimeWarnings, library banners); code cells that are neither the
+    parameters nor a figure are folded behind a toggle."""
+    problems = []
+    for s in catalog(smoke_book):
+        nb = nbformat.read(smoke_book / "book" / "generated" / s.chapter / f"{s.name}.ipynb", as_version=4)
+        for i, c in enumerate(nb.cells):
+            if c.cell_type != "code":
+                continue
+            for o in c.get("outputs", []):
+                if o.get("output_type") == "stream" and o.get("name") == "stderr":
+                    problems.append(f"{s.slug} cell {i}: {o['text'].strip()[:200]}")
+            tags = c.metadata.get("tags", [])
+            figure = "publish(" in c.source or "publish_html(" in c.source
+            if not ({"parameters", "injected-parameters"} & set(tags)) and not figure:
+                assert "hide-input" in tags, (s.slug, i, c.source[:80])
+    assert not problems, "\n".join(problems)

@@ -562,6 +562,21 @@ def reproduce_command(spec: NotebookSpec, profile: str, cli: Mapping[str, Any], 
     return " ".join(shlex.quote(p) for p in parts)
 
 
+def _collapse_helper_cells(nb):
+    """Tag ``hide-input`` every code cell that is neither the parameters cell nor a figure
+    (a :func:`rlinside.plots.publish` call): the book shows its output and folds its code
+    behind a toggle, as the QuantEcon lectures do with long cells."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = cell.metadata.setdefault("tags", [])
+        if "parameters" in tags or "publish(" in cell.source or "publish_html(" in cell.source:
+            continue
+        if "hide-input" not in tags:
+            tags.append("hide-input")
+    return nb
+
+
 def _kernel_runtime_dir() -> Path:
     """A private folder for the kernel's connection file and IPC sockets, named after this
     process so that the next run removes it if this one is killed (short: socket paths are
@@ -585,6 +600,14 @@ def _ipc_kernel_manager(runtime: Path):
             kwargs.setdefault("transport", "ipc")
             kwargs.setdefault("connection_file", str(runtime / "kernel.json"))
             super().__init__(**kwargs)
+
+        async def start_kernel(self, **kw):
+            # what C libraries print straight to the process's stdout (the ALE and pybullet
+            # banners) goes to the run's kernel.log, not over the user's terminal
+            with open(runtime / "kernel.log", "ab") as log:
+                kw.setdefault("stdout", log)
+                kw.setdefault("stderr", log)
+                return await super().start_kernel(**kw)
 
     return IPCKernelManager
 
@@ -618,7 +641,7 @@ def run_notebook(
     clean_stale_temps(output.parent)
     key = cache_key(spec, profile, values)
     command = reproduce_command(spec, profile, cli, root)
-    nb = _read_jupytext(spec.path)
+    nb = _collapse_helper_cells(_read_jupytext(spec.path))
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
     tmp = temp_path(output)
     failed = output.with_name(f"{output.stem}.failed.ipynb")
@@ -669,6 +692,9 @@ def run_notebook(
     except BaseException as e:
         status = "failed"
         error = f"{type(e).__name__}: {e}"
+        log = runtime / "kernel.log"
+        if log.is_file() and log.stat().st_size:  # e.g. a kernel that died: its last words
+            error += "\nkernel output:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
         if tmp.exists():
             os.replace(tmp, failed)
         if isinstance(e, KeyboardInterrupt):

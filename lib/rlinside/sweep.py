@@ -304,7 +304,7 @@ def run_sweep(
             todo.append((cfg, seed))
     bar = None
     if progress and todo:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         bar = tqdm(total=len(todo), desc=f"sweep {name}", unit="task")
 

@@ -50,6 +50,7 @@ from rlinside.plots import publish_html, set_theme
 from rlinside.plots.saliency import overlay
 from rlinside.plots.video import gif_bytes, gif_html, label_strip, side_by_side
 from rlinside.studies.saliency import is_recurrent, saliency_model
+from rlinside.utils import nan_median
 
 set_theme()
 
@@ -86,12 +87,12 @@ for art in most_trained():
     for f in frames:
         ms = object_masks(game, f)
         masks.append(to_observation_grid(np.logical_or.reduce(list(ms.values()))))
-    screen_corr = np.nanmedian(temporal_stability(obs[:, -1].astype(np.float32), absolute=False))
+    screen_corr = nan_median(temporal_stability(obs[:, -1].astype(np.float32), absolute=False))
     for m in METHOD_NAMES:
         corr = temporal_stability(maps[m])
         enrich = np.array([object_share(maps[m][t], masks[t])[1] for t in range(len(frames))])
         stability.append({"agent": name, "method": m,
-                          "consecutive rho (median)": float(np.nanmedian(corr)),
+                          "consecutive rho (median)": nan_median(corr),
                           "steps on objects (share)": float(np.mean(enrich[np.isfinite(enrich)] >= 2))
                           if np.isfinite(enrich).any() else float("nan"),
                           "screen rho (median)": float(screen_corr)})

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: tqdm.auto warns in a kernel without ipywidgets
 
 from rlinside.agents._config import RunConfig
 from rlinside.agents._rundir import (

@@ -68,7 +68,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.stats import binom
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: tqdm.auto warns in a kernel without ipywidgets
 
 from rlinside.agents._rundir import MetricsLog, rng_states, set_rng_states
 from rlinside.envs.planar_arm import (

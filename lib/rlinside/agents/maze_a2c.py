@@ -144,7 +144,7 @@ def train_maze(config: MazeA2CConfig, run_dir: str | Path, *, progress: bool = T
         recent: list[float] = []
         bar = None
         if progress:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
 
             bar = tqdm(total=config.total_steps, initial=step, desc="maze A2C", unit="step", smoothing=0.05)
         while step < config.total_steps:
