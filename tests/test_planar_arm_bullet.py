@@ -28,7 +28,6 @@ from rlinside.envs.planar_arm_bullet import (
     _jacobian,
     arm_urdf,
     live_clients,
-    random_policy,
     reaching_oracle,
     run_policy,
     run_policy_planar,
@@ -76,6 +75,12 @@ def test_urdf_has_n_revolute_joints_with_the_link_lengths(n, lengths):
         xs_along = np.diff([0.0] + [p[0] for p in xs])
         np.testing.assert_allclose(xs_along, (0.0, *lengths), atol=1e-6)  # link states are float32
         np.testing.assert_allclose([p[1:] for p in xs], 0.0, atol=1e-6)
+
+
+def random_policy(n_joints: int, seed: int = 0):
+    """Uniformly random actions ``(n,)`` in {0, 1, 2}, from its own seeded generator."""
+    rng = np.random.default_rng(seed)
+    return lambda obs: rng.integers(0, 3, size=n_joints)
 
 
 def test_bad_arguments_are_rejected_with_their_name():

@@ -20,7 +20,6 @@ state at every step (the paper's ablation without memory).
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from torch import nn
 
 from rlinside.agents._rundir import MetricsLog, rng_states, save_payload, set_rng_states
 from rlinside.agents.a2c import actor_critic_loss, n_step_returns
-from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv, config_dict
+from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv
 from rlinside.nets.maze import MazePolicy
 
 __all__ = ["MazeA2CConfig", "train_maze", "load_maze_policy", "rollout", "evaluate_maze", "export_maze_weights"]
@@ -323,5 +322,3 @@ def evaluate_maze(net: MazePolicy, env_config: MarbleMazeConfig, episodes: int =
         env.close()
 
 
-def config_json(config: MazeA2CConfig) -> str:
-    return json.dumps({**config.to_dict(), "env_full": config_dict(config.env_config())}, sort_keys=True)

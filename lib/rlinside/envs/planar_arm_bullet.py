@@ -113,7 +113,6 @@ __all__ = [
     "link_masses",
     "live_clients",
     "motor_torque_limit",
-    "random_policy",
     "reaching_oracle",
     "run_policy",
     "run_policy_planar",
@@ -718,12 +717,6 @@ def reaching_oracle(
         return combos[best].copy()
 
     return policy
-
-
-def random_policy(n_joints: int, seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
-    """Uniformly random actions ``(n,)`` in {0, 1, 2}, from its own seeded generator."""
-    rng = np.random.default_rng(seed)
-    return lambda obs: rng.integers(0, 3, size=n_joints)
 
 
 # ----------------------------------------------------------------------------- roll-outs

@@ -63,7 +63,6 @@ __all__ = [
     "columnar_rtrl_step",
     "lstm_columns_forward",
     "lstm_columns_trace_update",
-    "n_column_params",
 ]
 
 #: floating-point flags: only contraction to fused multiply-adds (no reassociation, no
@@ -76,11 +75,6 @@ GATES = ("i", "f", "o", "g")
 #: per-column activations saved by the forward pass for the trace update:
 #: i, f, o, g, tanh(c(t)), c(t-1), h(t-1)
 N_ACT = 7
-
-
-def n_column_params(n_in: int) -> int:
-    """Parameters of one column with ``n_in`` inputs: ``4 (n_in + 2)`` (W, u, b per gate)."""
-    return 4 * (n_in + 2)
 
 
 @njit(cache=True, inline="always")

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 __all__ = [
     "ComputeEstimate",
-    "lstm_cell_forward_flops",
     "tbptt_flops",
     "columnar_flops",
     "hybrid_flops",
@@ -48,12 +47,6 @@ def _check(**kw: int) -> None:
         if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "k" else 1):
             allowed = "an integer >= 0" if name == "k" else "an integer >= 1"
             raise ValueError(f"{name}={v!r}: must be {allowed}")
-
-
-def lstm_cell_forward_flops(h: int, x: int) -> int:
-    """One LSTM cell's forward pass reading ``h`` hidden and ``x`` input features: ``4h + 4x + 4``."""
-    _check(h=h, x=x)
-    return 4 * h + 4 * x + 4
 
 
 def tbptt_flops(h: int, x: int, k: int) -> int:
