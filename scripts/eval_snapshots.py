@@ -19,7 +19,6 @@ state. ``--episodes 0`` skips the evaluation games.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -27,10 +26,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rlinside.agents.rundir import snapshots as run_snapshots
 from rlinside.agents.zoo import AGENTS, evaluate_agent, load_weights_file, play_states
 from rlinside.explain.attention import attention_summary
-
-SNAPSHOT = re.compile(r"weights_step(\d+)\.pt$")
 
 
 def play_statistics(agent: str, net, game: str, seed: int) -> dict[str, float]:
@@ -64,8 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--episodes must be >= 0 (0: no evaluation games), got {args.episodes}")
     if not args.run_dir.is_dir():
         parser.error(f"--run-dir {args.run_dir} is not a directory")
-    snapshots = sorted((int(m.group(1)), p) for p in args.run_dir.iterdir()
-                       if (m := SNAPSHOT.search(p.name)) and int(m.group(1)) >= args.from_step)
+    snapshots = [(step, p) for step, p in run_snapshots(args.run_dir) if step >= args.from_step]
     if not snapshots:
         parser.error(f"no weights_step<N>.pt at or after step {args.from_step} in {args.run_dir}")
     torch.set_num_threads(1)

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from rlinside import store
+from rlinside.agents.rundir import snapshots
 
 
 def ship(run_dir: Path, command: str) -> store.Artifact:
@@ -38,7 +39,7 @@ def ship(run_dir: Path, command: str) -> store.Artifact:
     metrics_csv = run_dir / "metrics.csv"
     if metrics_csv.is_file():
         files["metrics.csv"] = metrics_csv
-    for snap in sorted(run_dir.glob("weights_step*.pt")):
+    for _, snap in snapshots(run_dir):
         files[snap.name] = snap
     step = int(ckpt["counters"]["step"])
     config = {"run": run_dir.name, "config": cfg, "step": step}

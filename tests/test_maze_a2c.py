@@ -29,11 +29,14 @@ def test_train_resume_export_and_roll_out(tmp_path):
     b = train_maze(config, tmp_path / "b", progress=False)  # resumed from the checkpoint at 160
     pa, pb = torch.load(a, weights_only=False), torch.load(b, weights_only=False)
     assert pa["step"] == pb["step"] == 320
+    # not bit-identical to the uninterrupted run: the maze trainer restarts the episodes in
+    # progress on resume (their pybullet states are not in the checkpoint); the Atari and arm
+    # trainers resume exactly (tests/test_a2c.py, test_atari_dqn.py, test_drqn.py, test_arm_dqn.py)
     # same seed, same run: deterministic
     c = train_maze(config, tmp_path / "c", progress=False)
     pc = torch.load(c, weights_only=False)
     assert all(torch.equal(pa["net"][k], pc["net"][k]) for k in pa["net"])
-    with pytest.raises(ValueError, match="different learning_rate"):
+    with pytest.raises(ValueError, match=r"different configuration \(learning_rate"):
         train_maze(MazeA2CConfig(**{**TINY, "learning_rate": 1e-3}), tmp_path / "b", progress=False)
     w = export_maze_weights(a, tmp_path / "w.pt")
     net, meta = load_maze_policy(w)

@@ -8,7 +8,7 @@ Each agent's config is a frozen dataclass deriving from :class:`RunConfig`; its
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Mapping, Set
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -90,12 +90,13 @@ class RunConfig:
 
 
 def check_resumable(
-    saved: RunConfig, config: RunConfig, run_dir: Path, resumable: Set[str]
+    saved: RunConfig | Mapping[str, Any], config: Any, run_dir: Path, resumable: Set[str]
 ) -> None:
-    """Raise ValueError unless ``config`` equals the checkpoint's ``saved`` config in every
-    field outside ``resumable`` (the fields that change when or how results are saved, never
-    the numbers computed)."""
-    saved_d, new_d = saved.to_dict(), config.to_dict()
+    """Raise ValueError unless ``config`` equals the checkpoint's ``saved`` config (a config
+    or its ``to_dict()``) in every field outside ``resumable`` (the fields that change when or
+    how results are saved, never the numbers computed). Every trainer resumes through it."""
+    saved_d = dict(saved) if isinstance(saved, Mapping) else saved.to_dict()
+    new_d = config.to_dict()
     differing = sorted(k for k in new_d if saved_d.get(k) != new_d[k] and k not in resumable)
     if differing:
         details = ", ".join(

@@ -49,7 +49,7 @@ import torch
 from tqdm import tqdm  # text bars: tqdm.auto warns in a kernel without ipywidgets
 
 from rlinside.agents._config import RunConfig
-from rlinside.agents._rundir import (
+from rlinside.agents.rundir import (
     Counters,
     MetricsLog,
     finish_run,
@@ -60,6 +60,7 @@ from rlinside.agents._rundir import (
     read_run_weights,
     rng_states,
     save_payload,
+    snapshot_path,
     weights_payload,
 )
 from rlinside.envs.atari import make_atari_env, restore_env, snapshot_env
@@ -321,7 +322,7 @@ def train_a2c(
             bar.update(T * N)
             for s in config.snapshot_steps:  # first update at or past the snapshot step
                 if previous < s <= counters.step:
-                    save_payload(run_dir / f"weights_step{s:09d}.pt",
+                    save_payload(snapshot_path(run_dir, s),
                                  _weights_payload(net, config, counters.step, torch.float16))
             if recent_returns:
                 bar.set_postfix(ret100=f"{np.mean(recent_returns):.1f}", games=counters.episode,

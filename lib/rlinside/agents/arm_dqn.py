@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import io
 import json
 import math
 import tempfile
@@ -70,7 +69,8 @@ import torch.nn.functional as F
 from scipy.stats import binom
 from tqdm import tqdm  # text bars: tqdm.auto warns in a kernel without ipywidgets
 
-from rlinside.agents._rundir import MetricsLog, rng_states, set_rng_states
+from rlinside.agents._config import check_resumable
+from rlinside.agents.rundir import MetricsLog, load_checkpoint, rng_states, save_payload, set_rng_states
 from rlinside.envs.planar_arm import (
     PlanarArmConfig,
     PlanarArmEnv,
@@ -81,7 +81,7 @@ from rlinside.envs.planar_arm import (
     sample_goals,
 )
 from rlinside.nets.mlp import MLP
-from rlinside.utils import atomic_write_bytes, is_int, is_real, seed_everything
+from rlinside.utils import is_int, is_real, seed_everything
 
 __all__ = [
     "ARTIFACT_KIND",
@@ -578,12 +578,6 @@ class TrainResult:
     run_dir: Path
 
 
-def _torch_bytes(payload: Any) -> bytes:
-    buf = io.BytesIO()
-    torch.save(payload, buf)
-    return buf.getvalue()
-
-
 def _weights_payload(model: MLP, config: ArmDQNConfig, dtype: torch.dtype, **meta: Any) -> dict:
     return {
         "format": WEIGHTS_FORMAT,
@@ -601,7 +595,7 @@ def save_arm_weights(model: MLP, path: str | Path, config: ArmDQNConfig, *,
     """Write ``model``'s weights (in ``dtype``), its layer sizes, the config and ``meta``
     (JSON-able) atomically; read back with :func:`load_arm_weights`."""
     path = Path(path)
-    atomic_write_bytes(path, _torch_bytes(_weights_payload(model, config, dtype, **meta)))
+    save_payload(path, _weights_payload(model, config, dtype, **meta))
     return path
 
 
@@ -618,17 +612,6 @@ def load_arm_weights(path: str | Path) -> tuple[MLP, dict[str, Any]]:
     meta.update(config=json.loads(payload["config"]), hidden_sizes=payload["hidden_sizes"],
                 dtype=str(next(iter(payload["state_dict"].values())).dtype))
     return model, meta
-
-
-def _check_resumable(saved: Mapping[str, Any], config: ArmDQNConfig, run_dir: Path) -> None:
-    new = config.to_dict()
-    differing = sorted(k for k in new if saved.get(k) != new[k] and k not in RESUMABLE_CHANGES)
-    if differing:
-        details = ", ".join(f"{k}: checkpoint {saved.get(k)!r} vs now {new[k]!r}" for k in differing)
-        raise ValueError(
-            f"the checkpoint in {run_dir} was made with a different configuration ({details}); "
-            f"only {sorted(RESUMABLE_CHANGES)} may change on resume. Use another run_dir."
-        )
 
 
 def train_arm_dqn(
@@ -662,7 +645,7 @@ def train_arm_dqn(
     final_path = run_dir / "final.pt"
     if final_path.exists():
         model, meta = load_arm_weights(final_path)
-        _check_resumable(meta["config"], config, run_dir)
+        check_resumable(meta["config"], config, run_dir, RESUMABLE_CHANGES)
         if meta["passed"] or meta["episodes"] >= config.max_episodes:
             return TrainResult(model, meta["passed"], meta["episodes"], meta["success_rate"],
                                meta["wall_time"], run_dir)
@@ -685,10 +668,8 @@ def train_arm_dqn(
     ckpt_path = run_dir / "checkpoint.pt"
     ckpt = None
     if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)  # our own file
-        if ckpt.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{ckpt_path} is not an arm-DQN checkpoint")
-        _check_resumable(ckpt["config"], config, run_dir)
+        ckpt = load_checkpoint(ckpt_path, CHECKPOINT_FORMAT, "an arm-DQN")
+        check_resumable(ckpt["config"], config, run_dir, RESUMABLE_CHANGES)
         q_net = MLP(ckpt["n_in"], ckpt["hidden_sizes"], ckpt["n_out"])
         q_net.load_state_dict(ckpt["q_net"])
         temp_start = ckpt["temperature_start"]
@@ -772,7 +753,7 @@ def train_arm_dqn(
                     "optimizer": optimizer.state_dict(), "replay": buffer.state(),
                     "rng": rng_states(rng), "temperature_start": temp_start,
                 }
-                atomic_write_bytes(ckpt_path, _torch_bytes(payload))
+                save_payload(ckpt_path, payload)
 
         counters.wall_time = time.perf_counter() - wall_start
         q_net.eval()

@@ -50,7 +50,6 @@ import torch
 import torch.nn.functional as F
 
 from rlinside.agents._config import RunConfig
-from rlinside.agents._rundir import game_seed, load_weights_file
 from rlinside.agents.offpolicy import (  # FrameReplayBuffer, linear_epsilon: re-exported
     METRICS_FIELDS,
     FrameReplayBuffer,
@@ -63,6 +62,7 @@ from rlinside.agents.offpolicy import (  # FrameReplayBuffer, linear_epsilon: re
     train_off_policy,
     validate_off_policy_config,
 )
+from rlinside.agents.rundir import game_seed, load_weights_file
 from rlinside.nets.atari import DuelingQNetwork
 
 __all__ = [

@@ -52,7 +52,6 @@ import torch
 import torch.nn.functional as F
 
 from rlinside.agents._config import RunConfig
-from rlinside.agents._rundir import load_weights_file
 from rlinside.agents.dqn import RESUMABLE_CHANGES, double_dqn_target
 from rlinside.agents.offpolicy import (
     FrameReplayBuffer,
@@ -63,6 +62,7 @@ from rlinside.agents.offpolicy import (
     train_off_policy,
     validate_off_policy_config,
 )
+from rlinside.agents.rundir import load_weights_file
 from rlinside.nets.attention import INITS, RecurrentAttentionQNetwork
 
 __all__ = [

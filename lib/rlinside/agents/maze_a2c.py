@@ -29,8 +29,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlinside.agents._rundir import MetricsLog, rng_states, save_payload, set_rng_states
+from rlinside.agents._config import check_resumable
 from rlinside.agents.a2c import actor_critic_loss, n_step_returns
+from rlinside.agents.rundir import MetricsLog, load_checkpoint, rng_states, save_payload, set_rng_states
 from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv
 from rlinside.nets.maze import MazePolicy
 
@@ -38,6 +39,10 @@ __all__ = ["MazeA2CConfig", "train_maze", "load_maze_policy", "rollout", "evalua
 
 FORMAT = "rlinside-maze-a2c-1"
 METRICS_FIELDS = ("step", "episode", "return", "length", "success", "wall_time")
+
+
+#: Fields that may change when a run resumes (bookkeeping, never the numbers computed).
+RESUMABLE_CHANGES = frozenset({"total_steps", "checkpoint_every", "torch_threads"})
 
 
 @dataclass(frozen=True)
@@ -110,14 +115,8 @@ def train_maze(config: MazeA2CConfig, run_dir: str | Path, *, progress: bool = T
     wall = 0.0
     ckpt = run_dir / "checkpoint.pt"
     if ckpt.exists():
-        payload = torch.load(ckpt, map_location="cpu", weights_only=False)
-        if payload.get("format") != FORMAT:
-            raise ValueError(f"{ckpt} is not a maze A2C checkpoint")
-        saved = payload["config"]
-        free = {"total_steps", "checkpoint_every", "torch_threads"}  # may change on resume
-        changed = {k for k in saved if saved[k] != config.to_dict().get(k)} - free
-        if changed:
-            raise ValueError(f"cannot resume {run_dir} with a different {', '.join(sorted(changed))}")
+        payload = load_checkpoint(ckpt, FORMAT, "a maze A2C")
+        check_resumable(payload["config"], config, run_dir, RESUMABLE_CHANGES)
         net.load_state_dict(payload["net"])
         opt.load_state_dict(payload["optimizer"])
         set_rng_states(payload["rng"], rng)

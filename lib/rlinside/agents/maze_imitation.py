@@ -37,8 +37,8 @@ import pybullet
 import torch
 import torch.nn.functional as F
 
-from rlinside.agents._rundir import save_payload
 from rlinside.agents.maze_a2c import FORMAT, MazeA2CConfig
+from rlinside.agents.rundir import save_payload
 from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv, _angle_diff
 from rlinside.nets.maze import MazePolicy
 

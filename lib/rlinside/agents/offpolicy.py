@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm  # text bars: tqdm.auto warns in a kernel without ipywidgets
 
 from rlinside.agents._config import RunConfig
-from rlinside.agents._rundir import (
+from rlinside.agents.rundir import (
     Counters,
     MetricsLog,
     finish_run,
@@ -37,6 +37,7 @@ from rlinside.agents._rundir import (
     read_run_weights,
     rng_states,
     save_payload,
+    snapshot_path,
     weights_payload,
 )
 from rlinside.envs.atari import make_atari_env
@@ -258,7 +259,7 @@ class OffPolicyAgent:
     def weights_payload(
         self, net: torch.nn.Module, config: Any, step: int, dtype: torch.dtype
     ) -> dict:
-        """The weights file's dict of ``net`` (:func:`rlinside.agents._rundir.weights_payload`)."""
+        """The weights file's dict of ``net`` (:func:`rlinside.agents.rundir.weights_payload`)."""
         meta = self.weights_meta(net, config)
         return weights_payload(self.weights_format, net, config, step, dtype, **meta)
 
@@ -416,7 +417,7 @@ def train_off_policy(
                 target_net.load_state_dict(q_net.state_dict())
             if counters.step in config.snapshot_steps:
                 save_payload(
-                    run_dir / f"weights_step{counters.step:09d}.pt",
+                    snapshot_path(run_dir, counters.step),
                     agent.weights_payload(q_net, config, counters.step, torch.float16),
                 )
 

@@ -32,6 +32,7 @@ import torch
 
 from rlinside import store
 from rlinside.agents import registry
+from rlinside.agents.rundir import snapshots
 
 __all__ = [
     "AGENTS",
@@ -217,10 +218,10 @@ def ship_agent(
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
     if weights is None:
         if stage == "early":
-            snaps = sorted(run_dir.glob("weights_step*.pt"))
+            snaps = snapshots(run_dir)
             if not snaps:
                 raise FileNotFoundError(f"no weights_step*.pt snapshot in {run_dir}")
-            weights = snaps[0]
+            weights = snaps[0][1]
         else:
             weights = run_dir / "weights_final_fp16.pt"
     weights = Path(weights)
@@ -295,7 +296,6 @@ def select_snapshot(agent: str, run_dir: str | Path, *, from_step: int, episodes
     Returns ``(path, record)``, the record (rule, seed, episodes, candidates with steps and
     validation means, chosen step and file) going into the manifest through ``ship_agent(selection=)``.
     """
-    import re
 
     from rlinside.utils import atomic_write_bytes
 
@@ -305,10 +305,7 @@ def select_snapshot(agent: str, run_dir: str | Path, *, from_step: int, episodes
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     candidates = []
-    for path in sorted(run_dir.glob("weights_step*.pt")):
-        m = re.search(r"weights_step(\d+)\.pt$", path.name)
-        if m and int(m.group(1)) >= from_step:
-            candidates.append(path)
+    candidates = [path for step, path in snapshots(run_dir) if step >= from_step]
     if (run_dir / "weights_final_fp16.pt").is_file():
         candidates.append(run_dir / "weights_final_fp16.pt")
     if not candidates:

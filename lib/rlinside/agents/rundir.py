@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Set
 from dataclasses import dataclass, field
@@ -38,8 +39,28 @@ __all__ = [
     "rng_states",
     "save_payload",
     "set_rng_states",
+    "snapshot_path",
+    "snapshots",
     "weights_payload",
 ]
+
+#: ``weights_step<N>.pt``: the float16 snapshot of a run's weights at agent step N (9 digits).
+_SNAPSHOT = re.compile(r"weights_step(\d+)\.pt")
+
+
+def snapshot_path(run_dir: Path, step: int) -> Path:
+    """Where a run keeps its float16 snapshot of agent step ``step`` (the one naming rule)."""
+    return Path(run_dir) / f"weights_step{int(step):09d}.pt"
+
+
+def snapshots(run_dir: Path) -> list[tuple[int, Path]]:
+    """``(step, path)`` of every snapshot in ``run_dir``, by step (the one parser)."""
+    found = []
+    for path in Path(run_dir).glob("weights_step*.pt"):
+        m = _SNAPSHOT.fullmatch(path.name)
+        if m:
+            found.append((int(m.group(1)), path))
+    return sorted(found)
 
 
 def game_seed(seed: int, game_index: int, purpose: int = 0) -> int:
