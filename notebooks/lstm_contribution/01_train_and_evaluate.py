@@ -37,10 +37,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rlinside.agents.maze_a2c import evaluate_maze, rollout
 from rlinside.agents.maze_zoo import load_policy, policy_config
 from rlinside.envs.marble_maze import MarbleMazeEnv
 from rlinside.plots import PALETTE, publish, set_theme
+from rlinside.studies.lstm_contribution import example_trajectories, memory_test
 
 set_theme()
 net, art = load_policy()
@@ -125,25 +125,14 @@ publish("maze_training", fig, f"Training of policy {art.key} ({what}, "
 # states to zero before every step.
 
 # %%
-with_memory = evaluate_maze(net, env_cfg, n_tests)
-without = evaluate_maze(net, env_cfg, n_tests, memory=False)
-table = pd.DataFrame({
-    "success": [np.mean([r["success"] for r in with_memory]), np.mean([r["success"] for r in without])],
-    "steps (successful episodes, median)": [
-        np.median([r["steps"] for r in rs if r["success"]]) if any(r["success"] for r in rs) else np.nan
-        for rs in (with_memory, without)],
-    "innermost ring reached (median)": [np.median([r["final_ring"] for r in rs]) for rs in (with_memory, without)],
-}, index=["with memory", "without memory"])
-table.round(3)
+memory_test(net, env_cfg, n_tests).round(3)
 
 # %% [markdown]
 # ## Trajectories
 
 # %%
 fig, axes = plt.subplots(1, n_trajectories, figsize=(3.2 * n_trajectories, 3.4), squeeze=False)
-for k, ax in enumerate(axes[0]):
-    angle = 2 * np.pi * k / n_trajectories + 0.3
-    r = rollout(net, env, 2000 + k, start_angle=angle)
+for ax, r in zip(axes[0], example_trajectories(net, env, n_trajectories)):
     ax.imshow(r["obs"][0, 0], cmap="gray", vmin=0, vmax=255, extent=[-1, 1, -1, 1])
     scale = 1 / (env_cfg.outer_radius + 0.004)
     xy = r["ball_xy"] * scale

@@ -36,40 +36,16 @@ atari_steps: int = 400  # agent steps of the Atari A2C-LSTM analysed (0: skip) |
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
-import torch
 from matplotlib.colors import ListedColormap
 
-from rlinside.agents.maze_a2c import rollout
-from rlinside.agents.maze_zoo import load_policy, policy_config
-from rlinside.envs.marble_maze import ACTION_NAMES, MarbleMazeEnv
-from rlinside.explain.contribution import (
-    action_order,
-    channel_actions,
-    contributions,
-    salient_channels,
-    sparsity,
-)
+from rlinside.envs.marble_maze import ACTION_NAMES
 from rlinside.plots import PALETTE, publish, set_theme
+from rlinside.studies import lstm_contribution as study
 
 set_theme()
-net, art = load_policy()
-cfg = policy_config(art)
-env = MarbleMazeEnv(cfg.env_config())
-W = net.policy.weight.detach().numpy()
-episodes = []
-for i in range(n_tests):
-    r = rollout(net, env, 1000 + i, start_angle=2 * np.pi * i / n_tests)
-    r["c"], r["r"] = contributions(W, r["h"], r["actions"])
-    r["mask"] = salient_channels(r["r"], fraction)
-    episodes.append(r)
-env.close()
-all_mask = np.concatenate([e["mask"] for e in episodes])
-all_actions = np.concatenate([e["actions"] for e in episodes])
-table = channel_actions(all_mask, all_actions, 5)
-order = action_order(table)
-print(f"{n_tests} episodes, {len(all_actions):,} steps, {sum(e['success'] for e in episodes)} successes; "
-      f"LSTM of {W.shape[1]} channels")
+tests = study.contribution_tests(n_tests, fraction)
+print(f"{n_tests} episodes, {len(tests.actions):,} steps, {tests.successes} successes; "
+      f"LSTM of {tests.weight.shape[1]} channels")
 
 # %% [markdown]
 # ## Figures 2 and 3: one episode
@@ -80,19 +56,17 @@ print(f"{n_tests} episodes, {len(all_actions):,} steps, {sum(e['success'] for e 
 # at the bottom). Below: the ball's distance to the centre; the steps are the rings.
 
 # %%
-ep = episodes[figure_episode]
+ep = tests.episodes[figure_episode]
 colours = ["white"] + list(PALETTE[:5])
-grid = np.where(ep["mask"], ep["actions"][:, None] + 1, 0).T[order]
+grid = np.where(ep["mask"], ep["actions"][:, None] + 1, 0).T[tests.order]
 fig, (ax, ax2) = plt.subplots(2, 1, figsize=(11, 7), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
 ax.imshow(grid, aspect="auto", interpolation="nearest", cmap=ListedColormap(colours), vmin=0, vmax=5)
 ax.set_ylabel("LSTM channel (grouped by action)")
 handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours[1:]]
 ax.legend(handles, ACTION_NAMES, ncol=5, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.12))
 ax2.plot(ep["distance_px"], color="0.2")
-ax2.set_ylabel("distance to centre (px)")
-ax2.set_xlabel("step")
-# the first step in each ring
-snaps = np.array(sorted({int(np.argmax(ep["ring"] == k)) for k in np.unique(ep["ring"])}))[:4]
+ax2.set(xlabel="step", ylabel="distance to centre (px)")
+snaps = study.snapshot_steps(ep["ring"])  # the first step in each ring
 ax2.scatter(snaps, ep["distance_px"][snaps], color="red", zorder=3)
 publish("lstm_contribution_heatmap", fig,
         f"Figures 2 and 3: salient channels (more than {fraction:.0%} of the chosen action's score) of test "
@@ -114,31 +88,7 @@ publish("lstm_contribution_snapshots", fig, "The observations at the red points:
 # ring).
 
 # %%
-sp = sparsity(all_mask)
-rings = np.concatenate([e["ring"] for e in episodes])
-ring_rows = []
-for j in range(all_mask.shape[1]):
-    on = all_mask[:, j]
-    if on.sum() < 20:
-        continue
-    counts = np.bincount(rings[on], minlength=cfg.env_config().n_rings + 1)
-    top = int(counts.argmax())
-    ring_rows.append({"channel": j, "salient steps": int(on.sum()), "main ring": top,
-                      "share in main ring": counts[top] / on.sum(), "baseline": float(np.mean(rings == top))})
-ring_table = pd.DataFrame(ring_rows)
-active = table[table["salient steps"] > 0]
-summary = pd.Series({
-    "channels": sp["channels"],
-    "channels needed per step (mean)": sp["mean"],
-    "as a fraction of all channels": sp["mean_fraction"],
-    "steps needing fewer than 10% of channels": sp["steps_below_10pct"],
-    "channels ever salient": sp["channels_ever_salient"],
-    "channels with purity >= 0.9 (of those salient >= 20 steps)":
-        float(np.mean(active[active["salient steps"] >= 20]["purity"] >= 0.9)) if len(active) else np.nan,
-    "median share in main ring (channels salient >= 20 steps)":
-        float(ring_table["share in main ring"].median()) if len(ring_table) else np.nan,
-    "median baseline share of that ring": float(ring_table["baseline"].median()) if len(ring_table) else np.nan,
-})
+summary, ring_table = study.specialisation(tests)
 summary.to_frame("value").round(3)
 
 # %% [markdown]
@@ -149,29 +99,19 @@ summary.to_frame("value").round(3)
 # region). Colours: the action served.
 
 # %%
-xy = np.concatenate([e["ball_xy"] for e in episodes])
-spread = {j: float(np.linalg.norm(xy[all_mask[:, j]].std(0)))
-          for j in range(all_mask.shape[1]) if all_mask[:, j].sum() >= 20}
-if len(ring_table):
-    ring_table["lift"] = ring_table["share in main ring"] / ring_table["baseline"]
-    by_ring = ring_table.sort_values("lift", ascending=False)["channel"].tolist()[:2]
-else:
-    by_ring = []
-by_region = [j for j in sorted(spread, key=spread.get) if j not in by_ring][:2]
-chosen = by_ring + by_region
-if chosen:
-    fig, axes = plt.subplots(1, len(chosen), figsize=(3.2 * len(chosen), 3.3), squeeze=False)
-    R = cfg.env_config().outer_radius
+located = study.located_channels(tests, ring_table)
+if located.chosen:
+    fig, axes = plt.subplots(1, len(located.chosen), figsize=(3.2 * len(located.chosen), 3.3), squeeze=False)
+    R = tests.env_config.outer_radius
     phi = np.linspace(0, 2 * np.pi, 200)
-    for ax, j in zip(axes[0], chosen):
-        on = all_mask[:, j]
-        for rad in list(cfg.env_config().wall_radii) + [R]:
+    for ax, j in zip(axes[0], located.chosen):
+        on, xy = tests.mask[:, j], located.xy
+        for rad in list(tests.env_config.wall_radii) + [R]:
             ax.plot(rad * np.cos(phi), rad * np.sin(phi), color="0.85", lw=0.8)
-        ax.scatter(xy[on, 0], xy[on, 1], c=[PALETTE[a] for a in all_actions[on]], s=4)
+        ax.scatter(xy[on, 0], xy[on, 1], c=[PALETTE[a] for a in tests.actions[on]], s=4)
         ax.set_aspect("equal")
-        ax.set_xlim(-R, R)
-        ax.set_ylim(-R, R)
-        ax.set_title(f"channel {j} ({'ring' if j in by_ring else 'region'})", fontsize=9)
+        ax.set(xlim=(-R, R), ylim=(-R, R))
+        ax.set_title(f"channel {j} ({'ring' if j in located.by_ring else 'region'})", fontsize=9)
         ax.axis("off")
     publish("lstm_channel_locations", fig,
             f"Figure 4: ball positions at the steps where each channel is salient, over {n_tests} test episodes; "
@@ -186,25 +126,7 @@ if chosen:
 # chosen action changes. The better the ranking, the more flips for the same `k`.
 
 # %%
-h_all = np.concatenate([e["h"] for e in episodes])
-b = net.policy.bias.detach().numpy()
-rng = np.random.default_rng(0)
-rankings = {
-    "contribution (activation x weight)": lambda h, a: np.maximum(0, W[a] * h),
-    "|activation|": lambda h, a: np.abs(h),
-    "|weight|": lambda h, a: np.abs(W[a]),
-    "random": lambda h, a: rng.random(h.shape),
-}
-flip_rows = []
-for name, score in rankings.items():
-    s = score(h_all, all_actions)
-    top = np.argsort(-s, axis=1)
-    for k in (1, 2, 4, 8):
-        h_cut = h_all.copy()
-        np.put_along_axis(h_cut, top[:, :k], 0.0, axis=1)
-        new = (h_cut @ W.T + b).argmax(1)
-        flip_rows.append({"ranking": name, "k": k, "action changed": float(np.mean(new != all_actions))})
-pd.DataFrame(flip_rows).pivot(index="ranking", columns="k", values="action changed").round(3)
+study.readout_ablation(tests).round(3)
 
 # %% [markdown]
 # ## The same analysis on an Atari agent
@@ -217,30 +139,12 @@ pd.DataFrame(flip_rows).pivot(index="ranking", columns="k", values="action chang
 
 # %%
 if atari_steps > 0:
-    from rlinside.agents.zoo import find_agents, load_agent, play_states
-
-    arts = [a for a in find_agents("a2c-lstm", "Seaquest")]
-    if arts:
-        stage = arts[-1].config["stage"]
-        anet, aart = load_agent("a2c-lstm", "Seaquest", stage)
-        obs, _, played, states = play_states("a2c-lstm", anet, "Seaquest", steps=atari_steps, return_states=True)
-        hs, argmax = [], []
-        with torch.no_grad():
-            for t in range(len(obs)):
-                logits, _, _, gates = anet(torch.from_numpy(obs[t:t + 1]), states[t], return_gates=True)
-                hs.append(gates.h[0].numpy())
-                argmax.append(int(logits.argmax(1)))
-        acts = [int(a) for a in played]
-        _, ar = contributions(anet.policy.weight, np.stack(hs), np.array(acts))
-        amask = salient_channels(ar, fraction)
-        asp = sparsity(amask)
-        atab = channel_actions(amask, np.array(acts), anet.policy.out_features)
-        aact = atab[atab["salient steps"] >= 20]
-        print(f"A2C-LSTM Seaquest ({stage}, {aart.config['step']:,} steps): {asp['channels']} channels; "
-              f"{asp['mean']:.1f} needed per step on average ({asp['mean_fraction']:.1%}); fewer than 10% on "
-              f"{asp['steps_below_10pct']:.0%} of steps; {asp['channels_ever_salient']} channels ever salient; "
-              f"purity >= 0.9 for {np.mean(aact['purity'] >= 0.9) if len(aact) else float('nan'):.0%} of the "
-              f"{len(aact)} channels salient on >= 20 steps; distinct actions taken: {len(set(acts))}, "
-              f"distinct arg-max actions: {len(set(argmax))}")
+    a = study.atari_contributions(fraction, atari_steps)
+    if a is not None:
+        print(f"A2C-LSTM Seaquest ({a.stage}, {a.train_steps:,} steps): {a.channels} channels; "
+              f"{a.mean_channels:.1f} needed per step on average ({a.mean_fraction:.1%}); fewer than 10% on "
+              f"{a.steps_below_10pct:.0%} of steps; {a.channels_ever_salient} channels ever salient; "
+              f"purity >= 0.9 for {a.pure_share:.0%} of the {a.frequent_channels} channels salient on >= 20 "
+              f"steps; distinct actions taken: {a.actions_taken}, distinct arg-max actions: {a.argmax_actions}")
     else:
         print("No A2C-LSTM agent shipped yet (see the saliency chapter's agent zoo).")

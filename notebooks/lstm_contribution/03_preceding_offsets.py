@@ -33,48 +33,17 @@ delays: list[int] = [0, 2, 4]  # observation delays of the controlled experiment
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
-from scipy import stats
 
-from rlinside.agents.maze_a2c import load_maze_policy, rollout
-from rlinside.agents.maze_zoo import find_policies, load_policy, policy_config
-from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv
-from rlinside.explain.contribution import (
-    all_offsets,
-    contributions,
-    preceding_offsets,
-    salient_channels,
-)
+from rlinside.agents.maze_zoo import load_policy, policy_config
+from rlinside.explain.contribution import preceding_offsets
 from rlinside.plots import PALETTE, publish, set_theme
+from rlinside.studies import lstm_contribution as study
 
 set_theme()
 net, art = load_policy()
 cfg = policy_config(art)
-W = net.policy.weight.detach().numpy()
-
-
-def run_tests(env_config, model=None):
-    """Test episodes of ``model`` (default: the shipped policy) with contributions, salient
-    masks and offsets (one row per offset)."""
-    model = net if model is None else model
-    W_m = model.policy.weight.detach().numpy()
-    env = MarbleMazeEnv(env_config)
-    eps, rows = [], []
-    for i in range(n_tests):
-        r = rollout(model, env, 1000 + i, start_angle=2 * np.pi * i / n_tests)
-        _, r["r"] = contributions(W_m, r["h"], r["actions"])
-        r["mask"] = salient_channels(r["r"])
-        offs = all_offsets(r[gate], r["mask"].astype(float), theta_g=theta_g, theta_c=0.5)
-        offs["episode"] = i
-        offs["distance_px"] = r["distance_px"][offs["t"].to_numpy()] if len(offs) else []
-        rows.append(offs)
-        eps.append(r)
-    env.close()
-    return eps, pd.concat(rows, ignore_index=True)
-
-
-base_config = cfg.env_config()
-episodes, offsets = run_tests(base_config)
+setup = {"n_tests": n_tests, "gate": gate, "theta_g": theta_g}
+episodes, offsets = study.offset_tests(net, cfg.env_config(), **setup)
 print(f"{n_tests} episodes, {sum(e['success'] for e in episodes)} successes, {len(offsets):,} offsets "
       f"({gate} gate > {theta_g})")
 
@@ -119,10 +88,7 @@ if len(offsets):
     ax.set_ylabel("preceding offset (steps)")
     publish("lstm_offsets_histogram", fig, f"Figure 6: joint histogram of preceding offsets ({gate} gate > {theta_g}, "
             f"first salient step) and distance to the centre, {n_tests} test episodes.")
-    rho = stats.spearmanr(offsets["distance_px"], offsets["offset"])
-    offsets["ring"] = [episodes[e]["ring"][t] for e, t in zip(offsets["episode"], offsets["t"])]
-    by_ring = offsets.groupby("ring")["offset"].agg(["count", "mean", "median", lambda x: np.mean(x > 10)])
-    by_ring.columns = ["offsets", "mean", "median", "share > 10 steps"]
+    rho, by_ring = study.offsets_by_ring(episodes, offsets)
     print(f"Spearman correlation of offset with distance: {rho.statistic:.3f} (p = {rho.pvalue:.2g}); "
           f"offsets of 0 steps: {np.mean(offsets['offset'] == 0):.0%}")
 by_ring.round(2) if len(offsets) else "no offsets"
@@ -134,16 +100,7 @@ by_ring.round(2) if len(offsets) else "no offsets"
 # success and the distribution of its offsets.
 
 # %%
-rows = []
-for d in delays:
-    eps_d, offs_d = (episodes, offsets) if d == base_config.obs_delay else run_tests(
-        MarbleMazeConfig(**{**cfg.env, "obs_delay": d}))
-    rows.append({"delay d": d, "success": np.mean([e["success"] for e in eps_d]),
-                 "offsets": len(offs_d), "mean offset": offs_d["offset"].mean() if len(offs_d) else np.nan,
-                 "median offset": offs_d["offset"].median() if len(offs_d) else np.nan,
-                 "share of offsets > 0": np.mean(offs_d["offset"] > 0) if len(offs_d) else np.nan})
-delay_table = pd.DataFrame(rows).set_index("delay d")
-delay_table.round(3)
+study.delay_table(net, art, delays, (episodes, offsets), **setup).round(3)
 
 # %% [markdown]
 # ## Policies trained with a delay
@@ -157,27 +114,8 @@ delay_table.round(3)
 # delayed policy was trained by DAgger, like the second policy without delay.
 
 # %%
-def offset_row(label, d, eps, offs):
-    return {"policy": label, "delay d": d, "success": np.mean([e["success"] for e in eps]),
-            "offsets": len(offs), "mean offset": offs["offset"].mean() if len(offs) else np.nan,
-            "median offset": offs["offset"].median() if len(offs) else np.nan,
-            "share of offsets > 0": np.mean(offs["offset"] > 0) if len(offs) else np.nan,
-            **{f"share of offsets >= {k}": np.mean(offs["offset"] >= k) if len(offs) else np.nan
-               for k in sorted({1, *trained_delays} - {0})}}
-
-
-others = [a for a in find_policies() if a.key != art.key]  # every other shipped policy, with or without delay
-delayed = [a for a in others if a.config.get("env", {}).get("obs_delay")]
-trained_delays = [int(a.config["env"]["obs_delay"]) for a in delayed]
-trained_rows = [offset_row(f"{art.key} ({art.config.get('trainer', 'a2c')}, no delay)", base_config.obs_delay,
-                           episodes, offsets)]
-for a in others:
-    model, _ = load_maze_policy(a.file("weights.pt"))
-    d = int(a.config.get("env", {}).get("obs_delay", 0))
-    eps_d, offs_d = run_tests(policy_config(a).env_config(), model)
-    trained_rows.append(offset_row(f"{a.key} ({a.config.get('trainer', 'a2c')}, "
-                                   f"{'trained with d = ' + str(d) if d else 'no delay'})", d, eps_d, offs_d))
-if not delayed:
+trained, any_delayed = study.trained_delay_table(art, (episodes, offsets), **setup)
+if not any_delayed:
     print("no policy trained with a delay is shipped; train one with "
           "python scripts/train_maze_dagger.py --run-dir runs/maze_d4 --obs-delay 4")
-pd.DataFrame(trained_rows).set_index("policy").round(3)
+trained.round(3)

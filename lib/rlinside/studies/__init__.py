@@ -9,5 +9,6 @@ what a chapter does with it lives here.
 - :mod:`rlinside.studies.rtrl` -- tune-then-rerun studies behind the RTRL chapter's figures.
 - :mod:`rlinside.studies.saliency` -- the zoo's agents as saliency targets, learning seen in
   the maps over training.
-- :mod:`rlinside.studies.neuron_activation` -- the pruning study (tau sweep, iterative).
+- :mod:`rlinside.studies.neuron_activation` -- the pruning study (tau sweep, iterative), distances, projections.
+- :mod:`rlinside.studies.lstm_contribution` -- the maze policy's tests, contributions, offsets, delays.
 """

@@ -1,0 +1,386 @@
+"""The LSTM-contribution chapter's study (Lee et al. 2019): the shipped marble-maze policy under test.
+
+The measures themselves are generic (:mod:`rlinside.explain.contribution`: arrays in). This
+module holds what the chapter does with them, on the policies of :mod:`rlinside.agents.maze_zoo`:
+
+- :func:`memory_test` and :func:`example_trajectories`: the greedy test with and without the
+  LSTM's memory, and a few episodes to draw (notebook 01);
+- :func:`contribution_tests`: ``n_tests`` greedy test episodes with each step's channel
+  contributions and salient channels; on them :func:`snapshot_steps`, :func:`specialisation`
+  (how sparse, how pure, how tied to one ring), :func:`located_channels` (the channels of
+  Figure 4) and :func:`readout_ablation` (does activation times weight rank the channels that
+  change the action?); :func:`atari_contributions` does the same on the Atari A2C-LSTM agent
+  (notebook 02);
+- :func:`offset_tests`: the test episodes with the preceding offsets of one gate;
+  :func:`offsets_by_ring`, :func:`delay_table` (the same policy seeing the maze late) and
+  :func:`trained_delay_table` (every shipped policy, some trained with a delay) (notebook 03).
+
+Test episode ``i`` of ``n_tests`` starts at angle ``2 pi i / n_tests`` of the outer ring with
+seed ``1000 + i``, actions are greedy (the arg-max of the scores, as in the paper).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+
+from rlinside.agents.maze_a2c import evaluate_maze, load_maze_policy, rollout
+from rlinside.agents.maze_zoo import find_policies, load_policy, policy_config
+from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv
+from rlinside.explain.contribution import (
+    action_order,
+    all_offsets,
+    channel_actions,
+    contributions,
+    salient_channels,
+    sparsity,
+)
+from rlinside.nets.maze import MazePolicy
+from rlinside.store import Artifact
+
+__all__ = [
+    "MIN_STEPS",
+    "memory_test",
+    "example_trajectories",
+    "ContributionTests",
+    "contribution_tests",
+    "snapshot_steps",
+    "specialisation",
+    "LocatedChannels",
+    "located_channels",
+    "readout_ablation",
+    "AtariContributions",
+    "atari_contributions",
+    "offset_tests",
+    "offsets_by_ring",
+    "delay_table",
+    "trained_delay_table",
+]
+
+#: A channel enters the per-channel statistics when it is salient on at least this many steps.
+MIN_STEPS = 20
+
+# ----------------------------------------------------------------------------- notebook 01
+
+
+def memory_test(net: MazePolicy, env_config: MarbleMazeConfig, n_tests: int) -> pd.DataFrame:
+    """The greedy test (:func:`~rlinside.agents.maze_a2c.evaluate_maze`, ``n_tests`` episodes)
+    with the policy's memory and with its LSTM state reset to zero before every step.
+
+    Returns a ``(2, 3)`` table, rows ``with memory`` and ``without memory``: the success rate,
+    the median steps of the successful episodes (NaN without any) and the median innermost
+    ring reached.
+    """
+    with_memory = evaluate_maze(net, env_config, n_tests)
+    without = evaluate_maze(net, env_config, n_tests, memory=False)
+    return pd.DataFrame({
+        "success": [np.mean([r["success"] for r in with_memory]), np.mean([r["success"] for r in without])],
+        "steps (successful episodes, median)": [
+            np.median([r["steps"] for r in rs if r["success"]]) if any(r["success"] for r in rs) else np.nan
+            for rs in (with_memory, without)],
+        "innermost ring reached (median)": [np.median([r["final_ring"] for r in rs]) for rs in (with_memory, without)],
+    }, index=["with memory", "without memory"])
+
+
+def example_trajectories(net: MazePolicy, env: MarbleMazeEnv, n: int) -> list[dict[str, Any]]:
+    """``n`` greedy episodes in ``env`` (episode ``k``: seed ``2000 + k``, start angle
+    ``2 pi k / n + 0.3``), each a :func:`~rlinside.agents.maze_a2c.rollout` dict (``obs
+    (T, 1, S, S)``, ``ball_xy (T, 2)``, ``success``, ``steps``, ...)."""
+    return [rollout(net, env, 2000 + k, start_angle=2 * np.pi * k / n + 0.3) for k in range(n)]
+
+
+# ----------------------------------------------------------------------------- notebook 02
+
+
+@dataclass
+class ContributionTests:
+    """Test episodes with their contributions; ``T`` is the number of steps of all episodes."""
+
+    env_config: MarbleMazeConfig  #: the maze of the tests
+    episodes: list[dict[str, Any]]  #: rollout dicts plus ``c``, ``r`` (shares), ``mask`` (salient), each (T_i, n_l)
+    weight: np.ndarray  #: (n_a, n_l) the read-out ``W_a``
+    bias: np.ndarray  #: (n_a,) its bias
+    mask: np.ndarray  #: (T, n_l) bool, salient channels of every step
+    actions: np.ndarray  #: (T,) the action taken
+    table: pd.DataFrame  #: one row per channel (:func:`~rlinside.explain.contribution.channel_actions`)
+    order: np.ndarray  #: (n_l,) the row order of Figure 2 (:func:`~rlinside.explain.contribution.action_order`)
+
+    def concat(self, key: str) -> np.ndarray:
+        """An episode array (e.g. ``ball_xy``, ``ring``, ``h``) over all episodes, ``(T, ...)``."""
+        return np.concatenate([e[key] for e in self.episodes])
+
+    @property
+    def successes(self) -> int:
+        """Number of episodes that reached the centre."""
+        return sum(e["success"] for e in self.episodes)
+
+
+def contribution_tests(n_tests: int, fraction: float = 0.5, *, net: MazePolicy | None = None,
+                       env_config: MarbleMazeConfig | None = None) -> ContributionTests:
+    """``n_tests`` greedy test episodes of ``net`` in ``env_config`` (default: the shipped policy,
+    :func:`~rlinside.agents.maze_zoo.load_policy`, in the maze it was trained in); at every step
+    the contributions of the LSTM's channels to the chosen action's score and the fewest channels
+    carrying more than ``fraction`` of it, then which action each channel serves over all steps."""
+    if net is None:
+        net, art = load_policy()
+        env_config = policy_config(art).env_config() if env_config is None else env_config
+    if env_config is None:
+        raise ValueError("env_config is needed with a net that is not the shipped policy")
+    env = MarbleMazeEnv(env_config)
+    W = net.policy.weight.detach().numpy()
+    episodes = []
+    for i in range(n_tests):
+        r = rollout(net, env, 1000 + i, start_angle=2 * np.pi * i / n_tests)
+        r["c"], r["r"] = contributions(W, r["h"], r["actions"])
+        r["mask"] = salient_channels(r["r"], fraction)
+        episodes.append(r)
+    env.close()
+    all_mask = np.concatenate([e["mask"] for e in episodes])
+    all_actions = np.concatenate([e["actions"] for e in episodes])
+    table = channel_actions(all_mask, all_actions, 5)
+    return ContributionTests(env_config, episodes, W, net.policy.bias.detach().numpy(), all_mask, all_actions, table,
+                             action_order(table))
+
+
+def snapshot_steps(ring: np.ndarray, n: int = 4) -> np.ndarray:
+    """The first step in each ring of one episode (``ring``: ``(T,)`` per step), in time order,
+    at most ``n`` of them: ``(<= n,)`` ints."""
+    return np.array(sorted({int(np.argmax(ring == k)) for k in np.unique(ring)}))[:n]
+
+
+def specialisation(tests: ContributionTests) -> tuple[pd.Series, pd.DataFrame]:
+    """How sparse and how specialised the salient channels are over all test steps.
+
+    Returns ``(summary, ring_table)``: ``summary`` has the channels needed per step
+    (:func:`~rlinside.explain.contribution.sparsity`), the share of channels of purity >= 0.9
+    and the median share of a channel's salient steps spent in its main ring against the
+    share of all steps spent there; ``ring_table`` has one row per channel salient on at least
+    :data:`MIN_STEPS` steps: its salient steps, main ring, share in that ring and that ring's
+    ``baseline`` share of all steps.
+    """
+    all_mask = tests.mask
+    sp = sparsity(all_mask)
+    rings = tests.concat("ring")
+    ring_rows = []
+    for j in range(all_mask.shape[1]):
+        on = all_mask[:, j]
+        if on.sum() < MIN_STEPS:
+            continue
+        counts = np.bincount(rings[on], minlength=tests.env_config.n_rings + 1)
+        top = int(counts.argmax())
+        ring_rows.append({"channel": j, "salient steps": int(on.sum()), "main ring": top,
+                          "share in main ring": counts[top] / on.sum(), "baseline": float(np.mean(rings == top))})
+    ring_table = pd.DataFrame(ring_rows)
+    active = tests.table[tests.table["salient steps"] > 0]
+    summary = pd.Series({
+        "channels": sp["channels"],
+        "channels needed per step (mean)": sp["mean"],
+        "as a fraction of all channels": sp["mean_fraction"],
+        "steps needing fewer than 10% of channels": sp["steps_below_10pct"],
+        "channels ever salient": sp["channels_ever_salient"],
+        f"channels with purity >= 0.9 (of those salient >= {MIN_STEPS} steps)":
+            float(np.mean(active[active["salient steps"] >= MIN_STEPS]["purity"] >= 0.9)) if len(active) else np.nan,
+        f"median share in main ring (channels salient >= {MIN_STEPS} steps)":
+            float(ring_table["share in main ring"].median()) if len(ring_table) else np.nan,
+        "median baseline share of that ring": float(ring_table["baseline"].median()) if len(ring_table) else np.nan,
+    })
+    return summary, ring_table
+
+
+@dataclass
+class LocatedChannels:
+    """The channels of Figure 4 and where the ball was at every test step."""
+
+    by_ring: list[int]  #: the (at most) two channels most concentrated in one ring relative to the time there
+    by_region: list[int]  #: the (at most) two others whose salient ball positions spread least
+    xy: np.ndarray  #: (T, 2) the ball's position at every test step
+
+    @property
+    def chosen(self) -> list[int]:
+        """The channels drawn, ring channels first."""
+        return self.by_ring + self.by_region
+
+
+def located_channels(tests: ContributionTests, ring_table: pd.DataFrame) -> LocatedChannels:
+    """Figure 4's channels: by the lift (share in the main ring over its baseline) of
+    ``ring_table`` (from :func:`specialisation`), and by the spread (norm of the standard
+    deviation) of the ball's positions at the channel's salient steps, among the channels
+    salient on at least :data:`MIN_STEPS` steps."""
+    all_mask = tests.mask
+    xy = tests.concat("ball_xy")
+    spread = {j: float(np.linalg.norm(xy[all_mask[:, j]].std(0)))
+              for j in range(all_mask.shape[1]) if all_mask[:, j].sum() >= MIN_STEPS}
+    if len(ring_table):
+        lift = ring_table.assign(lift=ring_table["share in main ring"] / ring_table["baseline"])
+        by_ring = lift.sort_values("lift", ascending=False)["channel"].tolist()[:2]
+    else:
+        by_ring = []
+    by_region = [j for j in sorted(spread, key=spread.get) if j not in by_ring][:2]
+    return LocatedChannels(by_ring, by_region, xy)
+
+
+def readout_ablation(tests: ContributionTests, ks: tuple[int, ...] = (1, 2, 4, 8), seed: int = 0) -> pd.DataFrame:
+    """Share of test steps whose action changes when the top ``k`` channels of a ranking are
+    removed from the read-out only (their ``h`` set to 0 in ``W_a h + b``).
+
+    Rankings: the contribution ``max(0, W_a[a_t, j] h_t[j])``, ``|h_t[j]|``, ``|W_a[a_t, j]|``
+    and a random one (``np.random.default_rng(seed)``). Returns a table, one row per ranking
+    (sorted by name), one column per ``k``.
+    """
+    W, b, all_actions = tests.weight, tests.bias, tests.actions
+    h_all = tests.concat("h")
+    rng = np.random.default_rng(seed)
+    rankings = {
+        "contribution (activation x weight)": lambda h, a: np.maximum(0, W[a] * h),
+        "|activation|": lambda h, a: np.abs(h),
+        "|weight|": lambda h, a: np.abs(W[a]),
+        "random": lambda h, a: rng.random(h.shape),
+    }
+    flip_rows = []
+    for name, score in rankings.items():
+        s = score(h_all, all_actions)
+        top = np.argsort(-s, axis=1)
+        for k in ks:
+            h_cut = h_all.copy()
+            np.put_along_axis(h_cut, top[:, :k], 0.0, axis=1)
+            new = (h_cut @ W.T + b).argmax(1)
+            flip_rows.append({"ranking": name, "k": k, "action changed": float(np.mean(new != all_actions))})
+    return pd.DataFrame(flip_rows).pivot(index="ranking", columns="k", values="action changed")
+
+
+@dataclass
+class AtariContributions:
+    """The contribution analysis of one played stretch of an Atari A2C-LSTM agent."""
+
+    stage: str  #: the agent's training stage
+    train_steps: int  #: its training steps
+    channels: int  #: LSTM channels
+    mean_channels: float  #: salient channels per step, mean (:func:`~rlinside.explain.contribution.sparsity`)
+    mean_fraction: float  #: that as a fraction of the channels
+    steps_below_10pct: float  #: share of steps needing fewer than 10 % of the channels
+    channels_ever_salient: int  #: channels salient on at least one step
+    pure_share: float  #: share of purity >= 0.9 among the channels salient on >= MIN_STEPS steps (NaN: none)
+    frequent_channels: int  #: number of channels salient on >= MIN_STEPS steps
+    actions_taken: int  #: distinct actions played
+    argmax_actions: int  #: distinct arg-max actions
+
+
+def atari_contributions(fraction: float, steps: int, game: str = "Seaquest") -> AtariContributions | None:
+    """Contributions of the LSTM channels of the newest shipped ``a2c-lstm`` agent of ``game``
+    to the action it took (sampled from its policy) over ``steps`` played steps
+    (:func:`~rlinside.agents.zoo.play_states`); None when no such agent is shipped."""
+    from rlinside.agents.zoo import find_agents, load_agent, play_states
+
+    arts = [a for a in find_agents("a2c-lstm", game)]
+    if not arts:
+        return None
+    stage = arts[-1].config["stage"]
+    anet, aart = load_agent("a2c-lstm", game, stage)
+    obs, _, played, states = play_states("a2c-lstm", anet, game, steps=steps, return_states=True)
+    hs, argmax = [], []
+    with torch.no_grad():
+        for t in range(len(obs)):
+            logits, _, _, gates = anet(torch.from_numpy(obs[t:t + 1]), states[t], return_gates=True)
+            hs.append(gates.h[0].numpy())
+            argmax.append(int(logits.argmax(1)))
+    acts = [int(a) for a in played]
+    _, ar = contributions(anet.policy.weight, np.stack(hs), np.array(acts))
+    amask = salient_channels(ar, fraction)
+    atab = channel_actions(amask, np.array(acts), anet.policy.out_features)
+    aact = atab[atab["salient steps"] >= MIN_STEPS]
+    asp = sparsity(amask)
+    return AtariContributions(stage, aart.config["step"], asp["channels"], asp["mean"], asp["mean_fraction"],
+                              asp["steps_below_10pct"], asp["channels_ever_salient"],
+                              np.mean(aact["purity"] >= 0.9) if len(aact) else float("nan"), len(aact),
+                              len(set(acts)), len(set(argmax)))
+
+
+# ----------------------------------------------------------------------------- notebook 03
+
+
+def offset_tests(model: MazePolicy, env_config: MarbleMazeConfig, n_tests: int, *, gate: str = "output",
+                 theta_g: float = 0.5) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+    """``n_tests`` greedy test episodes of ``model`` with shares ``r`` and salient channels
+    ``mask`` (top half of the score; each ``(T_i, n_l)``) added to each rollout dict, and the
+    preceding offsets of ``gate`` (``> theta_g``) to the first salient step
+    (:func:`~rlinside.explain.contribution.all_offsets`): one row per offset, with its
+    ``episode`` and the ball's ``distance_px`` at the salient step ``t``."""
+    W_m = model.policy.weight.detach().numpy()
+    env = MarbleMazeEnv(env_config)
+    eps, rows = [], []
+    for i in range(n_tests):
+        r = rollout(model, env, 1000 + i, start_angle=2 * np.pi * i / n_tests)
+        _, r["r"] = contributions(W_m, r["h"], r["actions"])
+        r["mask"] = salient_channels(r["r"])
+        offs = all_offsets(r[gate], r["mask"].astype(float), theta_g=theta_g, theta_c=0.5)
+        offs["episode"] = i
+        offs["distance_px"] = r["distance_px"][offs["t"].to_numpy()] if len(offs) else []
+        rows.append(offs)
+        eps.append(r)
+    env.close()
+    return eps, pd.concat(rows, ignore_index=True)
+
+
+def offsets_by_ring(episodes: list[dict[str, Any]], offsets: pd.DataFrame) -> tuple[Any, pd.DataFrame]:
+    """The Spearman correlation (``statistic``, ``pvalue``) of the offsets of
+    :func:`offset_tests` with the ball's distance to the centre, and per ring of the salient
+    step the number of offsets, their mean and median and the share longer than 10 steps."""
+    rho = stats.spearmanr(offsets["distance_px"], offsets["offset"])
+    rings = [episodes[e]["ring"][t] for e, t in zip(offsets["episode"], offsets["t"])]
+    by_ring = offsets.assign(ring=rings).groupby("ring")["offset"].agg(
+        ["count", "mean", "median", lambda x: np.mean(x > 10)])
+    by_ring.columns = ["offsets", "mean", "median", "share > 10 steps"]
+    return rho, by_ring
+
+
+def _offset_stats(eps: list[dict[str, Any]], offs: pd.DataFrame, at_least: Sequence[int] = ()) -> dict[str, float]:
+    return {"success": np.mean([e["success"] for e in eps]),
+            "offsets": len(offs), "mean offset": offs["offset"].mean() if len(offs) else np.nan,
+            "median offset": offs["offset"].median() if len(offs) else np.nan,
+            "share of offsets > 0": np.mean(offs["offset"] > 0) if len(offs) else np.nan,
+            **{f"share of offsets >= {k}": np.mean(offs["offset"] >= k) if len(offs) else np.nan
+               for k in at_least}}
+
+
+def delay_table(model: MazePolicy, artifact: Artifact, delays: list[int],
+                base: tuple[list[dict[str, Any]], pd.DataFrame], *, n_tests: int, gate: str = "output",
+                theta_g: float = 0.5) -> pd.DataFrame:
+    """The policy of ``artifact`` in its maze seen ``d`` steps late, for each ``d`` of ``delays``:
+    success and offset statistics of :func:`offset_tests`, one row per delay. ``base`` is the
+    ``(episodes, offsets)`` of the maze as trained, reused for its own delay."""
+    cfg = policy_config(artifact)
+    rows = []
+    for d in delays:
+        eps_d, offs_d = base if d == cfg.env_config().obs_delay else offset_tests(
+            model, MarbleMazeConfig(**{**cfg.env, "obs_delay": d}), n_tests, gate=gate, theta_g=theta_g)
+        rows.append({"delay d": d, **_offset_stats(eps_d, offs_d)})
+    return pd.DataFrame(rows).set_index("delay d")
+
+
+def trained_delay_table(artifact: Artifact, base: tuple[list[dict[str, Any]], pd.DataFrame], *, n_tests: int,
+                        gate: str = "output", theta_g: float = 0.5) -> tuple[pd.DataFrame, bool]:
+    """:func:`offset_tests` of every shipped policy in the maze it was trained in, one row per
+    policy (``artifact`` first, from ``base``; then every other one, trained with or without an
+    observation delay), with the share of offsets of at least each trained delay.
+
+    Returns ``(table, any_delayed)``: whether a policy trained with a delay is shipped.
+    """
+    def label(a: Artifact, d: int) -> str:
+        return f"{a.key} ({a.config.get('trainer', 'a2c')}, {'trained with d = ' + str(d) if d else 'no delay'})"
+
+    others = [a for a in find_policies() if a.key != artifact.key]  # with or without delay
+    delayed = [a for a in others if a.config.get("env", {}).get("obs_delay")]
+    at_least = sorted({1, *[int(a.config["env"]["obs_delay"]) for a in delayed]} - {0})
+    trained_rows = [{"policy": label(artifact, 0), "delay d": policy_config(artifact).env_config().obs_delay,
+                     **_offset_stats(*base, at_least)}]
+    for a in others:
+        model, _ = load_maze_policy(a.file("weights.pt"))
+        d = int(a.config.get("env", {}).get("obs_delay", 0))
+        eps_d, offs_d = offset_tests(model, policy_config(a).env_config(), n_tests, gate=gate, theta_g=theta_g)
+        trained_rows.append({"policy": label(a, d), "delay d": d, **_offset_stats(eps_d, offs_d, at_least)})
+    return pd.DataFrame(trained_rows).set_index("policy"), bool(delayed)

@@ -1,0 +1,136 @@
+"""The LSTM-contribution study (Lee et al. 2019) on small synthetic inputs, against independent
+computations; the loops over episodes and policies with the rollouts replaced by stand-ins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rlinside.agents.maze_zoo import find_policies
+from rlinside.envs.marble_maze import MarbleMazeConfig
+from rlinside.explain.contribution import action_order, channel_actions, contributions, salient_channels
+from rlinside.studies import lstm_contribution as study
+
+
+def _tests(seed: int = 0, lengths: tuple[int, ...] = (150, 120), n_l: int = 6, n_a: int = 5):
+    """Greedy read-out of random hidden states, with rings and ball positions."""
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(n_a, n_l)).astype(np.float32)
+    b = rng.normal(size=n_a).astype(np.float32)
+    episodes = []
+    for T in lengths:
+        h = rng.normal(size=(T, n_l)).astype(np.float32)
+        actions = (h @ W.T + b).argmax(1)
+        c, r = contributions(W, h, actions)
+        ring = np.sort(rng.integers(0, 5, T))[::-1]
+        episodes.append({"h": h, "actions": actions, "c": c, "r": r, "mask": salient_channels(r), "ring": ring,
+                         "ball_xy": rng.normal(size=(T, 2)), "success": bool(ring[-1] == 0)})
+    mask = np.concatenate([e["mask"] for e in episodes])
+    acts = np.concatenate([e["actions"] for e in episodes])
+    table = channel_actions(mask, acts, n_a)
+    return study.ContributionTests(MarbleMazeConfig(), episodes, W, b, mask, acts, table, action_order(table))
+
+
+def test_snapshot_steps_are_the_first_step_in_each_ring():
+    ring = np.array([4, 4, 3, 3, 3, 2, 1, 1, 0])
+    assert study.snapshot_steps(ring).tolist() == [0, 2, 5, 6]
+    assert study.snapshot_steps(ring, n=9).tolist() == [0, 2, 5, 6, 8]
+
+
+def test_readout_ablation_matches_a_step_by_step_computation():
+    t = _tests()
+    flips = study.readout_ablation(t)
+    assert list(flips.columns) == [1, 2, 4, 8]
+    assert list(flips.index) == sorted(["contribution (activation x weight)", "|activation|", "|weight|", "random"])
+    h, a, W, b = t.concat("h"), t.actions, t.weight, t.bias
+    for name, score in {"|activation|": lambda ht, at: np.abs(ht), "|weight|": lambda ht, at: np.abs(W[at])}.items():
+        for k in (1, 2, 4, 8):
+            changed = []
+            for ht, at in zip(h, a):
+                cut = ht.copy()
+                cut[np.argsort(-score(ht, at))[:k]] = 0.0
+                changed.append(int(np.argmax(W @ cut + b)) != at)
+            assert flips.loc[name, k] == pytest.approx(np.mean(changed)), (name, k)
+    # the top contributor matters more than a random channel
+    assert flips.loc["contribution (activation x weight)", 1] > flips.loc["random", 1]
+
+
+def test_specialisation_counts_rings_per_channel():
+    t = _tests()
+    summary, ring_table = study.specialisation(t)
+    assert summary["channels"] == 6
+    assert summary["channels ever salient"] == int(t.mask.any(0).sum())
+    assert summary["channels needed per step (mean)"] == pytest.approx(t.mask.sum(1).mean())
+    rings = t.concat("ring")
+    frequent = [j for j in range(6) if t.mask[:, j].sum() >= study.MIN_STEPS]
+    assert ring_table["channel"].tolist() == frequent and frequent
+    for row in ring_table.itertuples(index=False):
+        on_rings = rings[t.mask[:, row.channel]]
+        values, counts = np.unique(on_rings, return_counts=True)
+        assert row[2] == values[counts.argmax()]  # main ring
+        assert row[3] == pytest.approx(counts.max() / len(on_rings))  # share in main ring
+        assert row[4] == pytest.approx(np.mean(rings == row[2]))  # baseline
+    assert summary["median share in main ring (channels salient >= 20 steps)"] == pytest.approx(
+        ring_table["share in main ring"].median())
+
+
+def test_located_channels_rank_by_lift_and_spread():
+    t = _tests()
+    _, ring_table = study.specialisation(t)
+    before = ring_table.copy()
+    loc = study.located_channels(t, ring_table)
+    pd.testing.assert_frame_equal(ring_table, before)  # the caller's table is left as it was
+    lift = (ring_table["share in main ring"] / ring_table["baseline"]).to_numpy()
+    assert loc.by_ring == ring_table["channel"].to_numpy()[np.argsort(-lift, kind="stable")][:2].tolist()
+    xy = t.concat("ball_xy")
+    spread = {j: np.hypot(*xy[t.mask[:, j]].std(0)) for j in ring_table["channel"]}
+    assert loc.by_region == [j for j in sorted(spread, key=spread.get) if j not in loc.by_ring][:2]
+    assert loc.chosen == loc.by_ring + loc.by_region and loc.xy.shape == (270, 2)
+
+
+def test_offsets_by_ring_groups_by_the_ring_of_the_salient_step():
+    episodes = [{"ring": np.array([3, 3, 2, 1])}, {"ring": np.array([2, 2, 1, 0])}]
+    offsets = pd.DataFrame({"episode": [0, 0, 1, 1, 1], "t": [1, 3, 0, 1, 2], "offset": [0, 12, 4, 20, 30],
+                            "distance_px": [30.0, 10.0, 25.0, 24.0, 12.0]})
+    rho, by_ring = study.offsets_by_ring(episodes, offsets)
+    assert "ring" not in offsets
+    assert list(by_ring.columns) == ["offsets", "mean", "median", "share > 10 steps"]
+    assert by_ring.index.tolist() == [1, 2, 3]
+    assert by_ring.loc[1].tolist() == [2, 21.0, 21.0, 1.0]  # offsets 12 and 30
+    assert by_ring.loc[2].tolist() == [2, 12.0, 12.0, 0.5]  # offsets 4 and 20
+    assert by_ring.loc[3].tolist() == [1, 0.0, 0.0, 0.0]
+    assert rho.statistic < 0  # longer offsets nearer the centre
+
+
+def test_memory_test_table(monkeypatch):
+    def ep(success, steps, final_ring):
+        return {"success": success, "steps": steps, "final_ring": final_ring}
+
+    fake = {True: [ep(True, 100, 0), ep(False, 900, 2), ep(True, 300, 0)],
+            False: [ep(False, 900, 3), ep(False, 900, 1), ep(False, 900, 2)]}
+    monkeypatch.setattr(study, "evaluate_maze", lambda net, cfg, n, memory=True: fake[memory][:n])
+    table = study.memory_test(None, MarbleMazeConfig(), 3)
+    assert table.index.tolist() == ["with memory", "without memory"]
+    assert table["success"].tolist() == pytest.approx([2 / 3, 0.0])
+    assert table.loc["with memory", "steps (successful episodes, median)"] == 200
+    assert np.isnan(table.loc["without memory", "steps (successful episodes, median)"])
+    assert table["innermost ring reached (median)"].tolist() == [0.0, 2.0]
+
+
+def test_delay_table_reuses_the_base_and_delays_the_maze(monkeypatch):
+    art = [a for a in find_policies() if not a.config.get("env", {}).get("obs_delay")][0]
+    base = ([{"success": True}, {"success": False}], pd.DataFrame({"offset": [0, 2, 5]}))
+    seen = []
+
+    def fake_tests(model, env_config, n_tests, *, gate, theta_g):
+        seen.append((env_config.obs_delay, n_tests, gate, theta_g))
+        return [{"success": True}] * n_tests, pd.DataFrame({"offset": [env_config.obs_delay] * 4})
+
+    monkeypatch.setattr(study, "offset_tests", fake_tests)
+    table = study.delay_table(None, art, [0, 3], base, n_tests=2, gate="input", theta_g=0.4)
+    assert seen == [(3, 2, "input", 0.4)]  # delay 0 is the base, not run again
+    assert table.index.tolist() == [0, 3]
+    assert table.loc[0].tolist() == pytest.approx([0.5, 3, 7 / 3, 2.0, 2 / 3])
+    assert table.loc[3].tolist() == pytest.approx([1.0, 4, 3.0, 3.0, 1.0])
+    assert list(table.columns) == ["success", "offsets", "mean offset", "median offset", "share of offsets > 0"]
