@@ -66,3 +66,91 @@ def test_mean_or_nan_skips_runs_that_did_not_pass():
     assert arm_pruning.mean_or_nan(pd.Series([800, None, 400])) == 600.0  # None becomes NaN in pandas
     assert arm_pruning.mean_or_nan([None, 300]) == 300.0
     assert math.isnan(arm_pruning.mean_or_nan([None, float("nan")]))
+
+
+# ------------------------------------------------------------------ the notebooks' tables and measurements
+
+
+def test_tau_summary_averages_over_agents_and_counts_passed_runs():
+    import math
+
+    import pandas as pd
+
+    sweep = pd.DataFrame([
+        {"seed": 0, "tau": 0.1, "neurons_before": 100, "neurons_after": 60, "accuracy_pruned": 0.5,
+         "retrain_episodes": 200},
+        {"seed": 1, "tau": 0.1, "neurons_before": 100, "neurons_after": 40, "accuracy_pruned": 0.7,
+         "retrain_episodes": None},
+        {"seed": 0, "tau": 0.3, "neurons_before": 100, "neurons_after": 20, "accuracy_pruned": 0.1,
+         "retrain_episodes": None},
+    ])
+    s = arm_pruning.tau_summary(sweep)
+    assert list(s.index) == [0.1, 0.3]
+    assert s.loc[0.1, "size_share"] == pytest.approx(0.5)
+    assert s.loc[0.1, "accuracy_pruned"] == pytest.approx(0.6)
+    assert s.loc[0.1, "retrain_episodes_of_passed"] == 200.0  # the run that did not pass is left out
+    assert math.isnan(s.loc[0.3, "retrain_episodes_of_passed"])
+    assert list(s["passed_within_budget"]) == [1, 0] and list(s["agents"]) == [2, 1]
+
+
+def _episodes(rng, n_episodes=3, T=40):
+    """Activations ``episodes[e][l]``: layer 1 has neuron 1 = 2 x neuron 0 (distance 0), layer 3 one neuron."""
+    eps = []
+    for _ in range(n_episodes):
+        a = rng.random((T, 4))
+        a[:, 1] = 2 * a[:, 0]
+        eps.append([a, rng.random((T, 3)), rng.random((T, 1))])
+    return eps
+
+
+def test_distance_densities_tables_and_curves():
+    import numpy as np
+
+    acts = {"x": _episodes(np.random.default_rng(0)), "y": _episodes(np.random.default_rng(1))}
+    d = arm_pruning.distance_densities(acts)
+    assert list(d.stats["network"]) == ["x", "y"]
+    n = 4 + 3 + 1
+    for name in acts:
+        (g, dens, pairs_all), (_, _, pairs_layer) = d.curves[name]["all-to-all"], d.curves[name]["layer-wise"]
+        assert g.shape == dens.shape and (dens >= 0).all()
+        assert pairs_all == n * (n - 1) // 2 and pairs_layer == 6 + 3  # the one-neuron layer has no pair
+    assert list(d.per_layer.columns) == ["layer 1", "layer 2"]  # ... and no column
+    assert (d.stats["pairs at distance < 0.1"] >= 1 / 28).all()  # the scaled copy is at distance 0
+
+
+def test_cluster_trees_keep_one_neuron_per_cluster_below_the_cut():
+    import numpy as np
+
+    acts = {"x": [ep[:2] for ep in _episodes(np.random.default_rng(0))]}
+    at_zero, at_one = arm_pruning.cluster_trees(acts, 0.0)["x"], arm_pruning.cluster_trees(acts, 1.0)["x"]
+    assert [t.neurons for t in at_zero] == [4, 3]
+    assert [t.kept for t in at_zero] == [3, 3]  # tau = 0: only the scaled copy merges
+    assert [t.kept for t in at_one] == [1, 1]  # the whole tree is below its own largest merge
+    assert at_one[0].cut == pytest.approx(at_one[0].linkage[:, 2].max())
+
+
+def test_project_arms_on_one_agent_uses_project_networks(monkeypatch):
+    """One agent (few samples, so a light penalty): the reflexive map and an untrained source;
+    the fit is project_networks' (the same weights as fitting the recorded activations) and the
+    grid reads the reflexive cell."""
+    import numpy as np
+
+    from rlinside.explain import projection
+
+    calls = []
+    real = projection.project_networks
+    monkeypatch.setattr(arm_pruning, "project_networks", lambda *a, **k: calls.append(k) or real(*a, **k))
+    r = arm_pruning.project_arms([2], 32, [0], n_episodes=2, episode_seed=5, lam=1.0, transform="balanced")
+    assert len(calls) == 2 and r.diag_kind == "reflexive"
+    assert list(r.table.index) == [("2→2", "reflexive"), ("2→2", "untrained source")]
+    err = r.table[("normalised error", "mean")]
+    assert err[("2→2", "reflexive")] < err[("2→2", "untrained source")]
+    assert arm_pruning.error_grid(r, "naive")[0, 0] == err[("2→2", "reflexive")]
+    assert arm_pruning.error_grid(r, "untrained source")[0, 0] == err[("2→2", "untrained source")]
+    (s_act, t_act), = r.pair_activations[(2, 2)]
+    again = projection.fit_projection(s_act, t_act, "linear", 1.0)
+    np.testing.assert_array_equal(r.projections[(2, 2, "reflexive")][0].weights, again.weights)
+    mean_P, layers = arm_pruning.layer_projections(r)
+    assert mean_P[(2, 2)].shape == (6, 6) and list(layers["source→target"]) == ["2→2"]
+    cka, cka_table = arm_pruning.layer_cka(r)
+    assert cka["2→2"][0, 0] == pytest.approx(1.0)  # a layer against itself

@@ -42,49 +42,25 @@ summary_joints: list[int] = [2, 3, 4]  # arms whose agents of this width enter t
 # %%
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from IPython.display import display
 from scipy.cluster.hierarchy import dendrogram
 
-from rlinside.agents.arm_dqn import (
-    ArmDQNConfig,
-    build_q_network,
-    load_arm_agent,
-    run_episodes,
-    validate,
-)
-from rlinside.explain import (
-    distance_kde,
-    layer_linkages,
-    layerwise_neuron_distances,
-    neuron_distances,
-    upper_triangle,
-)
 from rlinside.plots import PALETTE, publish, set_theme
-from rlinside.studies.neuron_activation import pruned_agent
-from rlinside.utils import seed_everything
+from rlinside.studies.neuron_activation import cluster_trees, distance_densities, figure2_networks, trained_vs_random
 
 set_theme()
-trained, artifact = load_arm_agent(n_joints, width, agent_seed)
-config = ArmDQNConfig.from_dict(artifact.config)
-seed_everything(1234)
-untrained = build_q_network(config)  # same architecture, fresh random weights
-
 # The pruned network: prune-retrain `prune_steps` times (the study of notebook 02, stored).
-pruned, prune_rows = pruned_agent(artifact, tau, steps=prune_steps, n_episodes=prune_episodes,
-                                  episode_seed=episode_seed, retrain_budget=retrain_budget)
-nets = {"random": untrained, "trained": trained, "pruned": pruned}
-acts = {k: run_episodes(m, config, n_episodes, episode_seed).activations for k, m in nets.items()}
-pd.DataFrame([{"network": k, "hidden layer sizes": m.hidden_sizes,
-               "validation success": validate(m, config).success_rate} for k, m in nets.items()])
+study = figure2_networks(n_joints, width, agent_seed, n_episodes=n_episodes, episode_seed=episode_seed, tau=tau,
+                         prune_steps=prune_steps, prune_episodes=prune_episodes, retrain_budget=retrain_budget)
+study.summary
 
 # %% [markdown]
 # The pruned network went through these steps (sizes right after each merge; retraining
 # episodes needed to pass validation again; None: not within the budget):
 
 # %%
-pd.DataFrame(prune_rows)
+pd.DataFrame(study.prune_rows)
 
 # %% [markdown]
 # ## Figure 2: distance densities
@@ -93,23 +69,14 @@ pd.DataFrame(prune_rows)
 # layer only. A density piled up near zero means many neurons fire alike.
 
 # %%
+dist = distance_densities(study.activations)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=False)
 colors = {"random": PALETTE[7], "trained": PALETTE[0], "pruned": PALETTE[3]}
-stats, per_layer = [], []
-for name, a in acts.items():
-    d_all = upper_triangle(neuron_distances(a))
-    d_layer = np.concatenate([upper_triangle(D) for D in layerwise_neuron_distances(a) if len(D) > 1])
-    for ax, d in zip(axes, (d_all, d_layer)):
-        g, dens = distance_kde(d)
-        ax.plot(g, dens, color=colors[name], lw=1.6, label=f"{name} (n={len(d)} pairs)")
+for name, curves in dist.curves.items():
+    for ax, (scope, (g, dens, n)) in zip(axes, curves.items()):
+        ax.plot(g, dens, color=colors[name], lw=1.6, label=f"{name} (n={n} pairs)")
         ax.fill_between(g, 0, dens, color=colors[name], alpha=0.12)
-    stats.append({"network": name, "mean distance (all-to-all)": d_all.mean(),
-                  "std (all-to-all)": d_all.std(), "mean distance (layer-wise)": d_layer.mean(),
-                  "std (layer-wise)": d_layer.std(), "pairs at distance < 0.1": (d_all < 0.1).mean()})
-    per_layer.append({"network": name, **{f"layer {k + 1}": upper_triangle(D).mean()
-                                           for k, D in enumerate(layerwise_neuron_distances(a)) if len(D) > 1}})
-axes[0].set_title("all-to-all")
-axes[1].set_title("layer-wise")
+        ax.set_title(scope)
 for ax in axes:
     ax.set_xlabel("neuron distance (eq. 2)")
     ax.set_ylabel("density")
@@ -118,15 +85,15 @@ fig.suptitle(f"{n_joints}-joint arm, 6×{width} DQN, {n_episodes} sample episode
 fig.tight_layout()
 publish("na_fig2_densities", fig,
         f"Figure 2 (our run): densities of neuron distances for a random, the trained and the pruned "
-        f"(τ = {tau}, {len(prune_rows) - 1} prune-retrain step(s)) network of the {n_joints}-joint agent.")
-display(pd.DataFrame(stats))
+        f"(τ = {tau}, {len(study.prune_rows) - 1} prune-retrain step(s)) network of the {n_joints}-joint agent.")
+display(dist.stats)
 
 # %% [markdown]
 # Mean within-layer distance, layer by layer (the paper reads large distances in a layer as
 # neurons that encode different things):
 
 # %%
-pd.DataFrame(per_layer).set_index("network")
+dist.per_layer
 
 # %% [markdown]
 # ## Cluster trees: random, trained and pruned (Figure 2, bottom)
@@ -137,15 +104,12 @@ pd.DataFrame(per_layer).set_index("network")
 # would keep at this $\tau$.
 
 # %%
-from rlinside.explain import bfs_segmentation
-
 fig, axes = plt.subplots(3, 6, figsize=(15, 7.2))
-for row, (name, a) in enumerate(acts.items()):
-    for k, (ax, Z) in enumerate(zip(axes[row], layer_linkages(a))):
-        cut = tau * Z[:, 2].max()
-        dendrogram(Z, ax=ax, no_labels=True, color_threshold=cut, above_threshold_color="0.6")
-        ax.axhline(cut, color="k", ls="--", lw=0.8)
-        ax.set_title(f"{name}, layer {k + 1}: {len(Z) + 1}→{len(bfs_segmentation(Z, cut))}", fontsize=9)
+for row, (name, trees) in enumerate(cluster_trees(study.activations, tau).items()):
+    for k, (ax, t) in enumerate(zip(axes[row], trees)):
+        dendrogram(t.linkage, ax=ax, no_labels=True, color_threshold=t.cut, above_threshold_color="0.6")
+        ax.axhline(t.cut, color="k", ls="--", lw=0.8)
+        ax.set_title(f"{name}, layer {k + 1}: {t.neurons}→{t.kept}", fontsize=9)
         if k == 0:
             ax.set_ylabel("distance")
 fig.tight_layout()
@@ -165,26 +129,8 @@ publish("na_fig2_dendrograms", fig,
 # neurons that never fire, so the trained ratio is compared with the random one).
 
 # %%
-from rlinside.agents.arm_dqn import find_arm_agents, load_arm_weights
-
-summary_rows = []
-for art in [a for j in summary_joints for a in find_arm_agents(j, width)]:
-    cfg = ArmDQNConfig.from_dict(art.config)
-    seed_everything(1234 + art.config["seed"])
-    for name, m in (("trained", load_arm_weights(art.file("weights.pt"))[0]), ("random", build_q_network(cfg))):
-        a = run_episodes(m, cfg, n_episodes, episode_seed).activations
-        d_all = upper_triangle(neuron_distances(a))
-        layer_means = [upper_triangle(D).mean() for D in layerwise_neuron_distances(a)]
-        summary_rows.append({"joints": cfg.n_joints, "seed": cfg.seed, "network": name,
-                             "mean distance": d_all.mean(), "std distance": d_all.std(),
-                             "last/first layer ratio": layer_means[-1] / layer_means[0]})
-across = pd.DataFrame(summary_rows)
-paired = across.pivot_table(index=["joints", "seed"], columns="network",
-                            values=["mean distance", "std distance", "last/first layer ratio"])
-display(paired.round(3))
-lower_mean = (paired[("mean distance", "trained")] < paired[("mean distance", "random")]).mean()
-lower_std = (paired[("std distance", "trained")] < paired[("std distance", "random")]).mean()
-ratio_up = (paired[("last/first layer ratio", "trained")] > paired[("last/first layer ratio", "random")]).mean()
-print(f"{len(paired)} agents: trained mean below random in {lower_mean:.0%}, "
-      f"trained spread below random in {lower_std:.0%}, "
-      f"trained last/first layer ratio above random's in {ratio_up:.0%}")
+across = trained_vs_random(summary_joints, width, n_episodes=n_episodes, episode_seed=episode_seed)
+display(across.paired.round(3))
+print(f"{len(across.paired)} agents: trained mean below random in {across.trained_mean_below:.0%}, "
+      f"trained spread below random in {across.trained_std_below:.0%}, "
+      f"trained last/first layer ratio above random's in {across.trained_ratio_above:.0%}")

@@ -45,22 +45,16 @@ iterative_retrain_budget: int = 3000  # iterative study: the same, per step (fro
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
-from rlinside.agents.arm_dqn import find_arm_agents
 from rlinside.plots import PALETTE, publish, set_theme
-from rlinside.studies.neuron_activation import iterative_study, mean_or_nan, tau_sweep
+from rlinside.studies import neuron_activation as study
 
 set_theme()
-sweep_agents = [a for s in agent_seeds for a in find_arm_agents(n_joints, width, s)[:1]]
-print(f"tau sweep on {len(sweep_agents)} shipped agent(s): "
-      + ", ".join(f"{n_joints} joints, width {width}, seed {a.config['seed']}" for a in sweep_agents))
-rows = []
-for art in sweep_agents:
-    for r in tau_sweep(art, taus, n_episodes=n_episodes, episode_seed=episode_seed,
-                       retrain_budget=retrain_budget):
-        rows.append({"seed": art.config["seed"], **r})
-sweep = pd.DataFrame(rows)
+agents = study.sweep_agents(n_joints, width, agent_seeds)
+print(f"tau sweep on {len(agents)} shipped agent(s): "
+      + ", ".join(f"{n_joints} joints, width {width}, seed {a.config['seed']}" for a in agents))
+sweep = study.tau_sweep_table(agents, taus, n_episodes=n_episodes, episode_seed=episode_seed,
+                              retrain_budget=retrain_budget)
 sweep[["seed", "tau", "neurons_before", "neurons_after", "sizes_after", "accuracy_before",
        "accuracy_pruned", "retrain_episodes", "accuracy_retrained"]]
 
@@ -72,13 +66,8 @@ sweep[["seed", "tau", "neurons_before", "neurons_after", "sizes_after", "accurac
 # network considerably at no cost. Every shipped agent of the arm, no retraining:
 
 # %%
-zero_rows = []
-for art in find_arm_agents(n_joints):
-    r = tau_sweep(art, [0.0], n_episodes=n_episodes, episode_seed=episode_seed, retrain_budget=0)[0]
-    zero_rows.append({"width": art.config["width"], "seed": art.config["seed"], "sizes after": r["sizes_after"],
-                      "neurons left": r["neurons_after"] / r["neurons_before"],
-                      "success before": r["accuracy_before"], "success after": r["accuracy_pruned"]})
-pd.DataFrame(zero_rows)
+zero = study.zero_tau_table(n_joints, n_episodes=n_episodes, episode_seed=episode_seed)
+zero
 
 # %% [markdown]
 # ## Figure 3 (left): one pruning step at each $\tau$
@@ -92,7 +81,6 @@ pd.DataFrame(zero_rows)
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(12.5, 3.5))
-zero = pd.DataFrame(zero_rows)
 for i, (seed, g) in enumerate(sweep.groupby("seed")):
     c = PALETTE[i % len(PALETTE)]
     z = zero[(zero["width"] == width) & (zero["seed"] == seed)]  # tau = 0: no retraining needed
@@ -110,16 +98,10 @@ axes[1].set(xlabel="τ", ylabel="success right after pruning", ylim=(-0.02, 1.02
 axes[2].set(xlabel="τ", ylabel="episodes to pass again", ylim=(0, retrain_budget * 1.1))
 axes[0].legend()
 publish("na_fig3_tau", fig,
-        f"Figure 3, left (our run): one pruning step of {len(sweep_agents)} {n_joints}-joint agent(s) of "
+        f"Figure 3, left (our run): one pruning step of {len(agents)} {n_joints}-joint agent(s) of "
         f"width {width}; dotted: success rate before pruning; open triangles: not passed within "
         f"{retrain_budget} episodes.")
-summary = sweep.groupby("tau").agg(size_share=("neurons_after", "mean"),
-                                   accuracy_pruned=("accuracy_pruned", "mean"),
-                                   retrain_episodes_of_passed=("retrain_episodes", mean_or_nan),
-                                   passed_within_budget=("retrain_episodes", lambda v: int(v.notna().sum())),
-                                   agents=("retrain_episodes", "size"))
-summary["size_share"] /= sweep["neurons_before"].iloc[0] if len(sweep) else 1
-summary
+study.tau_summary(sweep)
 
 # %% [markdown]
 # ## Figure 3 (right): three pruning steps, initial widths 32 to 512
@@ -131,19 +113,11 @@ summary
 # it would prune next is not a working agent.
 
 # %%
-iter_rows, missing = [], []
-for w in widths:
-    found = find_arm_agents(n_joints, w, 0)
-    if not found:
-        missing.append(w)
-        continue
-    for r in iterative_study(found[0], iterative_tau, steps=steps, n_episodes=n_episodes,
-                             episode_seed=episode_seed, retrain_budget=iterative_retrain_budget):
-        iter_rows.append({"width": w, **r})
+iterative, missing = study.iterative_table(n_joints, widths, iterative_tau, steps=steps, n_episodes=n_episodes,
+                                          episode_seed=episode_seed, retrain_budget=iterative_retrain_budget)
 if missing:
     print(f"no shipped {n_joints}-joint agent of width {missing} (seed 0): train them with "
           f"scripts/train_arm.py --joints {n_joints} --width W --seed 0")
-iterative = pd.DataFrame(iter_rows)
 iterative
 
 # %%

@@ -1,7 +1,9 @@
-"""The pruning study of the neuron-activation chapter (Figure 3), as stored experiments.
+"""The neuron-activation chapter's studies: distances (Figure 2), pruning (Figure 3) and
+projections between networks (Figures 4-5, the mapping tables).
 
-Two experiments on shipped planar-arm agents (:mod:`rlinside.agents.arm_dqn`), each a store
-artifact (kind ``arm-pruning``) so that the book reads results computed once:
+**Pruning (Figure 3), as stored experiments.** Two experiments on shipped planar-arm agents
+(:mod:`rlinside.agents.arm_dqn`), each a store artifact (kind ``arm-pruning``) so that the
+book reads results computed once:
 
 * :func:`tau_sweep` (Fig. 3 left): prune the agent once at each threshold ``tau`` and record
   the network size, the validation success rate right after pruning (before any retraining:
@@ -16,28 +18,66 @@ Pruning (:func:`rlinside.explain.pruning.prune_mlp`) reads the activations of
 network until the 300-episode validation test passes, with at most ``retrain_budget``
 episodes. A network that does not pass within the budget is recorded with
 ``retrain_episodes = None`` (and, in the iterative study, the study stops there).
+:func:`sweep_agents`, :func:`tau_sweep_table`, :func:`zero_tau_table`, :func:`tau_summary`
+and :func:`iterative_table` run them over the chapter's agents and build the tables of
+``02_pruning``.
+
+**Distances (Figure 2).** :func:`figure2_networks` gives a random, the trained and the pruned
+network of one agent with their activations on the same sample episodes;
+:func:`distance_densities` the densities and tables of their neuron distances (eq. 2),
+:func:`cluster_trees` the per-layer cluster trees cut at ``tau`` (eq. 3), and
+:func:`trained_vs_random` the same comparison over every shipped agent of a width.
+
+**Projections (Section 6).** :func:`project_arms` maps every ordered pair of agents of the
+given arms with the linear mapping (eq. 5; :func:`rlinside.explain.projection.project_networks`)
+and scores it (eqs. 6-8); :func:`error_grid`, :func:`layer_projections` (eq. 9) and
+:func:`layer_cka` summarise the maps per pair of arms; :func:`compare_techniques` sets the
+greedy against the linear map between agents of one arm, on held-out samples.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from rlinside import store
 from rlinside.agents.arm_dqn import (
     ArmDQNConfig,
+    build_q_network,
+    find_arm_agents,
+    load_arm_agent,
     load_arm_weights,
     retrain_until_valid,
     run_episodes,
     save_arm_weights,
     validate,
 )
-from rlinside.explain.pruning import prune_mlp
+from rlinside.envs.planar_arm import transform_joint_observations
+from rlinside.explain.activations import (
+    distance_kde,
+    layer_linkages,
+    layerwise_neuron_distances,
+    neuron_distances,
+    record_activations,
+    upper_triangle,
+)
+from rlinside.explain.projection import Projection, cka_matrix, deduplicate_inputs, project_networks
+from rlinside.explain.pruning import bfs_segmentation, prune_mlp
+from rlinside.nets.mlp import MLP
+from rlinside.utils import seed_everything
 
-__all__ = ["ARTIFACT_KIND", "tau_sweep", "iterative_study", "pruned_agent"]
+__all__ = ["ARTIFACT_KIND", "tau_sweep", "iterative_study", "pruned_agent", "mean_or_nan",
+           "sweep_agents", "tau_sweep_table", "zero_tau_table", "tau_summary", "iterative_table",
+           "ArmNetworks", "figure2_networks", "DistanceDensities", "distance_densities", "LayerTree",
+           "cluster_trees", "TrainedVsRandom", "trained_vs_random",
+           "ArmProjections", "project_arms", "error_grid", "layer_projections", "layer_cka",
+           "TechniqueComparison", "compare_techniques"]
 
 ARTIFACT_KIND = "arm-pruning"
 DEFAULT_COMMAND = "rlinside run neuron_activation/02_pruning"  # the notebook that runs the study
@@ -168,3 +208,378 @@ def mean_or_nan(values) -> float:
     """Mean of the values that are neither None nor NaN (retraining runs that passed); NaN if none."""
     vals = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
     return float(np.mean(vals)) if vals else float("nan")
+
+
+# ------------------------------------------------------------------------------ pruning tables (02)
+
+
+def sweep_agents(n_joints: int, width: int, agent_seeds) -> list:
+    """The shipped agents of the tau sweep: the first stored ``arm-dqn`` artifact of
+    ``(n_joints, width, seed)`` for each seed of ``agent_seeds`` (seeds with none are skipped)."""
+    return [a for s in agent_seeds for a in find_arm_agents(n_joints, width, s)[:1]]
+
+
+def tau_sweep_table(agents, taus, *, n_episodes: int, episode_seed: int, retrain_budget: int) -> pd.DataFrame:
+    """:func:`tau_sweep` of every agent of ``agents``: one row per (agent, tau), with the
+    agent's training ``seed`` first and then :func:`tau_sweep`'s columns."""
+    rows = []
+    for art in agents:
+        for r in tau_sweep(art, taus, n_episodes=n_episodes, episode_seed=episode_seed,
+                           retrain_budget=retrain_budget):
+            rows.append({"seed": art.config["seed"], **r})
+    return pd.DataFrame(rows)
+
+
+def zero_tau_table(n_joints: int, *, n_episodes: int, episode_seed: int) -> pd.DataFrame:
+    """Pruning at ``tau = 0`` (only dead and duplicate neurons merge), no retraining, for every
+    shipped agent of the arm: one row per agent with ``width``, ``seed``, ``sizes after`` (per
+    layer), ``neurons left`` (share of the hidden neurons), ``success before`` / ``success
+    after`` (validation success rate before and right after pruning)."""
+    zero_rows = []
+    for art in find_arm_agents(n_joints):
+        r = tau_sweep(art, [0.0], n_episodes=n_episodes, episode_seed=episode_seed, retrain_budget=0)[0]
+        zero_rows.append({"width": art.config["width"], "seed": art.config["seed"], "sizes after": r["sizes_after"],
+                          "neurons left": r["neurons_after"] / r["neurons_before"],
+                          "success before": r["accuracy_before"], "success after": r["accuracy_pruned"]})
+    return pd.DataFrame(zero_rows)
+
+
+def tau_summary(sweep: pd.DataFrame) -> pd.DataFrame:
+    """The tau sweep table (:func:`tau_sweep_table`) averaged over agents, one row per tau:
+    ``size_share`` (hidden neurons left, as a share of the first row's original network),
+    ``accuracy_pruned``, ``retrain_episodes_of_passed`` (mean over the agents that passed
+    within the budget, :func:`mean_or_nan`), ``passed_within_budget`` and ``agents`` (counts)."""
+    summary = sweep.groupby("tau").agg(size_share=("neurons_after", "mean"),
+                                       accuracy_pruned=("accuracy_pruned", "mean"),
+                                       retrain_episodes_of_passed=("retrain_episodes", mean_or_nan),
+                                       passed_within_budget=("retrain_episodes", lambda v: int(v.notna().sum())),
+                                       agents=("retrain_episodes", "size"))
+    summary["size_share"] /= sweep["neurons_before"].iloc[0] if len(sweep) else 1
+    return summary
+
+
+def iterative_table(n_joints: int, widths, tau: float, *, steps: int, n_episodes: int, episode_seed: int,
+                    retrain_budget: int) -> tuple[pd.DataFrame, list[int]]:
+    """:func:`iterative_study` of the shipped seed-0 agent of each width: ``(table, missing)``.
+
+    ``table`` has one row per (width, step), the ``width`` first and then
+    :func:`iterative_study`'s columns; ``missing`` lists the widths with no shipped agent.
+    """
+    iter_rows, missing = [], []
+    for w in widths:
+        found = find_arm_agents(n_joints, w, 0)
+        if not found:
+            missing.append(w)
+            continue
+        for r in iterative_study(found[0], tau, steps=steps, n_episodes=n_episodes,
+                                 episode_seed=episode_seed, retrain_budget=retrain_budget):
+            iter_rows.append({"width": w, **r})
+    return pd.DataFrame(iter_rows), missing
+
+
+# ------------------------------------------------------------------------------ distances (01)
+
+
+@dataclass
+class ArmNetworks:
+    """The three networks of Figure 2 and their hidden activations on the same sample episodes."""
+
+    config: ArmDQNConfig  #: the trained agent's configuration (shared by all three)
+    nets: dict[str, MLP]  #: ``"random"``, ``"trained"``, ``"pruned"``
+    activations: dict[str, list[list[np.ndarray]]]  #: name -> ``episodes[e][l]: (T, n_l)``
+    prune_rows: list[dict[str, Any]]  #: the steps that made the pruned network (:func:`iterative_study`)
+    summary: pd.DataFrame  #: one row per network: ``hidden layer sizes``, ``validation success``
+
+
+def figure2_networks(n_joints: int, width: int, agent_seed: int, *, n_episodes: int, episode_seed: int,
+                     tau: float, prune_steps: int, prune_episodes: int, retrain_budget: int) -> ArmNetworks:
+    """The shipped agent ``(n_joints, width, agent_seed)``, a network of its architecture with
+    fresh random weights (seed 1234) and the agent after ``prune_steps`` prune-retrain steps at
+    ``tau`` (:func:`pruned_agent`, stored; ``prune_episodes`` sample episodes decide the
+    clusters), with the activations of each on ``n_episodes`` episodes (goals from
+    ``episode_seed``) and their validation success rates."""
+    trained, artifact = load_arm_agent(n_joints, width, agent_seed)
+    config = ArmDQNConfig.from_dict(artifact.config)
+    seed_everything(1234)
+    untrained = build_q_network(config)  # same architecture, fresh random weights
+    pruned, prune_rows = pruned_agent(artifact, tau, steps=prune_steps, n_episodes=prune_episodes,
+                                      episode_seed=episode_seed, retrain_budget=retrain_budget)
+    nets = {"random": untrained, "trained": trained, "pruned": pruned}
+    acts = {k: run_episodes(m, config, n_episodes, episode_seed).activations for k, m in nets.items()}
+    summary = pd.DataFrame([{"network": k, "hidden layer sizes": m.hidden_sizes,
+                             "validation success": validate(m, config).success_rate} for k, m in nets.items()])
+    return ArmNetworks(config, nets, acts, prune_rows, summary)
+
+
+@dataclass
+class DistanceDensities:
+    """Neuron distances (eq. 2) of several networks: densities and summary tables."""
+
+    #: name -> ``{"all-to-all": (grid (G,), density (G,), n_pairs), "layer-wise": (...)}``
+    curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray, int]]]
+    stats: pd.DataFrame  #: one row per network: mean and std of the distances, share below 0.1
+    per_layer: pd.DataFrame  #: index network, one column per layer: mean within-layer distance
+
+
+def distance_densities(activations: dict[str, list[list[np.ndarray]]]) -> DistanceDensities:
+    """Distances between the hidden neurons of each network, all-to-all (every pair of hidden
+    neurons) and layer-wise (pairs within a layer; layers of one neuron are left out), their
+    kernel density estimates (:func:`~rlinside.explain.activations.distance_kde`) and tables.
+
+    ``activations``: name -> ``episodes[e][l]: (T, n_l)`` (e.g. :attr:`ArmNetworks.activations`).
+    """
+    curves, stats, per_layer = {}, [], []
+    for name, a in activations.items():
+        d_all = upper_triangle(neuron_distances(a))
+        layers = layerwise_neuron_distances(a)
+        d_layer = np.concatenate([upper_triangle(D) for D in layers if len(D) > 1])
+        curves[name] = {scope: (*distance_kde(d), len(d)) for scope, d in (("all-to-all", d_all),
+                                                                            ("layer-wise", d_layer))}
+        stats.append({"network": name, "mean distance (all-to-all)": d_all.mean(),
+                      "std (all-to-all)": d_all.std(), "mean distance (layer-wise)": d_layer.mean(),
+                      "std (layer-wise)": d_layer.std(), "pairs at distance < 0.1": (d_all < 0.1).mean()})
+        per_layer.append({"network": name, **{f"layer {k + 1}": upper_triangle(D).mean()
+                                               for k, D in enumerate(layers) if len(D) > 1}})
+    return DistanceDensities(curves, pd.DataFrame(stats), pd.DataFrame(per_layer).set_index("network"))
+
+
+@dataclass(frozen=True)
+class LayerTree:
+    """The cluster tree of one hidden layer, cut where pruning cuts it."""
+
+    linkage: np.ndarray  #: ``(n_l - 1, 4)`` SciPy linkage (average linkage on eq. 2's distances)
+    cut: float  #: ``tau`` times the layer's largest merge distance
+    kept: int  #: clusters below the cut: the neurons the layer keeps when pruned at ``tau``
+
+    @property
+    def neurons(self) -> int:
+        """Neurons of the layer, ``n_l``."""
+        return len(self.linkage) + 1
+
+
+def cluster_trees(activations: dict[str, list[list[np.ndarray]]], tau: float) -> dict[str, list[LayerTree]]:
+    """Per network (``activations``: name -> ``episodes[e][l]: (T, n_l)``), one
+    :class:`LayerTree` per hidden layer, cut at ``tau`` of the layer's largest merge distance
+    (:func:`~rlinside.explain.pruning.bfs_segmentation`, as :func:`~rlinside.explain.pruning.prune_mlp`)."""
+    trees = {}
+    for name, a in activations.items():
+        trees[name] = []
+        for Z in layer_linkages(a):
+            cut = tau * Z[:, 2].max()
+            trees[name].append(LayerTree(Z, cut, len(bfs_segmentation(Z, cut))))
+    return trees
+
+
+@dataclass
+class TrainedVsRandom:
+    """Neuron distances of trained agents against random networks of the same architecture."""
+
+    rows: pd.DataFrame  #: one row per (agent, network): joints, seed, network, mean/std distance, layer ratio
+    paired: pd.DataFrame  #: index (joints, seed), columns (measure, network in {"random", "trained"})
+    trained_mean_below: float  #: share of agents whose trained mean distance is below the random one's
+    trained_std_below: float  #: the same for the spread (std) of the distances
+    trained_ratio_above: float  #: share whose trained last/first layer ratio is above the random one's
+
+
+def trained_vs_random(joints, width: int, *, n_episodes: int, episode_seed: int) -> TrainedVsRandom:
+    """Every shipped agent of ``width`` for the arms in ``joints`` against a random network of
+    its own architecture (seeded ``1234 + agent seed``), on ``n_episodes`` sample episodes
+    (goals from ``episode_seed``): all-to-all mean and std of the distances (eq. 2) and the
+    mean within-layer distance of the last hidden layer over that of the first."""
+    summary_rows = []
+    for art in [a for j in joints for a in find_arm_agents(j, width)]:
+        cfg = ArmDQNConfig.from_dict(art.config)
+        seed_everything(1234 + art.config["seed"])
+        for name, m in (("trained", load_arm_weights(art.file("weights.pt"))[0]), ("random", build_q_network(cfg))):
+            a = run_episodes(m, cfg, n_episodes, episode_seed).activations
+            d_all = upper_triangle(neuron_distances(a))
+            layer_means = [upper_triangle(D).mean() for D in layerwise_neuron_distances(a)]
+            summary_rows.append({"joints": cfg.n_joints, "seed": cfg.seed, "network": name,
+                                 "mean distance": d_all.mean(), "std distance": d_all.std(),
+                                 "last/first layer ratio": layer_means[-1] / layer_means[0]})
+    across = pd.DataFrame(summary_rows)
+    paired = across.pivot_table(index=["joints", "seed"], columns="network",
+                                values=["mean distance", "std distance", "last/first layer ratio"])
+    lower_mean = (paired[("mean distance", "trained")] < paired[("mean distance", "random")]).mean()
+    lower_std = (paired[("std distance", "trained")] < paired[("std distance", "random")]).mean()
+    ratio_up = (paired[("last/first layer ratio", "trained")] > paired[("last/first layer ratio", "random")]).mean()
+    return TrainedVsRandom(across, paired, lower_mean, lower_std, ratio_up)
+
+
+# ------------------------------------------------------------------------------ projections (03)
+
+
+def _diagonal_share(P: np.ndarray) -> float:
+    """Share of target layers whose largest entry of the layer projection ``P: (L_s, L_t)`` is
+    the source layer of the same depth (NaN entries never win)."""
+    return float(np.mean(np.nanargmax(np.nan_to_num(P, nan=-1), axis=0) == np.arange(P.shape[1])))
+
+
+def _samples(model: MLP, config: ArmDQNConfig, n_episodes: int, episode_seed: int) -> np.ndarray:
+    """Deduplicated observations ``(N, n_in)`` of ``n_episodes`` episodes of ``model``."""
+    obs = run_episodes(model, config, n_episodes, episode_seed, record_activations=False).observations
+    return deduplicate_inputs(obs.reshape(-1, obs.shape[-1]))
+
+
+@dataclass
+class ArmProjections:
+    """Linear mappings between every ordered pair of agents of several arms (:func:`project_arms`)."""
+
+    joints: list[int]  #: the arms
+    agent_seeds: list[int]  #: training seeds of the agents per arm
+    transform: str  #: input transformation of the main figures between arms (``balanced``, ``naive``)
+    #: one row per mapping: ``source→target`` (arms), ``inputs`` (reflexive, same arm, naive,
+    #: balanced, untrained source), source and target seed, normalised error, saturation, coverage
+    mappings: pd.DataFrame
+    table: pd.DataFrame  #: ``mappings`` by (source→target, inputs): mean, std, count of the three metrics
+    projections: dict[tuple[int, int, str], list[Projection]]  #: (source arm, target arm, inputs) -> maps
+    #: (source arm, target arm) -> ``(source, target)`` per-layer activations ``(N, n_l)`` of each
+    #: mapping with ``transform`` inputs (same-arm pairs: other agents; reflexive with one seed)
+    pair_activations: dict[tuple[int, int], list[tuple[list[np.ndarray], list[np.ndarray]]]]
+
+    @property
+    def diag_kind(self) -> str:
+        """The inputs of the same-arm cells: ``same arm`` (other agents), or ``reflexive`` with one seed."""
+        return "same arm" if len(self.agent_seeds) > 1 else "reflexive"
+
+
+def project_arms(joints, width: int, agent_seeds, *, n_episodes: int, episode_seed: int, lam: float,
+                 transform: str) -> ArmProjections:
+    """Map every ordered pair of the shipped agents ``(arm in joints, seed in agent_seeds)`` of
+    ``width`` with the linear mapping (eq. 5, penalty ``lam``) on the target's samples
+    (deduplicated observations of ``n_episodes`` episodes, goals from ``episode_seed``),
+    translated into the source arm's inputs.
+
+    Between arms both ``naive`` and ``balanced`` inputs are mapped; an agent onto itself is the
+    ``reflexive`` baseline, onto another agent of its arm ``same arm``. For each target agent
+    and source arm one ``untrained source`` (random weights, seeded 99, of the source's
+    architecture) with ``transform`` inputs. The errors (eq. 6) are measured on the fitting
+    samples. The fit is :func:`~rlinside.explain.projection.project_networks`; the activations
+    for the error and for CKA are recorded once more from the same inputs (identical values).
+    """
+    keys = [(n, s) for n in joints for s in agent_seeds]  # (joints, training seed) of each agent
+    agents = {k: load_arm_agent(k[0], width, k[1]) for k in keys}
+    models = {k: m for k, (m, _) in agents.items()}
+    configs = {k: ArmDQNConfig.from_dict(a.config) for k, (_, a) in agents.items()}
+    samples = {k: _samples(models[k], configs[k], n_episodes, episode_seed) for k in keys}
+    seed_everything(99)
+    untrained = {k: build_q_network(configs[k]) for k in keys}
+
+    def mapping(src: tuple[int, int], tgt: tuple[int, int], mode: str, source_models=models):
+        xt = samples[tgt]
+        xs = transform_joint_observations(xt, tgt[0], src[0], mode) if src[0] != tgt[0] else xt
+        p = project_networks(source_models[src], models[tgt], xt, source_inputs=xs, method="linear", lam=lam)
+        s_act = record_activations(source_models[src], [xs])[0]
+        t_act = record_activations(models[tgt], [xt])[0]
+        return p, p.normalized_error(s_act, t_act), (s_act, t_act)
+
+    def input_kinds(src, tgt) -> tuple[str, ...]:
+        if src == tgt:
+            return ("reflexive",)
+        return ("same arm",) if src[0] == tgt[0] else ("naive", "balanced")
+
+    rows, projections, pair_acts = [], {}, {}
+    for src, tgt in itertools.product(keys, keys):
+        for kind in input_kinds(src, tgt):
+            p, err, a_ = mapping(src, tgt, "naive" if kind in ("naive", "same arm", "reflexive") else kind)
+            projections.setdefault((src[0], tgt[0], kind), []).append(p)
+            if kind in (transform, "same arm") or (kind == "reflexive" and len(agent_seeds) == 1):
+                pair_acts.setdefault((src[0], tgt[0]), []).append(a_)
+            rows.append({"source→target": f"{src[0]}→{tgt[0]}", "inputs": kind, "source seed": src[1],
+                         "target seed": tgt[1], "normalised error": err,
+                         "saturation": p.saturation(), "coverage": p.coverage()})
+        if src[1] == tgt[1]:  # one untrained source per (target agent, source arm)
+            kind = transform if src[0] != tgt[0] else "naive"
+            u, u_err, _ = mapping(src, tgt, kind, source_models=untrained)
+            rows.append({"source→target": f"{src[0]}→{tgt[0]}", "inputs": "untrained source",
+                         "source seed": src[1], "target seed": tgt[1], "normalised error": u_err,
+                         "saturation": u.saturation(), "coverage": u.coverage()})
+    mappings = pd.DataFrame(rows)
+    table = (mappings.groupby(["source→target", "inputs"], sort=False)
+             [["normalised error", "saturation", "coverage"]].agg(["mean", "std", "count"]))
+    return ArmProjections(list(joints), list(agent_seeds), transform, mappings, table, projections, pair_acts)
+
+
+def error_grid(result: ArmProjections, kind: str) -> np.ndarray:
+    """Mean normalised error per (source arm, target arm), ``(J, J)`` in the order of
+    ``result.joints``, for inputs ``kind`` (``naive``, ``balanced``, ``untrained source``).
+    Same-arm cells use other agents of the arm (the reflexive map when only one seed is given),
+    except for untrained sources."""
+    joints, table = result.joints, result.table
+    g = np.full((len(joints), len(joints)), np.nan)
+    for i, a in enumerate(joints):
+        for j, b in enumerate(joints):
+            k = kind if a != b or kind == "untrained source" else result.diag_kind
+            g[i, j] = table.loc[(f"{a}→{b}", k), ("normalised error", "mean")]
+    return g
+
+
+def layer_projections(result: ArmProjections) -> tuple[dict[tuple[int, int], np.ndarray], pd.DataFrame]:
+    """Mean layer projection matrices (eq. 9) per pair of arms, ``(a, b) -> (L_source, L_target)``
+    (NaN-mean over the agent pairs; ``result.transform`` inputs between arms, ``diag_kind`` maps
+    within one), and a table per pair: the mean share from source layer 1, the shares of target
+    layers fed mostly by the same-depth source layer and by source layer 1, the mean diagonal share."""
+    joints = result.joints
+    mean_P = {(a, b): np.nanmean([p.layer_projection()
+                                  for p in result.projections[(a, b, result.transform if a != b
+                                                               else result.diag_kind)]], axis=0)
+              for a, b in itertools.product(joints, joints)}
+    layer_rows = []
+    for (a, b), P in mean_P.items():
+        best = np.nanargmax(np.nan_to_num(P, nan=-1), axis=0)
+        layer_rows.append({"source→target": f"{a}→{b}", "mean share from source layer 1": float(np.nanmean(P[0])),
+                           "target layers fed mostly by the same-depth source layer":
+                               float(np.mean(best == np.arange(P.shape[1]))),
+                           "target layers fed mostly by source layer 1": float(np.mean(best == 0)),
+                           "mean diagonal share": float(np.nanmean(np.diag(P)))})
+    return mean_P, pd.DataFrame(layer_rows)
+
+
+def layer_cka(result: ArmProjections) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    """Mean linear CKA between the layers of the agents of each pair of arms, ``"a→b" ->
+    (L_source, L_target)`` over :attr:`ArmProjections.pair_activations`, and a table per pair:
+    the mean diagonal CKA and the CKA of the first and of the last layers."""
+    joints = result.joints
+    cka = {f"{a}→{b}": np.mean([cka_matrix(sa, ta) for sa, ta in result.pair_activations[(a, b)]], axis=0)
+           for a, b in itertools.product(joints, joints)}
+    table = pd.DataFrame([{"source→target": k, "mean diagonal CKA": float(np.mean(np.diag(v))),
+                           "layer 1 ↔ layer 1": float(v[0, 0]), "layer 6 ↔ layer 6": float(v[-1, -1])}
+                          for k, v in cka.items()])
+    return cka, table
+
+
+@dataclass
+class TechniqueComparison:
+    """Greedy against linear maps between agents of one arm (:func:`compare_techniques`)."""
+
+    n_agents: int  #: agents of the arm
+    #: one row per (ordered pair, method): source, target, method, normalised error (held out),
+    #: saturation, coverage, diagonal (share of target layers fed mostly by the same-depth layer)
+    pairs: pd.DataFrame
+    means: pd.DataFrame  #: the metrics averaged per method
+
+
+def compare_techniques(same_arm: int, *, n_episodes: int, episode_seed: int, lam: float) -> TechniqueComparison:
+    """Greedy and linear (``lam``) maps between every ordered pair of the shipped agents of the
+    arm ``same_arm`` (all widths and seeds), fitted on the samples of ``n_episodes`` episodes of
+    the first agent (goals from ``episode_seed``) and scored (eq. 6) on held-out episodes
+    (``episode_seed + 1000``). Fits by :func:`~rlinside.explain.projection.project_networks`."""
+    same = [(a.config["width"], a.config["seed"], load_arm_weights(a.file("weights.pt"))[0])
+            for a in find_arm_agents(same_arm)]
+    cfg_same = ArmDQNConfig.from_dict(find_arm_agents(same_arm)[0].config)
+    x_fit = _samples(same[0][2], cfg_same, n_episodes, episode_seed)
+    x_test = _samples(same[0][2], cfg_same, n_episodes, episode_seed + 1000)
+    technique_rows = []
+    for (wa, sa, ma), (wb, sb, mb) in itertools.permutations(same, 2):
+        src_test, tgt_test = record_activations(ma, [x_test])[0], record_activations(mb, [x_test])[0]
+        for method in ("greedy", "linear"):
+            proj = project_networks(ma, mb, x_fit, method=method, lam=lam)
+            technique_rows.append({
+                "source": f"w{wa} s{sa}", "target": f"w{wb} s{sb}", "method": method,
+                "normalised error (held out)": proj.normalized_error(src_test, tgt_test),
+                "saturation": proj.saturation(), "coverage": proj.coverage(),
+                "diagonal": _diagonal_share(proj.layer_projection()),
+            })
+    techniques = pd.DataFrame(technique_rows)
+    means = techniques.groupby("method")[["normalised error (held out)", "saturation", "coverage", "diagonal"]].mean()
+    return TechniqueComparison(len(same), techniques, means)
