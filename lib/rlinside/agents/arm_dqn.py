@@ -69,6 +69,7 @@ import torch.nn.functional as F
 from scipy.stats import binom
 from tqdm import tqdm  # text bars: tqdm.auto warns in a kernel without ipywidgets
 
+from rlinside.agents import shipped
 from rlinside.agents._config import check_resumable
 from rlinside.agents.rundir import MetricsLog, load_checkpoint, rng_states, save_payload, set_rng_states
 from rlinside.envs.planar_arm import (
@@ -820,6 +821,6 @@ def load_arm_agent(n_joints: int = 2, width: int = 32, seed: int = 0, **config_f
             f"in {store.data_root()} or {store.cache_root()}; train and ship it with: python "
             f"scripts/train_arm.py --joints {n_joints} --width {width} --seed {seed}"
         )
-    art = found[0]
-    model, _ = load_arm_weights(art.file("weights.pt"))
+    art = shipped.most_trained(found)
+    model, _ = shipped.load_net("arm-dqn", art)
     return model, art

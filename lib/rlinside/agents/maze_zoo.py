@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from rlinside import store
+from rlinside.agents import shipped
 from rlinside.agents.maze_a2c import (
     evaluate_maze,
     export_maze_weights,
@@ -80,8 +81,8 @@ def load_policy(**filters) -> tuple[torch.nn.Module, store.Artifact]:
             f"no {ARTIFACT_KIND} artifact in {store.data_root()} or {store.cache_root()}; train one with "
             "python scripts/train_maze.py --run-dir runs/maze_s0 and ship it with --ship"
         )
-    art = found[-1]
-    net, _ = load_maze_policy(art.file("weights.pt"))
+    art = shipped.most_trained(found)
+    net, _ = shipped.load_net("maze-policy", art)
     return net, art
 
 

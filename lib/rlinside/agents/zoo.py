@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from rlinside import store
-from rlinside.agents import registry
+from rlinside.agents import registry, shipped
 from rlinside.agents.rundir import snapshots
 
 __all__ = [
@@ -349,12 +349,10 @@ def find_agents(agent: str | None = None, game: str | None = None, stage: str | 
 def most_trained() -> list:
     """One artifact per shipped (agent, game): its final agent, or its early one when no final
     is shipped yet (in the order of :func:`find_agents`)."""
-    best: dict[tuple[str, str], Any] = {}
+    groups: dict[tuple[str, str], list] = {}
     for art in find_agents():
-        key = (art.config["agent"], art.config["game"])
-        if key not in best or STAGES.index(art.config["stage"]) >= STAGES.index(best[key].config["stage"]):
-            best[key] = art
-    return list(best.values())
+        groups.setdefault((art.config["agent"], art.config["game"]), []).append(art)
+    return [shipped.most_trained(group) for group in groups.values()]
 
 
 def load_agent(agent: str, game: str, stage: str = "final", device: torch.device | None = None):
@@ -368,8 +366,8 @@ def load_agent(agent: str, game: str, stage: str = "final", device: torch.device
             f"scripts/train_atari.py --game {game} {_spec(agent).train_command} --run-dir runs/RUN "
             f"and ship it with python scripts/ship_atari_agent.py --run-dir runs/RUN --agent {agent}"
         )
-    art = found[-1]
-    net, _ = load_weights_file(agent, art.file("weights.pt"), device=device)
+    art = shipped.most_trained(found)
+    net, _ = shipped.load_net(agent, art, device=device)
     return net, art
 
 
