@@ -114,6 +114,7 @@ def train_maze(config: MazeA2CConfig, run_dir: str | Path, *, progress: bool = T
     step = episode = updates = 0
     wall = 0.0
     ckpt = run_dir / "checkpoint.pt"
+    games = None  # the games in progress at the checkpoint, to continue exactly
     if ckpt.exists():
         payload = load_checkpoint(ckpt, FORMAT, "a maze A2C")
         check_resumable(payload["config"], config, run_dir, RESUMABLE_CHANGES)
@@ -121,6 +122,7 @@ def train_maze(config: MazeA2CConfig, run_dir: str | Path, *, progress: bool = T
         opt.load_state_dict(payload["optimizer"])
         set_rng_states(payload["rng"], rng)
         step, episode, updates, wall = payload["step"], payload["episode"], payload["updates"], payload["wall_time"]
+        games = payload.get("games")  # absent in checkpoints made before games were saved
     elif config.init_weights is not None:
         init, _ = load_maze_policy(config.init_weights)
         if init.lstm_size != config.lstm_size or init.image_size != env_cfg.image_size:
@@ -132,11 +134,19 @@ def train_maze(config: MazeA2CConfig, run_dir: str | Path, *, progress: bool = T
     metrics = MetricsLog(run_dir / "metrics.csv", keep_episodes=episode, fields=METRICS_FIELDS)
     envs = [MarbleMazeEnv(env_cfg) for _ in range(config.n_envs)]
     try:
-        obs = np.stack([env.reset(seed=_episode_seed(config.seed, episode + i))[0] for i, env in enumerate(envs)])
-        next_episode = episode + config.n_envs  # seeds of episodes started but not finished
-        ep_return = np.zeros(config.n_envs)
-        ep_len = np.zeros(config.n_envs, dtype=np.int64)
-        state = net.initial_state(config.n_envs)
+        if games is not None:  # resume every game where it was, with the LSTM state it had
+            for env, snap in zip(envs, games["envs"]):
+                env.reset(seed=0)
+                env.restore(snap)
+            obs, next_episode = games["obs"].copy(), games["next_episode"]
+            ep_return, ep_len = games["ep_return"].copy(), games["ep_len"].copy()
+            state = (games["state"][0].clone(), games["state"][1].clone())
+        else:
+            obs = np.stack([env.reset(seed=_episode_seed(config.seed, episode + i))[0] for i, env in enumerate(envs)])
+            next_episode = episode + config.n_envs  # seeds of episodes started but not finished
+            ep_return = np.zeros(config.n_envs)
+            ep_len = np.zeros(config.n_envs, dtype=np.int64)
+            state = net.initial_state(config.n_envs)
         t_start = time.perf_counter()
         last_ckpt = step
         recent: list[float] = []
@@ -199,10 +209,13 @@ def train_maze(config: MazeA2CConfig, run_dir: str | Path, *, progress: bool = T
                     bar.set_postfix(success100=f"{np.mean(recent):.2f}", episodes=episode, refresh=False)
             if step - last_ckpt >= config.checkpoint_every or step >= config.total_steps:
                 last_ckpt = step
-                # episodes in progress are restarted on resume: count them as not yet begun
+                # the games in progress go into the checkpoint, so that a resumed run continues them
+                games_now = {"envs": [env.snapshot() for env in envs], "obs": obs.copy(),
+                             "next_episode": next_episode, "ep_return": ep_return.copy(),
+                             "ep_len": ep_len.copy(), "state": (state[0].clone(), state[1].clone())}
                 save_payload(ckpt, {"format": FORMAT, "config": config.to_dict(), "net": net.state_dict(),
                                     "optimizer": opt.state_dict(), "rng": rng_states(rng), "step": step,
-                                    "episode": episode, "updates": updates,
+                                    "episode": episode, "updates": updates, "games": games_now,
                                     "wall_time": wall + time.perf_counter() - t_start})
             if stop_after is not None and step >= stop_after:
                 return None

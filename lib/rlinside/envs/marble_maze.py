@@ -59,8 +59,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import tempfile
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -355,6 +357,33 @@ class MarbleMazeEnv(gym.Env):
         obs = self._observe()
         truncated = not success and self._steps >= c.max_steps
         return obs, float(reward), bool(success), bool(truncated), self._info()
+
+    def snapshot(self) -> dict:
+        """The whole state of the game in progress (the pybullet world as ``saveBullet``
+        bytes, tilt, step count, the observation delay line and the random generator), for a
+        checkpoint; :meth:`restore` continues it bit-identically in an environment built
+        with the same config."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "world.bullet"
+            pybullet.saveBullet(str(path), physicsClientId=self._client)
+            world = path.read_bytes()
+        return {"bullet": world, "tilt": self._tilt.copy(), "steps": self._steps,
+                "last_frame": None if self._last_frame is None else self._last_frame.copy(),
+                "frames": [f.copy() for f in self._frames], "np_random": self.np_random.bit_generator.state}
+
+    def restore(self, snap: dict) -> None:
+        """Put the environment in the state of :meth:`snapshot`."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "world.bullet"
+            path.write_bytes(snap["bullet"])
+            pybullet.restoreState(fileName=str(path), physicsClientId=self._client)
+        self._tilt = np.array(snap["tilt"], dtype=float)
+        self._steps = int(snap["steps"])
+        self._last_frame = snap["last_frame"]
+        self._frames.clear()
+        self._frames.extend(snap["frames"])
+        self.np_random.bit_generator.state = snap["np_random"]
+        self._set_gravity()
 
     def render(self):
         if self.render_mode != "rgb_array":
