@@ -27,7 +27,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from rlinside.agents.zoo import AGENTS, STAGES, select_snapshot, ship_agent
+from rlinside.agents import shipped
+from rlinside.agents.zoo import AGENTS, STAGES, select_snapshot
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python scripts/ship_atari_agent.py " + " ".join(argv if argv is not None else sys.argv[1:])
     stages = STAGES if a.stage == "both" else (a.stage,)
     for stage in stages:
-        art = ship_agent(a.run_dir, a.agent, stage, weights=a.weights, episodes=a.episodes,
-                         seed=a.seed, command=command, progress=True, selection=selection)
+        art = shipped.ship(a.agent, a.run_dir, stage=stage, weights=a.weights, episodes=a.episodes,
+                           seed=a.seed, command=command, progress=True, selection=selection)
         m = art.manifest["metrics"]
         print(f"shipped {art.kind}/{art.key}: {a.agent} {art.config['game']} {stage} at step "
               f"{m['agent_steps']}: {m['eval_mean']:.1f} +- {m['eval_std']:.1f} over "

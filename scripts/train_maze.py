@@ -47,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
                            init_weights=str(args.init_weights) if args.init_weights else None,
                            critic_warmup_updates=args.critic_warmup)
     if args.ship:
-        from rlinside.agents.maze_zoo import ship_policy
+        from rlinside.agents import shipped
 
-        art = ship_policy(args.run_dir, episodes=args.episodes)
+        art = shipped.ship("maze-policy", args.run_dir, episodes=args.episodes)
         m = art.manifest["metrics"]
         print(f"shipped {art.path}: success {m['success_rate']:.3f} with memory, "
               f"{m['success_rate_no_memory']:.3f} without, over {m['episodes']} test episodes")

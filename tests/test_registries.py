@@ -38,6 +38,10 @@ def dummy_train(config, run_dir):
     return None
 
 
+def dummy_ship(run_dir, *, agent, stage):
+    return {"shipped": str(run_dir), "agent": agent, "stage": stage}
+
+
 class InputTimesGradient:
     """A seventh method: the input times its gradient (Shrikumar et al. 2016)."""
 
@@ -54,7 +58,8 @@ def dummy_family():
     kind = registry.register(registry.AgentKind(
         "dummy-dqn", "Dummy DQN", "atari", __name__, "DummyConfig", "dummy_train", "dummy_load", None, None,
         "atari-agent", recurrent=False, output="q", heads=("action", "value_stream", "advantage_stream"),
-        protocol="greedy", config_overrides={"frames": 2}))
+        protocol="greedy", config_overrides={"frames": 2}, ship=f"{__name__}:dummy_ship",
+        ship_options={"agent": "dummy-dqn"}))
     try:
         yield kind
     finally:
@@ -77,6 +82,10 @@ def test_a_new_family_is_seen_by_the_zoo_and_the_studies(dummy_family):
     assert not study.is_recurrent("dummy-dqn") and "dummy-dqn" in study.feed_forward_agents()
     net, meta = zoo.load_weights_file("dummy-dqn", "unused.pt")
     assert meta == {"step": 0}
+    from rlinside.agents import shipped
+
+    assert shipped.ship("dummy-dqn", "runs/x", stage="final") == {"shipped": "runs/x", "agent": "dummy-dqn",
+                                                                  "stage": "final"}
     assert list(study.heads("dummy-dqn", 1)) == [
         "Q(s, chosen action)", "value stream V(s)", "advantage stream A(s, chosen action)"]
 

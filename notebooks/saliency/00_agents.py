@@ -38,33 +38,13 @@ filmstrip_seed: int = 0  # evaluation game the filmstrip is taken from | [0, 2_1
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from rlinside.agents.zoo import (
-    AGENTS,
-    find_agents,
-    load_agent,
-    most_trained,
-    play_frames,
-    read_metrics,
-    selection_rows,
-    summary_rows,
-)
+from rlinside.agents.zoo import find_agents, most_trained, selection_rows, summary_rows
 from rlinside.plots import PALETTE, publish, set_theme
+from rlinside.studies import saliency as study
 
 set_theme()
-PAPER_TABLE = [("dddqn", "Breakout"), ("dddqn", "Seaquest"), ("drqn", "Seaquest"),
-               ("a2c", "Breakout"), ("a2c", "Seaquest"), ("a2c-lstm", "Seaquest")]
 shipped = find_agents()
-status = []
-for agent, game in PAPER_TABLE:
-    arts = [a for a in shipped if a.config["agent"] == agent and a.config["game"] == game]
-    stages = {a.config["stage"]: a for a in arts}
-    status.append({
-        "agent": AGENTS[agent].label, "game": game,
-        "early": f"step {stages['early'].config['step']:,}" if "early" in stages else "not shipped yet",
-        "final": f"step {stages['final'].config['step']:,}" if "final" in stages else "not shipped yet",
-        "train with": f"scripts/train_atari.py --game {game} {AGENTS[agent].train_command}",
-    })
-pd.DataFrame(status)
+study.zoo_status(shipped)
 
 # %% [markdown]
 # ## Evaluation
@@ -110,28 +90,15 @@ candidates
 
 # %%
 finals = most_trained()  # the final agent of each (agent, game), else its early one
-
-
-def label(art):
-    name = AGENTS[art.config["agent"]].label
-    return name if art.config["stage"] == "final" else f"{name} (early only)"
-
-
-games = sorted({a.config["game"] for a in finals})
+curves = study.learning_curves(finals, shipped, smoothing)
 if finals:
-    fig, axes = plt.subplots(1, len(games), figsize=(5.5 * len(games), 3.6), squeeze=False)
-    for ax, game in zip(axes[0], games):
-        for _i, art in enumerate(a for a in finals if a.config["game"] == game):
-            cols = read_metrics(art.file("metrics.csv"))
-            if not cols:
-                continue
-            ret = pd.Series(cols["return"]).rolling(smoothing, min_periods=1).mean()
-            color = PALETTE[list(AGENTS).index(art.config["agent"]) % len(PALETTE)]
-            ax.plot(cols["step"] / 1e6, ret, color=color, label=label(art))
-            early = [a for a in shipped if a.config["stage"] == "early"
-                     and a.config["agent"] == art.config["agent"] and a.config["game"] == game]
-            for e in early:
-                ax.axvline(e.config["step"] / 1e6, color=color, ls=":", lw=1)
+    fig, axes = plt.subplots(1, len(curves), figsize=(5.5 * len(curves), 3.6), squeeze=False)
+    for ax, (game, game_curves) in zip(axes[0], curves.items()):
+        for c in game_curves:
+            color = PALETTE[c.order % len(PALETTE)]
+            ax.plot(c.step / 1e6, c.score, color=color, label=c.label)
+            for step in c.early_steps:
+                ax.axvline(step / 1e6, color=color, ls=":", lw=1)
         ax.set(title=game, xlabel="agent steps (millions)", ylabel=f"score, mean of {smoothing} games")
         ax.legend(loc="best", fontsize=8)
     publish("sal_agents_curves", fig,
@@ -148,19 +115,15 @@ else:
 
 # %%
 if finals:
+    strips = study.filmstrips(finals, filmstrip_frames, filmstrip_every, filmstrip_seed)
     fig, axes = plt.subplots(len(finals), filmstrip_frames,
                              figsize=(1.6 * filmstrip_frames, 2.2 * len(finals)), squeeze=False)
-    for row, art in zip(axes, finals):
-        agent, game = art.config["agent"], art.config["game"]
-        net, _ = load_agent(agent, game, art.config["stage"])
-        frames, scores, _ = play_frames(agent, net, game, steps=filmstrip_frames * filmstrip_every,
-                                        seed=filmstrip_seed)
-        for j, ax in enumerate(row):
-            t = (j + 1) * filmstrip_every - 1
-            ax.imshow(frames[t])
+    for row, strip in zip(axes, strips):
+        for ax, t, frame, score in zip(row, strip.steps, strip.frames, strip.scores):
+            ax.imshow(frame)
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(f"t={t + 1}, score {scores[t]:.0f}", fontsize=7)
-        row[0].set_ylabel(f"{label(art)}\n{game}", fontsize=8)
+            ax.set_title(f"t={t + 1}, score {score:.0f}", fontsize=7)
+        row[0].set_ylabel(f"{study.checkpoint_label(strip.art)}\n{strip.art.config['game']}", fontsize=8)
     publish("sal_agents_filmstrips", fig, "The most trained agents playing (every "
             f"{filmstrip_every}th agent step of evaluation game {filmstrip_seed}).")

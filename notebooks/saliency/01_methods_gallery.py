@@ -44,46 +44,23 @@ palette: str = "paper"  # "paper" (positive green, negative red) or "colorblind"
 alpha: float = 0.5  # opacity of a saliency value of +-1 on the screen (the paper: 0.5) | (0, 1]
 
 # %%
-import pandas as pd
-import torch
-
-from rlinside.agents.zoo import AGENTS, find_agents, load_agent, play_states
-from rlinside.explain.saliency import (
-    METHOD_NAMES,
-    advantage_stream,
-    explain_all,
-    normalize,
-    value_stream,
-)
+from rlinside.explain.saliency import METHOD_NAMES
 from rlinside.plots import publish, set_theme
 from rlinside.plots.saliency import gallery, overlay, reduce_channels
-from rlinside.studies.saliency import is_recurrent, saliency_model
+from rlinside.studies import saliency as study
 
 set_theme()
-
-METHODS = METHOD_NAMES
-
-
-def explain(model, net, obs, target, forward_kwargs=None):
-    """All six maps of one observation ``(1, C, 84, 84)``: name -> (raw (1, C', 84, 84), scaled)."""
-    raw = explain_all(model, obs, target, getattr(net.torso, cam_layer), forward_kwargs=forward_kwargs)
-    return {name: (r, normalize(r, mode="frame")) for name, r in raw.items()}
-
-
-states = []
-for art in find_agents():
-    agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
-    net, _ = load_agent(agent, game, stage)
-    observations, screens, actions, carried = play_states(agent, net, game, steps=warmup_steps, seed=seed,
-                                                          return_states=True)
-    # recurrent agents are explained from the state they carried into this step
-    model = saliency_model(agent, net, carried[-1]) if is_recurrent(agent) else net
-    obs = torch.from_numpy(observations[-1:])
-    states.append({"art": art, "net": net, "model": model, "obs": obs, "screen": screens[-1],
-                   "action": int(actions[-1]), "maps": explain(model, net, obs, int(actions[-1]))})
+states = study.explain_shipped(warmup_steps, seed, cam_layer)
 print(f"{len(states)} agent(s) explained: "
-      + ", ".join(f"{AGENTS[s['art'].config['agent']].label} {s['art'].config['game']} "
-                  f"{s['art'].config['stage']} (action {s['action']})" for s in states))
+      + ", ".join(f"{study.label(s.agent)} {s.art.config['game']} "
+                  f"{s.art.config['stage']} (action {s.action})" for s in states))
+
+
+def draw(screen, maps):
+    """One gallery row: the newest frame of each method's scaled map on the screen."""
+    return [overlay(screen, reduce_channels(scaled, "latest")[0], alpha=alpha, palette=palette)
+            for raw, scaled in maps.values()]
+
 
 # %% [markdown]
 # ## The gallery
@@ -95,20 +72,18 @@ print(f"{len(states)} agent(s) explained: "
 # %%
 def label(art):
     c = art.config
-    return f"{AGENTS[c['agent']].label} {c['game']}\n{c['stage']}, {c['step']:,} steps"
+    return f"{study.label(c['agent'])} {c['game']}\n{c['stage']}, {c['step']:,} steps"
 
 
 if states:
-    rows = [[overlay(s["screen"], reduce_channels(scaled, "latest")[0], alpha=alpha, palette=palette)
-             for raw, scaled in s["maps"].values()] for s in states]
-    fig = gallery(rows, row_labels=[label(s["art"]) for s in states], col_labels=list(METHODS),
-                  palette=palette)
+    fig = gallery([draw(s.screen, s.maps) for s in states], row_labels=[label(s.art) for s in states],
+                  col_labels=list(METHOD_NAMES), palette=palette)
     publish("sal_methods_gallery", fig,
             "The six saliency methods on one state per agent: "
-            + "; ".join(f"{AGENTS[s['art'].config['agent']].label} {s['art'].config['game']} "
-                        f"{s['art'].config['stage']} ({s['art'].config['step']:,} training steps), "
+            + "; ".join(f"{study.label(s.agent)} {s.art.config['game']} "
+                        f"{s.art.config['stage']} ({s.art.config['step']:,} training steps), "
                         f"state after {warmup_steps} decisions of evaluation game {seed}, "
-                        f"action {s['action']}" for s in states)
+                        f"action {s.action}" for s in states)
             + f". Grad-CAM family at torso.{cam_layer}; gradient methods: newest frame t; "
             "each map scaled by its own maximum |value|.")
 else:
@@ -125,16 +100,9 @@ else:
 # agents it shows how strongly each one's output depends on its input.
 
 # %%
-stats = []
-for s in states:
-    for name, (raw, _) in s["maps"].items():
-        mags = raw.abs().sum().item()
-        stats.append({"agent": AGENTS[s["art"].config["agent"]].label, "game": s["art"].config["game"],
-                      "stage": s["art"].config["stage"], "method": name,
-                      "positive mass": raw.clamp(min=0).sum().item() / mags if mags > 0 else float("nan"),
-                      "max |value|": raw.abs().max().item()})
-(pd.DataFrame(stats).style.format({"positive mass": "{:.3f}", "max |value|": "{:.2e}"}).hide(axis="index")
- if stats else "no agent explained")
+stats = study.map_statistics(states)
+(stats.style.format({"positive mass": "{:.3f}", "max |value|": "{:.2e}"}).hide(axis="index")
+ if len(stats) else "no agent explained")
 
 # %% [markdown]
 # ## Value stream against advantage stream
@@ -145,19 +113,15 @@ for s in states:
 # the advantage `A(s, a)` of the chosen action, same state as above.
 
 # %%
-duel = [s for s in states if s["art"].config["agent"] == "dddqn"]
+duel = [s for s in states if study.has_streams(s.agent)]
 for s in duel:
-    art = s["art"]
-    targets = {"value stream V(s)": value_stream(),
-               f"advantage stream A(s, {s['action']})": advantage_stream(s["action"])}
-    stream_maps = {k: explain(s["net"], s["net"], s["obs"], t, {"return_streams": True}) for k, t in targets.items()}
-    rows = [[overlay(s["screen"], reduce_channels(scaled, "latest")[0], alpha=alpha, palette=palette)
-             for raw, scaled in maps.values()] for maps in stream_maps.values()]
-    fig = gallery(rows, row_labels=list(stream_maps), col_labels=list(METHODS), palette=palette)
-    c = art.config
+    stream_maps = study.stream_maps(s, cam_layer)
+    fig = gallery([draw(s.screen, maps) for maps in stream_maps.values()], row_labels=list(stream_maps),
+                  col_labels=list(METHOD_NAMES), palette=palette)
+    c = s.art.config
     publish(f"sal_streams_{c['game'].lower()}_{c['stage']}", fig,
-            f"Value and advantage streams of the {AGENTS['dddqn'].label} on {c['game']} ({c['stage']}, "
+            f"Value and advantage streams of the {study.label(s.agent)} on {c['game']} ({c['stage']}, "
             f"{c['step']:,} training steps), state after {warmup_steps} decisions of evaluation "
-            f"game {seed}, action {s['action']}; Grad-CAM family at torso.{cam_layer}.")
+            f"game {seed}, action {s.action}; Grad-CAM family at torso.{cam_layer}.")
 if not duel:
     print("No DDDQN is shipped yet: no stream comparison.")

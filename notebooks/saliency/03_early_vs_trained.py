@@ -35,33 +35,17 @@ palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange) | {p
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
-import torch
 
-from rlinside.agents.zoo import (
-    AGENTS,
-    find_agents,
-    load_agent,
-    play_states,
-    random_scores,
-)
-from rlinside.explain.saliency import METHOD_NAMES, explain_all, normalize
+from rlinside.explain.saliency import METHOD_NAMES
 from rlinside.plots import PALETTE, publish, set_theme
 from rlinside.plots.saliency import gallery, overlay
-from rlinside.studies.saliency import is_recurrent, load_measurement, object_saliency
+from rlinside.studies import saliency as study
 
 set_theme()
-
-pairs = {}
-for art in find_agents():
-    c = art.config
-    if is_recurrent(c["agent"]):
-        continue  # their early/final comparison needs each network's own memory of the game
-    pairs.setdefault((c["agent"], c["game"]), {})[c["stage"]] = art
-pairs = {k: v for k, v in pairs.items() if {"early", "final"} <= set(v)}
+pairs = study.early_final_pairs()
 print("agents with an early and a final checkpoint:",
-      ", ".join(f"{AGENTS[a].label} {g}" for a, g in pairs) or "none yet")
+      ", ".join(f"{study.label(a)} {g}" for a, g in pairs) or "none yet")
 
 # %% [markdown]
 # ## 1. The gallery: same state, early and final network
@@ -70,23 +54,10 @@ print("agents with an early and a final checkpoint:",
 # final agent's game, so the early network is shown a situation it may never reach itself.
 
 # %%
-rows, labels, played = [], [], {}
-for (agent, game), stages in pairs.items():
-    final_net, _ = load_agent(agent, game, "final")
-    obs, frames, _ = play_states(agent, final_net, game, steps=max(warmup_steps, n_states * state_every), seed=seed)
-    played[(agent, game)] = (obs, frames)
-    x = torch.from_numpy(obs[warmup_steps - 1:warmup_steps])
-    for stage in ("early", "final"):
-        net, _ = load_agent(agent, game, stage)
-        with torch.no_grad():
-            out = net(x.float())
-        action = int((out[0] if isinstance(out, tuple) else out).argmax(1))
-        maps = explain_all(net, x, action, net.torso.conv1)
-        rows.append([overlay(frames[warmup_steps - 1], normalize(m[:, -1:])[0, 0].numpy(), palette=palette)
-                     for m in maps.values()])
-        labels.append(f"{AGENTS[agent].label} {game}\n{stage}: {stages[stage].config['step']:,} steps")
+rows, played = study.early_final_gallery(pairs, warmup_steps - 1, max(warmup_steps, n_states * state_every), seed)
 if rows:
-    fig = gallery(rows, row_labels=labels, col_labels=list(METHOD_NAMES), palette=palette)
+    fig = gallery([[overlay(r.screen, m, palette=palette) for m in r.maps.values()] for r in rows],
+                  row_labels=[r.label for r in rows], col_labels=list(METHOD_NAMES), palette=palette)
     publish("sal_early_vs_final", fig,
             f"The six methods on the early and the final checkpoint of each agent, same state "
             f"(after {warmup_steps} decisions of evaluation game {seed}, played by the final agent); "
@@ -101,21 +72,8 @@ if rows:
 # are left out for that state).
 
 # %%
-tables = []
-for (agent, game), (obs, frames) in played.items():
-    idx = np.arange(state_every - 1, n_states * state_every, state_every)
-    for stage in ("early", "final"):
-        net, _ = load_agent(agent, game, stage)
-        t = object_saliency(net, game, obs[idx], frames[idx])
-        t.insert(0, "stage", stage)
-        t.insert(0, "agent", f"{AGENTS[agent].label} {game}")
-        tables.append(t)
-zoo = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
-if len(zoo):
-    summary = (zoo[zoo.object == "all"].groupby(["agent", "method", "stage"])["enrichment"].mean()
-               .unstack("stage")[["early", "final"]])
-    summary = summary.reindex(pd.MultiIndex.from_product([summary.index.levels[0], METHOD_NAMES]))
-summary.round(2) if len(zoo) else "no agent with both checkpoints"
+summary = study.early_final_enrichment(pairs, played, n_states, state_every)
+summary.round(2) if len(summary) else "no agent with both checkpoints"
 
 # %% [markdown]
 # ## 3. Over a whole training run
@@ -127,28 +85,14 @@ summary.round(2) if len(zoo) else "no agent with both checkpoints"
 # step comes before the return's.
 
 # %%
-found = load_measurement(agent="a2c", game="Breakout")
-if found is None:
+run = study.training_curves()
+if run is None:
     print("No saliency-training measurement stored. Make one with the commands in "
           "scripts/measure_saliency_training.py (a 1M-step A2C run with snapshots, ~1 h on one core).")
-    half_rise = pd.DataFrame()
 else:
-    run, art = found
-    per_step = (run[run.object == "all"].groupby(["step", "method"])["enrichment"].mean().unstack("method"))
-    stored = [m for m in METHOD_NAMES if m in per_step.columns]  # the methods the measurement holds
-    ret = run.groupby("step")["train_return"].first()
-    rnd = float(np.mean(random_scores("Breakout", 10, seed=0)))
-
-    def half_rise_step(curve):
-        curve = curve.dropna()
-        if len(curve) < 2:
-            return np.nan
-        start, end = curve.iloc[0], curve.iloc[-1]
-        crossed = curve[(curve - start) * np.sign(end - start) >= 0.5 * abs(end - start)]
-        return int(crossed.index[0]) if len(crossed) else np.nan
-
+    per_step, ret = run.enrichment, run.train_return
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
-    for m, colour in zip(stored, PALETTE):
+    for m, colour in zip(run.methods, PALETTE):
         ax.plot(per_step.index, per_step[m], marker="o", ms=3, label=m, color=colour)
     ax.axhline(1, color="0.5", lw=0.8, ls=":")
     ax.set_xscale("symlog", linthresh=10_000)
@@ -156,24 +100,16 @@ else:
     ax.set_ylabel("enrichment on ball + paddle")
     ax.legend(fontsize=7, ncol=2)
     ax2.plot(ret.index, ret.values, marker="o", ms=3, color="0.2", label="training return (last 100 games)")
-    ax2.axhline(rnd, color="0.5", lw=0.8, ls=":", label="random policy")
+    ax2.axhline(run.random_return, color="0.5", lw=0.8, ls=":", label="random policy")
     ax2.set_xscale("symlog", linthresh=10_000)
     for a_ in (ax, ax2):
         a_.set_xlim(0, 1.15 * per_step.index.max())
     ax2.set_xlabel("agent steps (symlog)")
     ax2.set_ylabel("full-game score")
     ax2.legend(fontsize=7)
-    c = art.config
+    c = run.art.config
     publish("sal_features_before_reward", fig,
             f"Left: mean enrichment of each method's map on the ball and the paddle over {c['states']} "
             f"states of evaluation game {c['seed']}, for every snapshot of the A2C Breakout run "
-            f"'{c['run']}'. Right: the run's training return. Stored measurement {art.key}.")
-    half_rise = pd.DataFrame({"half-rise step": {m: half_rise_step(per_step[m]) for m in stored}
-                              | {"training return": half_rise_step(ret)}})
-
-    def ends(curve):
-        curve = curve.dropna()
-        return f"{curve.iloc[0]:.2f} / {curve.iloc[-1]:.2f}" if len(curve) else "no value"
-
-    half_rise["first / last value"] = [ends(per_step[m]) for m in stored] + [ends(ret)]
-half_rise
+            f"'{c['run']}'. Right: the run's training return. Stored measurement {run.art.key}.")
+run.half_rise if run is not None else pd.DataFrame()

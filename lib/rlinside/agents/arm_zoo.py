@@ -34,13 +34,14 @@ from rlinside.agents.arm_dqn import (
     ARTIFACT_KIND,
     ARTIFACT_VERSION,
     ArmDQNConfig,
+    load_arm_weights,
     save_arm_weights,
     train_arm_dqn,
     validate,
 )
 from rlinside.envs.planar_arm import sample_goals
 
-__all__ = ["HOLDOUT_SEED", "rounded", "train_and_store", "sweep_task"]
+__all__ = ["HOLDOUT_SEED", "rounded", "train_and_store", "ship_run", "sweep_task"]
 
 HOLDOUT_SEED = 7_000_000  # seeds the 300 fresh goals of the hold-out test
 
@@ -112,6 +113,24 @@ def train_and_store(
     )
     log(f"stored {art.path}")
     return art, bool(res.passed)
+
+
+def ship_run(run_dir: str | Path, *, root: Path | None = None, command: str | None = None,
+             store_failed: bool = True, log: Callable[[str], None] = print) -> store.Artifact:
+    """Ship the finished training run ``run_dir`` (its ``final.pt`` names the configuration)
+    to ``root`` (default ``data/``): :func:`train_and_store`, which finds the run finished and
+    only validates and stores it. The arm family's ``ship`` in the registry."""
+    run_dir = Path(run_dir)
+    final = run_dir / "final.pt"
+    if not final.is_file():
+        raise FileNotFoundError(f"{final} does not exist: train the run first (scripts/train_arm.py)")
+    _, meta = load_arm_weights(final)
+    art, _ = train_and_store(ArmDQNConfig.from_dict(meta["config"]), run_dir,
+                             root=root if root is not None else store.data_root(), command=command,
+                             store_failed=store_failed, progress=False, log=log)
+    if art is None:
+        raise ValueError(f"the run in {run_dir} did not pass validation and store_failed is False")
+    return art
 
 
 def sweep_task(config: Mapping[str, Any], seed: int) -> dict[str, Any]:

@@ -51,6 +51,8 @@ class AgentKind:
     protocol: str = ""  #: how evaluation actions are chosen
     config_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)  #: fixed settings
     reset_on_life_loss: bool = False  #: zero the recurrent state after a lost life (as in training)
+    ship: str | None = None  #: ``module:function`` ``(run_dir, **ship_options, **options) -> Artifact``
+    ship_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)  #: fixed arguments of ``ship``
 
     def __post_init__(self) -> None:
         if self.output not in OUTPUTS:
@@ -60,11 +62,12 @@ class AgentKind:
             raise ValueError(f"agent kind {self.name!r}: unknown heads {bad}; allowed: {HEADS}")
 
     def function(self, which: str) -> Callable:
-        """The family's ``train``, ``load``, ``export`` or ``evaluate`` function."""
+        """The family's ``train``, ``load``, ``export``, ``evaluate`` or ``ship`` function."""
         name = getattr(self, which)
         if name is None:
             raise ValueError(f"agent kind {self.name!r} has no {which} function")
-        return getattr(importlib.import_module(self.module), name)
+        module, _, name = name.rpartition(":") if ":" in name else (self.module, "", name)
+        return getattr(importlib.import_module(module), name)
 
     def config_class(self) -> type:
         return getattr(importlib.import_module(self.module), self.config)
@@ -101,31 +104,37 @@ def kinds(domain: str | None = None) -> list[AgentKind]:
     return [k for k in KINDS.values() if domain is None or k.domain == domain]
 
 
+def _atari_ship(name: str) -> dict[str, Any]:
+    return {"ship": "rlinside.agents.zoo:ship_agent", "ship_options": {"agent": name}}
+
+
 _GREEDY = "epsilon-greedy, epsilon 0.001"
 _SAMPLED = "actions sampled from the policy"
 
 register(AgentKind(
     "dddqn", "DDDQN", "atari", "rlinside.agents.dqn", "DQNConfig", "train_dqn", "load_weights",
     "export_weights", "evaluate", "atari-agent", recurrent=False, output="q",
-    heads=("action", "value_stream", "advantage_stream"), protocol=_GREEDY))
+    heads=("action", "value_stream", "advantage_stream"), protocol=_GREEDY, **_atari_ship("dddqn")))
 register(AgentKind(
     "drqn", "Recurrent attention DQN", "atari", "rlinside.agents.drqn", "DRQNConfig", "train_drqn",
     "load_drqn_weights", "export_drqn_weights", "evaluate_drqn", "atari-agent", recurrent=True,
-    output="q+state", heads=("action", "value_stream", "advantage_stream"), protocol=_GREEDY))
+    output="q+state", heads=("action", "value_stream", "advantage_stream"), protocol=_GREEDY,
+    **_atari_ship("drqn")))
 register(AgentKind(
     "a2c", "A2C", "atari", "rlinside.agents.a2c", "A2CConfig", "train_a2c", "load_a2c_weights",
     "export_a2c_weights", "evaluate_a2c", "atari-agent", recurrent=False, output="actor-critic",
-    heads=("action", "critic_value"), protocol=_SAMPLED, config_overrides={"lstm_size": 0, "frame_stack": 3}))
+    heads=("action", "critic_value"), protocol=_SAMPLED, config_overrides={"lstm_size": 0, "frame_stack": 3},
+    **_atari_ship("a2c")))
 register(AgentKind(
     "a2c-lstm", "A2C-LSTM", "atari", "rlinside.agents.a2c", "A2CConfig", "train_a2c", "load_a2c_weights",
     "export_a2c_weights", "evaluate_a2c", "atari-agent", recurrent=True, output="actor-critic",
     heads=("action", "critic_value"), protocol=_SAMPLED, config_overrides={"lstm_size": 256, "frame_stack": 1},
-    reset_on_life_loss=True))
+    reset_on_life_loss=True, **_atari_ship("a2c-lstm")))
 register(AgentKind(
     "arm-dqn", "Arm DQN", "arm", "rlinside.agents.arm_dqn", "ArmDQNConfig", "train_arm_dqn",
     "load_arm_weights", None, None, "arm-dqn", recurrent=False, output="policy", heads=("action",),
-    protocol="greedy"))
+    protocol="greedy", ship="rlinside.agents.arm_zoo:ship_run"))
 register(AgentKind(
     "maze-policy", "Marble-maze A2C-LSTM", "maze", "rlinside.agents.maze_a2c", "MazeA2CConfig",
     "train_maze", "load_maze_policy", "export_maze_weights", None, "maze-policy", recurrent=True, output="policy",
-    heads=("action",), protocol="greedy"))
+    heads=("action",), protocol="greedy", ship="rlinside.agents.maze_zoo:ship_policy"))

@@ -1,4 +1,4 @@
-"""Which stored agent wins, and how it is loaded: one rule and one verb for every family.
+"""Which stored agent wins, how it is loaded and how it is shipped: one rule and one verb each.
 
 Every family's zoo (:mod:`rlinside.agents.zoo` for Atari, :mod:`rlinside.agents.maze_zoo`,
 :func:`rlinside.agents.arm_dqn.load_arm_agent`) finds the artifacts that match a request
@@ -18,7 +18,7 @@ import torch
 from rlinside import store
 from rlinside.agents import registry
 
-__all__ = ["training_amount", "most_trained", "load_net"]
+__all__ = ["training_amount", "most_trained", "load_net", "ship"]
 
 
 def training_amount(artifact: store.Artifact) -> float:
@@ -45,3 +45,12 @@ def load_net(kind: str, artifact: store.Artifact, device: torch.device | None = 
     loader = registry.get(kind).function("load")
     path = artifact.file("weights.pt")
     return loader(path, device=device) if device is not None else loader(path)
+
+
+def ship(kind: str, run_dir, **options: Any) -> store.Artifact:
+    """The one ship verb: evaluate the trained agent of ``run_dir`` (family ``kind``) and store
+    it as an artifact in ``data/`` by the family's registered ``ship`` function, with the
+    family's fixed arguments (e.g. the Atari family's name) and ``options`` (e.g.
+    ``stage="final"``, ``episodes=10``)."""
+    k = registry.get(kind)
+    return k.function("ship")(run_dir, **k.ship_options, **options)

@@ -11,6 +11,17 @@ in). This module holds what the chapter does with them:
 - :func:`heads` names the scalar outputs each agent can be explained by: the Q-value of an
   action for the DQN family, plus the value and advantage streams of the dueling nets; the
   actor's logit of an action and the critic's value for A2C;
+- the measurements of the chapter's notebooks, each a loop over the zoo's agents and states
+  that returns tables (DataFrames) and gallery rows (:class:`MapRow`: a screen and maps in
+  [-1, 1]) for the notebook to draw: :func:`zoo_status`, :func:`learning_curves` and
+  :func:`filmstrips` (00); :func:`explain_shipped`, :func:`map_statistics` and
+  :func:`stream_maps` (01); :func:`play_most_trained`, then :func:`head_maps`,
+  :func:`head_correlations`, :func:`layer_maps`, :func:`past_frame_saliency`,
+  :func:`attention_maps` and :func:`attention_gradients` (02); :func:`early_final_pairs`,
+  :func:`early_final_gallery`, :func:`early_final_enrichment` and :func:`training_curves` (03);
+  :func:`sanity_agents`, then :func:`cascading_study`, :func:`fully_randomized`,
+  :func:`edge_correlation`, :func:`perturbation_agreement` and :func:`action_discrimination`
+  (05, the sanity checks of Adebayo et al.);
 - the measurement over training (below).
 
 Do saliency maps find the game's objects before the reward curve rises?
@@ -36,31 +47,56 @@ table as a ``saliency-training`` artifact (``data/`` when shipped).
 from __future__ import annotations
 
 import re
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
+from scipy import ndimage
+from scipy.stats import spearmanr
 from torch import nn
 
 from rlinside import store
 from rlinside.agents import registry
 from rlinside.envs.atari_objects import OBJECTS, object_masks, to_observation_grid
+from rlinside.explain.attention import attention_summary
 from rlinside.explain.saliency import (
+    COARSE,
     METHOD_NAMES,
+    GuidedBackprop,
     Unrolled,
     advantage_stream,
     critic_value,
+    explain_all,
     make_method,
     newest_frame,
+    normalize,
     value_stream,
 )
-from rlinside.explain.sanity import object_share
+from rlinside.explain.sanity import (
+    cascading_randomization,
+    object_share,
+    perturbation_saliency,
+    rank_correlation,
+    ssim,
+)
 
 __all__ = ["is_recurrent", "feed_forward_agents", "saliency_model", "heads", "ARTIFACT_KIND", "object_saliency",
            "snapshots", "measure_run", "ship_measurement",
-           "load_measurement"]
+           "load_measurement",
+           # the notebooks' measurements
+           "PAPER_TABLE", "CONVS", "ATTENTIONS", "label", "every", "MapRow", "Played", "play_most_trained",
+           "head_maps", "head_correlations", "layer_maps", "past_frame_saliency", "has_attention", "attention_maps",
+           "attention_gradients", "SanityAgent", "sanity_agents", "newest_maps", "cascading_study",
+           "fully_randomized", "edge_correlation", "perturbation_agreement", "action_discrimination",
+           "MEASURED_RUN", "early_final_pairs", "early_final_gallery", "early_final_enrichment", "half_rise_step",
+           "TrainingCurves", "training_curves", "zoo_status", "checkpoint_label", "LearningCurve", "learning_curves",
+           "Filmstrip", "filmstrips", "ExplainedState", "explain_state", "explain_shipped", "map_statistics",
+           "has_streams", "stream_maps"]
 
 ARTIFACT_KIND = "saliency-training"
 ARTIFACT_VERSION = "1"
@@ -242,3 +278,730 @@ def load_measurement(**config_filters: Any) -> tuple[pd.DataFrame, store.Artifac
         return None
     art = found[-1]
     return pd.read_csv(art.file("object_saliency.csv")), art
+
+
+# --------------------------------------------------------------------------------------------
+# The notebooks' measurements: the zoo's agents, their states, and the maps drawn from them
+# --------------------------------------------------------------------------------------------
+
+#: The agents of Rosynski et al.'s Table 1, as (family, game) of the zoo.
+PAPER_TABLE = (("dddqn", "Breakout"), ("dddqn", "Seaquest"), ("drqn", "Seaquest"),
+               ("a2c", "Breakout"), ("a2c", "Seaquest"), ("a2c-lstm", "Seaquest"))
+
+#: The convolutions of the Nature CNN torso, input first.
+CONVS = ("conv1", "conv2", "conv3")
+
+#: The attention outputs (``AttentionDetails`` fields and module names) of a network with
+#: split attention (the recurrent attention DQN): its ``(7, 7)`` attention maps.
+ATTENTIONS = ("lstm_attention", "value_attention", "advantage_attention")
+
+
+def label(agent: str) -> str:
+    """The family's name as the book's tables write it (the registry's ``label``)."""
+    return registry.get(agent).label
+
+
+def every(n_states: int, state_every: int, first: int | None = None) -> range:
+    """The measured steps of a played game: every ``state_every``-th of the first
+    ``n_states * state_every`` steps, from step ``state_every - 1`` (or from ``first``)."""
+    return range(state_every - 1 if first is None else first, n_states * state_every, state_every)
+
+
+@dataclass
+class MapRow:
+    """One row of a gallery: its label, the screen its maps are drawn on, the maps by column."""
+
+    label: str
+    screen: np.ndarray  #: (210, 160, 3) uint8
+    maps: dict[str, np.ndarray]  #: column -> (84, 84) float map, scaled to [-1, 1]
+
+
+@dataclass
+class Played:
+    """A shipped agent and what it met playing one evaluation game (:func:`play_most_trained`)."""
+
+    art: store.Artifact
+    net: nn.Module
+    obs: np.ndarray  #: (T, C, 84, 84) uint8, what the agent acted on at each step
+    frames: np.ndarray  #: (T, 210, 160, 3) uint8, the screen at each step
+    actions: np.ndarray  #: (T,) int64, the action chosen at each step
+    states: list  #: (T,) the recurrent state each step started from (None: fresh or feed-forward)
+
+    @property
+    def agent(self) -> str:
+        """The family's name (registry id)."""
+        return self.art.config["agent"]
+
+    @property
+    def game(self) -> str:
+        """The Atari game."""
+        return self.art.config["game"]
+
+    @property
+    def stage(self) -> str:
+        """``early`` or ``final``."""
+        return self.art.config["stage"]
+
+    @property
+    def name(self) -> str:
+        """``"<label> <game>"``, e.g. ``"DDDQN Breakout"``."""
+        return f"{label(self.agent)} {self.game}"
+
+    def state_at(self, i: int) -> tuple[nn.Module, torch.Tensor, np.ndarray, int]:
+        """``(model, obs (1, C, 84, 84) uint8, screen (210, 160, 3), action)`` of step ``i``; a
+        recurrent agent's model starts from the state it carried into that step."""
+        model = saliency_model(self.agent, self.net, self.states[i]) if is_recurrent(self.agent) else self.net
+        return model, torch.from_numpy(self.obs[i:i + 1]), self.frames[i], int(self.actions[i])
+
+
+def play_most_trained(steps: int, seed: int = 0) -> list[Played]:
+    """The most trained shipped agent of each (family, game) (:func:`rlinside.agents.zoo.most_trained`),
+    each after ``steps`` agent steps of evaluation game ``seed``, with the states it carried."""
+    from rlinside.agents.zoo import load_agent, most_trained, play_states
+
+    played = []
+    for art in most_trained():
+        agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
+        net, _ = load_agent(agent, game, stage)
+        obs, frames, actions, states = play_states(agent, net, game, steps=steps, seed=seed, return_states=True)
+        played.append(Played(art, net, obs, frames, actions, states))
+    return played
+
+
+def _newest(raw: torch.Tensor) -> np.ndarray:
+    """The map of the newest input (channel C-1) of ``raw (1, C, 84, 84)`` scaled to [-1, 1]: (84, 84)."""
+    return normalize(raw[:, -1:], mode="frame")[0, 0].numpy()
+
+
+def head_maps(played: list[Played], i: int, cam_layer: str = "conv1") -> list[MapRow]:
+    """One row per (agent, head of :func:`heads`) for step ``i``: the newest-frame map of every
+    method of :data:`METHOD_NAMES`, explaining that head for the chosen action."""
+    rows = []
+    for p in played:
+        model, obs, screen, action = p.state_at(i)
+        layer = getattr(p.net.torso, cam_layer)
+        for head, (target, kwargs) in heads(p.agent, action).items():
+            maps = explain_all(model, obs, target, layer, forward_kwargs=kwargs)
+            rows.append(MapRow(f"{p.name}\n{head}", screen, {m: _newest(r) for m, r in maps.items()}))
+    return rows
+
+
+def head_correlations(played: list[Played], n_states: int, state_every: int) -> pd.DataFrame:
+    """Spearman correlation of the absolute guided-backprop maps (newest frame) of every pair
+    of heads of an agent, over the states :func:`every`: ``mean``, ``std`` and ``count`` by
+    (agent, heads); empty when no agent has two heads."""
+    rows = []
+    for p in played:
+        for i in every(n_states, state_every):
+            model, obs, _, action = p.state_at(i)
+            gb = {h: GuidedBackprop(model).attribute(obs, target=t, forward_kwargs=kw)[0, -1].abs().flatten().numpy()
+                  for h, (t, kw) in heads(p.agent, action).items()}
+            names = list(gb)
+            for a in range(len(names)):
+                for b in range(a + 1, len(names)):
+                    rows.append({"agent": p.name, "heads": f"{names[a].split(':')[0]} vs "
+                                 f"{names[b].split(':')[0]}".replace(f" {action}", ""),
+                                 "rho": spearmanr(gb[names[a]], gb[names[b]]).statistic})
+    table = pd.DataFrame(rows)
+    return table.groupby(["agent", "heads"])["rho"].agg(["mean", "std", "count"]) if len(table) else table
+
+
+def layer_maps(played: list[Played], i: int) -> tuple[list[MapRow], pd.DataFrame]:
+    """The Grad-CAM family (:data:`COARSE`) at each convolution of :data:`CONVS` for step ``i``:
+    one row per agent, columns ``"<method>\\n<conv>"``, and a table (agent x (layer, method))
+    of the share of the map above half its maximum (empty without agents)."""
+    rows, stats = [], []
+    for p in played:
+        model, obs, screen, action = p.state_at(i)
+        maps = {}
+        for conv in CONVS:
+            for m in COARSE:
+                raw = make_method(m, model, getattr(p.net.torso, conv)).attribute(obs, target=action)
+                maps[f"{m}\n{conv}"] = _newest(raw)
+                flat = raw.flatten()
+                stats.append({"agent": p.name, "layer": conv, "method": m,
+                              "area above half max": float((flat > 0.5 * flat.max()).float().mean())
+                              if flat.max() > 0 else float("nan")})
+        rows.append(MapRow(p.name, screen, maps))
+    table = (pd.DataFrame(stats).pivot_table(index="agent", columns=["layer", "method"], values="area above half max")
+             if rows else pd.DataFrame())
+    return rows, table
+
+
+def past_frame_saliency(played: list[Played], n_states: int, state_every: int,
+                        history: int) -> tuple[list[MapRow], pd.DataFrame]:
+    """Guided backpropagation of the chosen action with respect to past inputs: each stacked
+    frame of a feed-forward agent, the last ``history`` inputs of a recurrent one (unrolled
+    from the state it carried; windows with a reset inside are skipped).
+
+    Returns one row per agent (its first measured state; columns ``"t"``, ``"t-1"``, ``"t-2"``,
+    ``"t-3"``, ``"t-9"`` where it sees them, all frames scaled together) and the mean share of
+    the map's magnitude on each input, agent x lag (empty without agents).
+    """
+    rows, shares = [], []
+    for p in played:
+        net = p.net
+        recurrent = is_recurrent(p.agent)
+        span = history if recurrent else net.torso.in_channels
+        lags = list(range(span - 1, -1, -1))  # channel c shows lag span-1-c
+        for i in every(n_states, state_every, first=max(state_every - 1, span - 1)):
+            if recurrent and any(p.states[j] is None for j in range(i - span + 2, i + 1)):
+                continue  # a life was lost inside the window: its state was reset there
+            if recurrent:
+                model = saliency_model(p.agent, net, p.states[i - span + 1], steps=span)
+                obs = torch.from_numpy(p.obs[i - span + 1:i + 1, 0][None])  # (1, span, 84, 84)
+            else:
+                model, obs = net, torch.from_numpy(p.obs[i:i + 1])
+            gb = GuidedBackprop(model).attribute(obs, target=int(p.actions[i]))[0]  # (span, 84, 84)
+            mags = gb.abs().flatten(1).sum(1)
+            total = mags.sum().item()
+            for c in range(span):
+                shares.append({"agent": p.name, "lag": lags[c],
+                               "share": mags[c].item() / total if total > 0 else float("nan")})
+            if not any(r.label == p.name for r in rows):
+                scaled = normalize(gb[None], mode="frame")[0]
+                rows.append(MapRow(p.name, p.frames[i], {f"t-{lags[c]}" if lags[c] else "t": scaled[c].numpy()
+                                                         for c in range(span) if lags[c] in (0, 1, 2, 3, 9)}))
+    table = pd.DataFrame(shares).groupby(["agent", "lag"])["share"].mean().unstack("lag") if rows else pd.DataFrame()
+    return rows, table
+
+
+#: Column labels of :func:`attention_maps`' rows: the three attentions, then the streams' saliency.
+_ATTENTION_COLUMNS = {"lstm_attention": "attention\nfeeding the LSTM",
+                      "value_attention": "attention of\nthe value stream",
+                      "advantage_attention": "attention of the\nadvantage stream",
+                      "value": "guided backprop\nV(s)", "advantage": "guided backprop\nA(s, chosen action)"}
+
+
+def has_attention(net: nn.Module) -> bool:
+    """Whether ``net`` has the split attention of :data:`ATTENTIONS` (the recurrent attention DQN)."""
+    return all(hasattr(net, k) for k in ATTENTIONS)
+
+
+def _attention_and_saliency(p: Played, i: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The ``(7, 7)`` attention maps of step ``i`` and the ``(84, 84)`` newest-frame guided
+    backprop of the value and the advantage stream (of the chosen action)."""
+    obs = torch.from_numpy(p.obs[i:i + 1])
+    with torch.no_grad():
+        _, _, details = p.net(obs, p.states[i], return_details=True)
+    att = {k: getattr(details, k)[0] for k in ATTENTIONS}  # (7, 7) each, sums to 1
+    model, action = saliency_model(p.agent, p.net, p.states[i]), int(p.actions[i])
+    gb = {stream: GuidedBackprop(model).attribute(obs.float(), target=target,
+                                                  forward_kwargs={"return_streams": True})[0, -1]
+          for stream, target in (("value", value_stream()), ("advantage", advantage_stream(action)))}
+    return att, gb
+
+
+def attention_maps(played: list[Played], i: int, n_states: int,
+                   state_every: int) -> tuple[list[MapRow], pd.DataFrame]:
+    """The attention of the agents with split attention (:func:`has_attention`) next to the
+    saliency of their streams.
+
+    Returns one row per such agent for step ``i`` -- the three attentions of :data:`ATTENTIONS`
+    (``49 a - 1`` upsampled bilinearly to 84 x 84, scaled by its largest magnitude) then guided
+    backprop of the value and the advantage stream (newest frame, scaled to [-1, 1]), under the
+    figure's column labels -- and a table, one column per agent, of the means
+    over the states :func:`every` of: Spearman correlations between attentions and the
+    stream maps pooled to 7 x 7, :func:`~rlinside.explain.attention.attention_summary` of each
+    attention, its enrichment on the game's objects, the size of the conv3 features.
+    """
+    rows, stats = [], []
+    for p in played:
+        if not has_attention(p.net):
+            continue
+        net, name = p.net, f"{p.name} ({p.stage})"
+        att, gb = _attention_and_saliency(p, i)
+        up = {k: F.interpolate(a[None, None], size=(84, 84), mode="bilinear", align_corners=False)[0, 0]
+              for k, a in att.items()}
+        dev = {k: 49 * u - 1 for k, u in up.items()}  # positive where it looks more than average
+        maps = {k: (d / d.abs().max()).numpy() for k, d in dev.items()} | {
+            k: normalize(g[None, None], mode="frame")[0, 0].numpy() for k, g in gb.items()}
+        rows.append(MapRow(name, p.frames[i], {_ATTENTION_COLUMNS[k]: v for k, v in maps.items()}))
+        for j in every(n_states, state_every):
+            att, gb = _attention_and_saliency(p, j)
+            pooled = {k: F.adaptive_avg_pool2d(g.abs()[None, None], 7)[0, 0].flatten().numpy() for k, g in gb.items()}
+            with torch.no_grad():
+                conv3 = net.features(torch.from_numpy(p.obs[j:j + 1]))  # (1, 49, 64)
+            mask = to_observation_grid(np.logical_or.reduce(list(object_masks(p.game, p.frames[j]).values())))
+            flat = {k: a.flatten() for k, a in att.items()}
+            row = {"agent": name,
+                   "rho value att vs value saliency": spearmanr(flat["value_attention"], pooled["value"]).statistic,
+                   "rho value att vs advantage saliency": spearmanr(flat["value_attention"],
+                                                                    pooled["advantage"]).statistic,
+                   "rho advantage att vs advantage saliency": spearmanr(flat["advantage_attention"],
+                                                                        pooled["advantage"]).statistic,
+                   "rho advantage att vs value saliency": spearmanr(flat["advantage_attention"],
+                                                                    pooled["value"]).statistic,
+                   "rho value att vs advantage att": spearmanr(flat["value_attention"],
+                                                               flat["advantage_attention"]).statistic,
+                   "rho lstm att vs value att": spearmanr(flat["lstm_attention"], flat["value_attention"]).statistic}
+            for k, a in att.items():
+                row |= {f"{n} {k.split('_')[0]}": v for n, v in attention_summary(a).items()}
+                upsampled = F.interpolate(att[k][None, None], size=(84, 84), mode="bilinear", align_corners=False)
+                row[f"enrichment {k.split('_')[0]}"] = object_share(upsampled[0, 0], mask)[1]
+            row["conv3 features, mean"] = float(conv3.mean())
+            row["conv3 features, std over locations"] = float(conv3.std(dim=1).mean())
+            stats.append(row)
+    return rows, (pd.DataFrame(stats).groupby("agent").mean().T if rows else pd.DataFrame())
+
+
+def attention_gradients(played: list[Played], n_states: int, state_every: int) -> pd.DataFrame:
+    """For each agent with split attention: the gradient norm of each part of the network
+    (convolutions, the three attentions, the LSTM, the two streams) for the sum of the chosen
+    actions' Q-values over the states :func:`every`, and that norm over the part's weight
+    norm; indexed by (agent, part), empty without such an agent."""
+    rows = []
+    for p in played:
+        if not has_attention(p.net):
+            continue
+        net = p.net
+        net.zero_grad()
+        with torch.enable_grad():
+            total = 0.0
+            for i in every(n_states, state_every):
+                q, _ = net(torch.from_numpy(p.obs[i:i + 1]), p.states[i])
+                total = total + q[0, int(p.actions[i])]
+            total.backward()
+        parts = {"convolutions": net.torso, "attention feeding the LSTM": net.lstm_attention, "LSTM": net.lstm,
+                 "value attention": net.value_attention, "advantage attention": net.advantage_attention,
+                 "value stream": [net.value_hidden, net.value_out],
+                 "advantage stream": [net.advantage_hidden, net.advantage_out]}
+        for part, modules in parts.items():
+            params = [q for m in (modules if isinstance(modules, list) else [modules]) for q in m.parameters()]
+            g = torch.sqrt(sum((q.grad ** 2).sum() for q in params)).item()
+            w = torch.sqrt(sum((q.detach() ** 2).sum() for q in params)).item()
+            rows.append({"agent": f"{p.name} ({p.stage})", "part": part,
+                         "gradient norm": g, "gradient / weight norm": g / w})
+        net.zero_grad(set_to_none=True)
+    return pd.DataFrame(rows).set_index(["agent", "part"]) if rows else pd.DataFrame()
+
+
+# --------------------------------------------------------------------------------------------
+# Sanity checks (Adebayo et al. 2018) on the feed-forward agents
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SanityAgent:
+    """A feed-forward agent and the states it is tested on (:func:`sanity_agents`)."""
+
+    agent: str
+    name: str  #: ``"<label> <game>"``
+    net: nn.Module
+    x: torch.Tensor  #: (N, C, 84, 84) uint8 observations
+    frames: np.ndarray  #: (N, 210, 160, 3) uint8 screens of those states
+    actions: torch.Tensor  #: (N,) int64, the action the trained network ranks first on each
+
+
+def sanity_agents(n_states: int, state_every: int, seed: int = 0) -> list[SanityAgent]:
+    """The most trained shipped feed-forward agents (randomizing a recurrent net also changes
+    the memory it carried: left out), each with the states :func:`every` of evaluation game
+    ``seed`` and its greedy action on them."""
+    from rlinside.agents.zoo import load_agent, most_trained, play_states
+
+    agents = []
+    for art in most_trained():
+        agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
+        if is_recurrent(agent):
+            continue
+        net, _ = load_agent(agent, game, stage)
+        obs, frames, _ = play_states(agent, net, game, steps=n_states * state_every, seed=seed)
+        idx = np.arange(state_every - 1, n_states * state_every, state_every)
+        x = torch.from_numpy(obs[idx])
+        with torch.no_grad():
+            out = net(x.float())
+        agents.append(SanityAgent(agent, f"{label(agent)} {game}", net, x, frames[idx], _first(out).argmax(1)))
+    return agents
+
+
+def newest_maps(net: nn.Module, x: torch.Tensor, actions: torch.Tensor,
+                cam_layer: str = "conv1") -> dict[str, np.ndarray]:
+    """``method -> (N, 84, 84)`` raw maps of the newest frame of ``x (N, C, 84, 84)``, each
+    explaining ``actions[i]`` (the Grad-CAM family at ``net.torso.<cam_layer>``)."""
+    maps = explain_all(net, x, actions, getattr(net.torso, cam_layer))
+    return {m: r[:, -1].numpy() for m, r in maps.items()}
+
+
+def _scaled_first(maps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The map of the first state of each method, scaled to [-1, 1]: method -> (84, 84)."""
+    return {m: normalize(torch.from_numpy(maps[m][0:1]))[0].numpy() for m in METHOD_NAMES}
+
+
+def cascading_study(agents: list[SanityAgent], cam_layer: str = "conv1",
+                    randomization_seed: int = 0) -> tuple[pd.DataFrame, dict[str, list[MapRow]]]:
+    """Cascading randomization (:func:`~rlinside.explain.sanity.cascading_randomization`):
+    after each re-initialized layer, every method's map against the trained network's.
+
+    Returns one row per (agent, step, method, state) -- ``spearman``, ``spearman |.|`` and
+    ``ssim`` -- and, per agent name, gallery rows of its first state (trained, then after
+    randomizing down to conv2 and to conv1), every map scaled to [-1, 1].
+    """
+    rows, examples = [], {}
+    for a in agents:
+        original = newest_maps(a.net, a.x, a.actions, cam_layer)
+        examples[a.name] = [MapRow("trained", a.frames[0], _scaled_first(original))]
+        for k, (layer, randomized) in enumerate(cascading_randomization(a.net, seed=randomization_seed), 1):
+            maps = newest_maps(randomized, a.x, a.actions, cam_layer)
+            if layer.endswith("conv2") or layer.endswith("conv1"):
+                examples[a.name].append(MapRow(f"up to {layer}", a.frames[0], _scaled_first(maps)))
+            for m in METHOD_NAMES:
+                for i in range(len(a.x)):
+                    rows.append({"agent": a.name, "step": k, "layer": layer, "method": m,
+                                 "spearman": rank_correlation(original[m][i], maps[m][i]),
+                                 "spearman |.|": rank_correlation(original[m][i], maps[m][i], absolute=True),
+                                 "ssim": ssim(original[m][i], maps[m][i])})
+    return pd.DataFrame(rows), examples
+
+
+def fully_randomized(cascade: pd.DataFrame) -> pd.DataFrame:
+    """What is left once every layer is random: mean ``spearman |.|`` and ``ssim`` of the last
+    step of :func:`cascading_study`, method x (metric, agent) (empty without agents)."""
+    if not len(cascade):
+        return pd.DataFrame()
+    fully = (cascade[cascade.step == cascade.groupby("agent")["step"].transform("max")]
+             .groupby(["method", "agent"])[["spearman |.|", "ssim"]].mean().unstack("agent"))
+    return fully.reindex(list(METHOD_NAMES))
+
+
+def edge_correlation(agents: list[SanityAgent], cam_layer: str = "conv1",
+                     randomization_seed: int = 0) -> pd.DataFrame:
+    """Mean Spearman correlation of each absolute map with the Sobel edges of the newest input
+    frame, for the trained and the fully randomized network: method x (agent, network)."""
+    rows = []
+    for a in agents:
+        edges = [np.hypot(ndimage.sobel(f, 0), ndimage.sobel(f, 1)) for f in a.x[:, -1].numpy().astype(np.float64)]
+        _, randomized = deque(cascading_randomization(a.net, seed=randomization_seed), maxlen=1)[0]  # all layers
+        for network, model in (("trained", a.net), ("all layers random", randomized)):
+            maps = newest_maps(model, a.x, a.actions, cam_layer)
+            for m in METHOD_NAMES:
+                rows.append({"agent": a.name, "network": network, "method": m,
+                             "rho with edges": np.nanmean([rank_correlation(maps[m][i], edges[i], absolute=True)
+                                                           for i in range(len(edges))])})
+    table = pd.DataFrame(rows)
+    return (table.pivot_table(index="method", columns=["agent", "network"], values="rho with edges")
+            .reindex(list(METHOD_NAMES)) if len(table) else table)
+
+
+def perturbation_agreement(agents: list[SanityAgent], cam_layer: str = "conv1",
+                           stride: int = 5) -> tuple[pd.DataFrame, list[MapRow]]:
+    """Spearman correlation of each method's absolute map with perturbation saliency
+    (:func:`~rlinside.explain.sanity.perturbation_saliency`, grid step ``stride``), mean over
+    the states: method x agent; and one row per agent with the perturbation map of its first
+    state (column ``"perturbation"``, scaled by its maximum)."""
+    rows, examples = [], []
+    for a in agents:
+        maps = newest_maps(a.net, a.x, a.actions, cam_layer)
+        for i in range(len(a.x)):
+            p = perturbation_saliency(a.net, a.x[i:i + 1], stride=stride)[0, 0].numpy()
+            if i == 0:
+                examples.append(MapRow(a.name, a.frames[0], {"perturbation": p / p.max() if p.max() > 0 else p}))
+            for m in METHOD_NAMES:
+                rows.append({"agent": a.name, "method": m,
+                             "rho with perturbation": rank_correlation(np.abs(maps[m][i]), p)})
+    table = pd.DataFrame(rows)
+    return (table.pivot_table(index="method", columns="agent", values="rho with perturbation")
+            .reindex(list(METHOD_NAMES)) if len(table) else table), examples
+
+
+def action_discrimination(agents: list[SanityAgent], cam_layer: str = "conv1") -> pd.DataFrame:
+    """Mean Spearman correlation of the absolute maps of every pair of actions on the same
+    state (1: a method draws the same map whatever action it explains): method x agent."""
+    rows = []
+    for a in agents:
+        with torch.no_grad():
+            out = a.net(a.x[:1].float())
+        n_actions = _first(out).shape[1]
+        per_action = [newest_maps(a.net, a.x, torch.full((len(a.x),), k), cam_layer) for k in range(n_actions)]
+        for m in METHOD_NAMES:
+            rhos = [rank_correlation(per_action[p][m][i], per_action[q][m][i], absolute=True)
+                    for i in range(len(a.x)) for p in range(n_actions) for q in range(p + 1, n_actions)]
+            rows.append({"agent": a.name, "method": m, "actions": n_actions,
+                         "rho between actions": float(np.nanmean(rhos))})
+    table = pd.DataFrame(rows)
+    return (table.pivot_table(index="method", columns="agent", values="rho between actions")
+            .reindex(list(METHOD_NAMES)) if len(table) else table)
+
+
+# --------------------------------------------------------------------------------------------
+# Early against trained (notebook 03)
+# --------------------------------------------------------------------------------------------
+
+#: The training run whose stored measurement notebook 03 reads: (family, game).
+MEASURED_RUN = ("a2c", "Breakout")
+
+
+def early_final_pairs() -> dict[tuple[str, str], dict[str, store.Artifact]]:
+    """``(family, game) -> {"early": artifact, "final": artifact}`` of the shipped feed-forward
+    agents with both checkpoints (a recurrent one's comparison would need each network's own
+    memory of the game)."""
+    from rlinside.agents.zoo import find_agents
+
+    pairs: dict[tuple[str, str], dict[str, store.Artifact]] = {}
+    for art in find_agents():
+        c = art.config
+        if is_recurrent(c["agent"]):
+            continue
+        pairs.setdefault((c["agent"], c["game"]), {})[c["stage"]] = art
+    return {k: v for k, v in pairs.items() if {"early", "final"} <= set(v)}
+
+
+def early_final_gallery(
+    pairs: dict[tuple[str, str], dict[str, store.Artifact]], i: int, steps: int, seed: int = 0,
+) -> tuple[list[MapRow], dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]]:
+    """The final agent of each pair plays ``steps`` steps of evaluation game ``seed``; on its
+    step ``i`` the early and the final network each explain the action they rank first.
+
+    Returns two rows per pair (early, final; columns :data:`METHOD_NAMES`, newest frame, each
+    map scaled to [-1, 1]) and the played ``(observations (T, C, 84, 84), screens (T, 210, 160,
+    3))`` of each pair, for :func:`early_final_enrichment`.
+    """
+    from rlinside.agents.zoo import load_agent, play_states
+
+    rows, played = [], {}
+    for (agent, game), stages in pairs.items():
+        final_net, _ = load_agent(agent, game, "final")
+        obs, frames, _ = play_states(agent, final_net, game, steps=steps, seed=seed)
+        played[(agent, game)] = (obs, frames)
+        x = torch.from_numpy(obs[i:i + 1])
+        for stage in ("early", "final"):
+            net, _ = load_agent(agent, game, stage)
+            with torch.no_grad():
+                out = net(x.float())
+            action = int(_first(out).argmax(1))
+            maps = explain_all(net, x, action, net.torso.conv1)
+            rows.append(MapRow(f"{label(agent)} {game}\n{stage}: {stages[stage].config['step']:,} steps", frames[i],
+                               {m: _newest(r) for m, r in maps.items()}))
+    return rows, played
+
+
+def early_final_enrichment(
+    pairs: dict[tuple[str, str], dict[str, store.Artifact]],
+    played: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]],
+    n_states: int,
+    state_every: int,
+) -> pd.DataFrame:
+    """Mean enrichment on all the game's objects (:func:`object_saliency`) over the states
+    :func:`every` of each played game, for the early and the final network: rows (agent,
+    method), columns ``early``, ``final`` (empty without pairs)."""
+    from rlinside.agents.zoo import load_agent
+
+    tables = []
+    for (agent, game), (obs, frames) in played.items():
+        idx = np.arange(state_every - 1, n_states * state_every, state_every)
+        for stage in ("early", "final"):
+            net, _ = load_agent(agent, game, stage)
+            t = object_saliency(net, game, obs[idx], frames[idx])
+            t.insert(0, "stage", stage)
+            t.insert(0, "agent", f"{label(agent)} {game}")
+            tables.append(t)
+    if not tables:
+        return pd.DataFrame()
+    zoo = pd.concat(tables, ignore_index=True)
+    summary = (zoo[zoo.object == "all"].groupby(["agent", "method", "stage"])["enrichment"].mean()
+               .unstack("stage")[["early", "final"]])
+    return summary.reindex(pd.MultiIndex.from_product([summary.index.levels[0], METHOD_NAMES]))
+
+
+def half_rise_step(curve: pd.Series) -> float:
+    """The first index (step) at which ``curve`` has covered half of its change from its first
+    to its last value (NaN values dropped; NaN for fewer than two values)."""
+    curve = curve.dropna()
+    if len(curve) < 2:
+        return np.nan
+    start, end = curve.iloc[0], curve.iloc[-1]
+    crossed = curve[(curve - start) * np.sign(end - start) >= 0.5 * abs(end - start)]
+    return int(crossed.index[0]) if len(crossed) else np.nan
+
+
+@dataclass
+class TrainingCurves:
+    """The stored over-training measurement of one run, as curves (:func:`training_curves`)."""
+
+    art: store.Artifact
+    enrichment: pd.DataFrame  #: (snapshots, methods) mean enrichment on all objects, indexed by step
+    methods: list[str]  #: the methods of :data:`METHOD_NAMES` the measurement holds
+    train_return: pd.Series  #: (snapshots,) training return at each step
+    random_return: float  #: mean score of a random policy over 10 evaluation games
+    half_rise: pd.DataFrame  #: per method and for the return: half-rise step, first / last value
+
+
+def training_curves(agent: str = MEASURED_RUN[0], game: str = MEASURED_RUN[1]) -> TrainingCurves | None:
+    """Curves of the latest stored measurement of a run of ``agent`` on ``game``
+    (:func:`load_measurement`), with the :func:`half_rise_step` of each; None when none is stored."""
+    from rlinside.agents.zoo import random_scores
+
+    found = load_measurement(agent=agent, game=game)
+    if found is None:
+        return None
+    run, art = found
+    per_step = (run[run.object == "all"].groupby(["step", "method"])["enrichment"].mean().unstack("method"))
+    stored = [m for m in METHOD_NAMES if m in per_step.columns]  # the methods the measurement holds
+    ret = run.groupby("step")["train_return"].first()
+    rnd = float(np.mean(random_scores(game, 10, seed=0)))
+    half_rise = pd.DataFrame({"half-rise step": {m: half_rise_step(per_step[m]) for m in stored}
+                              | {"training return": half_rise_step(ret)}})
+
+    def ends(curve):
+        curve = curve.dropna()
+        return f"{curve.iloc[0]:.2f} / {curve.iloc[-1]:.2f}" if len(curve) else "no value"
+
+    half_rise["first / last value"] = [ends(per_step[m]) for m in stored] + [ends(ret)]
+    return TrainingCurves(art, per_step, stored, ret, rnd, half_rise)
+
+
+# --------------------------------------------------------------------------------------------
+# The zoo (notebook 00) and the methods gallery (notebook 01)
+# --------------------------------------------------------------------------------------------
+
+
+def zoo_status(shipped: list[store.Artifact]) -> pd.DataFrame:
+    """One row per agent of :data:`PAPER_TABLE`: the step of its shipped early and final
+    checkpoints (or "not shipped yet") and the command that trains it."""
+    status = []
+    for agent, game in PAPER_TABLE:
+        arts = [a for a in shipped if a.config["agent"] == agent and a.config["game"] == game]
+        stages = {a.config["stage"]: a for a in arts}
+        status.append({
+            "agent": label(agent), "game": game,
+            "early": f"step {stages['early'].config['step']:,}" if "early" in stages else "not shipped yet",
+            "final": f"step {stages['final'].config['step']:,}" if "final" in stages else "not shipped yet",
+            "train with": f"scripts/train_atari.py --game {game} {registry.get(agent).train_command}",
+        })
+    return pd.DataFrame(status)
+
+
+def checkpoint_label(art: store.Artifact) -> str:
+    """The family's label, with " (early only)" for an agent whose final checkpoint is not shipped."""
+    name = label(art.config["agent"])
+    return name if art.config["stage"] == "final" else f"{name} (early only)"
+
+
+@dataclass
+class LearningCurve:
+    """One agent's training log, smoothed (:func:`learning_curves`)."""
+
+    agent: str
+    label: str  #: :func:`checkpoint_label`
+    order: int  #: position of the family among the zoo's (for a colour that stays with it)
+    step: np.ndarray  #: (G,) agent step at the end of each training game
+    score: pd.Series  #: (G,) mean score of the last ``smoothing`` games
+    early_steps: list[int]  #: steps of the family's shipped early checkpoints on that game
+
+
+def learning_curves(finals: list[store.Artifact], shipped: list[store.Artifact],
+                    smoothing: int) -> dict[str, list[LearningCurve]]:
+    """``game -> curves`` (games sorted) of the agents ``finals`` from their ``metrics.csv``
+    (agents without a log left out), each a rolling mean over ``smoothing`` games."""
+    from rlinside.agents.zoo import read_metrics
+
+    order = [k.name for k in registry.kinds("atari")]
+    out: dict[str, list[LearningCurve]] = {}
+    for game in sorted({a.config["game"] for a in finals}):
+        out[game] = []
+        for art in (a for a in finals if a.config["game"] == game):
+            cols = read_metrics(art.file("metrics.csv"))
+            if not cols:
+                continue
+            ret = pd.Series(cols["return"]).rolling(smoothing, min_periods=1).mean()
+            early = [a.config["step"] for a in shipped if a.config["stage"] == "early"
+                     and a.config["agent"] == art.config["agent"] and a.config["game"] == game]
+            out[game].append(LearningCurve(art.config["agent"], checkpoint_label(art), order.index(art.config["agent"]),
+                                           cols["step"], ret, early))
+    return out
+
+
+@dataclass
+class Filmstrip:
+    """Frames of one agent playing (:func:`filmstrips`)."""
+
+    art: store.Artifact
+    steps: list[int]  #: (F,) 0-based agent step of each frame
+    frames: list[np.ndarray]  #: (F,) (210, 160, 3) uint8 screens after those steps
+    scores: list[float]  #: (F,) running game score after those steps
+
+
+def filmstrips(finals: list[store.Artifact], n_frames: int, every: int, seed: int = 0) -> list[Filmstrip]:
+    """Each agent of ``finals`` plays evaluation game ``seed``; every ``every``-th of its first
+    ``n_frames * every`` screens."""
+    from rlinside.agents.zoo import load_agent, play_frames
+
+    out = []
+    for art in finals:
+        agent, game = art.config["agent"], art.config["game"]
+        net, _ = load_agent(agent, game, art.config["stage"])
+        frames, scores, _ = play_frames(agent, net, game, steps=n_frames * every, seed=seed)
+        steps = [(j + 1) * every - 1 for j in range(n_frames)]
+        out.append(Filmstrip(art, steps, [frames[t] for t in steps], [scores[t] for t in steps]))
+    return out
+
+
+@dataclass
+class ExplainedState:
+    """One agent's state explained by every method (:func:`explain_shipped`)."""
+
+    art: store.Artifact
+    net: nn.Module
+    model: nn.Module  #: what the methods differentiate (:func:`saliency_model`)
+    obs: torch.Tensor  #: (1, C, 84, 84) uint8
+    screen: np.ndarray  #: (210, 160, 3) uint8
+    action: int  #: the action the agent chose
+    maps: dict[str, tuple[torch.Tensor, torch.Tensor]]  #: method -> (raw, scaled to [-1, 1]), (1, C', 84, 84)
+
+    @property
+    def agent(self) -> str:
+        """The family's name (registry id)."""
+        return self.art.config["agent"]
+
+
+def explain_state(model: nn.Module, net: nn.Module, obs: torch.Tensor, target: Any, cam_layer: str = "conv1",
+                  forward_kwargs: dict | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """All methods' maps of one observation ``(1, C, 84, 84)``: method -> (raw ``(1, C', 84,
+    84)``, the same scaled to [-1, 1]); the Grad-CAM family at ``net.torso.<cam_layer>``."""
+    raw = explain_all(model, obs, target, getattr(net.torso, cam_layer), forward_kwargs=forward_kwargs)
+    return {name: (r, normalize(r, mode="frame")) for name, r in raw.items()}
+
+
+def explain_shipped(warmup_steps: int, seed: int = 0, cam_layer: str = "conv1") -> list[ExplainedState]:
+    """Every shipped agent (:func:`rlinside.agents.zoo.find_agents`) plays ``warmup_steps``
+    decisions of evaluation game ``seed``; its last state is explained for the action it chose
+    (a recurrent agent from the state it carried into that step)."""
+    from rlinside.agents.zoo import find_agents, load_agent, play_states
+
+    states = []
+    for art in find_agents():
+        agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
+        net, _ = load_agent(agent, game, stage)
+        observations, screens, actions, carried = play_states(agent, net, game, steps=warmup_steps, seed=seed,
+                                                              return_states=True)
+        model = saliency_model(agent, net, carried[-1]) if is_recurrent(agent) else net
+        obs = torch.from_numpy(observations[-1:])
+        states.append(ExplainedState(art, net, model, obs, screens[-1], int(actions[-1]),
+                                     explain_state(model, net, obs, int(actions[-1]), cam_layer)))
+    return states
+
+
+def map_statistics(states: list[ExplainedState]) -> pd.DataFrame:
+    """One row per (agent, method): the ``positive mass`` (share of the raw map's magnitude that
+    is positive, over all frames) and ``max |value|`` of the raw map."""
+    stats = []
+    for s in states:
+        for name, (raw, _) in s.maps.items():
+            mags = raw.abs().sum().item()
+            stats.append({"agent": label(s.agent), "game": s.art.config["game"],
+                          "stage": s.art.config["stage"], "method": name,
+                          "positive mass": raw.clamp(min=0).sum().item() / mags if mags > 0 else float("nan"),
+                          "max |value|": raw.abs().max().item()})
+    return pd.DataFrame(stats)
+
+
+def has_streams(agent: str) -> bool:
+    """Whether ``agent`` is a feed-forward family with dueling value and advantage streams."""
+    kind = registry.get(agent)
+    return not kind.recurrent and {"value_stream", "advantage_stream"} <= set(kind.heads)
+
+
+def stream_maps(s: ExplainedState, cam_layer: str = "conv1") -> dict[str, dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+    """``"value stream V(s)"`` and ``"advantage stream A(s, <action>)"`` -> :func:`explain_state`
+    of that stream of a feed-forward dueling agent (:func:`has_streams`), same state."""
+    targets = {"value stream V(s)": value_stream(), f"advantage stream A(s, {s.action})": advantage_stream(s.action)}
+    return {k: explain_state(s.net, s.net, s.obs, t, cam_layer, {"return_streams": True}) for k, t in targets.items()}

@@ -1,0 +1,128 @@
+"""The saliency study's loops (the notebooks' measurements) on small untrained networks and
+random observations: shapes, labels and the invariants each table must keep. No Atari
+emulator and no shipped agent is needed."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rlinside.explain.saliency import COARSE, METHOD_NAMES
+from rlinside.nets.atari import DuelingQNetwork
+from rlinside.nets.attention import RecurrentAttentionQNetwork
+from rlinside.studies import saliency as study
+
+
+def _obs(t: int, c: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(t, c, 84, 84), dtype=np.uint8)
+
+
+def _played(agent: str, net, t: int = 6, channels: int = 4, states=None) -> study.Played:
+    art = SimpleNamespace(config={"agent": agent, "game": "Breakout", "stage": "final", "step": 100})
+    frames = np.zeros((t, 210, 160, 3), dtype=np.uint8)
+    return study.Played(art, net, _obs(t, channels), frames, np.arange(t) % 4, states or [None] * t)
+
+
+@pytest.fixture(scope="module")
+def dueling():
+    torch.manual_seed(0)
+    return DuelingQNetwork(n_actions=4, in_channels=4).eval()
+
+
+@pytest.fixture(scope="module")
+def drqn():
+    torch.manual_seed(1)
+    return RecurrentAttentionQNetwork(n_actions=4, in_channels=1, lstm_size=16, attention_size=8, hidden=16).eval()
+
+
+def test_every_and_labels():
+    assert list(study.every(3, 5)) == [4, 9, 14]
+    assert list(study.every(3, 5, first=9)) == [9, 14]
+    assert study.label("dddqn") == "DDDQN"
+    art = SimpleNamespace(config={"agent": "a2c", "stage": "early"})
+    assert study.checkpoint_label(art) == "A2C (early only)"
+    assert study.has_streams("dddqn") and not study.has_streams("drqn") and not study.has_streams("a2c")
+
+
+def test_half_rise_step():
+    assert study.half_rise_step(pd.Series([0.0, 1, 2, 3, 4], index=[0, 10, 20, 30, 40])) == 20
+    assert study.half_rise_step(pd.Series([4.0, 4, 1, 0], index=[0, 10, 20, 30])) == 20
+    assert np.isnan(study.half_rise_step(pd.Series([1.0, np.nan], index=[0, 10])))
+
+
+def test_heads_layers_and_past_frames(dueling):
+    p = _played("dddqn", dueling)
+    assert p.name == "DDDQN Breakout"
+    rows = study.head_maps([p], 2)
+    assert [r.label.split("\n")[1] for r in rows] == list(study.heads("dddqn", 2))
+    for r in rows:
+        assert list(r.maps) == list(METHOD_NAMES)
+        assert all(m.shape == (84, 84) and np.abs(m).max() <= 1 + 1e-6 for m in r.maps.values())
+
+    corr = study.head_correlations([p], 2, 2)
+    assert len(corr) == 3 and (corr["count"] == 2).all() and (corr["mean"].abs() <= 1).all()
+
+    layer_rows, stats = study.layer_maps([p], 2)
+    assert list(layer_rows[0].maps) == [f"{m}\n{c}" for c in study.CONVS for m in COARSE]
+    assert stats.shape == (1, len(study.CONVS) * len(COARSE))
+    finite = stats.to_numpy()[np.isfinite(stats.to_numpy())]
+    assert ((finite >= 0) & (finite <= 1)).all()
+
+    frame_rows, shares = study.past_frame_saliency([p], 3, 2, history=10)
+    assert set(frame_rows[0].maps) == {"t", "t-1", "t-2", "t-3"}  # 4 stacked frames: no t-9
+    assert list(shares.columns) == [0, 1, 2, 3]
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0)  # the shares of each state sum to one
+
+
+def test_attention_only_for_networks_that_have_it(dueling, drqn):
+    assert study.has_attention(drqn) and not study.has_attention(dueling)
+    state = drqn(torch.from_numpy(_obs(1, 1, seed=2)))[1]
+    p = _played("drqn", drqn, channels=1, states=[state] * 6)
+    rows, table = study.attention_maps([_played("dddqn", dueling), p], 1, 2, 2)
+    assert [r.label for r in rows] == ["Recurrent attention DQN Breakout (final)"]
+    assert len(rows[0].maps) == 5 and all(np.abs(m).max() <= 1 + 1e-6 for m in rows[0].maps.values())
+    assert list(table.columns) == ["Recurrent attention DQN Breakout (final)"]
+    assert "rho value att vs value saliency" in table.index
+    grads = study.attention_gradients([p], 2, 2)
+    assert len(grads) == 7 and (grads["gradient norm"] > 0).any()
+    assert all(q.grad is None for q in drqn.parameters())  # the study leaves no gradient behind
+    assert study.attention_gradients([_played("dddqn", dueling)], 2, 2).empty
+
+
+def test_sanity_checks(dueling):
+    x = torch.from_numpy(_obs(2, 4, seed=3))
+    a = study.SanityAgent("dddqn", "DDDQN Breakout", dueling, x, np.zeros((2, 210, 160, 3), dtype=np.uint8),
+                          dueling(x.float()).argmax(1))
+    maps = study.newest_maps(dueling, a.x, a.actions)
+    assert list(maps) == list(METHOD_NAMES) and all(m.shape == (2, 84, 84) for m in maps.values())
+
+    cascade, examples = study.cascading_study([a])
+    n_layers = cascade.step.max()
+    assert len(cascade) == n_layers * len(METHOD_NAMES) * 2
+    assert [r.label for r in examples["DDDQN Breakout"]][0] == "trained"
+    assert [r.label for r in examples["DDDQN Breakout"]][1:] == ["up to torso.conv2", "up to torso.conv1"]
+    fully = study.fully_randomized(cascade)
+    assert list(fully.index) == list(METHOD_NAMES) and fully.shape[1] == 2
+    assert study.fully_randomized(pd.DataFrame()).empty
+
+    edges = study.edge_correlation([a])
+    assert list(edges.index) == list(METHOD_NAMES)
+    assert list(edges.columns) == [("DDDQN Breakout", "all layers random"), ("DDDQN Breakout", "trained")]
+
+    pert, pert_rows = study.perturbation_agreement([a], stride=28)
+    assert list(pert.index) == list(METHOD_NAMES) and len(pert_rows) == 1
+    assert pert_rows[0].maps["perturbation"].max() <= 1 + 1e-6
+
+    disc = study.action_discrimination([a])
+    finite = disc.to_numpy()[np.isfinite(disc.to_numpy())]
+    assert list(disc.index) == list(METHOD_NAMES) and (np.abs(finite) <= 1 + 1e-9).all()
+
+
+def test_empty_zoo_gives_empty_tables():
+    assert study.early_final_enrichment({}, {}, 2, 2).empty
+    assert study.layer_maps([], 0)[1].empty and study.past_frame_saliency([], 2, 2, 4)[1].empty
+    assert study.attention_maps([], 0, 2, 2)[1].empty and study.head_correlations([], 2, 2).empty
