@@ -38,12 +38,12 @@ filmstrip_seed: int = 0  # evaluation game the filmstrip is taken from | [0, 2_1
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from rlinside.agents.zoo import find_agents, most_trained, selection_rows, summary_rows
+from rlinside.agents.zoo import selection_rows, summary_rows
 from rlinside.plots import PALETTE, publish, set_theme
 from rlinside.studies import saliency as study
 
 set_theme()
-shipped = find_agents()
+shipped = study.chapter_agents()
 study.zoo_status(shipped)
 
 # %% [markdown]
@@ -89,7 +89,7 @@ candidates
 # one while the final one is not shipped). The dotted line marks the early checkpoint.
 
 # %%
-finals = most_trained()  # the final agent of each (agent, game), else its early one
+finals = study.chapter_most_trained()  # the final agent of each (agent, game), else its early one
 curves = study.learning_curves(finals, shipped, smoothing)
 if finals:
     fig, axes = plt.subplots(1, len(curves), figsize=(5.5 * len(curves), 3.6), squeeze=False)

@@ -42,13 +42,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rlinside.agents.zoo import AGENTS, load_agent, most_trained, play_states
+from rlinside.agents.zoo import AGENTS, load_agent, play_states
 from rlinside.envs.atari_objects import object_masks, to_observation_grid
 from rlinside.explain.saliency import METHOD_NAMES, explain_all, normalize
 from rlinside.explain.sanity import object_share, temporal_stability
 from rlinside.plots import publish_html, set_theme
 from rlinside.plots.saliency import overlay
 from rlinside.plots.video import gif_bytes, gif_html, label_strip, side_by_side
+from rlinside.studies import saliency as study
 from rlinside.studies.saliency import is_recurrent, saliency_model
 from rlinside.utils import nan_median
 
@@ -76,7 +77,7 @@ def explain_video(agent, net, obs, carried, actions):
 
 videos, stability = {}, []
 t0 = time.perf_counter()
-for art in most_trained():
+for art in study.chapter_most_trained():
     agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
     net, _ = load_agent(agent, game, stage)
     obs, frames, actions, carried = play_states(agent, net, game, steps=video_steps, seed=seed, return_states=True)

@@ -33,6 +33,8 @@ __all__ = [
     "reduce_channels",
     "frame_label",
     "gallery",
+    "gallery_of_rows",
+    "plot_lag_shares",
 ]
 
 #: Colours (RGB, 0-255) of positive and negative saliency for each palette.
@@ -240,3 +242,31 @@ def gallery(
                    bbox_to_anchor=(0.5, 0.0))
     fig.tight_layout(rect=(0, 0.04 if palette else 0, 1, 1))
     return fig
+
+
+def gallery_of_rows(rows: Sequence, cols: Sequence[str] | None = None, *, palette: str = "paper"):
+    """A :func:`gallery` of rows that each carry ``label``, ``screen (210, 160, 3)`` and
+    ``maps`` (column name -> ``(84, 84)`` map in [-1, 1]), e.g. the rows of
+    :mod:`rlinside.studies.saliency`: every map drawn over its row's screen, a blank panel
+    where a row has no map for a column. ``cols`` defaults to the first row's maps."""
+    if not rows:
+        raise ValueError("rows must not be empty")
+    cols = list(cols or rows[0].maps)
+    blank = np.full_like(rows[0].screen, 255)
+    panels = [[overlay(r.screen, r.maps[c], palette=palette) if c in r.maps else blank for c in cols]
+              for r in rows]
+    return gallery(panels, row_labels=[r.label for r in rows], col_labels=cols, palette=palette)
+
+
+def plot_lag_shares(share_table, ax=None):
+    """Draw one line per row of ``share_table`` (index: agent; columns: the lag ``k`` of the
+    input frame ``t-k``; values: the share of the map's magnitude on it). Returns the figure."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.2))
+    for name, row in share_table.iterrows():
+        ax.plot(row.index, row.values, marker="o", label=name)
+    ax.set_xlabel("lag k of the input frame t-k")
+    ax.set_ylabel("share of |guided backprop|")
+    ax.set_xticks(range(int(share_table.columns.max()) + 1))
+    ax.legend(fontsize=8)
+    return ax.figure

@@ -62,6 +62,7 @@ from torch import nn
 
 from rlinside import store
 from rlinside.agents import registry
+from rlinside.agents.zoo import find_agents, most_trained
 from rlinside.envs.atari_objects import OBJECTS, object_masks, to_observation_grid
 from rlinside.explain.attention import attention_summary
 from rlinside.explain.saliency import (
@@ -86,10 +87,10 @@ from rlinside.explain.sanity import (
 )
 
 __all__ = ["is_recurrent", "feed_forward_agents", "saliency_model", "heads", "ARTIFACT_KIND", "object_saliency",
-           "snapshots", "measure_run", "ship_measurement",
-           "load_measurement",
+           "snapshots", "measure_run", "ship_measurement", "load_measurement",
            # the notebooks' measurements
-           "PAPER_TABLE", "CONVS", "ATTENTIONS", "label", "every", "MapRow", "Played", "play_most_trained",
+           "PAPER_TABLE", "chapter_agents", "chapter_most_trained", "CONVS", "ATTENTIONS", "label", "every",
+           "MapRow", "Played", "play_most_trained",
            "head_maps", "head_correlations", "layer_maps", "past_frame_saliency", "has_attention", "attention_maps",
            "attention_gradients", "SanityAgent", "sanity_agents", "newest_maps", "cascading_study",
            "fully_randomized", "edge_correlation", "perturbation_agreement", "action_discrimination",
@@ -288,6 +289,18 @@ def load_measurement(**config_filters: Any) -> tuple[pd.DataFrame, store.Artifac
 PAPER_TABLE = (("dddqn", "Breakout"), ("dddqn", "Seaquest"), ("drqn", "Seaquest"),
                ("a2c", "Breakout"), ("a2c", "Seaquest"), ("a2c-lstm", "Seaquest"))
 
+
+def chapter_agents() -> list:
+    """The shipped Atari agents of this chapter: those of :data:`PAPER_TABLE` (the paper's
+    Table 1 pairs), in :func:`rlinside.agents.zoo.find_agents` order. Agents shipped for other
+    chapters (the RTRL chapter's prediction benchmark plays more games) stay out."""
+    return [a for a in find_agents() if (a.config["agent"], a.config["game"]) in PAPER_TABLE]
+
+
+def chapter_most_trained() -> list:
+    """:func:`rlinside.agents.zoo.most_trained`, for this chapter's agents only."""
+    return [a for a in most_trained() if (a.config["agent"], a.config["game"]) in PAPER_TABLE]
+
 #: The convolutions of the Nature CNN torso, input first.
 CONVS = ("conv1", "conv2", "conv3")
 
@@ -357,10 +370,10 @@ class Played:
 def play_most_trained(steps: int, seed: int = 0) -> list[Played]:
     """The most trained shipped agent of each (family, game) (:func:`rlinside.agents.zoo.most_trained`),
     each after ``steps`` agent steps of evaluation game ``seed``, with the states it carried."""
-    from rlinside.agents.zoo import load_agent, most_trained, play_states
+    from rlinside.agents.zoo import load_agent, play_states
 
     played = []
-    for art in most_trained():
+    for art in chapter_most_trained():
         agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
         net, _ = load_agent(agent, game, stage)
         obs, frames, actions, states = play_states(agent, net, game, steps=steps, seed=seed, return_states=True)
@@ -597,10 +610,10 @@ def sanity_agents(n_states: int, state_every: int, seed: int = 0) -> list[Sanity
     """The most trained shipped feed-forward agents (randomizing a recurrent net also changes
     the memory it carried: left out), each with the states :func:`every` of evaluation game
     ``seed`` and its greedy action on them."""
-    from rlinside.agents.zoo import load_agent, most_trained, play_states
+    from rlinside.agents.zoo import load_agent, play_states
 
     agents = []
-    for art in most_trained():
+    for art in chapter_most_trained():
         agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
         if is_recurrent(agent):
             continue
@@ -734,10 +747,9 @@ def early_final_pairs() -> dict[tuple[str, str], dict[str, store.Artifact]]:
     """``(family, game) -> {"early": artifact, "final": artifact}`` of the shipped feed-forward
     agents with both checkpoints (a recurrent one's comparison would need each network's own
     memory of the game)."""
-    from rlinside.agents.zoo import find_agents
 
     pairs: dict[tuple[str, str], dict[str, store.Artifact]] = {}
-    for art in find_agents():
+    for art in chapter_agents():
         c = art.config
         if is_recurrent(c["agent"]):
             continue
@@ -965,10 +977,10 @@ def explain_shipped(warmup_steps: int, seed: int = 0, cam_layer: str = "conv1") 
     """Every shipped agent (:func:`rlinside.agents.zoo.find_agents`) plays ``warmup_steps``
     decisions of evaluation game ``seed``; its last state is explained for the action it chose
     (a recurrent agent from the state it carried into that step)."""
-    from rlinside.agents.zoo import find_agents, load_agent, play_states
+    from rlinside.agents.zoo import load_agent, play_states
 
     states = []
-    for art in find_agents():
+    for art in chapter_agents():
         agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
         net, _ = load_agent(agent, game, stage)
         observations, screens, actions, carried = play_states(agent, net, game, steps=warmup_steps, seed=seed,
