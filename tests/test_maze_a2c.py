@@ -189,3 +189,22 @@ def test_shipped_policy_reproduces_its_stored_test_episodes():
     for mine, stored in zip(again, (report["memory"][0], report["memory"][n // 2])):
         assert (mine["success"], mine["steps"]) == (stored["success"], stored["steps"])
     assert art.manifest["metrics"]["success_rate"] >= 0.9  # the target, as shipped
+
+
+def test_dagger_resumes_after_a_kill_bit_identically(tmp_path):
+    from rlinside.agents.maze_imitation import DaggerConfig, train_dagger
+
+    cfg = DaggerConfig(rounds=3, episodes_per_round=2, epochs_per_round=1, max_steps=30, lstm_size=8)
+    a = train_dagger(cfg, tmp_path / "a", progress=False)
+    assert train_dagger(cfg, tmp_path / "b", progress=False, stop_after=2) is None  # killed after round 1
+    b = train_dagger(cfg, tmp_path / "b", progress=False)
+    pa, pb = torch.load(a, weights_only=False), torch.load(b, weights_only=False)
+    assert all(torch.equal(pa["net"][k], pb["net"][k]) for k in pa["net"])
+    assert pa["dagger"]["rounds_done"] == pb["dagger"]["rounds_done"] == 3
+
+    def rows(run):  # the log without its wall-clock column
+        return [line.rsplit(",", 1)[0] for line in (tmp_path / run / "log.csv").read_text().splitlines()]
+
+    assert rows("a") == rows("b") and len(rows("a")) == 4
+    with pytest.raises(ValueError, match=r"different configuration \(learning_rate"):
+        train_dagger(DaggerConfig(**{**cfg.__dict__, "learning_rate": 1e-2}), tmp_path / "b", progress=False)

@@ -27,6 +27,7 @@ holds the board level when that acceleration is small (``deadband``).
 
 from __future__ import annotations
 
+import io
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -37,10 +38,12 @@ import pybullet
 import torch
 import torch.nn.functional as F
 
+from rlinside.agents._config import check_resumable
 from rlinside.agents.maze_a2c import FORMAT, MazeA2CConfig
-from rlinside.agents.rundir import save_payload
+from rlinside.agents.rundir import load_checkpoint, rng_states, save_payload, set_rng_states
 from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv, _angle_diff
 from rlinside.nets.maze import MazePolicy
+from rlinside.utils import atomic_write_bytes
 
 __all__ = ["oracle_action", "DaggerConfig", "train_dagger"]
 
@@ -174,11 +177,40 @@ def _train(net: MazePolicy, opt, data, cfg: DaggerConfig, rng: np.random.Generat
     return float(np.mean(losses)) if losses else float("nan")
 
 
-def train_dagger(cfg: DaggerConfig, run_dir: str | Path, *, progress: bool = True) -> Path:
+CHECKPOINT_FORMAT = "rlinside-maze-dagger-checkpoint-1"
+#: Fields that may change when a run resumes: more rounds (never the numbers computed).
+RESUMABLE_CHANGES = frozenset({"rounds"})
+
+
+def _round_file(run_dir: Path, k: int) -> Path:
+    return run_dir / f"dagger_round{k:03d}.npz"
+
+
+def _save_round(path: Path, episodes: list) -> None:
+    """The episodes collected in one round, as one compressed archive (written atomically)."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, obs=np.concatenate([o for o, _ in episodes]),
+                        actions=np.concatenate([a for _, a in episodes]),
+                        lengths=np.array([len(a) for _, a in episodes], dtype=np.int64))
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _load_round(path: Path) -> list:
+    with np.load(path) as z:
+        ends = np.cumsum(z["lengths"])
+        starts = ends - z["lengths"]
+        return [(z["obs"][a:b], z["actions"][a:b]) for a, b in zip(starts, ends)]
+
+
+def train_dagger(cfg: DaggerConfig, run_dir: str | Path, *, progress: bool = True,
+                 stop_after: int | None = None) -> Path | None:
     """DAgger in ``run_dir``; writes ``log.csv`` (round, episodes, loss, success of the
     episodes the policy drove) and, after every round, ``final.pt`` in the format of
     :mod:`rlinside.agents.maze_a2c` (its ``config`` and ``dagger`` record this training and
-    the rounds done)."""
+    the rounds done), the round's episodes (``dagger_round<k>.npz``) and ``checkpoint.pt``
+    (network, optimizer, random generators): run it again after a kill and it resumes after
+    the last completed round, bit-identically (:mod:`rlinside.agents.rundir`). ``stop_after``
+    rounds: return None as if killed (for tests)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -186,11 +218,24 @@ def train_dagger(cfg: DaggerConfig, run_dir: str | Path, *, progress: bool = Tru
     env_cfg = cfg.env_config()
     net = MazePolicy(lstm_size=cfg.lstm_size, image_size=env_cfg.image_size).eval()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
-    env = MarbleMazeEnv(env_cfg)
     data, log = [], ["round,episodes,loss,policy_success,greedy_success,wall_time"]
-    t_start = time.perf_counter()
+    first, wall = 0, 0.0
+    ckpt_path = run_dir / "checkpoint.pt"
+    if ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path, CHECKPOINT_FORMAT, "a maze DAgger")
+        check_resumable(ckpt["config"], _Dict(asdict(cfg)), run_dir, RESUMABLE_CHANGES)
+        net.load_state_dict(ckpt["net"])
+        opt.load_state_dict(ckpt["optimizer"])
+        set_rng_states(ckpt["rng"], rng)
+        first, log, wall = ckpt["rounds_done"], list(ckpt["log"]), ckpt["wall_time"]
+        for k in range(first):
+            data += _load_round(_round_file(run_dir, k))
+    env = MarbleMazeEnv(env_cfg)
+    t_start = time.perf_counter() - wall
     try:
-        for k in range(cfg.rounds):
+        for k in range(first, cfg.rounds):
+            if stop_after is not None and k - first >= stop_after:
+                return None
             seeds = [cfg.seed * 100_000 + k * 1000 + i for i in range(cfg.episodes_per_round)]
             new = _collect(None if k == 0 else net, env, seeds, rng,
                            oracle={"speed": cfg.oracle_speed, "gain": cfg.oracle_gain,
@@ -209,12 +254,23 @@ def train_dagger(cfg: DaggerConfig, run_dir: str | Path, *, progress: bool = Tru
             if progress:
                 print(f"round {k}: {len(data)} episodes, loss {loss:.3f}, "
                       f"{'controller' if k == 0 else 'policy'} reached the centre in {success:.0%}", flush=True)
-            (run_dir / "log.csv").write_text("\n".join(log) + "\n")
+            atomic_write_bytes(run_dir / "log.csv", ("\n".join(log) + "\n").encode())
             # the policy after every completed round, so a run cut short still leaves one
             _save(run_dir / "final.pt", net, cfg, env_cfg, data, time.perf_counter() - t_start, k + 1)
+            _save_round(_round_file(run_dir, k), new)
+            save_payload(ckpt_path, {"format": CHECKPOINT_FORMAT, "config": asdict(cfg), "net": net.state_dict(),
+                                     "optimizer": opt.state_dict(), "rng": rng_states(rng), "rounds_done": k + 1,
+                                     "log": log, "wall_time": time.perf_counter() - t_start})
     finally:
         env.close()
     return run_dir / "final.pt"
+
+
+class _Dict(dict):
+    """A plain dict with the ``to_dict`` that :func:`check_resumable` reads."""
+
+    def to_dict(self) -> dict:
+        return dict(self)
 
 
 def _save(path: Path, net: MazePolicy, cfg: DaggerConfig, env_cfg: MarbleMazeConfig, data: list,
