@@ -201,6 +201,9 @@ def test_accepted_lower_extremes_run_to_the_end(tmp_path):
                 "n_steps_small=1", "-p", "n_stats_steps=1", "-p", "gamma=0", "-p", "seed=2147483647")
     assert p.returncode == 0, p.stderr[-3000:]
     assert out.is_file()
+    assert p.stderr == ""  # quiet: no kernel transport warning, no papermill parser noise
+    p = run_cli("run", "rtrl/02_learning_curves", "--profile", "smoke", "-q", "--out", str(tmp_path / "lc.ipynb"))
+    assert p.returncode == 0 and p.stderr == "", p.stderr[-3000:]  # rules with '<=' in their comments
 
 
 # --- interrupted runs leave nothing behind

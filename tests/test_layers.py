@@ -14,7 +14,7 @@ LIB = ROOT / "lib" / "rlinside"
 #: layer or lower ones.
 LAYERS = {
     "utils": 0,
-    "store": 1, "sweep": 1,
+    "store": 1, "sweep": 1, "seeds": 1, "claims": 1,
     "envs": 2, "nets": 2,
     "agents": 3, "rtrl": 3,
     "explain": 4, "plots": 4,

@@ -46,7 +46,19 @@ def test_select_and_rerun_follows_the_paper_protocol(cache):
     tuning, best, rerun = sweep.select_and_rerun(spec, scheduler="synchronous", progress=False)
     assert best["x"] == 1.0  # the quadratic's minimum
     assert tuning.counts()["ran"] == 12
-    assert rerun.counts() == {"done": 3, "ran": 3, "failed": 0}  # seeds 0..2 were already stored
+    assert rerun.counts() == {"done": 0, "ran": 6, "failed": 0}  # report seeds 0..5, none used in tuning
+
+
+def test_tuning_and_report_seeds_must_be_disjoint_unless_the_variant_is_named(cache, tmp_path):
+    text = ("name: overlap\nfunction: rlinside.sweep:demo_task\nversion: 1\ngrid: {x: [0.0, 1.0]}\nseeds: 2\n"
+            "select: {metric: final, rerun_seeds: 3}\n")
+    (tmp_path / "o.yml").write_text(text)
+    with pytest.raises(ValueError, match="tuning and report seeds overlap in sweep overlap"):
+        sweep.select_and_rerun(sweep.load_spec(tmp_path / "o.yml"), scheduler="synchronous", progress=False)
+    (tmp_path / "o.yml").write_text(text.replace("rerun_seeds: 3}", "rerun_seeds: 3, reuse_tuning_seeds: true}"))
+    _, best, rerun = sweep.select_and_rerun(sweep.load_spec(tmp_path / "o.yml"), scheduler="synchronous",
+                                            progress=False)
+    assert best["x"] == 1.0 and rerun.counts()["done"] == 2  # the named variant reuses seeds 0 and 1
 
 
 def test_a_killed_sweep_resumes_without_losing_finished_results(cache, tmp_path):

@@ -31,7 +31,7 @@ from rlinside.notebook import (
 )
 from rlinside.utils import atomic_write_bytes, repo_root
 
-__all__ = ["build_book", "plan", "write_status_page", "toc_mismatch"]
+__all__ = ["build_book", "plan", "write_status_page", "write_claims_pages", "toc_mismatch"]
 
 
 def plan(specs: list[NotebookSpec], profile: str, force: bool) -> list[tuple[NotebookSpec, str, bool]]:
@@ -101,6 +101,111 @@ def write_status_page(specs: list[NotebookSpec], root: Path) -> Path:
     return path
 
 
+_AUDIT_SCRIPT = """
+<p><label>Show verdict: <select id="verdict-filter" aria-label="filter the claims by verdict">
+<option value="">all</option><option>supported</option><option>contradicted</option>
+<option>inconclusive</option><option>not tested</option></select></label></p>
+<script>
+document.addEventListener("DOMContentLoaded", function () {
+  var select = document.getElementById("verdict-filter");
+  if (!select) { return; }
+  select.addEventListener("change", function () {
+    document.querySelectorAll("table tr").forEach(function (row) {
+      var cells = row.querySelectorAll("td");
+      if (cells.length === 0) { return; }
+      var verdict = cells[cells.length - 1].textContent;
+      row.style.display = (!select.value || verdict.indexOf(select.value + ":") === 0) ? "" : "none";
+    });
+  });
+});
+</script>
+"""
+
+
+def _worked_examples() -> list[dict[str, str]]:
+    """The verdict rule applied to synthetic data (seeded), for the audit page: a known effect,
+    no effect, a reversed effect, a run below the minimum scale, and a pattern a null also makes."""
+    import numpy as np
+
+    from rlinside import claims as C
+
+    rng = np.random.default_rng(0)
+    base = dict(chapter="examples", where="synthetic", quantity="B minus A, paired by seed", unit="seed",
+                comparison={"greater": 0}, min_scale={"seeds": 5})
+    cases = [
+        ("A known effect (B - A = 1 + noise, 30 seeds)", 1 + 0.3 * rng.normal(size=30), {}, None),
+        ("No effect (noise only, 30 seeds)", 0.3 * rng.normal(size=30), {}, None),
+        ("A reversed effect (B - A = -1 + noise, 30 seeds)", -1 + 0.3 * rng.normal(size=30), {}, None),
+        ("A known effect measured on 3 seeds only", 1 + 0.3 * rng.normal(size=3), {}, None),
+        ("A pattern a shuffled null also produces", 0.55 + 0.05 * rng.normal(size=40),
+         {"comparison": {"greater_than_null": True}}, 0.5 + 0.1 * rng.normal(size=200)),
+    ]
+    claims_, measured = [], {}
+    for i, (text, values, extra, null) in enumerate(cases):
+        c = C.Claim(id=f"example.{i}", statement=text, **{**base, **extra})
+        claims_.append(c)
+        measured[c.id] = C.measure(c.id, values, scale={"seeds": len(values)}, null=null)
+    return C.claims_table(claims_, measured)
+
+
+def write_claims_pages(root: Path) -> list[dict[str, str]]:
+    """Render every chapter's claims table (``book/generated/claims/<chapter>.md``, included by
+    the chapter page), the book-wide audit page (``book/generated/claims_audit.md``) and
+    ``claims.csv`` (copied to the HTML root) from the declared claims and the measurements
+    recorded by the executed notebooks. Returns the rows."""
+    import csv
+    import io
+
+    from rlinside import claims as C
+
+    declared = C.load_claims(root)
+    rows = C.claims_table(list(declared.values()), C.read_measurements(root))
+    out = root / "book" / "generated"
+    for chapter in sorted({r["chapter"] for r in rows}):
+        mine = [r for r in rows if r["chapter"] == chapter]
+        atomic_write_bytes(out / "claims" / f"{chapter}.md", C.markdown_table(mine).encode())
+    counts = ["| chapter | " + " | ".join(C.VERDICTS) + " | claims |", "|---|" + "---|" * (len(C.VERDICTS) + 1)]
+    for chapter in sorted({r["chapter"] for r in rows}):
+        n = [sum(r["verdict"] == v and r["chapter"] == chapter for r in rows) for v in C.VERDICTS]
+        counts.append(f"| {chapter} | " + " | ".join(map(str, n)) + f" | {sum(n)} |")
+    page = [
+        "# Claims audit",
+        "",
+        "Every claim of the four papers that this book tests, with our measurement, its 95 % "
+        "bootstrap interval, the number of units behind it, the scale that produced it and the "
+        "verdict, computed by the one rule of {doc}`../claims` from the measurements the "
+        "notebooks recorded (nothing on this page is typed). The same table, for citing: "
+        "<a href=\"../../claims.csv\">claims.csv</a>.",
+        "",
+        "## Verdicts per chapter",
+        "",
+        *counts,
+        "",
+        "## Every claim",
+        "",
+        _AUDIT_SCRIPT.strip(),
+        "",
+        C.markdown_table(rows),
+        "## The rule on synthetic data",
+        "",
+        "The same rule applied to data whose answer is known (made by `rlinside book` with a "
+        "fixed seed): a real effect is supported, no effect is inconclusive, a reversed effect is "
+        "contradicted, three seeds are below the minimum scale, and a pattern that the null model "
+        "also produces is not evidence for the claim.",
+        "",
+        C.markdown_table(_worked_examples(), link_notebooks=False),
+    ]
+    atomic_write_bytes(out / "claims_audit.md", "\n".join(page).encode())
+    buf = io.StringIO()
+    fields = ["id", "chapter", "claim", "where", "paper", "quantity", "ours", "n", "scale", "verdict", "reason",
+              "notebook"]
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(out / "_extra" / "claims.csv", buf.getvalue().encode())
+    return rows
+
+
 def toc_mismatch(specs: list[NotebookSpec], root: Path) -> tuple[list[str], list[str]]:
     """(notebooks of the catalogue that ``_toc.yml`` does not list, generated pages that
     ``_toc.yml`` lists but no notebook makes), each as ``chapter/name``."""
@@ -153,6 +258,7 @@ def build_book(profile: str = "book", jobs: int = 1, force: bool = False, build:
             st, wall, msg = results[s.slug]
             print(f"  {st:6s} {s.slug} ({wall:.1f} s){'  ' + msg if msg else ''}", flush=True)
     write_status_page(specs, root)
+    write_claims_pages(root)
 
     build_status = "skipped"
     build_wall = 0.0

@@ -33,6 +33,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -538,6 +539,8 @@ class RunRecord:
     #: the artifacts the run read (kind, key, manifest sha256) and the kinds it searched, with
     #: their fingerprints: a later change to any of them re-executes the notebook
     inputs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: the claims the run measured (rlinside.claims.measure), also in ``<name>.claims.json``
+    claims: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def save(self, path: Path) -> None:
         from rlinside.utils import atomic_write_bytes
@@ -656,14 +659,26 @@ def run_notebook(
     from rlinside import store
 
     runtime = _kernel_runtime_dir()
+    from rlinside import claims as _claims
+
     reads_log = temp_path(output.with_name(f"{output.stem}.reads.jsonl"))
-    reads_log.unlink(missing_ok=True)
-    saved = {k: os.environ.get(k) for k in (RUN_ENV, store.READS_ENV)}
+    claims_log = temp_path(output.with_name(f"{output.stem}.claims.jsonl"))
+    for log in (reads_log, claims_log):
+        log.unlink(missing_ok=True)
+    saved = {k: os.environ.get(k) for k in (RUN_ENV, store.READS_ENV, _claims.CLAIMS_ENV)}
     os.environ[RUN_ENV] = json.dumps(ctx, default=str)
     os.environ[store.READS_ENV] = str(reads_log)
+    os.environ[_claims.CLAIMS_ENV] = str(claims_log)
     inputs: dict[str, Any] = {}
+    measured: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     error = None
+    # papermill re-reads the parameters cell with a parser of its own, which does not know our
+    # rules (it warns on every line with an '=' in its comment, then on the parameters it could
+    # not read): the parameters were checked above, so its warnings are noise to the user
+    pm_log = logging.getLogger("papermill")
+    pm_level = pm_log.level
+    pm_log.setLevel(logging.ERROR)
     try:
         pm.execute_notebook(
             nb,
@@ -677,10 +692,15 @@ def run_notebook(
         )
         executed = nbformat.read(tmp, as_version=4)
         inputs = store.inputs_of(reads_log)
+        if claims_log.is_file():
+            measured = [json.loads(line) for line in claims_log.read_text().splitlines() if line.strip()]
         executed.metadata["rlinside"] = {k: v for k, v in ctx.items() if k != "started"} | {
-            "key": key, "inputs": inputs}
+            "key": key, "inputs": inputs, "claims": [m["claim"] for m in measured]}
         nbformat.write(executed, tmp)
         os.replace(tmp, output)
+        from rlinside.utils import atomic_write_bytes
+
+        atomic_write_bytes(output.with_suffix(".claims.json"), (json.dumps(measured, indent=1) + "\n").encode())
         if failed.exists():
             failed.unlink()
         status = "ok"
@@ -700,6 +720,7 @@ def run_notebook(
         if isinstance(e, KeyboardInterrupt):
             raise
     finally:
+        pm_log.setLevel(pm_level)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -708,6 +729,7 @@ def run_notebook(
         if tmp.exists():
             tmp.unlink()
         reads_log.unlink(missing_ok=True)
+        claims_log.unlink(missing_ok=True)
         shutil.rmtree(runtime, ignore_errors=True)
     wall = time.perf_counter() - t0
     import datetime as _dt
@@ -726,6 +748,7 @@ def run_notebook(
         command=command,
         error=error,
         inputs=inputs,
+        claims=measured,
     )
     if status == "ok":
         rec.save(record_path(output))

@@ -39,7 +39,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import yaml
 
-from rlinside import store
+from rlinside import seeds, store
 
 __all__ = [
     "SweepSpec",
@@ -99,6 +99,7 @@ class SweepSpec:
     select_metric: str | None = None
     minimize: bool = True
     rerun_seeds: list[int] = field(default_factory=list)
+    reuse_tuning_seeds: bool = False  #: the named variant whose rerun seeds include the tuning seeds
 
     def configs(self) -> list[dict[str, Any]]:
         return grid(self.base, self.grid) if self.grid else [dict(self.base)]
@@ -160,10 +161,12 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> S
     sel = doc.get("select") or {}
     if not isinstance(sel, dict):
         raise ValueError(f"{path}: select must be a mapping (metric, minimize, rerun_seeds), got {sel!r}")
-    bad_sel = set(sel) - {"metric", "minimize", "rerun_seeds"}
+    bad_sel = set(sel) - {"metric", "minimize", "rerun_seeds", "reuse_tuning_seeds"}
     if bad_sel:
         raise ValueError(f"{path}: unknown keys {sorted(map(str, bad_sel))} in select; allowed: "
-                         "metric, minimize, rerun_seeds")
+                         "metric, minimize, rerun_seeds, reuse_tuning_seeds")
+    if "reuse_tuning_seeds" in sel and not isinstance(sel["reuse_tuning_seeds"], bool):
+        raise ValueError(f"{path}: select.reuse_tuning_seeds must be true or false")
     if "metric" in sel and not isinstance(sel["metric"], str):
         raise ValueError(f"{path}: select.metric must be a metric name, got {sel['metric']!r}")
     if "minimize" in sel and not isinstance(sel["minimize"], bool):
@@ -187,6 +190,7 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> S
         name=doc["name"], function=doc["function"], version=doc["version"], base=base,
         grid=dict(grid_), seeds=seeds, select_metric=sel.get("metric"),
         minimize=bool(sel.get("minimize", True)), rerun_seeds=rerun,
+        reuse_tuning_seeds=bool(sel.get("reuse_tuning_seeds", False)),
     )
 
 
@@ -405,6 +409,7 @@ def select_and_rerun(
                        scheduler=scheduler, workers=workers, command=command, progress=progress)
     if not spec.select_metric:
         return tuning, None, None
+    seeds.check_disjoint(spec.seeds, spec.rerun_seeds, what=f"sweep {spec.name}", allow_reuse=spec.reuse_tuning_seeds)
     means = _mean_metric(tuning.results, spec.select_metric)
     if not means:
         return tuning, None, None

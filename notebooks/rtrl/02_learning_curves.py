@@ -52,9 +52,11 @@ scheduler: str = ""  # address of a running Dask scheduler (overrides workers) |
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from rlinside import claims
+from rlinside.claims import paired_differences
 from rlinside.plots import publish, run_context, set_theme
 from rlinside.plots.curves import plot_seed_curves
-from rlinside.studies.rtrl import LearnerSpec, tune_and_run
+from rlinside.studies.rtrl import LearnerSpec, final_errors, tune_and_run
 
 set_theme()
 common = dict(n_steps=n_steps, bin_steps=n_steps // n_bins, optimizer=optimizer)
@@ -72,7 +74,8 @@ specs = [
 sched = scheduler or ("synchronous" if workers == 0 else None)
 results, tuning = tune_and_run(specs, tune_seeds=list(range(tune_seeds)), final_seeds=list(range(n_seeds)),
                                scheduler=sched, workers=workers or None, progress=False,
-                               command=run_context().get("command"))
+                               command=run_context().get("command"),
+                               reuse_tuning_seeds=True)  # the paper's protocol: report seeds include the tuning ones
 print(tuning.summary().splitlines()[0])
 
 # %% [markdown]
@@ -110,6 +113,19 @@ for r in results.values():
                  "seeds": r.curves.shape[0], "compute time of all runs [s]": round(r.wall_time_s, 1)})
 summary = pd.DataFrame(rows)
 summary
+
+# %% [markdown]
+# The chapter's claims about Figure 4, measured on the report seeds (paired by seed; the
+# verdicts are computed on the chapter page, {doc}`../../claims`).
+
+# %%
+fin = {r.label: final_errors(r) for r in results.values()}
+scale = {"profile": run_context().get("profile"), "steps": n_steps, "seeds": n_seeds}
+tb, hy = fin["T-BPTT 2:30"], fin["hybrid 20/4"]
+pairs = [("rtrl.hybrid_beats_tbptt", tb, hy), ("rtrl.constructive_beats_tbptt", tb, fin["constructive 10"]),
+         ("rtrl.columnar_plateaus_higher", fin["columnar 5"], hy)]
+measured = [claims.measure(cid, paired_differences(a, b), scale=scale).to_dict() for cid, a, b in pairs]
+pd.DataFrame(measured)[["claim", "estimate", "low", "high", "n"]]
 
 # %%
 pd.concat({r.label: r.tuning for r in results.values()}, names=["learner", "#"])

@@ -45,10 +45,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from rlinside import claims
+from rlinside.claims import paired_differences
 from rlinside.plots import publish, run_context, set_theme
 from rlinside.plots.curves import plot_seed_curves
 from rlinside.rtrl.flops import tbptt_flops
-from rlinside.studies.rtrl import LearnerSpec, tune_and_run
+from rlinside.studies.rtrl import LearnerSpec, final_errors, tune_and_run
 
 set_theme()
 common = dict(n_steps=n_steps, bin_steps=n_steps // n_bins, optimizer="rmsprop", method="tbptt")
@@ -66,7 +68,8 @@ fig6_specs = [LearnerSpec(f"k={k}", dict(common, n_features=fixed_features, trun
 sched = scheduler or ("synchronous" if workers == 0 else None)
 results, tuning = tune_and_run(fig5_specs + fig6_specs, tune_seeds=list(range(tune_seeds)),
                                final_seeds=list(range(n_seeds)), scheduler=sched, workers=workers or None,
-                               progress=False, command=run_context().get("command"))
+                               progress=False, command=run_context().get("command"),
+                               reuse_tuning_seeds=True)  # the paper's protocol: report seeds include the tuning ones
 print(tuning.summary().splitlines()[0])
 
 # %% [markdown]
@@ -120,3 +123,15 @@ for s in fig5_specs + fig6_specs:
                  "sem": r.curves[:, -max(1, n_bins // 10):].mean(1).std(ddof=1) / np.sqrt(r.curves.shape[0])
                  if r.curves.shape[0] > 1 else np.nan})
 pd.DataFrame(rows)
+
+# %% [markdown]
+# The chapter's claims about Figures 5 and 6, per report seed (verdicts on the chapter page).
+
+# %%
+fin = {s.label: final_errors(results[s.label]) for s in fig5_specs + fig6_specs}
+others = [lab for lab in fin if lab in {s.label for s in fig5_specs} and lab != "13:2"]
+short = {i: v - np.median([fin[o][i] for o in others]) for i, v in fin.get("13:2", {}).items()}
+scale = {"profile": run_context().get("profile"), "steps": n_steps, "seeds": n_seeds}
+pd.DataFrame([claims.measure("rtrl.short_window_worst", short.values(), scale=scale).to_dict(),
+              claims.measure("rtrl.longer_window_helps", paired_differences(fin.get("k=2", {}), fin.get("k=20", {})),
+                             scale=scale).to_dict()])[["claim", "estimate", "low", "high", "n"]]

@@ -29,7 +29,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rlinside.plots import publish, set_theme
+from rlinside import claims
+from rlinside.plots import publish, run_context, set_theme
 from rlinside.rtrl.experiment import make_learner
 from rlinside.rtrl.flops import columnar_flops, compute_matched_configs
 from rlinside.studies.rtrl import measure_step_time
@@ -86,3 +87,6 @@ ax.legend(frameon=False)
 publish("rtrl_compute_linear", fig,
         "Per-step time of columnar RTRL grows linearly with its number of parameters "
         f"(formula: {columnar_flops(1, 7)} FLOPs per column).")
+fit = slope * params + intercept
+claims.measure("rtrl.linear_cost", np.abs(secs * 1e6 - fit) / (secs * 1e6),
+               scale={"profile": run_context().get("profile"), "widths": len(sizes), "steps": n_steps}).estimate

@@ -21,11 +21,12 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from rlinside import sweep
+from rlinside import seeds, sweep
 from rlinside.envs.trace_patterning import TracePatterningConfig, TracePatterningStream
 from rlinside.rtrl.experiment import EXPERIMENT_VERSION, make_learner
 
-__all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION", "measure_step_time"]
+__all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION", "measure_step_time",
+           "final_errors"]
 
 SWEEP_NAME = "rtrl-trace-patterning"
 FUNCTION = "rlinside.rtrl.experiment:run_trace_patterning"
@@ -77,13 +78,16 @@ def tune_and_run(
     metric: str = "final_error",
     progress: bool = True,
     command: str | None = None,
+    reuse_tuning_seeds: bool = False,
 ) -> tuple[dict[str, StudyResult], sweep.SweepReport]:
     """Tune every spec on ``tune_seeds``, rerun each winner on ``final_seeds``.
 
     Returns the per-label results and the report of the tuning sweep (its failures: diverged
     or crashed configurations, with their tracebacks). ``command`` is recorded in every stored
-    result's manifest as the command that made it.
+    result's manifest as the command that made it. Tuning and final seeds must be disjoint
+    (:mod:`rlinside.seeds`) unless ``reuse_tuning_seeds`` names the variant that reuses them.
     """
+    seeds.check_disjoint(tune_seeds, final_seeds, what="tune_and_run", allow_reuse=reuse_tuning_seeds)
     all_cfgs: list[dict[str, Any]] = []
     owner: dict[str, str] = {}
     for s in specs:
@@ -155,3 +159,13 @@ def measure_step_time(config: Mapping[str, Any], n_steps: int = 200_000, seed: i
         learner.learn(x)
         best = min(best, time.perf_counter() - t0)
     return best / n_steps
+
+
+def final_errors(result: StudyResult, fraction: float = 0.1) -> dict[int, float]:
+    """Final error per report seed of a curve: the mean over its last ``fraction`` of bins
+    (at least one), keyed by the seed's position in the run's report seeds (row ``i`` of
+    ``result.curves``), so that two learners run on the same seeds pair up."""
+    if result.curves.size == 0:
+        return {}
+    tail = max(1, int(round(result.curves.shape[1] * fraction)))
+    return {i: float(v) for i, v in enumerate(result.curves[:, -tail:].mean(1))}

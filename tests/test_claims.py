@@ -1,0 +1,170 @@
+"""The verdict rule on synthetic data (a known effect is supported, no effect is inconclusive,
+a reversed effect is contradicted, below scale is not tested, a pattern the null also makes is
+not evidence), the bootstrap interval, recorded measurements, and the seed ranges."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rlinside import claims as C
+from rlinside import seeds
+
+
+def claim(**kw):
+    base = dict(id="demo.effect", chapter="demo", statement="A beats B", where="Fig. 1", quantity="B - A",
+                unit="seed", comparison={"greater": 0}, min_scale={"seeds": 5})
+    base.update(kw)
+    return C.Claim(**base)
+
+
+def test_known_effect_supported_null_inconclusive_reversed_contradicted():
+    rng = np.random.default_rng(0)
+    scale = {"seeds": 30, "profile": "book"}
+    effect = C.measure("demo.effect", 1.0 + 0.3 * rng.normal(size=30), scale=scale)
+    nothing = C.measure("demo.effect", 0.3 * rng.normal(size=30), scale=scale)
+    reversed_ = C.measure("demo.effect", -1.0 + 0.3 * rng.normal(size=30), scale=scale)
+    assert C.verdict(claim(), effect)[0] == "supported"
+    assert C.verdict(claim(), nothing)[0] == "inconclusive"
+    assert C.verdict(claim(), reversed_)[0] == "contradicted"
+    assert C.verdict(claim(comparison={"less": 0}), reversed_)[0] == "supported"
+
+
+def test_below_scale_few_units_or_no_data_is_not_tested():
+    m = C.measure("demo.effect", [1.0, 1.2, 0.9], scale={"seeds": 3})
+    word, reason = C.verdict(claim(), m)
+    assert word == "not tested" and "seeds 3 < 5" in reason
+    m = C.measure("demo.effect", [1.0], scale={"seeds": 5})
+    assert C.verdict(claim(), m)[0] == "not tested"  # one unit: an anecdote, no interval
+    assert C.verdict(claim(), None) == ("not tested", "no measurement")
+    m = C.measure("demo.effect", [1.0, 2.0], scale={})
+    assert "seeds 0 < 5" in C.verdict(claim(), m)[1]  # a scale that does not say is below it
+
+
+def test_a_pattern_the_null_also_produces_is_not_evidence():
+    rng = np.random.default_rng(1)
+    c = claim(comparison={"greater_than_null": True})
+    null = 0.5 + 0.1 * rng.normal(size=200)  # the statistic under shuffles
+    like_null = C.measure("demo.effect", 0.55 + 0.05 * rng.normal(size=40), scale={"seeds": 40}, null=null)
+    beyond = C.measure("demo.effect", 1.5 + 0.05 * rng.normal(size=40), scale={"seeds": 40}, null=null)
+    below = C.measure("demo.effect", 0.2 + 0.05 * rng.normal(size=40), scale={"seeds": 40}, null=null)
+    assert like_null.estimate > 0  # against zero it would look like an effect ...
+    assert C.verdict(claim(), like_null)[0] == "supported"
+    assert C.verdict(c, like_null)[0] in ("inconclusive", "contradicted")  # ... against the null it is not
+    assert C.verdict(c, beyond)[0] == "supported"
+    assert C.verdict(c, below)[0] == "contradicted"
+    assert C.verdict(c, C.measure("demo.effect", [1, 2, 3], scale={"seeds": 9}))[0] == "not tested"
+
+
+def test_within_a_band_of_the_papers_value():
+    c = claim(comparison={"within": 0.5, "rel": 0.1}, min_scale={})
+    rng = np.random.default_rng(2)
+    assert C.verdict(c, C.measure("x", 0.5 + 0.005 * rng.normal(size=50), scale={}))[0] == "supported"
+    assert C.verdict(c, C.measure("x", 0.9 + 0.005 * rng.normal(size=50), scale={}))[0] == "contradicted"
+    assert C.verdict(c, C.measure("x", 0.55 + 0.05 * rng.normal(size=50), scale={}))[0] == "inconclusive"
+
+
+def test_bootstrap_interval_covers_the_mean_and_is_paired():
+    rng = np.random.default_rng(3)
+    x = rng.normal(2.0, 1.0, size=60)
+    m = C.measure("x", x, scale={})
+    assert m.low < x.mean() < m.high and m.n == 60 and m.estimate == pytest.approx(x.mean())
+    half = (m.high - m.low) / 2
+    assert half == pytest.approx(1.96 * x.std(ddof=1) / np.sqrt(60), rel=0.25)  # the normal-theory width
+    # paired: a shared per-seed offset cancels in the differences, unpaired it would not
+    offset = {s: 10 * rng.normal() for s in range(20)}
+    a = {s: offset[s] + 1.0 + 0.1 * rng.normal() for s in range(20)}
+    b = {s: offset[s] + 0.1 * rng.normal() for s in range(20)}
+    d = C.measure("x", C.paired_differences(a, b), scale={"seeds": 20})
+    assert d.low > 0.8 and d.high < 1.2
+    assert C.measure("x", [3.0, 3.0, 3.0], scale={}).low == 3.0  # constant values: a point interval
+    assert C.measure("x", [1.0, float("nan"), 2.0], scale={}).n == 2
+
+
+def test_claims_file_declarations_are_checked(tmp_path):
+    (tmp_path / "notebooks" / "demo").mkdir(parents=True)
+    f = tmp_path / "notebooks" / "demo" / "claims.yml"
+    f.write_text("chapter: demo\nclaims:\n  - id: demo.a\n    statement: s\n    where: Fig. 1\n    quantity: q\n"
+                 "    unit: seed\n    comparison: {greater: 0}\n")
+    assert list(C.load_claims(tmp_path)) == ["demo.a"]
+    f.write_text(f.read_text() + "  - id: demo.a\n    statement: s\n    where: w\n    quantity: q\n    unit: seed\n"
+                 "    comparison: {greater: 0}\n")
+    with pytest.raises(C.ClaimError, match="declared twice"):
+        C.load_claims(tmp_path)
+    with pytest.raises(C.ClaimError, match="exactly one of"):
+        claim(comparison={"bigger": 0})
+
+
+def test_measurements_are_recorded_and_the_table_follows_them(tmp_path, monkeypatch):
+    log = tmp_path / "claims.jsonl"
+    monkeypatch.setenv(C.CLAIMS_ENV, str(log))
+    C.measure("demo.effect", [1.0, 1.1, 0.9, 1.2, 1.05], scale={"seeds": 5})
+    rec = [json.loads(line) for line in log.read_text().splitlines()]
+    assert rec[0]["claim"] == "demo.effect" and rec[0]["n"] == 5
+    gen = tmp_path / "book" / "generated" / "demo"
+    gen.mkdir(parents=True)
+    (gen / "01_x.claims.json").write_text(json.dumps(rec))
+    rows = C.claims_table([claim()], C.read_measurements(tmp_path))
+    assert rows[0]["verdict"] == "supported" and rows[0]["n"] == "5 seeds"
+    md = C.markdown_table(rows)
+    assert "**supported**" in md and "1.05" in md
+    # changing the stored measurement changes the rendered table
+    rec[0].update(values=[-1.0, -1.1, -0.9, -1.2, -1.05], estimate=-1.05, low=-1.12, high=-0.96)
+    (gen / "01_x.claims.json").write_text(json.dumps(rec))
+    assert "**contradicted**" in C.markdown_table(C.claims_table([claim()], C.read_measurements(tmp_path)))
+
+
+def test_seed_ranges_are_disjoint_and_streams_independent():
+    ranges = [set(range(r.start, r.stop)) for r in seeds.RANGES]
+    assert all(not (a & b) for i, a in enumerate(ranges) for b in ranges[i + 1:])
+    assert seeds.purpose_of(3) == "report" and seeds.purpose_of(10_003) == "tuning"
+    assert seeds.TUNING.take(5) == [10_000, 10_001, 10_002, 10_003, 10_004]
+    with pytest.raises(ValueError, match="overlap"):
+        seeds.check_disjoint(range(5), range(30))
+    seeds.check_disjoint(seeds.TUNING.take(5), seeds.REPORT.take(30))
+    seeds.check_disjoint(range(5), range(30), allow_reuse=True)  # the paper's own protocol, named
+    s1, s2 = seeds.streams(7), seeds.streams(7)
+    assert s1["env"].integers(1 << 30) == s2["env"].integers(1 << 30)
+    a, b = seeds.streams(7)["env"].random(1000), seeds.streams(7)["init"].random(1000)
+    assert abs(np.corrcoef(a, b)[0, 1]) < 0.1 and not np.array_equal(a, b)
+    only_init = seeds.streams(7, ["init"])["init"].random(3)
+    np.testing.assert_array_equal(only_init, seeds.streams(7)["init"].random(3))  # a stream does not
+    # depend on which others were asked for
+
+
+# --- the book's chapters: claims tables rendered, not typed
+
+import re  # noqa: E402
+
+from conftest import ROOT  # noqa: E402
+
+_TYPED = re.compile(r"\|\s*\**(supported|contradicted|inconclusive|not tested|reproduced|partly|not reproduced)\b",
+                    re.I)
+_MIGRATED = {"rtrl"}  # chapters whose claims table the engine renders
+
+
+@pytest.mark.parametrize("chapter", ["rtrl", "saliency", "lstm_contribution", "neuron_activation"])
+def test_claims_section_has_no_typed_verdict(chapter, request):
+    if chapter not in _MIGRATED:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="its claims table is still typed: migrated by "
+                                              "the chapter's own issue"))
+    page = (ROOT / "book" / chapter / "index.md").read_text()
+    section = page.split("## Claims", 1)[1].split("\n## ", 1)[0] if "## Claims" in page else ""
+    assert f"generated/claims/{chapter}.md" in section, "the claims section does not include the rendered table"
+    assert not _TYPED.search(section), _TYPED.search(section).group(0)
+
+
+def test_every_declared_claim_names_a_notebook_and_a_known_unit():
+    declared = C.load_claims(ROOT)
+    assert declared
+    from rlinside.notebook import catalog
+
+    slugs = {s.slug for s in catalog(ROOT)}
+    for c in declared.values():
+        assert c.unit in {"seed", "episode", "state", "test", "agent", "width", "game"}, c.id
+        assert c.notebook, c.id
+        planned = c.notebook not in slugs
+        if planned:  # a claim of a notebook not written yet stays "not tested"
+            assert C.verdict(c, None)[0] == "not tested"
