@@ -173,7 +173,14 @@ def _parse_typed(t: str, text: str) -> Any:
         inner = t[5:-1]
         text = text.strip()
         if text.startswith("["):
-            items = json.loads(text)
+            try:
+                items = json.loads(text)
+            except json.JSONDecodeError:
+                # the way people write lists on a command line: [Gradient, Grad-CAM] or [0.0]
+                if not text.endswith("]") or "[" in text[1:-1] or "]" in text[1:-1]:
+                    raise ValueError("write a list as a,b,c or [a, b, c]") from None
+                body = text[1:-1].strip()
+                items = [x.strip().strip("'\"") for x in body.split(",")] if body else []
             if not isinstance(items, list):
                 raise ValueError("not a list")
             return [_parse_scalar(inner, str(x)) for x in items]
