@@ -174,7 +174,7 @@ def test_smoke_training_and_exact_resume(tmp_path, lstm_size, frames, game):
 def test_evaluate_plays_full_games():
     net = ActorCritic(n_actions=4, in_channels=3)
     scores = evaluate_a2c(net, "Breakout", episodes=2, seed=0)
-    assert scores.shape == (2,) and np.isfinite(scores).all() and (scores >= 0).all()
+    assert scores.shape == (2,) and np.array_equal(scores, np.round(scores))  # game scores: whole points
     again = evaluate_a2c(net, "Breakout", episodes=2, seed=0)
     np.testing.assert_array_equal(scores, again)
     with pytest.raises(ValueError, match="actions"):
