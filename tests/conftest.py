@@ -25,6 +25,17 @@ def run_cli(*args: str, root: Path | None = None, env: dict | None = None, timeo
     )
 
 
+def make_mini_root(root: Path, name: str, source: str, smoke: str = "{value: 2}", chapter: str = "demo") -> Path:
+    """A repository of one notebook ``notebooks/<chapter>/<name>.py`` (with its smoke
+    override) and a table of contents, for tests of the command line."""
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")
+    nbdir = root / "notebooks" / chapter
+    nbdir.mkdir(parents=True)
+    (nbdir / f"{name}.py").write_text(source)
+    (nbdir / "profiles.yml").write_text(f"chapter: {chapter}\nnotebooks:\n  {name}:\n    smoke: {smoke}\n")
+    return root
+
+
 def copy_book_tree(dst: Path) -> Path:
     """Copy what the book needs (not .venv, caches or outputs) into ``dst``; link data/."""
     for name in ("_config.yml", "_toc.yml"):

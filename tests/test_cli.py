@@ -4,7 +4,7 @@ import json
 import textwrap
 
 import pytest
-from conftest import run_cli
+from conftest import make_mini_root, run_cli
 
 NB = "notebooks/rtrl/01_trace_patterning_task.py"
 
@@ -71,12 +71,7 @@ FAILING_NB = textwrap.dedent('''\
 
 @pytest.fixture()
 def mini_root(tmp_path):
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")
-    nbdir = tmp_path / "notebooks" / "demo"
-    nbdir.mkdir(parents=True)
-    (nbdir / "01_fails.py").write_text(FAILING_NB)
-    (nbdir / "profiles.yml").write_text("chapter: demo\nnotebooks:\n  01_fails:\n    smoke: {value: 2}\n")
-    return tmp_path
+    return make_mini_root(tmp_path, "01_fails", FAILING_NB)
 
 
 def test_run_writes_output_and_a_failure_never_replaces_it(mini_root):

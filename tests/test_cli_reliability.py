@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import make_mini_root, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -225,12 +225,7 @@ SLOW_NB = textwrap.dedent('''\
 
 @pytest.fixture()
 def mini_root(tmp_path):
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")
-    nbdir = tmp_path / "notebooks" / "demo"
-    nbdir.mkdir(parents=True)
-    (nbdir / "01_slow.py").write_text(SLOW_NB)
-    (nbdir / "profiles.yml").write_text("chapter: demo\nnotebooks:\n  01_slow:\n    smoke: {value: 2}\n")
-    return tmp_path
+    return make_mini_root(tmp_path, "01_slow", SLOW_NB)
 
 
 def _leftovers(folder: Path) -> list[str]:
