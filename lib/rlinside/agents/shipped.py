@@ -22,10 +22,11 @@ __all__ = ["training_amount", "most_trained", "load_net", "ship"]
 
 
 def training_amount(artifact: store.Artifact) -> float:
-    """How much training an artifact's weights had: its config's ``step`` (agent steps), else
-    its metrics' ``training_episodes``, else 0."""
-    if "step" in artifact.config:
-        return float(artifact.config["step"])
+    """How much training an artifact's weights had: its config's ``step`` (agent steps; for
+    data made by an agent, ``agent_step``), else its metrics' ``training_episodes``, else 0."""
+    for key in ("step", "agent_step"):
+        if key in artifact.config:
+            return float(artifact.config[key])
     return float(artifact.metrics.get("training_episodes", 0) or 0)
 
 
