@@ -20,18 +20,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rlinside import store
+from rlinside.exercises import Exercise
 from rlinside.notebook import (
     NotebookSpec,
     cache_key,
     catalog,
     check_budget,
     check_store_folders,
+    find_notebook,
     record_path,
     resolve_parameters,
 )
 from rlinside.utils import atomic_write_bytes, repo_root
 
-__all__ = ["build_book", "plan", "write_status_page", "write_claims_pages", "toc_mismatch"]
+__all__ = ["build_book", "plan", "plan_exercises", "write_status_page", "write_claims_pages", "toc_mismatch"]
 
 
 def plan(specs: list[NotebookSpec], profile: str, force: bool) -> list[tuple[NotebookSpec, str, bool]]:
@@ -53,10 +55,46 @@ def plan(specs: list[NotebookSpec], profile: str, force: bool) -> list[tuple[Not
     return out
 
 
-def _execute(spec: NotebookSpec, profile: str) -> tuple[str, float, str]:
+def plan_exercises(profile: str, force: bool, root: Path | None = None) -> list[tuple[Exercise, list[str], bool]]:
+    """``(exercise, command-line arguments, needs_run)`` for every exercise whose command is not
+    the chapter's own book run (those read that run's output): its command at ``profile`` (or
+    the profile it names), cached by the same key as a notebook."""
+    from rlinside import exercises as E
+
+    root = root or repo_root()
+    out = []
+    for ex in E.load_exercises(root):
+        if not ex.command or ex.claim is None:
+            continue
+        nb, params, prof = E.parse_command(ex.command)
+        spec = find_notebook(nb, root)
+        target = E.output_path(ex, root)
+        if target == spec.default_output(root):
+            continue
+        prof = prof or profile
+        values, _ = resolve_parameters(spec, prof, params)
+        check_budget(spec, prof, values)
+        key = cache_key(spec, prof, values)
+        args = [str(spec.path), "--profile", prof, "--out", str(target)]
+        for p in params:
+            args += ["-p", p]
+        rec = record_path(target)
+        cached = False
+        if not force and rec.is_file() and target.is_file():
+            try:
+                record = json.loads(rec.read_text())
+            except json.JSONDecodeError:
+                record = {}
+            cached = record.get("key") == key and not store.inputs_changed(record.get("inputs"))
+        out.append((ex, args, not cached))
+    return out
+
+
+def _execute(spec: NotebookSpec, profile: str, args: list[str] | None = None) -> tuple[str, float, str]:
     t0 = time.perf_counter()
+    argv = args if args is not None else [str(spec.path), "--profile", profile]
     proc = subprocess.run(
-        [sys.executable, "-m", "rlinside.cli", "run", str(spec.path), "--profile", profile, "--quiet"],
+        [sys.executable, "-m", "rlinside.cli", "run", *argv, "--quiet"],
         capture_output=True, text=True,
     )
     wall = time.perf_counter() - t0
@@ -148,6 +186,27 @@ def _worked_examples() -> list[dict[str, str]]:
     return C.claims_table(claims_, measured)
 
 
+def _exercise_section(root: Path) -> list[str]:
+    """The audit page's table of exercise observations (each exercise's solution states one;
+    :mod:`rlinside.exercises`), judged by the same rule on the run of the exercise's command."""
+    from rlinside import claims as C
+    from rlinside import exercises as E
+
+    exs = [ex for ex in E.load_exercises(root) if ex.claim is not None]
+    if not exs:
+        return []
+    rows = []
+    for ex in exs:
+        (row,) = C.claims_table([ex.claim], {ex.claim.id: m} if (m := E.read_measurement(ex, root)) else {})
+        row["claim"] = f"{ex.id} ({ex.title}): {ex.observe}"
+        row["where"], row["paper"] = f"`{ex.command}`", ""
+        rows.append(row)
+    return ["## Exercises checked against their data", "",
+            "Each exercise's solution states an observation; the book runs the exercise's command and "
+            "judges the observation by the same rule. A contradicted one fails the book build.", "",
+            C.markdown_table(rows, link_notebooks=False)]
+
+
 def write_claims_pages(root: Path) -> list[dict[str, str]]:
     """Render every chapter's claims table (``book/generated/claims/<chapter>.md``, included by
     the chapter page), the book-wide audit page (``book/generated/claims_audit.md``) and
@@ -186,6 +245,7 @@ def write_claims_pages(root: Path) -> list[dict[str, str]]:
         _AUDIT_SCRIPT.strip(),
         "",
         C.markdown_table(rows),
+        *_exercise_section(root),
         "## The rule on synthetic data",
         "",
         "The same rule applied to data whose answer is known (made by `rlinside book` with a "
@@ -243,6 +303,7 @@ def build_book(profile: str = "book", jobs: int = 1, force: bool = False, build:
     for slug in stale:
         print(f"warning: _toc.yml lists book/generated/{slug}, which no notebook makes", file=sys.stderr)
     todo = plan(specs, profile, force)
+    ex_todo = plan_exercises(profile, force, root)  # their parameters are checked before any kernel starts
     results: dict[str, tuple[str, float, str]] = {}
     run_list = [s for s, _, need in todo if need]
     for s, _, need in todo:
@@ -257,8 +318,25 @@ def build_book(profile: str = "book", jobs: int = 1, force: bool = False, build:
             results[s.slug] = fut.result()
             st, wall, msg = results[s.slug]
             print(f"  {st:6s} {s.slug} ({wall:.1f} s){'  ' + msg if msg else ''}", flush=True)
+    ex_run = [(ex, args) for ex, args, need in ex_todo if need]
+    if ex_run:
+        print(f"executing {len(ex_run)} exercise command(s) ...", flush=True)
+    ex_failed = []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futs = {pool.submit(_execute, None, profile, args): ex for ex, args in ex_run}
+        for fut in futs:
+            ex = futs[fut]
+            st, wall, msg = fut.result()
+            print(f"  {st:6s} exercise {ex.id}: {ex.command} ({wall:.1f} s){'  ' + msg if msg else ''}", flush=True)
+            if st == "failed":
+                ex_failed.append(ex.id)
     write_status_page(specs, root)
     write_claims_pages(root)
+    from rlinside import exercises as E
+
+    contradicted = E.contradicted(E.write_exercise_pages(root))
+    for msg in contradicted:
+        print(f"error: {msg}", file=sys.stderr)
 
     build_status = "skipped"
     build_wall = 0.0
@@ -286,7 +364,9 @@ def build_book(profile: str = "book", jobs: int = 1, force: bool = False, build:
     print(f"{'jupyter-book build':45s} {build_status.split(' ')[0]:8s} {build_wall:9.1f}s")
     if build:
         print(f"book: {root / '_build' / 'html' / 'index.html'}  [{build_status}]")
-    failed = [k for k, v in results.items() if v[0] == "failed"]
+    failed = [k for k, v in results.items() if v[0] == "failed"] + [f"exercise {i}" for i in ex_failed]
     if failed:
         print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
-    return 1 if failed or build_status.startswith("failed") else 0
+    if contradicted:
+        print(f"{len(contradicted)} exercise solution(s) contradicted by their data (see above)", file=sys.stderr)
+    return 1 if failed or contradicted or build_status.startswith("failed") else 0

@@ -133,6 +133,8 @@ class Measurement:
     null_high: float | None = None  #: and its 97.5 % quantile
     null_n: int = 0  #: draws of the null
     notebook: str | None = None
+    #: named numbers a rendered text quotes beside the estimate (an exercise's solution)
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -206,10 +208,13 @@ def measure(
     null: Iterable[float] | None = None,
     confidence: float = 0.95,
     seed: int = 0,
+    details: Mapping[str, Any] | None = None,
 ) -> Measurement:
     """Measure claim ``claim`` from its per-unit ``values`` (non-finite values are dropped and
     counted out of ``n``); ``null``: the statistic under the claim's null model, one value per
-    draw. ``scale``: what produced the values (``profile``, ``steps``, ``seeds``, ...). Records
+    draw. ``scale``: what produced the values (``profile``, ``steps``, ``seeds``, ...).
+    ``details``: named numbers (JSON-serialisable) that a rendered text quotes, e.g. an
+    exercise's solution (``{details[name]:.2f}`` in its template). Records
     the measurement for the book when run by ``rlinside run``; returns it."""
     if statistic not in _STATISTICS:
         raise ClaimError(f"statistic must be one of {sorted(_STATISTICS)}, got {statistic!r}")
@@ -218,7 +223,7 @@ def measure(
     est = float(_STATISTICS[statistic](v)) if v.size else float("nan")
     lo, hi = _interval(v, statistic, confidence, seed)
     m = Measurement(claim=claim, values=v.tolist(), estimate=est, low=lo, high=hi, n=int(v.size),
-                    scale=dict(scale), statistic=statistic)
+                    scale=dict(scale), statistic=statistic, details=_plain(details or {}))
     if null is not None:
         nv = np.asarray([float(x) for x in null], dtype=np.float64)
         nv = nv[np.isfinite(nv)]
@@ -232,6 +237,26 @@ def measure(
         with open(target, "a") as f:
             f.write(json.dumps(m.to_dict()) + "\n")
     return m
+
+
+def _plain(d: Mapping[str, Any]) -> dict[str, Any]:
+    """``d`` with numpy scalars and arrays turned into Python numbers and lists (JSON-ready)."""
+    out = {}
+    for k, v in d.items():
+        if not isinstance(k, str):
+            raise ClaimError(f"details keys must be strings, got {k!r}")
+        if isinstance(v, np.ndarray):
+            v = v.tolist()
+        elif isinstance(v, np.generic):
+            v = v.item()
+        elif isinstance(v, Mapping):
+            v = _plain(v)
+        try:
+            json.dumps(v)
+        except TypeError as e:
+            raise ClaimError(f"details[{k!r}] is not JSON-serialisable: {v!r}") from e
+        out[k] = v
+    return out
 
 
 def verdict(claim: Claim, m: Measurement | None) -> tuple[str, str]:

@@ -47,6 +47,7 @@ import pandas as pd
 
 from rlinside import claims
 from rlinside.claims import paired_differences
+from rlinside.envs.trace_patterning import TracePatterningConfig
 from rlinside.plots import publish, run_context, set_theme
 from rlinside.plots.curves import plot_seed_curves
 from rlinside.rtrl.flops import tbptt_flops
@@ -86,10 +87,13 @@ final = [results[s.label].curves[:, -max(1, n_bins // 10):].mean(1) for s in fig
 bx.errorbar(range(len(fig5_specs)), [f.mean() for f in final],
             yerr=[f.std(ddof=1) / np.sqrt(len(f)) if len(f) > 1 else 0 for f in final], fmt="o", color="k")
 bx.set_xticks(range(len(fig5_specs)), [s.label for s in fig5_specs], rotation=45)
-bx.axvspan(-0.5, 1.5, color="0.9", zorder=0)
+isi_low = TracePatterningConfig().isi_low  # the shortest CS-to-US gap of the task
+for i, s in enumerate(fig5_specs):
+    if s.base["truncation"] < isi_low:
+        bx.axvspan(i - 0.5, i + 0.5, color="0.9", zorder=0)
 bx.set_ylabel("final error")
 bx.set_xlabel("features : truncation")
-bx.set_title("final error (shaded: k < 14, shorter than any ISI)")
+bx.set_title(f"final error (shaded: k < {isi_low}, shorter than any ISI)")
 fig.tight_layout()
 publish("rtrl_fig5_tbptt_tradeoffs", fig,
         f"Figure 5, our run at {n_steps:,} steps: T-BPTT configurations of about equal compute, "
@@ -132,6 +136,22 @@ fin = {s.label: final_errors(results[s.label]) for s in fig5_specs + fig6_specs}
 others = [lab for lab in fin if lab in {s.label for s in fig5_specs} and lab != "13:2"]
 short = {i: v - np.median([fin[o][i] for o in others]) for i, v in fin.get("13:2", {}).items()}
 scale = {"profile": run_context().get("profile"), "steps": n_steps, "seeds": n_seeds}
-pd.DataFrame([claims.measure("rtrl.short_window_worst", short.values(), scale=scale).to_dict(),
-              claims.measure("rtrl.longer_window_helps", paired_differences(fin.get("k=2", {}), fin.get("k=20", {})),
-                             scale=scale).to_dict()])[["claim", "estimate", "low", "high", "n"]]
+measured = [claims.measure("rtrl.short_window_worst", short.values(), scale=scale).to_dict(),
+            claims.measure("rtrl.longer_window_helps", paired_differences(fin.get("k=2", {}), fin.get("k=20", {})),
+                           scale=scale).to_dict()]
+# Exercise 3 of the chapter page reads this one: per seed, how much higher the best final error
+# of the Figure 5 splits whose window is shorter than the shortest ISI is than the best of those
+# whose window reaches it (relative to the latter).
+reach = [s.label for s in fig5_specs if s.base["truncation"] >= isi_low and fin.get(s.label)]
+short_k = [s.label for s in fig5_specs if s.base["truncation"] < isi_low and fin.get(s.label)]
+units = sorted(set.intersection(*(set(fin[lab]) for lab in reach + short_k))) if reach and short_k else []
+gap = [(min(fin[lab][i] for lab in short_k) - min(fin[lab][i] for lab in reach)) / min(fin[lab][i] for lab in reach)
+       for i in units]  # relative to the best split that reaches the gap
+means = {s.label: float(np.mean(list(fin[s.label].values()))) for s in fig5_specs if fin.get(s.label)}
+best_short = min(short_k, key=means.get) if short_k else ""
+best_reach = min(reach, key=means.get) if reach else ""
+measured.append(claims.measure("rtrl.ex3", gap, scale=scale, details={
+    "isi_low": isi_low, "reach": ", ".join(reach), "short": ", ".join(short_k),
+    "best_short": best_short, "best_reach": best_reach, "best_overall": min(means, key=means.get) if means else "",
+    "errors": ", ".join(f"{lab} {v:.4f}" for lab, v in means.items())}).to_dict())
+pd.DataFrame(measured)[["claim", "estimate", "low", "high", "n"]]

@@ -26,7 +26,7 @@ from rlinside.envs.trace_patterning import TracePatterningConfig, TracePatternin
 from rlinside.rtrl.experiment import EXPERIMENT_VERSION, make_learner
 
 __all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION", "measure_step_time",
-           "final_errors"]
+           "final_errors", "trivial_errors"]
 
 SWEEP_NAME = "rtrl-trace-patterning"
 FUNCTION = "rlinside.rtrl.experiment:run_trace_patterning"
@@ -169,3 +169,17 @@ def final_errors(result: StudyResult, fraction: float = 0.1) -> dict[int, float]
         return {}
     tail = max(1, int(round(result.curves.shape[1] * fraction)))
     return {i: float(v) for i, v in enumerate(result.curves[:, -tail:].mean(1))}
+
+
+def trivial_errors(seeds_: list[int], n_steps: int = 1_000_000,
+                   config: TracePatterningConfig | None = None) -> dict[int, float]:
+    """The error of the trivial predictor, which predicts the mean return at every step: the
+    variance of the return ``G_t`` over ``n_steps`` steps of each seed's stream, keyed by the
+    seed's position (as :func:`final_errors`). A learner's error near this level has learned
+    nothing about which patterns are followed by the US."""
+    cfg = config or TracePatterningConfig()
+    out = {}
+    for i, s in enumerate(seeds_):
+        _, G, _ = TracePatterningStream(cfg, seed=s).next(n_steps)
+        out[i] = float(np.var(G))
+    return out
