@@ -1,0 +1,82 @@
+"""The RTRL Atari prediction benchmark's inputs, returns and run (rlinside.rtrl.atari), on a
+synthetic stream whose answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rlinside.envs.trace_patterning import discounted_return
+from rlinside.rtrl import atari as A
+
+
+def synthetic_stream(T=3000, n_actions=6, seed=0):
+    rng = np.random.default_rng(seed)
+    starts = np.zeros(T, bool)
+    starts[[0, 1000, 2200]] = True
+    actions = rng.integers(n_actions, size=T).astype(np.uint8)
+    rewards = np.where(rng.random(T) < 0.05, rng.choice([-5.0, 1.0, 3.0], size=T), 0.0).astype(np.float32)
+    frames = rng.integers(256, size=(T, 16, 16)).astype(np.uint8)
+    # a reward follows a bright top-left pixel 3 steps later: something a learner can predict
+    frames[:, 0, 0] = 0
+    for t in np.flatnonzero(rewards != 0):
+        if t >= 3:
+            frames[t - 3, 0, 0] = 255
+    return {"frames": frames, "actions": actions, "rewards": rewards, "starts": starts}
+
+
+def test_inputs_are_the_papers_277_features():
+    s = synthetic_stream()
+    f, e = A.atari_inputs(s, action_pad=20)
+    assert f.shape == (3000, 256) and e.shape == (3000, 21) and A.n_inputs() == 277
+    assert f.dtype == np.float32 and f.min() >= 0 and f.max() <= 1
+    t = 5
+    assert e[t, s["actions"][t - 1]] == 1 and e[t, :20].sum() == 1
+    assert e[t, -1] == np.clip(s["rewards"][t - 1], -1, 1)
+    assert not e[1000].any() and not e[0].any()  # a game's first step: no previous action or reward
+    with pytest.raises(ValueError, match="action_pad"):
+        A.atari_inputs(s, action_pad=4)
+
+
+def test_periodic_returns_continue_round_the_stream():
+    rng = np.random.default_rng(1)
+    c = rng.normal(size=50)
+    G = A.periodic_returns(c, 0.9)
+    long = discounted_return(np.tile(c, 40), 0.9)[:50]  # the same stream repeated: tail gamma^1950 ~ 0
+    np.testing.assert_allclose(G, long, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(G[:-1], c[1:] + 0.9 * G[1:], atol=1e-12)
+    assert G[-1] == pytest.approx(c[0] + 0.9 * G[0])
+
+
+@pytest.fixture()
+def stream(monkeypatch):
+    s = synthetic_stream()
+    monkeypatch.setattr(A, "_stream", lambda game, key: (s, "synthetic"))
+    return s
+
+
+@pytest.mark.parametrize("learner", [
+    {"method": "columnar", "n_features": 3, "step_size": 1e-3, "optimizer": "rmsprop"},
+    {"method": "hybrid", "n_features": 4, "features_per_stage": 2, "steps_per_stage": 4000, "step_size": 1e-3,
+     "optimizer": "rmsprop"},
+    {"method": "tbptt", "n_features": 3, "truncation": 4, "step_size": 1e-3, "optimizer": "rmsprop"},
+])
+def test_run_learns_and_is_fixed_by_its_seed(stream, learner):
+    cfg = {"game": "Synthetic", "n_steps": 9000, "bin_steps": 900, "final_steps": 3000, **learner}
+    r = A.run_atari_prediction(cfg, seed=3)
+    m = r["metrics"]
+    assert m["steps"] == 9000 and m["final_steps"] == 3000 and r["arrays"]["error"].shape == (10,)
+    assert np.isfinite(m["final_error"]) and m["final_error"] < 1.2 * m["return_var"]
+    assert r["arrays"]["error"][-1] < r["arrays"]["error"][0]  # it learns
+    again = A.run_atari_prediction(cfg, seed=3)
+    assert again["metrics"] == m
+    other = A.run_atari_prediction(cfg, seed=4)
+    assert other["metrics"]["offset"] != m["offset"]  # each seed starts at its own place
+
+
+def test_the_final_window_follows_the_papers_fraction(stream):
+    cfg = {"game": "Synthetic", "n_steps": 50_000, "bin_steps": 200, "method": "columnar", "n_features": 1,
+           "step_size": 1e-3, "optimizer": "rmsprop"}
+    r = A.run_atari_prediction(cfg, seed=0)
+    assert r["metrics"]["final_steps"] == 200  # 0.4 % of the run, as 200k of 50M
+    assert r["metrics"]["final_error"] == pytest.approx(r["arrays"]["error"][-1], rel=1e-12)  # the last bin
