@@ -144,6 +144,13 @@ def test_solution_is_rendered_from_the_run_and_a_contradiction_fails_the_book(de
     assert "**contradicted**" in (demo_root / "book" / "generated" / "exercises" / "demo.1.md").read_text()
 
 
+def test_a_relative_out_records_its_measurements_beside_it(demo_root):
+    # relative to where the command runs, not to the kernel's folder (a bug once)
+    p = run_cli("run", "demo/01_effect", "--profile", "smoke", "--out", "rel/y.ipynb", "-q", root=demo_root)
+    assert p.returncode == 0, p.stderr
+    assert json.loads((demo_root / "rel" / "y.claims.json").read_text())[0]["claim"] == "demo.ex1"
+
+
 def test_a_solution_not_yet_run_says_so():
     ex = E.Exercise(id="x.1", chapter="x", title="t", command="rlinside run x/01 -p a=1", observe="o",
                     claim=C.Claim(id="x.e", chapter="x", statement="o", where="w", quantity="q", unit="test",

@@ -644,7 +644,7 @@ def run_notebook(
     values, cli = resolve_parameters(spec, profile, assignments)
     check_budget(spec, profile, values, force)
     non_default = {k: v for k, v in values.items() if v != spec.parameters[k].default}
-    output = Path(output) if output else spec.default_output(root)
+    output = Path(output).absolute() if output else spec.default_output(root)
     check_output(output)
     check_store_folders()
     output.parent.mkdir(parents=True, exist_ok=True)
