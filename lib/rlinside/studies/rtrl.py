@@ -26,7 +26,7 @@ from rlinside.envs.trace_patterning import TracePatterningConfig, TracePatternin
 from rlinside.rtrl.experiment import EXPERIMENT_VERSION, make_learner
 
 __all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION", "measure_step_time",
-           "final_errors", "trivial_errors"]
+           "final_errors", "trivial_errors", "tbptt_gradient_bias"]
 
 SWEEP_NAME = "rtrl-trace-patterning"
 FUNCTION = "rlinside.rtrl.experiment:run_trace_patterning"
@@ -183,3 +183,54 @@ def trivial_errors(seeds_: list[int], n_steps: int = 1_000_000,
         _, G, _ = TracePatterningStream(cfg, seed=s).next(n_steps)
         out[i] = float(np.var(G))
     return out
+
+
+def tbptt_gradient_bias(n_features: int = 10, truncations: tuple[int, ...] = (1, 2, 3, 5, 10, 15, 20, 30),
+                        *, train_steps: int = 1_000_000, step_size: float = 3e-4, train_truncation: int = 20,
+                        n_targets: int = 300, context: int = 300, seed: int = 0) -> pd.DataFrame:
+    """How far the truncated gradient is from the exact one, on the trace patterning task.
+
+    A T-BPTT learner of ``n_features`` features is trained (truncation ``train_truncation``,
+    RMSProp, ``train_steps`` steps of the seed's stream); then, on the ``n_targets`` steps of the
+    stream that follow, the gradient of its prediction with respect to the LSTM's weights
+    (the readout excluded: it is exact at any ``k``) is computed with every truncation ``k`` and
+    without truncation, over the ``context`` steps before the target (the LSTM starts there
+    from a zero state; with ``context`` above the longest trial, about 150 steps, the state has
+    forgotten that start). The same is done for the untrained network (the learner's
+    initial weights, read through the trained readout, since its own starts at zero). One row
+    per (network, target, k): the steps since the last CS onset,
+    the cosine similarity of the truncated and the exact gradient, and the relative error
+    ``|g_k - g| / |g|``."""
+    from rlinside.rtrl.tbptt import TBPTTConfig, TBPTTLearner, truncated_gradient
+
+    cfg = TracePatterningConfig()
+    stream = TracePatterningStream(cfg, seed=seed)
+    learner = TBPTTLearner(TBPTTConfig(n_features=n_features, truncation=train_truncation, step_size=step_size,
+                                       optimizer="rmsprop", cumulant_index=cfg.n_cs), cfg.n_inputs, seed)
+    untrained = learner.params()
+    for x, _ in stream.chunks(train_steps):
+        learner.learn(x)
+    trained = learner.params()
+    # the untrained LSTM read through the trained readout (its own readout starts at 0)
+    nets = {"untrained": untrained._replace(w=trained.w, b_out=trained.b_out), "trained": trained}
+    x, _, trial = stream.next(context + n_targets)
+    onset = np.flatnonzero(trial >= 0)
+    rows = []
+
+    def lstm_part(p) -> np.ndarray:
+        return np.concatenate([p.W.ravel(), p.U.ravel(), p.b.ravel()])
+
+    for name, params in nets.items():
+        for t in range(context, context + n_targets):
+            seq = x[t - context:t + 1]
+            exact = lstm_part(truncated_gradient(params, seq, context + 1))
+            before = onset[onset <= t]
+            since = int(t - before[-1]) if before.size else -1
+            ne = float(np.linalg.norm(exact))
+            for k in truncations:
+                g = lstm_part(truncated_gradient(params, seq, int(k)))
+                ng = float(np.linalg.norm(g))
+                rows.append({"network": name, "target": t, "since_cs": since, "k": int(k),
+                             "cosine": float(g @ exact / (ng * ne)) if ng > 0 and ne > 0 else np.nan,
+                             "relative_error": float(np.linalg.norm(g - exact) / ne) if ne > 0 else np.nan})
+    return pd.DataFrame(rows)
