@@ -74,8 +74,10 @@ Choices where the paper is silent
 - Column inputs ``x_t`` are used raw by default; only the learned features are normalized.
   ``normalize_inputs=True`` normalizes ``x_t`` too, by eqs. 10-12 with the same ``beta`` and
   ``epsilon`` (the cumulant is still read from the raw ``x_t``). The authors' code normalizes
-  every input of a column; on trace patterning this is what lets plain sgd learn within a
-  few million steps (the 0/1 CS inputs become ~10 when on).
+  every input of a column: the rare 0/1 CS inputs become about 10 when on, which makes plain
+  sgd's steps on their weights larger. Whether that alone lets sgd learn trace patterning
+  within a few million steps is not measured here (the book's exercise 1 measures sgd with
+  raw inputs).
 """
 
 from __future__ import annotations
