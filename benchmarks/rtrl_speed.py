@@ -12,8 +12,15 @@ Side by side on the same machine and data:
   ``dh_t/d(theta, h_{t-1}, c_{t-1})`` and ``dc_t/d(...)``, from which it carries the RTRL traces;
   normalization and TD(lambda) as in the learner. Its predictions are checked against ours.
 
-Prints ``RESULT columnar_steps_per_s=N hybrid_steps_per_s=N torch_baseline_steps_per_s=N speedup=R``
-(speedup = columnar / torch baseline).
+The figures run RMSProp (the authors' released code), so the RMSProp rates of the same
+configurations are timed next to the SGD ones; and the Atari benchmark's learners at 277
+inputs (a 16 x 16 frame, an action one-hot padded to 20, the reward; Sec. 6 of the paper):
+columnar 7, constructive 7, hybrid 15 with 5 per stage, and T-BPTT 15:2, 8:5, 5:8, 4:10, 2:25,
+all with RMSProp, on random frames (the rate does not depend on the pixels).
+
+Prints ``RESULT columnar_steps_per_s=N columnar_rmsprop_steps_per_s=N hybrid_steps_per_s=N
+hybrid_rmsprop_steps_per_s=N torch_baseline_steps_per_s=N speedup=R atari_<learner>_steps_per_s=N ...``
+(speedup = columnar (SGD) / torch baseline, the same learner in both).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import numpy as np
 import torch
 
 from rlinside.envs.trace_patterning import TracePatterningStream
+from rlinside.rtrl.experiment import make_learner
 from rlinside.rtrl.learner import RTRLConfig, StagedRTRL
 
 torch.set_num_threads(1)
@@ -100,12 +108,45 @@ def rate_ours(cfg: RTRLConfig, x: np.ndarray, repeats: int, chunk: int) -> float
     return x.shape[0] / best
 
 
+def rate_config(config: dict, x: np.ndarray, repeats: int, chunk: int) -> float:
+    """Steps per second of the learner ``make_learner(config)`` on ``x`` (best of ``repeats``)."""
+    make_learner(config, x.shape[1], 1).learn(x[:10])
+    best = float("inf")
+    for _ in range(repeats):
+        lrn = make_learner(config, x.shape[1], 0)
+        t0 = time.perf_counter()
+        for s in range(0, x.shape[0], chunk):
+            lrn.learn(x[s : s + chunk])
+        best = min(best, time.perf_counter() - t0)
+    return x.shape[0] / best
+
+
+def atari_inputs(steps: int, seed: int = 0) -> np.ndarray:
+    """``steps`` inputs of the Atari benchmark's shape (277), random frames and actions."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((steps, 277))
+    x[:, :256] = rng.integers(256, size=(steps, 256)) / 255.0
+    x[np.arange(steps), 256 + rng.integers(18, size=steps)] = 1.0
+    x[:, 276] = np.where(rng.random(steps) < 0.02, 1.0, 0.0)
+    return x
+
+
+ATARI = {  # learner -> config (gamma 0.98, RMSProp; the reward is input 276)
+    "columnar": dict(method="columnar", n_features=7),
+    "constructive": dict(method="constructive", n_features=7, steps_per_stage=None),
+    "hybrid": dict(method="hybrid", n_features=15, features_per_stage=5, steps_per_stage=None),
+    **{f"tbptt_{d}_{k}": dict(method="tbptt", n_features=d, truncation=k)
+       for d, k in [(15, 2), (8, 5), (5, 8), (4, 10), (2, 25)]},
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=2_000_000, help="steps per timed run of our learner")
     ap.add_argument("--baseline-steps", type=int, default=3_000, help="steps of the torch baseline")
     ap.add_argument("--repeats", type=int, default=3, help="timed repeats (best is reported)")
     ap.add_argument("--chunk", type=int, default=500_000, help="steps per learn() call")
+    ap.add_argument("--atari-steps", type=int, default=100_000, help="steps per timed run at 277 inputs")
     a = ap.parse_args()
 
     x, _ = TracePatterningStream(seed=0).sample(a.steps)
@@ -115,6 +156,9 @@ def main() -> None:
         "constructive 10": RTRLConfig.trace_patterning("constructive", steps_per_stage=a.steps // 10, **common),
         "hybrid 20/4": RTRLConfig.trace_patterning("hybrid", steps_per_stage=a.steps // 5, **common),
         "hybrid 20/4, last stage": RTRLConfig.trace_patterning("hybrid", steps_per_stage=1, **common),
+        "columnar 5, rmsprop": RTRLConfig.trace_patterning("columnar", optimizer="rmsprop", **common),
+        "hybrid 20/4, rmsprop": RTRLConfig.trace_patterning("hybrid", steps_per_stage=a.steps // 5,
+                                                           optimizer="rmsprop", **common),
     }
     rates = {}
     for name, cfg in cfgs.items():
@@ -133,8 +177,20 @@ def main() -> None:
     print(f"{'torch autograd baseline':26s}: {base:14,.0f} steps/s (columnar 5; max |y_ours - y_torch| = {diff:.1e})")
     if not diff < 1e-9:
         raise SystemExit(f"the torch baseline and the numba learner disagree (max |dy| = {diff:.3e})")
-    print(f"RESULT columnar_steps_per_s={rates['columnar 5']:.0f} hybrid_steps_per_s={rates['hybrid 20/4']:.0f} "
-          f"torch_baseline_steps_per_s={base:.0f} speedup={rates['columnar 5'] / base:.1f}")
+    xa = atari_inputs(a.atari_steps)
+    atari = {}
+    for name, cfg in ATARI.items():
+        cfg = dict(cfg, step_size=1e-4, optimizer="rmsprop", gamma=0.98, cumulant_index=276)
+        if cfg.get("steps_per_stage", 0) is None:  # every stage of the schedule within the timed run
+            cfg["steps_per_stage"] = max(1, a.atari_steps // (3 if cfg["method"] == "hybrid" else 7))
+        atari[name] = rate_config(cfg, xa, a.repeats, a.chunk)
+        print(f"{'atari ' + name + ' (277 in)':26s}: {atari[name]:14,.0f} steps/s")
+    print(f"RESULT columnar_steps_per_s={rates['columnar 5']:.0f} "
+          f"columnar_rmsprop_steps_per_s={rates['columnar 5, rmsprop']:.0f} "
+          f"hybrid_steps_per_s={rates['hybrid 20/4']:.0f} "
+          f"hybrid_rmsprop_steps_per_s={rates['hybrid 20/4, rmsprop']:.0f} "
+          f"torch_baseline_steps_per_s={base:.0f} speedup={rates['columnar 5'] / base:.1f} "
+          + " ".join(f"atari_{k}_steps_per_s={v:.0f}" for k, v in atari.items()))
 
 
 if __name__ == "__main__":
