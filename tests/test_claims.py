@@ -168,3 +168,18 @@ def test_every_declared_claim_names_a_notebook_and_a_known_unit():
         planned = c.notebook not in slugs
         if planned:  # a claim of a notebook not written yet stays "not tested"
             assert C.verdict(c, None)[0] == "not tested"
+
+
+def test_every_declared_claim_is_measured_by_its_notebook():
+    """A claim declared but never measured stays "not tested" for ever: its notebook (or the
+    chapter's study module it calls) must name the claim in a ``claims.measure`` call."""
+    from rlinside.notebook import catalog
+
+    specs = {s.slug: s for s in catalog(ROOT)}
+    for c in C.load_claims(ROOT).values():
+        if c.notebook not in specs:
+            continue  # a planned notebook (checked above)
+        text = specs[c.notebook].path.read_text()
+        study = ROOT / "lib" / "rlinside" / "studies" / f"{c.chapter}.py"
+        text += study.read_text() if study.is_file() else ""
+        assert f'"{c.id}"' in text or f"'{c.id}'" in text, f"{c.id} is declared but {c.notebook} never measures it"
