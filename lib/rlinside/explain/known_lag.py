@@ -107,7 +107,8 @@ def episode_trace(net: CueResponsePolicy, lag: int, T: int, rng: np.random.Gener
     hs, gs = [], {g: [] for g in GATES}
     for t in range(T):
         z = W_ih @ torch.from_numpy(x[0, t]).double() + W_hh @ h + b
-        i, f, g, o = torch.sigmoid(z[:H]), torch.sigmoid(z[H:2 * H]), torch.tanh(z[2 * H:3 * H]), torch.sigmoid(z[3 * H:])
+        i, f = torch.sigmoid(z[:H]), torch.sigmoid(z[H:2 * H])
+        g, o = torch.tanh(z[2 * H:3 * H]), torch.sigmoid(z[3 * H:])
         c = f * c + i * g
         h = o * torch.tanh(c)
         hs.append(h.numpy().copy())
