@@ -80,3 +80,6 @@ def test_the_final_window_follows_the_papers_fraction(stream):
     r = A.run_atari_prediction(cfg, seed=0)
     assert r["metrics"]["final_steps"] == 200  # 0.4 % of the run, as 200k of 50M
     assert r["metrics"]["final_error"] == pytest.approx(r["arrays"]["error"][-1], rel=1e-12)  # the last bin
+    tail_sq = (r["arrays"]["tail_prediction"] - r["arrays"]["tail_return"]) ** 2
+    assert r["arrays"]["tail_prediction"].shape == (2000,)
+    assert tail_sq[-200:].mean() == pytest.approx(r["metrics"]["final_error"], rel=1e-9)

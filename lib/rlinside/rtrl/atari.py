@@ -35,7 +35,8 @@ __all__ = ["ATARI_GAMMA", "PAPER_FINAL_FRACTION", "atari_inputs", "periodic_retu
 ATARI_GAMMA = 0.98
 #: the paper's error window: the last 200k steps of a 50M-step run
 PAPER_FINAL_FRACTION = 200_000 / 50_000_000
-_RUN_KEYS = {"game", "agent_key", "n_steps", "bin_steps", "chunk", "action_pad", "final_fraction", "final_steps"}
+_RUN_KEYS = {"game", "agent_key", "n_steps", "bin_steps", "chunk", "action_pad", "final_fraction", "final_steps",
+             "tail_steps"}
 
 
 def n_inputs(frame_size: int = 16, action_pad: int = 20) -> int:
@@ -95,10 +96,11 @@ def run_atari_prediction(config: Mapping[str, Any], seed: int) -> dict[str, Any]
     ``config``: ``game``, optional ``agent_key`` (the key of the agent whose stream to use;
     default: the stream of the game's most trained agent), ``n_steps``, ``bin_steps``
     (default n_steps/100), ``action_pad`` (20),
-    ``final_fraction`` (the paper's 0.4 %) or ``final_steps``, ``chunk``, ``method`` and the
+    ``final_fraction`` (the paper's 0.4 %) or ``final_steps``, ``tail_steps`` (2000: the
+    predictions and returns of the run's last steps are returned), ``chunk``, ``method`` and the
     learner's parameters (``gamma`` defaults to 0.98). Returns ``{"metrics": {final_error,
     mean_error, return_var, steps, n_params, stream_key, offset}, "arrays": {error, step,
-    stage_boundaries}}``.
+    stage_boundaries, tail_prediction, tail_return}}``.
     """
     game = config.get("game")
     if not isinstance(game, str):
@@ -131,6 +133,8 @@ def run_atari_prediction(config: Mapping[str, Any], seed: int) -> dict[str, Any]
     n = n_bins * bin_steps
     err_bins = np.zeros(n_bins)
     sq_final = 0.0
+    n_tail = min(int(config.get("tail_steps", 2000)), n_steps)
+    tail_y, tail_G = np.zeros(n_tail), np.zeros(n_tail)
     x = np.empty((chunk, frames.shape[1] + pad + 1))
     done = 0
     while done < n:
@@ -147,6 +151,10 @@ def run_atari_prediction(config: Mapping[str, Any], seed: int) -> dict[str, Any]
         steps = done + np.arange(m)
         np.add.at(err_bins, steps // bin_steps, sq)
         sq_final += float(sq[steps >= n - final].sum())
+        keep = steps >= n - n_tail
+        if keep.any():
+            pos = steps[keep] - (n - n_tail)
+            tail_y[pos], tail_G[pos] = y[keep], G[idx[keep]]
         done += m
     err = err_bins / bin_steps
     bounds = learner.stage_boundaries(n) if hasattr(learner, "stage_boundaries") else np.zeros(0)
@@ -155,5 +163,6 @@ def run_atari_prediction(config: Mapping[str, Any], seed: int) -> dict[str, Any]
                     "return_var": float(G.var()), "steps": int(n), "final_steps": int(min(final, n)),
                     "n_params": int(learner.n_params), "stream_key": key, "offset": offset},
         "arrays": {"error": err, "step": (np.arange(n_bins) + 1) * bin_steps,
-                   "stage_boundaries": np.asarray(bounds, dtype=np.int64)},
+                   "stage_boundaries": np.asarray(bounds, dtype=np.int64),
+                   "tail_prediction": tail_y, "tail_return": tail_G},
     }

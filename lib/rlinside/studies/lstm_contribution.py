@@ -13,7 +13,14 @@ module holds what the chapter does with them, on the policies of :mod:`rlinside.
   (notebook 02);
 - :func:`offset_tests`: the test episodes with the preceding offsets of one gate;
   :func:`offsets_by_ring`, :func:`delay_table` (the same policy seeing the maze late) and
-  :func:`trained_delay_table` (every shipped policy, some trained with a delay) (notebook 03).
+  :func:`trained_delay_tests` / :func:`trained_delay_table` (every shipped policy, some trained
+  with a delay) (notebook 03);
+- the claims' per-episode statistics (:func:`mask_statistics`, :func:`offset_statistics`,
+  :func:`readout_flips`, :func:`crossing_times`, :func:`memoryless_crossings`), their values on
+  every test episode (:func:`per_episode`) and the **time-shift null** (:func:`shift_mask`,
+  :func:`time_shift_null`): each channel's salient mask moved by a random time within its
+  episode, which keeps how often and in what runs a channel is salient but breaks its timing
+  relative to the gates, the ball and the actions (notebooks 02-04).
 
 Test episode ``i`` of ``n_tests`` starts at angle ``2 pi i / n_tests`` of the outer ring with
 seed ``1000 + i``, actions are greedy (the arg-max of the scores, as in the paper).
@@ -21,8 +28,9 @@ seed ``1000 + i``, actions are greedy (the arg-max of the scores, as in the pape
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -60,6 +68,19 @@ __all__ = [
     "offsets_by_ring",
     "delay_table",
     "trained_delay_table",
+    "PolicyOffsets",
+    "trained_delay_tests",
+    "readout_flips",
+    "first_salient_offsets",
+    "shift_mask",
+    "mask_statistics",
+    "offset_statistics",
+    "per_episode",
+    "time_shift_null",
+    "mean_offset_by_episode",
+    "pooled_ring_means",
+    "crossing_times",
+    "memoryless_crossings",
 ]
 
 #: A channel enters the per-channel statistics when it is salient on at least this many steps.
@@ -224,14 +245,9 @@ def located_channels(tests: ContributionTests, ring_table: pd.DataFrame) -> Loca
     return LocatedChannels(by_ring, by_region, xy)
 
 
-def readout_ablation(tests: ContributionTests, ks: tuple[int, ...] = (1, 2, 4, 8), seed: int = 0) -> pd.DataFrame:
-    """Share of test steps whose action changes when the top ``k`` channels of a ranking are
-    removed from the read-out only (their ``h`` set to 0 in ``W_a h + b``).
-
-    Rankings: the contribution ``max(0, W_a[a_t, j] h_t[j])``, ``|h_t[j]|``, ``|W_a[a_t, j]|``
-    and a random one (``np.random.default_rng(seed)``). Returns a table, one row per ranking
-    (sorted by name), one column per ``k``.
-    """
+def _readout_changes(tests: ContributionTests, ks: Sequence[int], seed: int) -> dict[tuple[str, int], np.ndarray]:
+    """Per ranking and ``k``: ``(T,)`` bool, whether the action of each test step changes when
+    the ranking's top ``k`` channels are removed from the read-out (see :func:`readout_ablation`)."""
     W, b, all_actions = tests.weight, tests.bias, tests.actions
     h_all = tests.concat("h")
     rng = np.random.default_rng(seed)
@@ -241,16 +257,41 @@ def readout_ablation(tests: ContributionTests, ks: tuple[int, ...] = (1, 2, 4, 8
         "|weight|": lambda h, a: np.abs(W[a]),
         "random": lambda h, a: rng.random(h.shape),
     }
-    flip_rows = []
+    out = {}
     for name, score in rankings.items():
         s = score(h_all, all_actions)
         top = np.argsort(-s, axis=1)
         for k in ks:
             h_cut = h_all.copy()
             np.put_along_axis(h_cut, top[:, :k], 0.0, axis=1)
-            new = (h_cut @ W.T + b).argmax(1)
-            flip_rows.append({"ranking": name, "k": k, "action changed": float(np.mean(new != all_actions))})
+            out[name, k] = (h_cut @ W.T + b).argmax(1) != all_actions
+    return out
+
+
+def readout_ablation(tests: ContributionTests, ks: tuple[int, ...] = (1, 2, 4, 8), seed: int = 0) -> pd.DataFrame:
+    """Share of test steps whose action changes when the top ``k`` channels of a ranking are
+    removed from the read-out only (their ``h`` set to 0 in ``W_a h + b``).
+
+    Rankings: the contribution ``max(0, W_a[a_t, j] h_t[j])``, ``|h_t[j]|``, ``|W_a[a_t, j]|``
+    and a random one (``np.random.default_rng(seed)``). Returns a table, one row per ranking
+    (sorted by name), one column per ``k``.
+    """
+    flip_rows = [{"ranking": name, "k": k, "action changed": float(np.mean(changed))}
+                 for (name, k), changed in _readout_changes(tests, ks, seed).items()]
     return pd.DataFrame(flip_rows).pivot(index="ranking", columns="k", values="action changed")
+
+
+def readout_flips(tests: ContributionTests, k: int = 4, seed: int = 0) -> pd.DataFrame:
+    """:func:`readout_ablation` per test episode, for one ``k``: the share of the episode's steps
+    whose action changes when each ranking's top ``k`` channels are removed from the read-out.
+    One row per episode (index ``episode``), one column per ranking; these are the per-unit
+    values of the claim that activation times weight finds the channels that matter (paired
+    by episode: every ranking is applied to the same steps)."""
+    changes = _readout_changes(tests, (k,), seed)
+    bounds = np.cumsum([0] + [len(e["actions"]) for e in tests.episodes])
+    rows = {name: [float(np.mean(c[a:b])) if b > a else np.nan for a, b in zip(bounds[:-1], bounds[1:])]
+            for (name, _), c in changes.items()}
+    return pd.DataFrame(rows, index=pd.RangeIndex(len(tests.episodes), name="episode"))
 
 
 @dataclass
@@ -362,25 +403,220 @@ def delay_table(model: MazePolicy, artifact: Artifact, delays: list[int],
     return pd.DataFrame(rows).set_index("delay d")
 
 
-def trained_delay_table(artifact: Artifact, base: tuple[list[dict[str, Any]], pd.DataFrame], *, n_tests: int,
-                        gate: str = "output", theta_g: float = 0.5) -> tuple[pd.DataFrame, bool]:
-    """:func:`offset_tests` of every shipped policy in the maze it was trained in, one row per
-    policy (``artifact`` first, from ``base``; then every other one, trained with or without an
-    observation delay), with the share of offsets of at least each trained delay.
+@dataclass
+class PolicyOffsets:
+    """:func:`offset_tests` of one shipped policy in the maze it was trained in."""
 
-    Returns ``(table, any_delayed)``: whether a policy trained with a delay is shipped.
-    """
+    artifact: Artifact
+    label: str  #: key, trainer and trained delay, for a table
+    delay: int  #: the observation delay it was trained with (0: none)
+    episodes: list[dict[str, Any]]
+    offsets: pd.DataFrame
+
+    @property
+    def trainer(self) -> str:
+        return self.artifact.config.get("trainer", "a2c")
+
+
+def trained_delay_tests(artifact: Artifact, base: tuple[list[dict[str, Any]], pd.DataFrame], *, n_tests: int,
+                        gate: str = "output", theta_g: float = 0.5) -> list[PolicyOffsets]:
+    """:func:`offset_tests` of every shipped policy in the maze it was trained in: ``artifact``
+    first (from ``base``, its ``(episodes, offsets)``), then every other one, trained with or
+    without an observation delay."""
     def label(a: Artifact, d: int) -> str:
         return f"{a.key} ({a.config.get('trainer', 'a2c')}, {'trained with d = ' + str(d) if d else 'no delay'})"
 
-    others = [a for a in find_policies() if a.key != artifact.key]  # with or without delay
-    delayed = [a for a in others if a.config.get("env", {}).get("obs_delay")]
-    at_least = sorted({1, *[int(a.config["env"]["obs_delay"]) for a in delayed]} - {0})
-    trained_rows = [{"policy": label(artifact, 0), "delay d": policy_config(artifact).env_config().obs_delay,
-                     **_offset_stats(*base, at_least)}]
-    for a in others:
+    out = [PolicyOffsets(artifact, label(artifact, 0), int(policy_config(artifact).env_config().obs_delay), *base)]
+    for a in find_policies():
+        if a.key == artifact.key:
+            continue
         model, _ = load_maze_policy(a.file("weights.pt"))
-        d = int(a.config.get("env", {}).get("obs_delay", 0))
+        d = int(a.config.get("env", {}).get("obs_delay", 0) or 0)
         eps_d, offs_d = offset_tests(model, policy_config(a).env_config(), n_tests, gate=gate, theta_g=theta_g)
-        trained_rows.append({"policy": label(a, d), "delay d": d, **_offset_stats(eps_d, offs_d, at_least)})
-    return pd.DataFrame(trained_rows).set_index("policy"), bool(delayed)
+        out.append(PolicyOffsets(a, label(a, d), d, eps_d, offs_d))
+    return out
+
+
+def trained_delay_table(artifact: Artifact, base: tuple[list[dict[str, Any]], pd.DataFrame], *, n_tests: int,
+                        gate: str = "output", theta_g: float = 0.5,
+                        tests: list[PolicyOffsets] | None = None) -> tuple[pd.DataFrame, bool]:
+    """One row per shipped policy (:func:`trained_delay_tests`, or the given ``tests``): success
+    and offset statistics, with the share of offsets of at least each trained delay.
+
+    Returns ``(table, any_delayed)``: whether a policy trained with a delay is shipped.
+    """
+    if tests is None:
+        tests = trained_delay_tests(artifact, base, n_tests=n_tests, gate=gate, theta_g=theta_g)
+    delayed = [p for p in tests[1:] if p.delay]
+    at_least = sorted({1, *[p.delay for p in delayed]} - {0})
+    rows = [{"policy": p.label, "delay d": p.delay, **_offset_stats(p.episodes, p.offsets, at_least)} for p in tests]
+    return pd.DataFrame(rows).set_index("policy"), bool(delayed)
+
+
+def mean_offset_by_episode(offsets: pd.DataFrame) -> dict[int, float]:
+    """The mean preceding offset of each test episode (``episode`` -> mean; episodes without
+    offsets are absent), from the table of :func:`offset_tests`."""
+    return {int(e): float(v) for e, v in offsets.groupby("episode")["offset"].mean().items()}
+
+
+# ----------------------------------------------------------------------------- the claims
+
+
+def first_salient_offsets(gate: np.ndarray, mask: np.ndarray, theta_g: float = 0.5) -> dict[str, np.ndarray]:
+    """The preceding offsets of one episode, vectorised: for every maximal interval in which
+    ``gate[:, j] > theta_g`` (``gate``: ``(T, n_l)``), the first step in it at which channel ``j``
+    is salient (``mask``: ``(T, n_l)`` bool). Returns arrays ``channel``, ``t0``, ``t``,
+    ``offset = t - t0``, ordered by channel, then time: the same offsets as
+    :func:`~rlinside.explain.contribution.all_offsets` of ``gate`` and ``mask`` with
+    ``theta_c = 0.5`` (the table of :func:`offset_tests`), fast enough for a null of many draws."""
+    g = np.asarray(gate, dtype=np.float64)
+    m = np.asarray(mask, dtype=bool)
+    if g.shape != m.shape or g.ndim != 2:
+        raise ValueError(f"gate and mask must be (T, n_l) of the same shape, got {g.shape} and {m.shape}")
+    T = g.shape[0]
+    above = g > theta_g
+    starts = above & ~np.vstack([np.zeros((1, g.shape[1]), bool), above[:-1]])
+    steps = np.arange(T)[:, None]
+    # next step at or after t where the channel is salient / where the gate is closed (T: none)
+    next_salient = np.minimum.accumulate(np.where(m, steps, T)[::-1], axis=0)[::-1]
+    next_closed = np.minimum.accumulate(np.where(above, T, steps)[::-1], axis=0)[::-1]
+    chans, t0 = np.nonzero(starts.T)
+    t = next_salient[t0, chans]
+    keep = t < next_closed[t0, chans]
+    return {"channel": chans[keep], "t0": t0[keep], "t": t[keep], "offset": (t - t0)[keep]}
+
+
+def shift_mask(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The time-shift null of one episode: each channel's column of ``mask`` (``(T, n_l)``)
+    rolled by its own random lag, uniform in ``[0, T)``, round the episode (``np.roll``). How
+    often and in what runs a channel is salient stays as it was; when, relative to the gates,
+    the ball and the actions, becomes chance."""
+    m = np.asarray(mask)
+    T, n = m.shape
+    lags = rng.integers(0, T, size=n) if T else np.zeros(n, dtype=int)
+    return m[(np.arange(T)[:, None] - lags[None, :]) % max(T, 1), np.arange(n)[None, :]]
+
+
+def mask_statistics(ep: Mapping[str, Any], mask: np.ndarray, *, n_rings: int = 4, n_actions: int = 5,
+                    min_steps: int = MIN_STEPS) -> dict[str, float]:
+    """Per-episode statistics of a salient ``mask`` (``(T, n_l)``) of test episode ``ep`` (its
+    ``ring`` and ``actions`` per step), among the channels salient on at least ``min_steps``
+    of its steps: ``ring share``, the median over them of the share of a channel's salient steps
+    spent in its most frequent ring; ``ring pure share``, the share of them that spend at least
+    90 % of their salient steps in one ring; ``pure share``, the share of them that give at
+    least 90 % of their salient steps to one action (purity >= 0.9); ``channels``, how many there
+    are. NaN where none is."""
+    m = np.asarray(mask, dtype=np.float64)
+    on = m.sum(0)
+    keep = on >= min_steps
+    if not keep.any():
+        return {"ring share": np.nan, "ring pure share": np.nan, "pure share": np.nan, "channels": 0.0}
+    rings = np.eye(n_rings + 1)[np.asarray(ep["ring"], dtype=int)]
+    acts = np.eye(n_actions)[np.asarray(ep["actions"], dtype=int)]
+    by_ring = (m.T @ rings)[keep]
+    by_action = (m.T @ acts)[keep]
+    return {"ring share": float(np.median(by_ring.max(1) / on[keep])),
+            "ring pure share": float(np.mean(by_ring.max(1) / on[keep] >= 0.9)),
+            "pure share": float(np.mean(by_action.max(1) / on[keep] >= 0.9)), "channels": float(keep.sum())}
+
+
+def offset_statistics(ep: Mapping[str, Any], mask: np.ndarray, *, gate: str = "output", theta_g: float = 0.5,
+                      n_rings: int = 4) -> dict[str, Any]:
+    """Per-episode statistics of the preceding offsets (:func:`first_salient_offsets` of
+    ``ep[gate]`` and ``mask``): ``positive share`` (offsets > 0), ``spearman`` (rank correlation
+    of the offset with the ball's ``distance_px`` at the salient step; negative: longer offsets
+    nearer the centre; NaN for fewer than 3 offsets or a constant one), ``mean``, ``offsets``,
+    and per ring of the salient step (index 0 = the centre) ``ring sum`` and ``ring count``,
+    from which the offsets' mean by ring is pooled over episodes."""
+    o = first_salient_offsets(ep[gate], mask, theta_g)
+    off = o["offset"].astype(np.float64)
+    ring = np.asarray(ep["ring"], dtype=int)[o["t"]]
+    dist = np.asarray(ep["distance_px"], dtype=np.float64)[o["t"]]
+    rho = np.nan
+    if len(off) >= 3 and np.ptp(off) > 0 and np.ptp(dist) > 0:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rho = float(stats.spearmanr(off, dist).statistic)
+    return {"positive share": float(np.mean(off > 0)) if len(off) else np.nan, "spearman": rho,
+            "mean": float(off.mean()) if len(off) else np.nan, "offsets": float(len(off)),
+            "ring sum": np.bincount(ring, weights=off, minlength=n_rings + 1)[:n_rings + 1],
+            "ring count": np.bincount(ring, minlength=n_rings + 1)[:n_rings + 1].astype(np.float64)}
+
+
+def pooled_ring_means(values: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """The mean offset per ring (``ring 1`` ... ``ring n``), pooled over all offsets of all
+    episodes (and draws) of :func:`per_episode` or :func:`time_shift_null` of
+    :func:`offset_statistics`: the ``ring sum`` over the ``ring count``, summed over every axis
+    but the last; NaN for a ring without offsets."""
+    s = np.asarray(values["ring sum"], dtype=np.float64)
+    c = np.asarray(values["ring count"], dtype=np.float64)
+    s, c = s.reshape(-1, s.shape[-1]).sum(0), c.reshape(-1, c.shape[-1]).sum(0)
+    return {f"ring {k}": float(s[k] / c[k]) if c[k] else float("nan") for k in range(1, len(s))}
+
+
+Statistic = Callable[[Mapping[str, Any], np.ndarray], Mapping[str, Any]]
+
+
+def per_episode(episodes: Sequence[Mapping[str, Any]], statistic: Statistic) -> dict[str, np.ndarray]:
+    """``statistic(ep, ep["mask"])`` of every episode: name -> ``(n_episodes, ...)`` array, the
+    per-unit values of a claim (the unit: the test episode)."""
+    vals = [statistic(ep, ep["mask"]) for ep in episodes]
+    return {k: np.array([v[k] for v in vals], dtype=np.float64) for k in (vals[0] if vals else {})}
+
+
+def time_shift_null(episodes: Sequence[Mapping[str, Any]], statistic: Statistic, n_draws: int = 200,
+                    seed: int = 0) -> dict[str, np.ndarray]:
+    """The time-shift null of a per-episode ``statistic``: in each of ``n_draws`` draws every
+    episode's salient mask is shifted channel by channel (:func:`shift_mask`, one generator
+    ``np.random.default_rng(seed)`` for all draws) and the statistic recomputed. Returns
+    name -> ``(n_draws, n_episodes, ...)`` array; ``np.nanmean(a, axis=1)`` is the pooled
+    statistic (the mean over episodes) under the null, one value per draw, what
+    :func:`rlinside.claims.measure` takes as ``null``.
+
+    Everything but the timing of salience stays: each channel's number and runs of salient
+    steps, the gates, the ball and the actions. A pattern the null reproduces comes from those,
+    not from when a channel becomes important."""
+    rng = np.random.default_rng(seed)
+    draws = [[statistic(ep, shift_mask(ep["mask"], rng)) for ep in episodes] for _ in range(n_draws)]
+    keys = draws[0][0] if draws and draws[0] else {}
+    return {k: np.array([[v[k] for v in d] for d in draws], dtype=np.float64) for k in keys}
+
+
+def crossing_times(results: Sequence[Mapping[str, Any]], n_rings: int) -> pd.DataFrame:
+    """Per test episode of :func:`~rlinside.agents.maze_a2c.evaluate_maze` and per wall whose ring
+    the ball entered (wall ``k`` leads from ring ``k`` into ring ``k - 1``): the steps from entering
+    ring ``k`` to entering ring ``k - 1`` (``crossed``), or, when it never crossed, the steps from
+    entering ring ``k`` to the end of the episode, a lower bound (``crossed`` False).
+    Columns ``episode``, ``wall``, ``steps to cross``, ``crossed``."""
+    rows = []
+    for i, r in enumerate(results):
+        entered = {int(k): v for k, v in r["entered"].items()}
+        for ring in range(n_rings, 0, -1):
+            if ring not in entered:
+                continue
+            crossed = ring - 1 in entered
+            end = entered[ring - 1] if crossed else r["steps"]
+            rows.append({"episode": r.get("episode", i), "wall": ring, "steps to cross": end - entered[ring],
+                         "crossed": crossed})
+    return pd.DataFrame(rows, columns=["episode", "wall", "steps to cross", "crossed"])
+
+
+def memoryless_crossings(results: Sequence[Mapping[str, Any]], n_rings: int) -> pd.DataFrame:
+    """The claims of the memory ablation, per test episode (:func:`crossing_times` of the
+    episodes run without memory): ``reached inner ring`` (1 when the ball entered ring 1 or
+    the centre, else 0) and ``last minus outer``, the steps to cross wall 1 into the centre
+    (censored at the episode's end: a lower bound) minus the mean steps to cross the outer walls
+    (``n_rings`` to 2) in the same episode; NaN when the ball never entered ring 1 or crossed
+    no outer wall. Index ``episode``."""
+    ct = crossing_times(results, n_rings)
+    rows = []
+    for i, r in enumerate(results):
+        e = r.get("episode", i)
+        mine = ct[ct["episode"] == e]
+        last = mine[mine["wall"] == 1]["steps to cross"]
+        outer = mine[(mine["wall"] > 1) & mine["crossed"]]["steps to cross"]
+        reached = any(int(k) <= 1 for k in r["entered"])
+        rows.append({"episode": e, "reached inner ring": float(reached),
+                     "last minus outer": float(last.iloc[0] - outer.mean()) if len(last) and len(outer) else np.nan,
+                     "last crossed": bool(len(last) and mine[mine["wall"] == 1]["crossed"].iloc[0])})
+    return pd.DataFrame(rows).set_index("episode")

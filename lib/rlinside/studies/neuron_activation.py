@@ -40,7 +40,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -77,7 +77,10 @@ __all__ = ["ARTIFACT_KIND", "tau_sweep", "iterative_study", "pruned_agent", "mea
            "ArmNetworks", "figure2_networks", "DistanceDensities", "distance_densities", "LayerTree",
            "cluster_trees", "TrainedVsRandom", "trained_vs_random",
            "ArmProjections", "project_arms", "error_grid", "layer_projections", "layer_cka",
-           "TechniqueComparison", "compare_techniques"]
+           "TechniqueComparison", "compare_techniques", "distance_claim_values", "episode_distance_stats",
+           "pruned_vs_trained_episodes", "zero_tau_values", "tau_linearity", "retrain_cost_values",
+           "retrain_cost_rise", "iterative_values", "projection_claim_values", "technique_values",
+           "transfer_success_differences"]
 
 ARTIFACT_KIND = "arm-pruning"
 DEFAULT_COMMAND = "rlinside run neuron_activation/02_pruning"  # the notebook that runs the study
@@ -374,7 +377,9 @@ def cluster_trees(activations: dict[str, list[list[np.ndarray]]], tau: float) ->
 class TrainedVsRandom:
     """Neuron distances of trained agents against random networks of the same architecture."""
 
-    rows: pd.DataFrame  #: one row per (agent, network): joints, seed, network, mean/std distance, layer ratio
+    #: one row per (agent, network): joints, seed, network, mean/std distance, layer ratio, and the
+    #: mean within-layer distance of each hidden layer (``layer 1`` ... ``layer L``)
+    rows: pd.DataFrame
     paired: pd.DataFrame  #: index (joints, seed), columns (measure, network in {"random", "trained"})
     trained_mean_below: float  #: share of agents whose trained mean distance is below the random one's
     trained_std_below: float  #: the same for the spread (std) of the distances
@@ -396,7 +401,8 @@ def trained_vs_random(joints, width: int, *, n_episodes: int, episode_seed: int)
             layer_means = [upper_triangle(D).mean() for D in layerwise_neuron_distances(a)]
             summary_rows.append({"joints": cfg.n_joints, "seed": cfg.seed, "network": name,
                                  "mean distance": d_all.mean(), "std distance": d_all.std(),
-                                 "last/first layer ratio": layer_means[-1] / layer_means[0]})
+                                 "last/first layer ratio": layer_means[-1] / layer_means[0],
+                                 **{f"layer {k + 1}": v for k, v in enumerate(layer_means)}})
     across = pd.DataFrame(summary_rows)
     paired = across.pivot_table(index=["joints", "seed"], columns="network",
                                 values=["mean distance", "std distance", "last/first layer ratio"])
@@ -436,6 +442,8 @@ class ArmProjections:
     #: (source arm, target arm) -> ``(source, target)`` per-layer activations ``(N, n_l)`` of each
     #: mapping with ``transform`` inputs (same-arm pairs: other agents; reflexive with one seed)
     pair_activations: dict[tuple[int, int], list[tuple[list[np.ndarray], list[np.ndarray]]]]
+    #: (source arm, target arm, inputs) -> ``(source seed, target seed)`` of each map in ``projections``
+    projection_keys: dict[tuple[int, int, str], list[tuple[int, int]]] = field(default_factory=dict)
 
     @property
     def diag_kind(self) -> str:
@@ -478,11 +486,12 @@ def project_arms(joints, width: int, agent_seeds, *, n_episodes: int, episode_se
             return ("reflexive",)
         return ("same arm",) if src[0] == tgt[0] else ("naive", "balanced")
 
-    rows, projections, pair_acts = [], {}, {}
+    rows, projections, pair_acts, projection_keys = [], {}, {}, {}
     for src, tgt in itertools.product(keys, keys):
         for kind in input_kinds(src, tgt):
             p, err, a_ = mapping(src, tgt, "naive" if kind in ("naive", "same arm", "reflexive") else kind)
             projections.setdefault((src[0], tgt[0], kind), []).append(p)
+            projection_keys.setdefault((src[0], tgt[0], kind), []).append((src[1], tgt[1]))
             if kind in (transform, "same arm") or (kind == "reflexive" and len(agent_seeds) == 1):
                 pair_acts.setdefault((src[0], tgt[0]), []).append(a_)
             rows.append({"source→target": f"{src[0]}→{tgt[0]}", "inputs": kind, "source seed": src[1],
@@ -497,7 +506,8 @@ def project_arms(joints, width: int, agent_seeds, *, n_episodes: int, episode_se
     mappings = pd.DataFrame(rows)
     table = (mappings.groupby(["source→target", "inputs"], sort=False)
              [["normalised error", "saturation", "coverage"]].agg(["mean", "std", "count"]))
-    return ArmProjections(list(joints), list(agent_seeds), transform, mappings, table, projections, pair_acts)
+    return ArmProjections(list(joints), list(agent_seeds), transform, mappings, table, projections, pair_acts,
+                          projection_keys)
 
 
 def error_grid(result: ArmProjections, kind: str) -> np.ndarray:
@@ -583,3 +593,330 @@ def compare_techniques(same_arm: int, *, n_episodes: int, episode_seed: int, lam
     techniques = pd.DataFrame(technique_rows)
     means = techniques.groupby("method")[["normalised error (held out)", "saturation", "coverage", "diagonal"]].mean()
     return TechniqueComparison(len(same), techniques, means)
+
+
+# ------------------------------------------------------------------------------ the claims' values
+#
+# Each function below turns a table of the notebooks into the per-unit values of the chapter's
+# claims (notebooks/neuron_activation/claims.yml), keyed by the unit: an agent ``(joints, seed)``
+# (or ``(width, seed)`` in the pruning study), a width, or an episode. The notebooks hand the
+# values to :func:`rlinside.claims.measure`.
+
+
+def _inner_mean(row, n_layers: int) -> float:
+    """Mean within-layer distance over the inner hidden layers 2 .. L-1 of a row of
+    :attr:`TrainedVsRandom.rows`."""
+    return float(np.mean([row[f"layer {k}"] for k in range(2, n_layers)]))
+
+
+def distance_claim_values(across: TrainedVsRandom) -> dict[str, dict[tuple[int, int], float]]:
+    """Per agent ``(joints, seed)`` of :func:`trained_vs_random` (the random network is PyTorch's
+    default initialisation, :func:`~rlinside.agents.arm_dqn.build_q_network`):
+
+    * ``mean_gap``: random minus trained mean all-to-all distance;
+    * ``std_gap``: random minus trained standard deviation of the all-to-all distances;
+    * ``output_rise``: the trained network's mean within-layer distance over the second half of
+      its hidden layers minus that over the first half, minus the same for the random network;
+    * ``first_layer``: the trained network's mean within-layer distance of layer 1 minus the mean
+      over the inner layers 2 .. L-1.
+    """
+    rows = across.rows
+    n_layers = sum(c.startswith("layer ") and c[6:].isdigit() for c in rows.columns)
+    if n_layers < 3:
+        raise ValueError(f"the layer claims need at least 3 hidden layers, got {n_layers}")
+    half = n_layers // 2
+
+    def rise(r) -> float:  # second half of the layers minus the first half
+        return float(np.mean([r[f"layer {k}"] for k in range(half + 1, n_layers + 1)])
+                     - np.mean([r[f"layer {k}"] for k in range(1, half + 1)]))
+
+    out: dict[str, dict[tuple[int, int], float]] = {k: {} for k in ("mean_gap", "std_gap", "output_rise",
+                                                                   "first_layer")}
+    for (joints, seed), g in rows.groupby(["joints", "seed"]):
+        by = {r["network"]: r for _, r in g.iterrows()}
+        if not {"trained", "random"} <= set(by):
+            continue
+        tr, rd = by["trained"], by["random"]
+        key = (int(joints), int(seed))
+        out["mean_gap"][key] = float(rd["mean distance"] - tr["mean distance"])
+        out["std_gap"][key] = float(rd["std distance"] - tr["std distance"])
+        out["output_rise"][key] = rise(tr) - rise(rd)
+        out["first_layer"][key] = float(tr["layer 1"]) - _inner_mean(tr, n_layers)
+    return out
+
+
+def episode_distance_stats(activations: dict[str, list[list[np.ndarray]]]) -> pd.DataFrame:
+    """Per network and sample episode ``E``: the mean and the standard deviation, over every pair
+    of hidden neurons, of ``||z_i^(E) / Z_i - z_j^(E) / Z_j||`` (eq. 2 before its mean over
+    episodes; ``Z`` over all episodes). The mean over episodes of ``mean`` is eq. 2's all-to-all
+    mean distance. ``activations``: name -> ``episodes[e][l]: (T, n_l)``. One row per (network,
+    episode): ``network``, ``episode``, ``mean``, ``std``."""
+    from scipy.spatial.distance import pdist
+
+    from rlinside.explain.activations import normalized_activations
+
+    rows = []
+    for name, a in activations.items():
+        for e, layers in enumerate(normalized_activations(a)):
+            x = np.concatenate(layers, axis=1)  # (T, n): every hidden neuron
+            d = pdist(x.T) if x.shape[1] > 1 else np.zeros(0)
+            rows.append({"network": name, "episode": e, "mean": float(d.mean()) if d.size else float("nan"),
+                         "std": float(d.std()) if d.size else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def pruned_vs_trained_episodes(stats: pd.DataFrame, *, pruned: str = "pruned",
+                               trained: str = "trained") -> dict[str, dict[int, float]]:
+    """Per sample episode (both networks ran the same goals): ``mean_gap`` (pruned minus trained
+    mean pairwise distance) and ``std_gap`` (pruned minus trained spread), from
+    :func:`episode_distance_stats`."""
+    s = stats.set_index(["network", "episode"])
+    out: dict[str, dict[int, float]] = {"mean_gap": {}, "std_gap": {}}
+    if pruned not in s.index.get_level_values(0) or trained not in s.index.get_level_values(0):
+        return out
+    p, t = s.loc[pruned], s.loc[trained]
+    for e in sorted(set(p.index) & set(t.index)):
+        out["mean_gap"][int(e)] = float(p.loc[e, "mean"] - t.loc[e, "mean"])
+        out["std_gap"][int(e)] = float(p.loc[e, "std"] - t.loc[e, "std"])
+    return out
+
+
+def zero_tau_values(zero: pd.DataFrame) -> dict[str, dict[tuple[int, int], float]]:
+    """Per agent ``(width, seed)`` of :func:`zero_tau_table`: ``removed`` (the share of hidden
+    neurons that pruning at tau = 0 removes) and ``success_change`` (validation success right
+    after pruning minus before)."""
+    out: dict[str, dict[tuple[int, int], float]] = {"removed": {}, "success_change": {}}
+    for _, r in zero.iterrows():
+        key = (int(r["width"]), int(r["seed"]))
+        out["removed"][key] = 1.0 - float(r["neurons left"])
+        out["success_change"][key] = float(r["success after"]) - float(r["success before"])
+    return out
+
+
+def tau_linearity(sweep: pd.DataFrame, zero: pd.DataFrame, width: int) -> dict[int, float]:
+    """Per agent seed of the tau sweep (:func:`tau_sweep_table`, agents of ``width``): the
+    coefficient of determination R^2 of a straight line fitted to the share of hidden neurons
+    left against tau, over the sweep's thresholds and tau = 0 (from :func:`zero_tau_table`, when
+    it has the agent). NaN for an agent with fewer than three thresholds."""
+    out = {}
+    for seed, g in sweep.groupby("seed"):
+        taus = list(g["tau"].astype(float))
+        left = list(g["neurons_after"] / g["neurons_before"])
+        z = zero[(zero["width"] == width) & (zero["seed"] == seed)] if len(zero) else zero
+        if len(z) and 0.0 not in taus:
+            taus.append(0.0)
+            left.append(float(z["neurons left"].iloc[0]))
+        t, y = np.asarray(taus), np.asarray(left)
+        if len(np.unique(t)) < 3:
+            out[int(seed)] = float("nan")
+            continue
+        fit = np.polyval(np.polyfit(t, y, 1), t)
+        ss = float(((y - y.mean()) ** 2).sum())
+        out[int(seed)] = 1.0 - float(((y - fit) ** 2).sum()) / ss if ss > 0 else float("nan")
+    return out
+
+
+def _retrain_episodes(sweep: pd.DataFrame, seed: int, tau: float, budget: int) -> float:
+    """Retraining episodes of ``seed`` at ``tau`` in the sweep, ``budget`` when it did not pass
+    (a lower bound of the true cost); NaN when the sweep has no such row."""
+    g = sweep[(sweep["seed"] == seed) & np.isclose(sweep["tau"].astype(float), tau)]
+    if not len(g):
+        return float("nan")
+    ep = g["retrain_episodes"].iloc[0]
+    return float(budget) if ep is None or (isinstance(ep, float) and np.isnan(ep)) else float(ep)
+
+
+def retrain_cost_values(sweep: pd.DataFrame, agents, *, tau: float, budget: int) -> dict[int, float]:
+    """Per agent seed: the retraining episodes after one pruning step at ``tau`` (``budget`` when
+    validation did not pass within it: a lower bound) as a share of the episodes the agent took
+    to pass validation when trained from scratch (its manifest's ``training_episodes``)."""
+    out = {}
+    for art in agents:
+        seed, scratch = int(art.config["seed"]), art.manifest.get("metrics", {}).get("training_episodes")
+        ep = _retrain_episodes(sweep, seed, tau, budget)
+        out[seed] = ep / float(scratch) if scratch else float("nan")
+    return out
+
+
+def retrain_cost_rise(sweep: pd.DataFrame, *, low: float, high: float, budget: int,
+                      floor: int = 50) -> dict[int, float]:
+    """Per agent seed: retraining episodes at ``high`` over those at ``low`` (at least ``floor``,
+    the validation interval, so that a network passing at once does not divide by zero). A run at
+    ``high`` that did not pass counts the budget (the ratio is then a lower bound); NaN when the
+    run at ``low`` did not pass (nothing to compare with) or a threshold is missing."""
+    out = {}
+    for seed in sorted(sweep["seed"].unique()) if len(sweep) else []:
+        g = sweep[(sweep["seed"] == seed) & np.isclose(sweep["tau"].astype(float), low)]
+        if not len(g) or pd.isna(g["retrain_episodes"].iloc[0]):
+            out[int(seed)] = float("nan")
+            continue
+        lo, hi = float(g["retrain_episodes"].iloc[0]), _retrain_episodes(sweep, int(seed), high, budget)
+        out[int(seed)] = hi / max(lo, float(floor))
+    return out
+
+
+def iterative_values(iterative: pd.DataFrame, *, narrow_max: int = 48,
+                     wide_min: int = 128) -> dict[str, dict[int, float]]:
+    """Per initial width of :func:`iterative_table`:
+
+    * ``first_step_share``: neurons removed by the first step as a share of all removed over the
+      steps that were run (NaN when the study stopped after its first step);
+    * ``wide_spread``: for widths ``>= wide_min``, the relative distance of the size after step 1
+      from the mean over those widths, ``|n_1 / mean - 1|``;
+    * ``taper``: for widths ``<= narrow_max``, the Spearman correlation of the layer sizes after
+      the last step with depth (negative: the network narrows towards the output);
+    * ``hourglass``: for widths ``>= wide_min``, the size of the last hidden layer after the last
+      step over that of the smallest inner layer (2 .. L-1), minus 1 (positive: the network
+      narrows in the middle and widens again at the end).
+    """
+    from scipy.stats import spearmanr
+
+    out: dict[str, dict[int, float]] = {k: {} for k in ("first_step_share", "wide_spread", "taper", "hourglass")}
+    if not len(iterative):
+        return out
+    step1 = {}
+    for w, g in iterative.groupby("width"):
+        g = g.sort_values("step")
+        w, n = int(w), list(g["neurons"])
+        if len(n) >= 3 and n[0] > n[-1]:
+            out["first_step_share"][w] = (n[0] - n[1]) / (n[0] - n[-1])
+        elif len(n) >= 2:
+            out["first_step_share"][w] = float("nan")
+        if len(n) >= 2:
+            step1[w] = n[1]
+        sizes = np.asarray(g["sizes"].iloc[-1], dtype=float)
+        if w <= narrow_max and len(sizes) > 2:
+            out["taper"][w] = float(spearmanr(np.arange(len(sizes)), sizes)[0])
+        if w >= wide_min and len(sizes) > 2:
+            out["hourglass"][w] = float(sizes[-1] / sizes[1:-1].min() - 1.0)
+    wide = {w: n for w, n in step1.items() if w >= wide_min}
+    if wide:
+        m = float(np.mean(list(wide.values())))
+        out["wide_spread"] = {w: abs(n / m - 1.0) for w, n in wide.items()}
+    return out
+
+
+def _arms(label: str) -> tuple[int, int]:
+    a, b = label.split("→")
+    return int(a), int(b)
+
+
+def projection_claim_values(result: ArmProjections) -> dict[str, dict[tuple[int, int], float]]:
+    """Per agent ``(joints, seed)`` of :func:`project_arms`, the values of the projection claims
+    (normalised error, eq. 6; layer projection, eq. 9). "Same-arm" maps are from the other agents
+    of the agent's arm; between arms the inputs are ``result.transform`` unless named:
+
+    * ``untrained_gap`` (per target agent): the error of the untrained source minus the mean error
+      of the trained sources with the same inputs, averaged over the source arms;
+    * ``naive_minus_balanced`` (per target agent of an arm that has an arm two or more joints away):
+      the mean over the sources of that arm of the naive error minus the balanced error;
+    * ``joint_difference_slope`` (per target agent): the least-squares slope of the error
+      (naive inputs; same-arm maps at difference 0) against the joint difference ``|a - b|``;
+    * ``complex_to_simple`` (per agent, over its partners of other arms): the error of the map from
+      the simpler to the more complex arm minus that of the reverse map, averaged over partners;
+    * ``diagonal`` (per target agent, same-arm maps): the mean diagonal entry of the layer
+      projection minus its mean off-diagonal entry;
+    * ``first_last`` (per target agent, same-arm maps): the mean of the first and the last
+      diagonal entries minus the mean of the inner ones;
+    * ``distant_first_layer`` (per target agent with an arm two or more joints away): the mean share
+      of its target layers that comes from the source's first layer, maps from the most distant
+      arm minus same-arm maps.
+    """
+    m = result.mappings.copy()
+    m[["source arm", "target arm"]] = [list(_arms(s)) for s in m["source→target"]]
+    out: dict[str, dict[tuple[int, int], float]] = {k: {} for k in (
+        "untrained_gap", "naive_minus_balanced", "joint_difference_slope", "complex_to_simple",
+        "diagonal", "first_last", "distant_first_layer")}
+    joints, tf = result.joints, result.transform
+
+    def trained_kind(a: int, b: int) -> str:
+        return "same arm" if a == b else tf
+
+    def errors(a: int, b: int, t: int, kind: str, s: int | None = None) -> pd.Series:
+        sel = (m["source arm"] == a) & (m["target arm"] == b) & (m["target seed"] == t) & (m["inputs"] == kind)
+        if s is not None:
+            sel &= m["source seed"] == s
+        return m.loc[sel, "normalised error"]
+
+    def most_distant(b: int) -> int | None:
+        far = max(joints, key=lambda a: abs(a - b))
+        return far if abs(far - b) >= 2 else None
+
+    targets = sorted({(int(b), int(t)) for b, t in zip(m["target arm"], m["target seed"])})
+    for b, t in targets:
+        gaps = []
+        for a in joints:
+            u, tr = errors(a, b, t, "untrained source"), errors(a, b, t, trained_kind(a, b))
+            if len(u) and len(tr):
+                gaps.append(float(u.mean() - tr.mean()))
+        if gaps:
+            out["untrained_gap"][(b, t)] = float(np.mean(gaps))
+        far = most_distant(b)
+        if far is not None:
+            nv, bl = errors(far, b, t, "naive"), errors(far, b, t, "balanced")
+            if len(nv) and len(bl):
+                out["naive_minus_balanced"][(b, t)] = float(nv.mean() - bl.mean())
+        pts = [(abs(a - b), e) for a in joints
+               for e in errors(a, b, t, "same arm" if a == b else "naive")]
+        if len({d for d, _ in pts}) >= 2:
+            d, e = np.asarray(pts, dtype=float).T
+            out["joint_difference_slope"][(b, t)] = float(np.polyfit(d, e, 1)[0])
+    agents = sorted(set(targets) | {(int(a), int(s)) for a, s in zip(m["source arm"], m["source seed"])})
+    for a, s in agents:
+        diffs = []
+        for b, t in agents:
+            if b == a:
+                continue
+            (lo, lo_seed), (hi, hi_seed) = sorted([(a, s), (b, t)])
+            up, down = errors(lo, hi, hi_seed, tf, lo_seed), errors(hi, lo, lo_seed, tf, hi_seed)
+            if len(up) and len(down):
+                diffs.append(float(up.iloc[0] - down.iloc[0]))
+        if diffs:
+            out["complex_to_simple"][(a, s)] = float(np.mean(diffs))
+
+    def layer_maps(a: int, b: int, kind: str) -> dict[int, list[np.ndarray]]:
+        by_target: dict[int, list[np.ndarray]] = {}
+        for p, (_, t) in zip(result.projections.get((a, b, kind), []), result.projection_keys.get((a, b, kind), [])):
+            by_target.setdefault(int(t), []).append(p.layer_projection())
+        return by_target
+
+    for b in joints:
+        same = layer_maps(b, b, "same arm")
+        far = most_distant(b)
+        distant = layer_maps(far, b, tf) if far is not None else {}
+        for t, Ps in same.items():
+            diag, first_last, first_share = [], [], []
+            for P in Ps:
+                dg = np.diag(P)
+                off = P[~np.eye(*P.shape, dtype=bool)]
+                diag.append(float(np.nanmean(dg) - np.nanmean(off)))
+                first_last.append(float(np.nanmean([dg[0], dg[-1]]) - np.nanmean(dg[1:-1])))
+                first_share.append(float(np.nanmean(P[0])))
+            out["diagonal"][(b, t)] = float(np.mean(diag))
+            out["first_last"][(b, t)] = float(np.mean(first_last))
+            if distant.get(t):
+                out["distant_first_layer"][(b, t)] = (float(np.mean([np.nanmean(P[0]) for P in distant[t]]))
+                                                      - float(np.mean(first_share)))
+    return out
+
+
+def technique_values(same: TechniqueComparison) -> dict[str, float]:
+    """Per target agent of :func:`compare_techniques`: the mean over its source agents of the
+    greedy map's held-out normalised error minus the linear map's."""
+    p = same.pairs.pivot_table(index=["source", "target"], columns="method", values="normalised error (held out)")
+    if not {"greedy", "linear"} <= set(p.columns):
+        return {}
+    return {str(t): float(v) for t, v in (p["greedy"] - p["linear"]).groupby(level="target").mean().items()}
+
+
+def transfer_success_differences(results: dict[int, tuple[dict, dict]]) -> dict[tuple[int, int], float]:
+    """Per arm and goal ``(joints, episode)``: success in pybullet minus success in the planar
+    model (1, 0 or -1) on the same goal; ``results``: joints -> ``(planar, bullet)`` as returned by
+    :func:`~rlinside.envs.planar_arm_bullet.run_policy_planar` and
+    :func:`~rlinside.envs.planar_arm_bullet.run_policy`."""
+    out = {}
+    for n, (planar, bullet) in results.items():
+        a, b = np.asarray(planar["success"], dtype=float), np.asarray(bullet["success"], dtype=float)
+        for e in range(min(len(a), len(b))):
+            out[(int(n), e)] = float(b[e] - a[e])
+    return out

@@ -25,11 +25,14 @@ from rlinside import seeds, sweep
 from rlinside.envs.trace_patterning import TracePatterningConfig, TracePatterningStream
 from rlinside.rtrl.experiment import EXPERIMENT_VERSION, make_learner
 
-__all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION", "measure_step_time",
+__all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION", "ATARI_SWEEP_NAME",
+           "ATARI_FUNCTION", "measure_step_time",
            "final_errors", "trivial_errors", "tbptt_gradient_bias"]
 
 SWEEP_NAME = "rtrl-trace-patterning"
 FUNCTION = "rlinside.rtrl.experiment:run_trace_patterning"
+ATARI_SWEEP_NAME = "rtrl-atari"
+ATARI_FUNCTION = "rlinside.rtrl.atari:run_atari_prediction"
 
 
 @dataclass
@@ -79,6 +82,9 @@ def tune_and_run(
     progress: bool = True,
     command: str | None = None,
     reuse_tuning_seeds: bool = False,
+    function: str = FUNCTION,
+    name: str = SWEEP_NAME,
+    version: int = EXPERIMENT_VERSION,
 ) -> tuple[dict[str, StudyResult], sweep.SweepReport]:
     """Tune every spec on ``tune_seeds``, rerun each winner on ``final_seeds``.
 
@@ -86,6 +92,8 @@ def tune_and_run(
     or crashed configurations, with their tracebacks). ``command`` is recorded in every stored
     result's manifest as the command that made it. Tuning and final seeds must be disjoint
     (:mod:`rlinside.seeds`) unless ``reuse_tuning_seeds`` names the variant that reuses them.
+    ``function``, ``name``, ``version``: the sweep's unit (default: trace patterning; the
+    Atari benchmark passes :data:`ATARI_FUNCTION`, :data:`ATARI_SWEEP_NAME`).
     """
     seeds.check_disjoint(tune_seeds, final_seeds, what="tune_and_run", allow_reuse=reuse_tuning_seeds)
     all_cfgs: list[dict[str, Any]] = []
@@ -95,7 +103,7 @@ def tune_and_run(
             if _key(c) not in owner:
                 all_cfgs.append(c)
                 owner[_key(c)] = s.label
-    tuning = sweep.run_sweep(FUNCTION, all_cfgs, tune_seeds, name=SWEEP_NAME, version=EXPERIMENT_VERSION,
+    tuning = sweep.run_sweep(function, all_cfgs, tune_seeds, name=name, version=version,
                              scheduler=scheduler, workers=workers, progress=progress, command=command)
     by_cfg: dict[str, list[sweep.TaskResult]] = {}
     for r in tuning.results:
@@ -118,7 +126,7 @@ def tune_and_run(
         tables[s.label] = df.drop(columns="_cfg")
 
     winners = list({_key(c): c for c in best.values() if c is not None}.values())  # two labels may share a winner
-    final = sweep.run_sweep(FUNCTION, winners, final_seeds, name=SWEEP_NAME, version=EXPERIMENT_VERSION,
+    final = sweep.run_sweep(function, winners, final_seeds, name=name, version=version,
                             scheduler=scheduler, workers=workers, progress=progress, command=command)
     out: dict[str, StudyResult] = {}
     for s in specs:
