@@ -142,7 +142,7 @@ from conftest import ROOT  # noqa: E402
 
 _TYPED = re.compile(r"\|\s*\**(supported|contradicted|inconclusive|not tested|reproduced|partly|not reproduced)\b",
                     re.I)
-_MIGRATED = {"rtrl"}  # chapters whose claims table the engine renders
+_MIGRATED = {"rtrl", "lstm_contribution", "neuron_activation"}  # chapters whose claims table the engine renders
 
 
 @pytest.mark.parametrize("chapter", ["rtrl", "saliency", "lstm_contribution", "neuron_activation"])

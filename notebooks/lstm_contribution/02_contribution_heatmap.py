@@ -32,14 +32,19 @@ n_tests: int = 40  # greedy test episodes (start angles spread over the outer ri
 fraction: float = 0.5  # share of the score the salient channels must exceed (the paper: 0.5) | (0, 1)
 figure_episode: int = 0  # test episode drawn in Figures 2-3 | [0, 999]; < n_tests
 atari_steps: int = 400  # agent steps of the Atari A2C-LSTM analysed (0: skip) | [0, 100_000]
+null_draws: int = 200  # draws of the time-shift null of the claims | [1, 100_000]
 
 # %%
+from functools import partial
+
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.colors import ListedColormap
 
+from rlinside import claims
 from rlinside.envs.marble_maze import ACTION_NAMES
-from rlinside.plots import PALETTE, publish, set_theme
+from rlinside.plots import PALETTE, publish, run_context, set_theme
 from rlinside.studies import lstm_contribution as study
 
 set_theme()
@@ -138,6 +143,7 @@ study.readout_ablation(tests).round(3)
 # were).
 
 # %%
+a = None
 if atari_steps > 0:
     a = study.atari_contributions(fraction, atari_steps)
     if a is not None:
@@ -148,3 +154,47 @@ if atari_steps > 0:
               f"steps; distinct actions taken: {a.actions_taken}, distinct arg-max actions: {a.argmax_actions}")
     else:
         print("No A2C-LSTM agent shipped yet (see the saliency chapter's agent zoo).")
+
+# %% [markdown]
+# ## The claims, measured
+#
+# The unit is the test episode: each claim's statistic is computed per episode and its
+# interval bootstrapped over the episodes (the verdicts are computed on the chapter page,
+# {doc}`../../claims`). Whether a channel serves one action or one ring is judged against a
+# time-shift null: each channel's salient mask is moved by a random time within its episode
+# (`null_draws` draws), which keeps how often and in what runs the channel is salient but
+# makes its timing relative to the ball and the actions chance.
+
+# %%
+n_l = tests.weight.shape[1]
+counts = [e["mask"].sum(1) for e in tests.episodes]
+flips = study.readout_flips(tests, k=4)
+stat = partial(study.mask_statistics, n_rings=tests.env_config.n_rings, n_actions=tests.weight.shape[0])
+real = study.per_episode(tests.episodes, stat)
+null = {k: np.nanmean(v, axis=1) for k, v in study.time_shift_null(tests.episodes, stat, null_draws).items()}
+scale = {"profile": run_context().get("profile"), "episodes": n_tests}
+null_scale = {**scale, "null_draws": null_draws}
+pooled = {"mean channels per step": float(summary["channels needed per step (mean)"]),
+          "steps below 10 %": float(summary["steps needing fewer than 10% of channels"]),
+          "channels ever salient": int(summary["channels ever salient"]), "channels": n_l}
+if a is not None:
+    pooled.update({"atari mean fraction": a.mean_fraction, "atari steps below 10 %": a.steps_below_10pct})
+ablation = study.readout_ablation(tests)
+measured = [
+    claims.measure("lstm_contribution.sparse_on_average", [c.mean() / n_l for c in counts], scale=scale,
+                   details=pooled),
+    claims.measure("lstm_contribution.sparse_at_each_step", [np.mean(c < 0.1 * n_l) for c in counts], scale=scale,
+                   details=pooled),
+    claims.measure("lstm_contribution.single_action_channels", real["pure share"], scale=null_scale,
+                   null=null["pure share"], details={"null mean": float(np.mean(null["pure share"]))}),
+    claims.measure("lstm_contribution.ring_channels", real["ring pure share"], scale=null_scale,
+                   null=null["ring pure share"],
+                   details={"null mean": float(np.mean(null["ring pure share"])),
+                            "median share in main ring (mean over episodes)": float(np.nanmean(real["ring share"])),
+                            "null median share in main ring": float(np.mean(null["ring share"]))}),
+    claims.measure("lstm_contribution.contribution_finds_channels",
+                   flips["contribution (activation x weight)"] - flips["|weight|"], scale=scale,
+                   details={f"{name} (k = {k})": float(ablation.loc[name, k]) for name in ablation.index
+                            for k in ablation.columns}),
+]
+pd.DataFrame([m.to_dict() for m in measured])[["claim", "estimate", "low", "high", "n", "null_low", "null_high"]]

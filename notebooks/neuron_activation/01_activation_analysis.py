@@ -46,7 +46,9 @@ import pandas as pd
 from IPython.display import display
 from scipy.cluster.hierarchy import dendrogram
 
-from rlinside.plots import PALETTE, publish, set_theme
+from rlinside import claims
+from rlinside.plots import PALETTE, publish, run_context, set_theme
+from rlinside.studies import neuron_activation as na
 from rlinside.studies.neuron_activation import cluster_trees, distance_densities, figure2_networks, trained_vs_random
 
 set_theme()
@@ -122,8 +124,9 @@ publish("na_fig2_dendrograms", fig,
 #
 # The figures above show one agent. The paper averages over many networks; here every
 # shipped agent of width `width` for the arms in `summary_joints` is compared with a random
-# network of its own architecture (fresh Xavier-style initialisation, one per agent), on the
-# same sample episodes. "Last/first layer ratio" divides the mean within-layer distance of
+# network of its own architecture (fresh random weights, one per agent: PyTorch's default
+# initialisation of linear layers, not the paper's Xavier initialisation), on the same sample
+# episodes. "Last/first layer ratio" divides the mean within-layer distance of
 # hidden layer 6 by that of layer 1 (above 1: the neurons near the output are the more
 # distinct ones; random networks are above 1 too, because their deep layers carry many
 # neurons that never fire, so the trained ratio is compared with the random one).
@@ -134,3 +137,31 @@ display(across.paired.round(3))
 print(f"{len(across.paired)} agents: trained mean below random in {across.trained_mean_below:.0%}, "
       f"trained spread below random in {across.trained_std_below:.0%}, "
       f"trained last/first layer ratio above random's in {across.trained_ratio_above:.0%}")
+
+# %% [markdown]
+# ## The chapter's claims about Figure 2
+#
+# Measured per agent (the random network of each agent's shape against the agent, on the same
+# sample episodes), and, for the pruned network, per sample episode of the one agent pruned
+# above (a verdict about this agent). The verdicts are computed on the chapter page
+# ({doc}`../../claims`).
+
+# %%
+per_agent = na.distance_claim_values(across)
+per_episode = na.pruned_vs_trained_episodes(na.episode_distance_stats(study.activations))
+scale = {"profile": run_context().get("profile"), "agents": len(across.paired), "episodes": n_episodes}
+pruned_scale = {"profile": run_context().get("profile"), "agents": 1, "episodes": n_episodes,
+                "prune_steps": len(study.prune_rows) - 1}
+agent_claims = [("neuron_activation.trained_mean_below_random", "mean_gap"),
+                ("neuron_activation.trained_spread_below_random", "std_gap"),
+                ("neuron_activation.distances_rise_to_output", "output_rise"),
+                ("neuron_activation.first_layer_distinct", "first_layer")]
+measured = [claims.measure(cid, [per_agent[k][a] for a in sorted(per_agent[k])], scale=scale,
+                           details={"agents": [f"{j} joints, seed {s}" for j, s in sorted(per_agent[k])]}).to_dict()
+            for cid, k in agent_claims]
+measured += [claims.measure(cid, [per_episode[k][e] for e in sorted(per_episode[k])], scale=pruned_scale,
+                            details={"agent": f"{n_joints} joints, width {width}, seed {agent_seed}", "tau": tau,
+                                     "pruned sizes": list(study.nets["pruned"].hidden_sizes)}).to_dict()
+             for cid, k in [("neuron_activation.pruning_raises_mean", "mean_gap"),
+                            ("neuron_activation.pruning_narrows_spread", "std_gap")]]
+pd.DataFrame(measured)[["claim", "estimate", "low", "high", "n"]]

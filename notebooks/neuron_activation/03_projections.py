@@ -45,9 +45,11 @@ same_arm: int = 3  # arm whose shipped agents (all widths and seeds) compare gre
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from IPython.display import display
 
-from rlinside.plots import publish, set_theme
+from rlinside import claims
+from rlinside.plots import publish, run_context, set_theme
 from rlinside.plots.matrices import plot_layer_matrices
 from rlinside.studies import neuron_activation as study
 
@@ -139,3 +141,33 @@ fig = plot_layer_matrices(cka, cmap="cividis", ncols=len(joints))
 publish("na_cka", fig, f"Mean linear CKA between the layers of agents (all agent pairs), {transform} inputs "
         f"between arms; diagonal pairs: {arms.diag_kind}.")
 cka_summary
+
+# %% [markdown]
+# ## The chapter's claims about Figure 5
+#
+# Measured per agent: a target agent's value averages the maps from its source agents (the
+# maps of two agents share both networks, so the agent, not the pair, is the unit). Same-arm
+# maps are from the other agents of the arm; between arms the inputs are `transform` unless
+# the claim names them. The verdicts are computed on the chapter page ({doc}`../../claims`).
+
+# %%
+proj_v = study.projection_claim_values(arms)
+profile = run_context().get("profile")
+scale = {"profile": profile, "agents": len(arms.joints) * len(arms.agent_seeds), "episodes": n_episodes}
+technique_v = study.technique_values(same)
+measured = [claims.measure("neuron_activation.linear_beats_greedy", [technique_v[k] for k in sorted(technique_v)],
+                           scale={"profile": profile, "agents": same.n_agents, "episodes": n_episodes},
+                           details={"agents": sorted(technique_v),
+                                    "means": same.means["normalised error (held out)"].to_dict()}).to_dict()]
+for cid, key in [("neuron_activation.corresponding_layers_map_best", "diagonal"),
+                 ("neuron_activation.first_last_layers_map_best", "first_last"),
+                 ("neuron_activation.worse_with_joint_difference", "joint_difference_slope"),
+                 ("neuron_activation.complex_to_simple_better", "complex_to_simple"),
+                 ("neuron_activation.balanced_beats_naive", "naive_minus_balanced"),
+                 ("neuron_activation.distant_arms_use_first_layer", "distant_first_layer"),
+                 ("neuron_activation.trained_beats_untrained", "untrained_gap")]:
+    d = proj_v[key]
+    measured.append(claims.measure(cid, [d[k] for k in sorted(d)], scale=scale,
+                                   details={"agents": [f"{j} joints, seed {s}" for j, s in sorted(d)],
+                                            "transform": transform}).to_dict())
+pd.DataFrame(measured)[["claim", "estimate", "low", "high", "n"]]

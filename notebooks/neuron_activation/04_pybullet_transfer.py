@@ -39,10 +39,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from rlinside import claims
 from rlinside.agents.arm_dqn import greedy_actions, load_arm_agent
 from rlinside.envs.planar_arm_bullet import run_policy, run_policy_planar
-from rlinside.plots import PALETTE, publish, publish_html, set_theme
+from rlinside.plots import PALETTE, publish, publish_html, run_context, set_theme
 from rlinside.plots.video import gif_bytes, gif_html
+from rlinside.studies.neuron_activation import transfer_success_differences
 
 set_theme()
 
@@ -66,6 +68,19 @@ for n in joints:
     })
 table = pd.DataFrame(rows)
 table
+
+# %% [markdown]
+# The chapter's claim about the transfer, measured per goal (success in pybullet minus success
+# in the planar model on the same goal, all arms together); its verdict is computed on the
+# chapter page ({doc}`../../claims`).
+
+# %%
+diffs = transfer_success_differences(results)
+m = claims.measure("neuron_activation.transfer_to_pybullet", [diffs[k] for k in sorted(diffs)],
+                   scale={"profile": run_context().get("profile"), "episodes": episodes, "agents": len(joints)},
+                   details={"success planar": dict(zip(map(str, table["joints"]), table["success planar"])),
+                            "success pybullet": dict(zip(map(str, table["joints"]), table["success pybullet"]))})
+pd.DataFrame([m.to_dict()])[["claim", "estimate", "low", "high", "n"]]
 
 # %% [markdown]
 # ## Same goals, two simulators

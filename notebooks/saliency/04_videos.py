@@ -42,11 +42,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rlinside import claims
 from rlinside.agents.zoo import AGENTS, load_agent, play_states
 from rlinside.envs.atari_objects import object_masks, to_observation_grid
 from rlinside.explain.saliency import METHOD_NAMES, explain_all, normalize
 from rlinside.explain.sanity import object_share, temporal_stability
-from rlinside.plots import publish_html, set_theme
+from rlinside.plots import publish_html, run_context, set_theme
 from rlinside.plots.saliency import overlay
 from rlinside.plots.video import gif_bytes, gif_html, label_strip, side_by_side
 from rlinside.studies import saliency as study
@@ -75,7 +76,7 @@ def explain_video(agent, net, obs, carried, actions):
     return {m: torch.cat(v) for m, v in out.items()}
 
 
-videos, stability = {}, []
+videos, stability, enrichment = {}, [], {}
 t0 = time.perf_counter()
 for art in study.chapter_most_trained():
     agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
@@ -92,6 +93,7 @@ for art in study.chapter_most_trained():
     for m in METHOD_NAMES:
         corr = temporal_stability(maps[m])
         enrich = np.array([object_share(maps[m][t], masks[t])[1] for t in range(len(frames))])
+        enrichment[name, m] = enrich
         stability.append({"agent": name, "method": m,
                           "consecutive rho (median)": nan_median(corr),
                           "steps on objects (share)": float(np.mean(enrich[np.isfinite(enrich)] >= 2))
@@ -141,3 +143,21 @@ stab = pd.DataFrame(stability)
 
 # %%
 stab.groupby("agent")["screen rho (median)"].first().round(3) if len(stab) else None
+
+# %% [markdown]
+# ## Exercise 1, measured
+#
+# Exercise 1 of the chapter compares the DDDQN's plain gradient with its guided backprop on the
+# Breakout video: per block of 10 consecutive steps (neighbouring steps are too alike to count
+# as separate units), the mean object enrichment of guided backprop minus that of the gradient.
+
+# %%
+ex_agent = next((n for n in videos if n.startswith(f"{AGENTS['dddqn'].label} Breakout")), None)
+if ex_agent is not None:
+    diff, share = study.enrichment_blocks(enrichment[ex_agent, "Guided Backprop"],
+                                          enrichment[ex_agent, "Gradient"], block=10)
+    ex1 = claims.measure("saliency.ex1", diff, scale={"profile": run_context().get("profile"), "steps": video_steps,
+                                                      "blocks": len(diff)},
+                         details={"agent": ex_agent, "block": 10, "gbp_on_objects": share["a_on_objects"],
+                                  "gradient_on_objects": share["b_on_objects"]})
+    print(ex1)

@@ -52,6 +52,7 @@ from rlinside.nets.maze import MazePolicy
 from rlinside.store import Artifact
 
 __all__ = [
+    "zero_offset_comparison",
     "MIN_STEPS",
     "memory_test",
     "example_trajectories",
@@ -541,6 +542,47 @@ def offset_statistics(ep: Mapping[str, Any], mask: np.ndarray, *, gate: str = "o
             "mean": float(off.mean()) if len(off) else np.nan, "offsets": float(len(off)),
             "ring sum": np.bincount(ring, weights=off, minlength=n_rings + 1)[:n_rings + 1],
             "ring count": np.bincount(ring, minlength=n_rings + 1)[:n_rings + 1].astype(np.float64)}
+
+
+def zero_offset_comparison(episodes: Sequence[Mapping[str, Any]], *, gate: str, theta_g: float = 0.5,
+                           n_rings: int = 4, reference: str = "output") -> dict[str, Any]:
+    """Exercise 2 of the chapter: how often ``gate`` gives an offset of 0 against ``reference``,
+    on the same test episodes and salient masks. ``difference``: per episode, the share of
+    zero offsets with ``gate`` minus that with ``reference`` (NaN where either has no offset).
+    Pooled over the episodes, for ``gate`` and (prefixed ``reference_``) for ``reference``:
+    ``zero_share``, ``mean_offset``, ``open_at_salient`` (the share of salient steps on which
+    the gate is above ``theta_g``) and ``zeros_at_start`` (the share of the zero offsets whose
+    gate interval begins at step 0, left-censored)."""
+    if gate == reference:
+        raise ValueError(f"gate and reference are both {gate!r}: compare two different gates")
+    out: dict[str, Any] = {}
+    per: dict[str, np.ndarray] = {}
+    for name, g in (("", gate), ("reference_", reference)):
+        offs, starts, open_at, n_salient = [], [], 0, 0
+        for ep in episodes:
+            o = first_salient_offsets(ep[g], ep["mask"], theta_g)
+            offs.append(o["offset"])
+            starts.append(o["t0"])
+            m = np.asarray(ep["mask"], dtype=bool)
+            open_at += int((np.asarray(ep[g]) > theta_g)[m].sum())
+            n_salient += int(m.sum())
+        per[g] = np.array([1 - _positive_share(o) for o in offs])
+        pooled = np.concatenate(offs) if offs else np.zeros(0)
+        t0 = np.concatenate(starts) if starts else np.zeros(0)
+        zeros = pooled == 0
+        out[f"{name}zero_share"] = float(zeros.mean()) if len(pooled) else float("nan")
+        out[f"{name}mean_offset"] = float(pooled.mean()) if len(pooled) else float("nan")
+        out[f"{name}open_at_salient"] = open_at / n_salient if n_salient else float("nan")
+        out[f"{name}zeros_at_start"] = float(np.mean(t0[zeros] == 0)) if zeros.any() else float("nan")
+    out["reference"] = reference
+    out["difference"] = per[gate] - per[reference]
+    return out
+
+
+def _positive_share(offsets: np.ndarray) -> float:
+    """The share of positive ``offsets`` (NaN for none): 1 minus the share of zero offsets."""
+    offsets = np.asarray(offsets)
+    return float(np.mean(offsets > 0)) if len(offsets) else float("nan")
 
 
 def pooled_ring_means(values: Mapping[str, np.ndarray]) -> dict[str, float]:

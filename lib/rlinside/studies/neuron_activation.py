@@ -33,6 +33,14 @@ given arms with the linear mapping (eq. 5; :func:`rlinside.explain.projection.pr
 and scores it (eqs. 6-8); :func:`error_grid`, :func:`layer_projections` (eq. 9) and
 :func:`layer_cka` summarise the maps per pair of arms; :func:`compare_techniques` sets the
 greedy against the linear map between agents of one arm, on held-out samples.
+
+**Claims.** :func:`distance_claim_values`, :func:`episode_distance_stats` /
+:func:`pruned_vs_trained_episodes`, :func:`zero_tau_values`, :func:`tau_linearity`,
+:func:`retrain_cost_values`, :func:`retrain_cost_rise`, :func:`iterative_values`,
+:func:`projection_claim_values`, :func:`technique_values` and
+:func:`transfer_success_differences` turn the notebooks' tables into the per-unit values of the
+chapter's claims (``notebooks/neuron_activation/claims.yml``), which the notebooks hand to
+:func:`rlinside.claims.measure`.
 """
 
 from __future__ import annotations
@@ -78,7 +86,8 @@ __all__ = ["ARTIFACT_KIND", "tau_sweep", "iterative_study", "pruned_agent", "mea
            "cluster_trees", "TrainedVsRandom", "trained_vs_random",
            "ArmProjections", "project_arms", "error_grid", "layer_projections", "layer_cka",
            "TechniqueComparison", "compare_techniques", "distance_claim_values", "episode_distance_stats",
-           "pruned_vs_trained_episodes", "zero_tau_values", "tau_linearity", "retrain_cost_values",
+           "pruned_vs_trained_episodes", "zero_tau_values", "zero_tau_depth_values", "tau_linearity",
+           "retrain_cost_values",
            "retrain_cost_rise", "iterative_values", "projection_claim_values", "technique_values",
            "transfer_success_differences"]
 
@@ -693,6 +702,20 @@ def zero_tau_values(zero: pd.DataFrame) -> dict[str, dict[tuple[int, int], float
     return out
 
 
+def zero_tau_depth_values(zero: pd.DataFrame) -> dict[tuple[int, int], float]:
+    """Per agent ``(width, seed)`` of :func:`zero_tau_table`: the share of the neurons of the
+    deeper half of the hidden layers that pruning at tau = 0 removes, minus the same share of
+    the first half (positive: the deeper layers lose more). Every hidden layer of a shipped
+    agent starts at its ``width``."""
+    out = {}
+    for _, r in zero.iterrows():
+        sizes = np.asarray(r["sizes after"], dtype=np.float64)
+        half = len(sizes) // 2
+        removed = 1.0 - sizes / float(r["width"])
+        out[(int(r["width"]), int(r["seed"]))] = float(removed[half:].mean() - removed[:half].mean())
+    return out
+
+
 def tau_linearity(sweep: pd.DataFrame, zero: pd.DataFrame, width: int) -> dict[int, float]:
     """Per agent seed of the tau sweep (:func:`tau_sweep_table`, agents of ``width``): the
     coefficient of determination R^2 of a straight line fitted to the share of hidden neurons
@@ -801,6 +824,13 @@ def _arms(label: str) -> tuple[int, int]:
     return int(a), int(b)
 
 
+def _nanmean(x) -> float:
+    """Mean of the finite entries of ``x``; NaN (without a warning) when there are none."""
+    x = np.asarray(x, dtype=float).ravel()
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else float("nan")
+
+
 def projection_claim_values(result: ArmProjections) -> dict[str, dict[tuple[int, int], float]]:
     """Per agent ``(joints, seed)`` of :func:`project_arms`, the values of the projection claims
     (normalised error, eq. 6; layer projection, eq. 9). "Same-arm" maps are from the other agents
@@ -888,15 +918,14 @@ def projection_claim_values(result: ArmProjections) -> dict[str, dict[tuple[int,
             diag, first_last, first_share = [], [], []
             for P in Ps:
                 dg = np.diag(P)
-                off = P[~np.eye(*P.shape, dtype=bool)]
-                diag.append(float(np.nanmean(dg) - np.nanmean(off)))
-                first_last.append(float(np.nanmean([dg[0], dg[-1]]) - np.nanmean(dg[1:-1])))
-                first_share.append(float(np.nanmean(P[0])))
-            out["diagonal"][(b, t)] = float(np.mean(diag))
-            out["first_last"][(b, t)] = float(np.mean(first_last))
+                diag.append(_nanmean(dg) - _nanmean(P[~np.eye(*P.shape, dtype=bool)]))
+                first_last.append(_nanmean([dg[0], dg[-1]]) - _nanmean(dg[1:-1]))
+                first_share.append(_nanmean(P[0]))
+            out["diagonal"][(b, t)] = _nanmean(diag)
+            out["first_last"][(b, t)] = _nanmean(first_last)
             if distant.get(t):
-                out["distant_first_layer"][(b, t)] = (float(np.mean([np.nanmean(P[0]) for P in distant[t]]))
-                                                      - float(np.mean(first_share)))
+                far_share = _nanmean([_nanmean(P[0]) for P in distant[t]])
+                out["distant_first_layer"][(b, t)] = far_share - _nanmean(first_share)
     return out
 
 

@@ -56,6 +56,8 @@ class StudyResult:
     stage_boundaries: np.ndarray  #: (S,) steps at which stages begin
     tuning: pd.DataFrame  #: one row per tuned config: its grid values, mean final error, status
     wall_time_s: float  #: summed wall time of every run behind this curve (tuning + final)
+    #: other per-seed arrays the runs returned (e.g. the Atari runs' last predictions), stacked
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def mean(self) -> np.ndarray:
@@ -147,6 +149,8 @@ def tune_and_run(
             stage_boundaries=arrs[0]["stage_boundaries"],
             tuning=tables[s.label],
             wall_time_s=tuned_wall + sum(r.wall_time_s for r in runs),
+            extra={k: np.stack([a[k] for a in arrs]) for k in arrs[0]
+                   if k not in ("error", "step", "stage_boundaries", "return_var")},
         )
     return out, tuning
 
@@ -242,3 +246,54 @@ def tbptt_gradient_bias(n_features: int = 10, truncations: tuple[int, ...] = (1,
                              "cosine": float(g @ exact / (ng * ne)) if ng > 0 and ne > 0 else np.nan,
                              "relative_error": float(np.linalg.norm(g - exact) / ne) if ne > 0 else np.nan})
     return pd.DataFrame(rows)
+
+
+#: the paper's T-BPTT configurations of the Atari benchmark (Table 1), as (truncation k, features d)
+ATARI_TBPTT = ((15, 2), (8, 5), (5, 8), (4, 10), (2, 25))
+
+
+def atari_specs(game: str, agent_key: str, *, n_steps: int, step_sizes: list[float], epsilons: list[float],
+                bin_steps: int, tbptt: tuple[tuple[int, int], ...] = ATARI_TBPTT,
+                extra_tbptt: tuple[tuple[int, int], ...] = ()) -> list[LearnerSpec]:
+    """The Atari benchmark's learners for one game (the paper's Table 1, schedules scaled to
+    ``n_steps``: a constructive feature every 10 % of the run, a hybrid stage of 5 features
+    every 32 %, as 5M and 16M of 50M steps). ``extra_tbptt``: more (k, d) pairs, for the
+    ablation of Figure 9. Labels: ``columnar 7``, ``constructive 10``, ``hybrid 20/5``,
+    ``T-BPTT k:d``."""
+    common = dict(game=game, agent_key=agent_key, n_steps=n_steps, bin_steps=bin_steps, optimizer="rmsprop",
+                  gamma=0.98)
+    rtrl_grid = {"step_size": step_sizes, "epsilon": epsilons}
+    specs = [
+        LearnerSpec("columnar 7", dict(common, method="columnar", n_features=7), rtrl_grid),
+        LearnerSpec("constructive 10", dict(common, method="constructive", n_features=10,
+                                            steps_per_stage=max(1, n_steps // 10)), rtrl_grid),
+        LearnerSpec("hybrid 20/5", dict(common, method="hybrid", n_features=20, features_per_stage=5,
+                                        steps_per_stage=max(1, round(n_steps * 16 / 50))), rtrl_grid),
+    ]
+    pairs = list(dict.fromkeys(tuple(p) for p in (*tbptt, *extra_tbptt)))
+    specs += [LearnerSpec(f"T-BPTT {k}:{d}", dict(common, method="tbptt", n_features=d, truncation=k),
+                          {"step_size": step_sizes}) for k, d in pairs]
+    return specs
+
+
+
+def atari_frame(game: str, steps: int = 150, seed: int = 20_000, size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """A frame of ``game`` as the agents see it (the newest 84 x 84 grey frame, after ``steps``
+    random actions from a seeded start) and the same frame at ``size`` x ``size``, downscaled as
+    the benchmark's streams are (``cv2.INTER_AREA``): Figure 10's two rows."""
+    import cv2
+
+    from rlinside.envs.atari import make_atari_env
+
+    env = make_atari_env(game, seed=seed, frame_stack=1, training=False)
+    try:
+        obs, _ = env.reset(seed=seed)
+        rng = np.random.default_rng(seed)
+        for _ in range(steps):
+            obs, _, term, trunc, _ = env.step(int(rng.integers(env.action_space.n)))
+            if term or trunc:
+                obs, _ = env.reset(seed=seed + 1)
+    finally:
+        env.close()
+    full = np.asarray(obs)[-1]
+    return full, cv2.resize(full, (size, size), interpolation=cv2.INTER_AREA)

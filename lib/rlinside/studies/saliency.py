@@ -86,7 +86,8 @@ from rlinside.explain.sanity import (
     ssim,
 )
 
-__all__ = ["is_recurrent", "feed_forward_agents", "saliency_model", "heads", "ARTIFACT_KIND", "object_saliency",
+__all__ = ["enrichment_blocks", "is_recurrent", "feed_forward_agents",
+           "saliency_model", "heads", "ARTIFACT_KIND", "object_saliency",
            "snapshots", "measure_run", "ship_measurement", "load_measurement",
            # the notebooks' measurements
            "PAPER_TABLE", "chapter_agents", "chapter_most_trained", "CONVS", "ATTENTIONS", "label", "every",
@@ -295,6 +296,29 @@ def chapter_agents() -> list:
     Table 1 pairs), in :func:`rlinside.agents.zoo.find_agents` order. Agents shipped for other
     chapters (the RTRL chapter's prediction benchmark plays more games) stay out."""
     return [a for a in find_agents() if (a.config["agent"], a.config["game"]) in PAPER_TABLE]
+
+
+def enrichment_blocks(a: np.ndarray, b: np.ndarray, block: int = 10) -> tuple[np.ndarray, dict[str, float]]:
+    """Exercise 1 of the chapter: two methods' per-step object enrichments of one video
+    (:func:`rlinside.explain.sanity.object_share`; NaN where a map is empty), compared per block
+    of ``block`` consecutive steps: ``(a's block mean minus b's, one value per block with both
+    finite; {"a_on_objects", "b_on_objects"})``, the shares of steps with an enrichment of at
+    least 2, as the videos' stability table counts them."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"a and b must be per-step enrichments of the same video, got {a.shape} and {b.shape}")
+    if block < 1:
+        raise ValueError(f"block must be at least 1, got {block}")
+    diffs = []
+    for s in range(0, len(a) - block + 1, block):
+        x, y = a[s:s + block], b[s:s + block]
+        if np.isfinite(x).any() and np.isfinite(y).any():
+            diffs.append(np.nanmean(x) - np.nanmean(y))
+
+    def on(v):
+        v = v[np.isfinite(v)]
+        return float(np.mean(v >= 2)) if len(v) else float("nan")
+    return np.array(diffs), {"a_on_objects": on(a), "b_on_objects": on(b)}
 
 
 def chapter_most_trained() -> list:

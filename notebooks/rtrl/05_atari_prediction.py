@@ -1,0 +1,263 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The Atari prediction benchmark
+#
+# This notebook regenerates **Figures 7 to 11** of Javed et al. A learner reads the play of a
+# trained agent, one step at a time: only the newest frame, grey and shrunk to 16 × 16, the
+# action just taken (one-hot, padded to 20 entries) and the reward just received, clipped to
+# [−1, 1]. That is 277 inputs. It predicts the discounted return of the clipped reward
+# ($\gamma = 0.98$). One frame hides a lot: the ball of Pong is often invisible, and its
+# direction is never in a single frame. A learner must build that state from the history.
+#
+# **Our streams.** The paper's streams come from Rainbow agents of a model zoo. Ours come from
+# this project's own A2C and DQN agents (`rlinside.agents`), trained here and shipped in
+# `data/` with their scores against random play. Each stream is at least 100k steps of greedy
+# play, continued to the end of the last game (`scripts/collect_atari_stream.py`). A run
+# longer than its stream goes round it again. The learner's error is measured against the
+# stream's exact returns.
+#
+# **Protocol.** Every learner is tuned on tuning seeds, which are disjoint from the report
+# seeds (`rlinside.seeds`). The best T-BPTT of a game is the best of its five
+# compute-matched configurations on the tuning seeds. Errors are the mean squared return
+# error over the last 0.4 % of a run, the paper's last 200k of 50M steps.
+
+# %% tags=["parameters"]
+games: list[str] = ["Breakout", "Seaquest", "Pong", "CrazyClimber", "Qbert", "SpaceInvaders", "MsPacman",
+                    "Asterix"]  # games, each with a shipped stream | nonempty; unique
+n_steps: int = 300000  # learning steps per run (paper: 50M) | [1_000, 10_000_000_000]
+step_sizes: list[float] = [0.001, 0.0001]  # RMSProp step sizes tried (paper: 1e-2 to 1e-4) | nonempty; unique; (0, 1]
+epsilons: list[float] = [0.01]  # normalisation floors of the RTRL learners (paper: 0.1 to 0.001) | nonempty; (0, 10]
+tune_seeds: int = 2  # tuning seeds per configuration (paper: 5) | [1, 100]
+n_seeds: int = 5  # report seeds behind each number (paper: 15) | [1, 1000]
+ablation: bool = False  # also run Figure 9's T-BPTT ablation (k = 8 with d = 2..15; d = 8 with k = 2..15)
+prediction_games: list[str] = ["Pong", "Breakout", "Seaquest", "Qbert", "MsPacman"]  # games of Figure 11 | unique
+workers: int = 2  # Dask LocalCluster worker processes; 0 runs everything in this process | [0, 1024]
+scheduler: str = ""  # address of a running Dask scheduler (overrides workers) | match (|synchronous|(tcp|tls|inproc|ucx|ws|wss)://\S+)
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from rlinside import claims, seeds
+from rlinside.agents.streams import load_stream
+from rlinside.plots import publish, run_context, set_theme
+from rlinside.studies.rtrl import (
+    ATARI_FUNCTION,
+    ATARI_SWEEP_NAME,
+    atari_frame,
+    atari_specs,
+    final_errors,
+    tune_and_run,
+)
+
+set_theme()
+FINAL = 0.004  # the error window: the last 0.4 % of a run, as 200k of the paper's 50M steps
+n_bins = 250  # so the last bin is that window
+bin_steps = max(1, n_steps // n_bins)
+streams = {}
+for g in games:
+    data, art = load_stream(g)
+    streams[g] = (data, art)
+pd.DataFrame([{"game": g, "agent": a.config["agent"], "agent key": a.config["agent_key"],
+               "agent score": a.metrics.get("agent_eval_mean"), "random play": a.metrics.get("agent_random_mean"),
+               "stream steps": a.metrics["steps"], "games in stream": a.metrics["games"]}
+              for g, (_, a) in streams.items()])
+
+# %% [markdown]
+# ## Figure 10: what the learner sees
+#
+# The newest frame of the agents' observation (84 × 84, after 150 random actions) and the same
+# frame shrunk to 16 × 16 as the streams are: the only picture the learner gets.
+
+# %%
+show = games[:4]
+fig, axes = plt.subplots(2, len(show), figsize=(2.6 * len(show), 5.2), squeeze=False)
+for j, g in enumerate(show):
+    full, small = atari_frame(g)
+    axes[0, j].imshow(full, cmap="gray", vmin=0, vmax=255)
+    axes[1, j].imshow(small, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    axes[0, j].set_title(g)
+    for ax in axes[:, j]:
+        ax.set_xticks([]), ax.set_yticks([])
+axes[0, 0].set_ylabel("84 × 84")
+axes[1, 0].set_ylabel("16 × 16 (the input)")
+fig.tight_layout()
+publish("rtrl_fig10_atari_frames", fig, "Figure 10: the newest frame of four games at full size and at 16 × 16.")
+
+# %% [markdown]
+# ## Tuning and report runs
+#
+# Each game: columnar (7 features), constructive (10), hybrid (20, 5 per stage) and the five
+# T-BPTT configurations of about equal compute, each tuned over the step sizes (and ε for
+# the RTRL learners) on the tuning seeds, the winner rerun on the report seeds. Every
+# (configuration, seed) result is stored as it finishes, so an interrupted run resumes.
+
+# %%
+tune = seeds.TUNING.take(tune_seeds)
+report = seeds.REPORT.take(n_seeds)
+extra = ((8, 2), (8, 3), (8, 5), (8, 10), (8, 15), (2, 8), (3, 8), (10, 8), (15, 8)) if ablation else ()
+sched = scheduler or ("synchronous" if workers == 0 else None)
+results = {}
+for g in games:
+    specs = atari_specs(g, streams[g][1].config["agent_key"], n_steps=n_steps, step_sizes=step_sizes,
+                        epsilons=epsilons, bin_steps=bin_steps, extra_tbptt=extra)
+    results[g], _ = tune_and_run(specs, tune_seeds=tune, final_seeds=report, scheduler=sched, workers=workers or None,
+                                 progress=False, command=run_context().get("command"), function=ATARI_FUNCTION,
+                                 name=ATARI_SWEEP_NAME)
+fin = {g: {lab: final_errors(r, FINAL) for lab, r in res.items()} for g, res in results.items()}
+paper_tbptt = [f"T-BPTT {k}:{d}" for k, d in ((15, 2), (8, 5), (5, 8), (4, 10), (2, 25))]
+
+
+def best_tbptt(g: str) -> str:
+    """The T-BPTT configuration of ``g`` with the lowest mean error on the tuning seeds."""
+    tuned = {lab: results[g][lab].tuning["mean final_error"].min() for lab in paper_tbptt}
+    return min(tuned, key=tuned.get)
+
+
+best = {g: best_tbptt(g) for g in games}
+rows = []
+for g in games:
+    for lab, f in fin[g].items():
+        rows.append({"game": g, "learner": lab, "final error": np.mean(list(f.values())) if f else np.nan,
+                     "best T-BPTT": lab == best[g], **(results[g][lab].best or {})})
+table = pd.DataFrame(rows)
+table.pivot_table(index="learner", columns="game", values="final error").round(5)
+
+# %% [markdown]
+# ## Figure 7: hybrid against the best T-BPTT, per game
+#
+# Per report seed, hybrid's final error divided by the best T-BPTT's on the same seed (the
+# seed fixes the stream's starting point, so the two runs see the same data); bars are the
+# mean ratio and its 95 % bootstrap interval over seeds. Below 1: hybrid predicts better.
+
+
+# %%
+def ratio(g: str, lab: str, ref: str) -> dict[int, float]:
+    a, b = fin[g][lab], fin[g][ref]
+    return {i: a[i] / b[i] for i in a if i in b and b[i] > 0}
+
+
+scale = {"profile": run_context().get("profile"), "steps": n_steps, "seeds": n_seeds, "games": len(games)}
+per_game = {g: claims.measure(f"rtrl.atari.hybrid_over_tbptt.{g}", ratio(g, "hybrid 20/5", best[g]).values(),
+                              scale=scale) for g in games}
+fig, ax = plt.subplots(figsize=(8, 3.8))
+est = np.array([per_game[g].estimate for g in games])
+lo = np.array([per_game[g].low for g in games])
+hi = np.array([per_game[g].high for g in games])
+ax.bar(range(len(games)), est, color=np.where(est < 1, "tab:green", "tab:orange"))
+ax.errorbar(range(len(games)), est, yerr=[np.nan_to_num(est - lo), np.nan_to_num(hi - est)], fmt="none", color="k")
+ax.axhline(1, color="k", lw=0.8)
+ax.set_yscale("log")
+ax.set_xticks(range(len(games)), games, rotation=30)
+ax.set_ylabel("hybrid error / best T-BPTT error")
+ax.set_title(f"Figure 7 at {n_steps:,} steps, {n_seeds} report seeds")
+publish("rtrl_fig7_atari_hybrid_vs_tbptt", fig,
+        f"Figure 7, our run: per game, hybrid's final error relative to the best T-BPTT's (chosen on {tune_seeds} "
+        f"tuning seeds), mean and 95 % bootstrap interval over {n_seeds} report seeds, {n_steps:,} steps.")
+
+# %% [markdown]
+# ## Figure 8: every learner, averaged over games
+#
+# Each learner's error relative to the best T-BPTT of the same game and seed, averaged over
+# games; the interval is over report seeds.
+
+# %%
+learners = ["columnar 7", "constructive 10", "hybrid 20/5"] + paper_tbptt
+avg = {}
+for lab in learners:
+    per_seed = {}
+    for i in range(n_seeds):
+        vals = [ratio(g, lab, best[g]).get(i) for g in games]
+        if all(v is not None for v in vals):
+            per_seed[i] = float(np.mean(vals))
+    avg[lab] = per_seed
+fig, ax = plt.subplots(figsize=(8, 3.8))
+ms = {lab: claims.measure(f"rtrl.atari.average_relative.{lab}", v.values(), scale=scale) for lab, v in avg.items()}
+ax.bar(range(len(learners)), [ms[lab].estimate for lab in learners], color="0.6")
+ax.errorbar(range(len(learners)), [ms[lab].estimate for lab in learners],
+            yerr=[[max(0, ms[lab].estimate - ms[lab].low) for lab in learners],
+                  [max(0, ms[lab].high - ms[lab].estimate) for lab in learners]], fmt="none", color="k")
+ax.axhline(1, color="k", lw=0.8)
+ax.set_xticks(range(len(learners)), learners, rotation=30)
+ax.set_ylabel("error relative to the best T-BPTT")
+ax.set_title(f"Figure 8 at {n_steps:,} steps, {len(games)} games, {n_seeds} seeds")
+publish("rtrl_fig8_atari_average", fig,
+        f"Figure 8, our run: each learner's final error relative to the best T-BPTT of the same game and seed, "
+        f"averaged over {len(games)} games; mean and 95 % interval over {n_seeds} report seeds.")
+
+# %% [markdown]
+# ## Figure 9: capacity against truncation (T-BPTT)
+#
+# With `ablation=True`: the truncation fixed at 8 and the features varied, and the features
+# fixed at 8 and the truncation varied; errors normalised per game as the paper does (1 at
+# 15), then averaged over games.
+
+# %%
+if ablation:
+    def norm_curve(pairs, ref):
+        out = {}
+        for k, d in pairs:
+            vals = [np.mean(list(fin[g][f"T-BPTT {k}:{d}"].values())) / np.mean(list(fin[g][ref].values()))
+                    for g in games]
+            out[(k, d)] = float(np.mean(vals))
+        return out
+    feat = norm_curve([(8, d) for d in (2, 3, 5, 10, 15)], "T-BPTT 8:15")
+    trunc = norm_curve([(k, 8) for k in (2, 3, 5, 10, 15)], "T-BPTT 15:8")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    a1.plot([d for _, d in feat], list(feat.values()), "o-")
+    a1.set_xlabel("features (truncation 8)")
+    a2.plot([k for k, _ in trunc], list(trunc.values()), "o-")
+    a2.set_xlabel("truncation (8 features)")
+    a1.set_ylabel("normalised error")
+    publish("rtrl_fig9_atari_ablation", fig, f"Figure 9, our run at {n_steps:,} steps, {n_seeds} seeds.")
+    cap = [np.mean([fin[g]["T-BPTT 8:2"][i] / fin[g]["T-BPTT 8:15"][i] for g in games]) for i in range(n_seeds)]
+    tru = [np.mean([fin[g]["T-BPTT 2:8"][i] / fin[g]["T-BPTT 15:8"][i] for g in games]) for i in range(n_seeds)]
+    claims.measure("rtrl.atari.capacity_over_truncation", np.array(cap) - np.array(tru), scale=scale)
+else:
+    print("Figure 9 not run: set ablation=True (it adds 9 T-BPTT configurations per game).")
+
+# %% [markdown]
+# ## Figure 11: predictions at the end of learning
+#
+# The last 500 steps of the first report seed's run: hybrid and the best T-BPTT against the
+# true return.
+
+# %%
+pg = [g for g in prediction_games if g in games]
+fig, axes = plt.subplots(len(pg), 1, figsize=(9, 1.9 * max(1, len(pg))), squeeze=False, sharex=True)
+for ax, g in zip(axes[:, 0], pg):
+    hy, tb = results[g]["hybrid 20/5"].extra, results[g][best[g]].extra
+    ax.plot(hy["tail_return"][0][-500:], ":", color="tab:blue", label="true return")
+    ax.plot(hy["tail_prediction"][0][-500:], color="tab:green", label="hybrid 20/5")
+    ax.plot(tb["tail_prediction"][0][-500:], color="tab:orange", label=best[g])
+    ax.set_ylabel(g)
+axes[0, 0].legend(fontsize=8, ncol=3)
+axes[-1, 0].set_xlabel("step (last 500 of the run)")
+publish("rtrl_fig11_atari_predictions", fig,
+        f"Figure 11, our run: predictions at the end of {n_steps:,} steps against the true return (report seed 0).")
+
+# %% [markdown]
+# ## The chapter's Atari claims
+#
+# Measured over report seeds (averages over games) or over games (per-game wins), with the
+# verdicts computed on the chapter page.
+
+# %%
+wins = [float(np.mean(list(ratio(g, "hybrid 20/5", best[g]).values())) < 1) for g in games]
+measured = [
+    claims.measure("rtrl.atari_hybrid_beats_tbptt", avg["hybrid 20/5"].values(), scale=scale).to_dict(),
+    claims.measure("rtrl.atari_hybrid_wins_most_games", wins, scale=scale).to_dict(),
+    claims.measure("rtrl.atari_columnar_beats_tbptt", avg["columnar 7"].values(), scale=scale).to_dict(),
+    claims.measure("rtrl.atari_constructive_beats_tbptt", avg["constructive 10"].values(), scale=scale).to_dict(),
+]
+pd.DataFrame(measured)[["claim", "estimate", "low", "high", "n"]]

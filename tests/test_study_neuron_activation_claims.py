@@ -1,0 +1,154 @@
+"""The per-unit values of the neuron-activation chapter's claims (notebooks/neuron_activation/
+claims.yml), on synthetic tables whose answer is known."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rlinside.studies import neuron_activation as na
+
+
+def _row(joints, seed, network, mean, std, layers):
+    return {"joints": joints, "seed": seed, "network": network, "mean distance": mean, "std distance": std,
+            "last/first layer ratio": layers[-1] / layers[0], **{f"layer {k + 1}": v for k, v in enumerate(layers)}}
+
+
+def test_distance_claim_values_per_agent():
+    rows = pd.DataFrame([
+        _row(2, 0, "trained", 2.0, 1.5, [3.0, 1.0, 1.0, 2.0, 2.0, 4.0]),
+        _row(2, 0, "random", 3.0, 2.5, [2.0, 2.0, 2.0, 3.0, 3.0, 3.0]),
+        _row(3, 1, "trained", 2.5, 1.0, [1.0, 2.0, 2.0, 2.0, 2.0, 2.0]),
+        _row(3, 1, "random", 2.0, 2.0, [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]),
+    ])
+    v = na.distance_claim_values(na.TrainedVsRandom(rows, pd.DataFrame(), 0.0, 0.0, 0.0))
+    assert v["mean_gap"] == {(2, 0): pytest.approx(1.0), (3, 1): pytest.approx(-0.5)}
+    assert v["std_gap"] == {(2, 0): pytest.approx(1.0), (3, 1): pytest.approx(1.0)}
+    # second half minus first half: trained (8/3 - 5/3) = 1, random (3 - 2) = 1 -> 0
+    assert v["output_rise"][(2, 0)] == pytest.approx(0.0)
+    assert v["output_rise"][(3, 1)] == pytest.approx((2.0 - 5 / 3) - 0.0)
+    assert v["first_layer"] == {(2, 0): pytest.approx(3.0 - 1.5), (3, 1): pytest.approx(1.0 - 2.0)}
+
+
+def test_episode_distance_stats_average_to_eq2_and_pair_by_episode():
+    from rlinside.explain.activations import neuron_distances, upper_triangle
+
+    rng = np.random.default_rng(0)
+    a = [[rng.random((20, 4)), rng.random((20, 3))] for _ in range(5)]
+    b = [[2 * ep[0], ep[1][:, :2]] for ep in a]  # a scaled copy (same normalised series) minus one neuron
+    stats = na.episode_distance_stats({"trained": a, "pruned": b})
+    assert len(stats) == 10 and set(stats["network"]) == {"trained", "pruned"}
+    eq2 = upper_triangle(neuron_distances(a)).mean()
+    assert stats[stats["network"] == "trained"]["mean"].mean() == pytest.approx(eq2)
+    gaps = na.pruned_vs_trained_episodes(stats)
+    assert sorted(gaps["mean_gap"]) == list(range(5))
+    t, p = stats.set_index(["network", "episode"]).loc["trained"], stats.set_index(["network", "episode"]).loc["pruned"]
+    assert gaps["std_gap"][3] == pytest.approx(p.loc[3, "std"] - t.loc[3, "std"])
+    assert na.pruned_vs_trained_episodes(stats, pruned="absent") == {"mean_gap": {}, "std_gap": {}}
+
+
+def test_zero_tau_values_and_tau_linearity():
+    zero = pd.DataFrame([{"width": 32, "seed": 0, "neurons left": 0.7, "success before": 0.95, "success after": 0.95},
+                         {"width": 48, "seed": 0, "neurons left": 0.6, "success before": 0.9, "success after": 0.8}])
+    v = na.zero_tau_values(zero)
+    assert v["removed"] == {(32, 0): pytest.approx(0.3), (48, 0): pytest.approx(0.4)}
+    assert v["success_change"] == {(32, 0): 0.0, (48, 0): pytest.approx(-0.1)}
+    taus = [0.1, 0.2, 0.3]
+    line = pd.DataFrame([{"seed": 0, "tau": t, "neurons_before": 100, "neurons_after": 100 * (0.7 - t)} for t in taus]
+                        + [{"seed": 1, "tau": 0.1, "neurons_before": 100, "neurons_after": 50}])
+    r2 = na.tau_linearity(line, zero, 32)
+    assert r2[0] == pytest.approx(1.0)  # tau = 0 from the zero table lies on the same line
+    assert math.isnan(r2[1])  # seed 1: one threshold and no tau = 0 row
+
+
+def _sweep(rows):
+    return pd.DataFrame([{"seed": s, "tau": t, "retrain_episodes": e} for s, t, e in rows])
+
+
+def test_retraining_costs_count_the_budget_of_runs_that_did_not_pass():
+    sweep = _sweep([(0, 0.2, 200.0), (0, 0.4, None), (1, 0.2, None), (1, 0.4, 300.0), (2, 0.2, 0.0), (2, 0.4, 500.0)])
+    agents = [SimpleNamespace(config={"seed": s}, manifest={"metrics": {"training_episodes": 2000}}) for s in (0, 1)]
+    cheap = na.retrain_cost_values(sweep, agents, tau=0.2, budget=1000)
+    assert cheap == {0: pytest.approx(0.1), 1: pytest.approx(0.5)}  # seed 1 did not pass: the budget
+    rise = na.retrain_cost_rise(sweep, low=0.2, high=0.4, budget=1000)
+    assert rise[0] == pytest.approx(1000 / 200)  # not passed at 0.4: a lower bound
+    assert math.isnan(rise[1])  # nothing to compare with
+    assert rise[2] == pytest.approx(500 / 50)  # passed at once: at least one validation interval
+    assert math.isnan(na.retrain_cost_values(sweep, agents, tau=0.3, budget=1000)[0])
+
+
+def test_iterative_values_per_width():
+    rows = []
+    for w, neurons, last in [(32, [192, 120, 115, 113], [25, 22, 21, 23, 13, 9]),
+                             (128, [768, 300], [90, 50, 60, 40, 20, 30]),
+                             (256, [1536, 340, 330, 325], [60, 30, 20, 15, 10, 15])]:
+        for s, n in enumerate(neurons):
+            rows.append({"width": w, "step": s, "neurons": n, "sizes": last if s == len(neurons) - 1 else [w] * 6})
+    v = na.iterative_values(pd.DataFrame(rows))
+    assert v["first_step_share"][32] == pytest.approx(72 / 79)
+    assert math.isnan(v["first_step_share"][128])  # stopped after its first step
+    assert v["wide_spread"] == {128: pytest.approx(20 / 320), 256: pytest.approx(20 / 320)}
+    assert v["taper"][32] < -0.8 and set(v["taper"]) == {32}
+    assert v["hourglass"] == {128: pytest.approx(30 / 20 - 1), 256: pytest.approx(15 / 10 - 1)}
+    assert na.iterative_values(pd.DataFrame())["taper"] == {}
+
+
+class _P:
+    def __init__(self, P):
+        self.P = np.asarray(P, dtype=float)
+
+    def layer_projection(self):
+        return self.P
+
+
+def _arm_projections():
+    """Arms 2 and 4, seeds 0 and 1, 2-layer networks; error = 0.1 * (1 + |a - b|) for naive maps,
+    0.1 for balanced ones except that the map from the simpler arm costs 0.05 more."""
+    rows, projections, keys = [], {}, {}
+    agents = [(a, s) for a in (2, 4) for s in (0, 1)]
+    for (a, s), (b, t) in [(x, y) for x in agents for y in agents]:
+        kinds = ({} if (a, s) == (b, t) else {"same arm": 0.1} if a == b
+                 else {"naive": 0.1 * (1 + abs(a - b)), "balanced": 0.1 + 0.05 * (a < b)})
+        for kind, err in kinds.items():
+            rows.append({"source→target": f"{a}→{b}", "inputs": kind, "source seed": s, "target seed": t,
+                         "normalised error": err, "saturation": 0.3, "coverage": 0.8})
+            P = [[0.8, 0.3], [0.2, 0.7]] if a == b else [[0.9, 0.6], [0.1, 0.4]]
+            projections.setdefault((a, b, kind), []).append(_P(P))
+            keys.setdefault((a, b, kind), []).append((s, t))
+        if s == t:
+            rows.append({"source→target": f"{a}→{b}", "inputs": "untrained source", "source seed": s,
+                         "target seed": t, "normalised error": 0.5, "saturation": 0.3, "coverage": 0.6})
+    m = pd.DataFrame(rows)
+    return na.ArmProjections([2, 4], [0, 1], "balanced", m, pd.DataFrame(), projections, {}, keys)
+
+
+def test_projection_claim_values_per_agent():
+    v = na.projection_claim_values(_arm_projections())
+    targets = [(2, 0), (2, 1), (4, 0), (4, 1)]
+    assert sorted(v["untrained_gap"]) == targets
+    # target (2, 0): same arm 0.5 - 0.1, from arm 4 (balanced) 0.5 - 0.1
+    assert v["untrained_gap"][(2, 0)] == pytest.approx(0.4)
+    assert v["naive_minus_balanced"][(2, 0)] == pytest.approx(0.3 - 0.1)  # from the 4-joint arm
+    assert v["naive_minus_balanced"][(4, 0)] == pytest.approx(0.3 - 0.15)  # from the 2-joint arm
+    assert v["joint_difference_slope"][(4, 1)] == pytest.approx(0.1)  # 0.1 at difference 0, 0.3 at 2
+    assert v["complex_to_simple"][(2, 0)] == pytest.approx(0.05)
+    assert v["complex_to_simple"][(4, 1)] == pytest.approx(0.05)
+    assert v["diagonal"][(2, 0)] == pytest.approx(0.75 - 0.25)
+    assert math.isnan(v["first_last"][(2, 0)])  # two layers have no inner layer
+    assert v["distant_first_layer"][(4, 0)] == pytest.approx(0.75 - 0.55)
+
+
+def test_technique_values_and_transfer_differences():
+    pairs = pd.DataFrame([{"source": s, "target": t, "method": m, "normalised error (held out)": e}
+                          for s, t, m, e in [("a", "b", "greedy", 0.4), ("a", "b", "linear", 0.3),
+                                             ("c", "b", "greedy", 0.5), ("c", "b", "linear", 0.2),
+                                             ("b", "a", "greedy", 0.3), ("b", "a", "linear", 0.35)]])
+    v = na.technique_values(na.TechniqueComparison(3, pairs, pd.DataFrame()))
+    assert v == {"a": pytest.approx(-0.05), "b": pytest.approx(0.2)}
+    d = na.transfer_success_differences({2: ({"success": np.array([True, False, True])},
+                                             {"success": np.array([True, True, False])})})
+    assert d == {(2, 0): 0.0, (2, 1): 1.0, (2, 2): -1.0}
