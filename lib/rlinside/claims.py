@@ -82,7 +82,7 @@ class Claim:
     statement: str  #: the paper's claim, in our words
     where: str  #: where the paper makes it (figure, section)
     quantity: str  #: what we measure, in words
-    unit: str  #: unit of replication: seed, episode, state, test, agent
+    unit: str  #: unit of replication: seed, episode, state, test, agent, width, game, block (of steps), run
     comparison: Mapping[str, Any]
     min_scale: Mapping[str, float] = dataclasses.field(default_factory=dict)
     notebook: str | None = None  #: chapter/name of the notebook that measures it
@@ -261,12 +261,14 @@ def _plain(d: Mapping[str, Any]) -> dict[str, Any]:
 
 def verdict(claim: Claim, m: Measurement | None) -> tuple[str, str]:
     """``(verdict, reason)`` by the one rule of the module docstring."""
-    if m is None or m.n == 0:
+    if m is None:
         return "not tested", "no measurement"
     short = [f"{k} {m.scale.get(k, 0):g} < {v:g}" for k, v in claim.min_scale.items()
              if not isinstance(m.scale.get(k), (int, float)) or m.scale.get(k) < v]
-    if short:
+    if short:  # said first: a run below scale is the reason, even when it also gave no value
         return "not tested", "below the claim's minimum scale: " + ", ".join(short)
+    if m.n == 0:
+        return "not tested", "no measurement: the run recorded no value of the quantity"
     if m.n < 2 or not (math.isfinite(m.low) and math.isfinite(m.high)):
         return "not tested", f"an interval needs at least 2 {claim.unit}s (n = {m.n})"
     c, k = claim.comparison, claim.kind

@@ -35,7 +35,10 @@ history: int = 10  # inputs of the recurrent agent explained at once (t-9 ... t)
 palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange) | {paper, colorblind}
 
 # %%
-from rlinside.plots import publish, set_theme
+import pandas as pd
+
+from rlinside import claims
+from rlinside.plots import publish, run_context, set_theme
 from rlinside.plots.saliency import gallery_of_rows, plot_lag_shares
 from rlinside.studies import saliency as study
 
@@ -65,7 +68,8 @@ if rows:
 # over `n_states` states of each agent (1: the same pixels matter, in the same order).
 
 # %%
-head_corr = study.head_correlations(played, n_states, state_every)
+head_rows = study.head_correlations(played, n_states, state_every, per_state=True)
+head_corr = head_rows.groupby(["agent", "heads"])["rho"].agg(["mean", "std", "count"]) if len(head_rows) else head_rows
 head_corr.round(3) if len(head_corr) else "no agent with more than one head"
 
 # %% [markdown]
@@ -148,3 +152,36 @@ attention_table.round(3) if att_rows else "the recurrent attention DQN is not sh
 # %%
 grads = study.attention_gradients(played, n_states, state_every)
 grads if len(grads) else "the recurrent attention DQN is not shipped"
+
+# %% [markdown]
+# ## The chapter's claims, measured
+#
+# The unit is the state: `n_states` states of each agent's evaluation game, pooled over the
+# agents a claim is about. *Streams*: the agents with a value and an advantage stream (both
+# DDDQNs and the recurrent attention DQN); the Spearman correlation of the two streams'
+# absolute guided-backprop maps, claimed below 0.9 (maps that rank the pixels alike beyond
+# that show the same features). *Layers*: the feed-forward agents (the recurrent A2C-LSTM does
+# not look at its input); the share of the Grad-CAM map above half its maximum at conv3 minus
+# at conv1, over the same states (the gallery above shows one of them).
+
+# %%
+streams = head_rows[head_rows["heads"].str.startswith("value stream")] if len(head_rows) else head_rows
+ff = [p for p in played if p.agent in ("dddqn", "a2c")]
+spread = study.layer_spread(ff, n_states, state_every)
+if len(spread):
+    wide = spread.pivot_table(index=["agent", "state"], columns="layer", values="area above half max")
+    deeper = (wide["conv3"] - wide["conv1"]).dropna()
+else:
+    deeper = pd.Series(dtype=float)
+profile = run_context().get("profile")
+measured = [
+    claims.measure("saliency.streams_differ", streams["rho"].dropna().to_numpy() if len(streams) else [],
+                   scale={"profile": profile, "states": n_states, "agents": streams["agent"].nunique()
+                          if len(streams) else 0},
+                   details={"by agent": streams.groupby("agent")["rho"].mean().round(3).to_dict()
+                            if len(streams) else {}}),
+    claims.measure("saliency.deep_gradcam_blurred", deeper.to_numpy(),
+                   scale={"profile": profile, "states": n_states, "agents": len(ff)},
+                   details={"by agent": deeper.groupby(level=0).mean().round(3).to_dict() if len(deeper) else {}}),
+]
+pd.DataFrame([m.to_dict() for m in measured])[["claim", "estimate", "low", "high", "n"]]

@@ -41,9 +41,11 @@ palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange) | {p
 
 # %%
 import matplotlib.pyplot as plt
+import pandas as pd
 
+from rlinside import claims
 from rlinside.explain.saliency import METHOD_NAMES
-from rlinside.plots import PALETTE, publish, set_theme
+from rlinside.plots import PALETTE, publish, run_context, set_theme
 from rlinside.plots.saliency import gallery, overlay
 from rlinside.studies import saliency as study
 
@@ -140,5 +142,36 @@ pert.round(3) if len(pert) else "no agent"
 # the same map whatever action it is asked about.
 
 # %%
-disc = study.action_discrimination(agents, cam_layer)
+disc_states = study.action_discrimination(agents, cam_layer, per_state=True)
+disc = (disc_states.groupby(["method", "agent"])["rho between actions"].mean().unstack("agent")
+        .reindex(list(METHOD_NAMES)) if len(disc_states) else disc_states)
 disc.round(3) if len(disc) else "no agent"
+
+# %% [markdown]
+# ## The chapter's claims, measured
+#
+# The unit is the state (`n_states` per agent, pooled over the feed-forward agents).
+# *Randomization*: the Spearman correlation of guided backprop's absolute map on the trained
+# network with its map once every layer is re-initialized (PyTorch's default initialization,
+# not the agents' own), claimed below 0.5: a map that survives randomizing the whole network
+# cannot show what the network learned. *Actions*: the mean Spearman correlation between
+# G1Grad-CAM's maps of the different actions on one state, claimed above 0.9: a method that
+# draws the same map for every action cannot single out what decides the action.
+
+# %%
+profile = run_context().get("profile")
+scale = {"profile": profile, "states": n_states, "agents": len(agents)}
+if len(cascade):
+    last = cascade[(cascade.step == cascade.groupby("agent")["step"].transform("max"))
+                   & (cascade.method == "Guided Backprop")]
+    survive = last["spearman |.|"].dropna().to_numpy()
+else:
+    survive = []
+g1 = (disc_states[disc_states.method == "G1Grad-CAM"]["rho between actions"].dropna().to_numpy()
+      if len(disc_states) else [])
+measured = [
+    claims.measure("saliency.randomization_changes_gbp", survive, scale=scale,
+                   details={"init": "torch default", "randomization_seed": randomization_seed}),
+    claims.measure("saliency.g1gradcam_ignores_action", g1, scale=scale),
+]
+pd.DataFrame([m.to_dict() for m in measured])[["claim", "estimate", "low", "high", "n"]]

@@ -86,7 +86,7 @@ from rlinside.explain.sanity import (
     ssim,
 )
 
-__all__ = ["enrichment_blocks", "is_recurrent", "feed_forward_agents",
+__all__ = ["block_means", "enrichment_blocks", "layer_spread", "is_recurrent", "feed_forward_agents",
            "saliency_model", "heads", "ARTIFACT_KIND", "object_saliency",
            "snapshots", "measure_run", "ship_measurement", "load_measurement",
            # the notebooks' measurements
@@ -298,6 +298,24 @@ def chapter_agents() -> list:
     return [a for a in find_agents() if (a.config["agent"], a.config["game"]) in PAPER_TABLE]
 
 
+def block_means(values: np.ndarray, block: int = 10) -> np.ndarray:
+    """The mean of each full block of ``block`` consecutive per-step ``values`` (NaN ignored; a
+    block with no finite value is NaN): neighbouring steps of a video are too alike to be
+    separate units, blocks of them are closer to independent."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1:
+        raise ValueError(f"values must be one value per step, got shape {v.shape}")
+    if block < 1:
+        raise ValueError(f"block must be at least 1, got {block}")
+    n = len(v) // block
+    out = np.full(n, np.nan)
+    for k in range(n):
+        x = v[k * block:(k + 1) * block]
+        if np.isfinite(x).any():
+            out[k] = np.nanmean(x)
+    return out
+
+
 def enrichment_blocks(a: np.ndarray, b: np.ndarray, block: int = 10) -> tuple[np.ndarray, dict[str, float]]:
     """Exercise 1 of the chapter: two methods' per-step object enrichments of one video
     (:func:`rlinside.explain.sanity.object_share`; NaN where a map is empty), compared per block
@@ -423,10 +441,12 @@ def head_maps(played: list[Played], i: int, cam_layer: str = "conv1") -> list[Ma
     return rows
 
 
-def head_correlations(played: list[Played], n_states: int, state_every: int) -> pd.DataFrame:
+def head_correlations(played: list[Played], n_states: int, state_every: int, *,
+                      per_state: bool = False) -> pd.DataFrame:
     """Spearman correlation of the absolute guided-backprop maps (newest frame) of every pair
     of heads of an agent, over the states :func:`every`: ``mean``, ``std`` and ``count`` by
-    (agent, heads); empty when no agent has two heads."""
+    (agent, heads); empty when no agent has two heads. ``per_state``: one row per (agent,
+    state, heads) with its ``rho`` instead (the claims' units)."""
     rows = []
     for p in played:
         for i in every(n_states, state_every):
@@ -436,10 +456,12 @@ def head_correlations(played: list[Played], n_states: int, state_every: int) -> 
             names = list(gb)
             for a in range(len(names)):
                 for b in range(a + 1, len(names)):
-                    rows.append({"agent": p.name, "heads": f"{names[a].split(':')[0]} vs "
+                    rows.append({"agent": p.name, "state": i, "heads": f"{names[a].split(':')[0]} vs "
                                  f"{names[b].split(':')[0]}".replace(f" {action}", ""),
                                  "rho": spearmanr(gb[names[a]], gb[names[b]]).statistic})
     table = pd.DataFrame(rows)
+    if per_state:
+        return table
     return table.groupby(["agent", "heads"])["rho"].agg(["mean", "std", "count"]) if len(table) else table
 
 
@@ -463,6 +485,23 @@ def layer_maps(played: list[Played], i: int) -> tuple[list[MapRow], pd.DataFrame
     table = (pd.DataFrame(stats).pivot_table(index="agent", columns=["layer", "method"], values="area above half max")
              if rows else pd.DataFrame())
     return rows, table
+
+
+def layer_spread(played: list[Played], n_states: int, state_every: int,
+                 method: str = "Grad-CAM") -> pd.DataFrame:
+    """The spread of ``method``'s map at each convolution of :data:`CONVS`, over the states
+    :func:`every`: one row per (agent, state, layer) with the share of the map above half its
+    maximum (``area above half max``; NaN for a map that is nowhere positive)."""
+    rows = []
+    for p in played:
+        for i in every(n_states, state_every):
+            model, obs, _, action = p.state_at(i)
+            for conv in CONVS:
+                flat = make_method(method, model, getattr(p.net.torso, conv)).attribute(obs, target=action).flatten()
+                rows.append({"agent": p.name, "state": i, "layer": conv,
+                             "area above half max": float((flat > 0.5 * flat.max()).float().mean())
+                             if flat.max() > 0 else float("nan")})
+    return pd.DataFrame(rows)
 
 
 def past_frame_saliency(played: list[Played], n_states: int, state_every: int,
@@ -740,9 +779,11 @@ def perturbation_agreement(agents: list[SanityAgent], cam_layer: str = "conv1",
             .reindex(list(METHOD_NAMES)) if len(table) else table), examples
 
 
-def action_discrimination(agents: list[SanityAgent], cam_layer: str = "conv1") -> pd.DataFrame:
+def action_discrimination(agents: list[SanityAgent], cam_layer: str = "conv1", *,
+                          per_state: bool = False) -> pd.DataFrame:
     """Mean Spearman correlation of the absolute maps of every pair of actions on the same
-    state (1: a method draws the same map whatever action it explains): method x agent."""
+    state (1: a method draws the same map whatever action it explains): method x agent.
+    ``per_state``: one row per (agent, method, state) with that state's mean over the pairs."""
     rows = []
     for a in agents:
         with torch.no_grad():
@@ -750,11 +791,16 @@ def action_discrimination(agents: list[SanityAgent], cam_layer: str = "conv1") -
         n_actions = _first(out).shape[1]
         per_action = [newest_maps(a.net, a.x, torch.full((len(a.x),), k), cam_layer) for k in range(n_actions)]
         for m in METHOD_NAMES:
-            rhos = [rank_correlation(per_action[p][m][i], per_action[q][m][i], absolute=True)
-                    for i in range(len(a.x)) for p in range(n_actions) for q in range(p + 1, n_actions)]
-            rows.append({"agent": a.name, "method": m, "actions": n_actions,
-                         "rho between actions": float(np.nanmean(rhos))})
+            for i in range(len(a.x)):
+                rhos = [rank_correlation(per_action[p][m][i], per_action[q][m][i], absolute=True)
+                        for p in range(n_actions) for q in range(p + 1, n_actions)]
+                rows.append({"agent": a.name, "method": m, "state": i, "actions": n_actions,
+                             "rho between actions": float(np.nanmean(rhos)) if rhos else float("nan")})
     table = pd.DataFrame(rows)
+    if per_state:
+        return table
+    if len(table):  # the mean over states of the per-state means: every state has the same pairs
+        table = table.groupby(["agent", "method"], as_index=False)["rho between actions"].mean()
     return (table.pivot_table(index="method", columns="agent", values="rho between actions")
             .reindex(list(METHOD_NAMES)) if len(table) else table)
 
