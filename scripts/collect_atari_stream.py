@@ -19,6 +19,11 @@ from rlinside.agents.streams import StreamConfig, ship_stream
 from rlinside.agents.zoo import AGENTS, find_agents
 from rlinside.envs.atari import ATARI_GAMES
 
+#: Agent families whose shipped agents do not respond to their input (the saliency chapter's
+#: A2C-LSTM: input gradients about 1e-10); their greedy play is one action, whatever the
+#: screen, so their streams have nothing to predict from. Chosen only when asked by --agent.
+INSENSITIVE = ("a2c-lstm",)
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -32,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         ap.error(str(e))
     found = [art for art in find_agents(a.agent, a.game) if art.config["stage"] == "final"]
+    if a.agent is None:  # by default not an agent known to ignore its input (its stream is one action)
+        found = [art for art in found if art.config["agent"] not in INSENSITIVE] or found
     if not found:
         ap.error(f"no final {a.agent or ''} agent of {a.game} is shipped: train and ship one first "
                  "(scripts/train_atari.py, scripts/ship_atari_agent.py)")
