@@ -40,6 +40,7 @@ tune_seeds: int = 2  # tuning seeds per configuration (paper: 5) | [1, 100]
 n_seeds: int = 5  # report seeds behind each number (paper: 15) | [1, 1000]
 ablation: bool = False  # also run Figure 9's T-BPTT ablation (k = 8 with d = 2..15; d = 8 with k = 2..15)
 prediction_games: list[str] = ["Pong", "Breakout", "Seaquest", "Qbert", "MsPacman"]  # games of Figure 11 | unique
+second_stream: str = "Breakout:dddqn"  # GAME:AGENT, a second stream of a game; "" skips | match (|[A-Za-z]+:[a-z0-9-]+)
 workers: int = 2  # Dask LocalCluster worker processes; 0 runs everything in this process | [0, 1024]
 scheduler: str = ""  # address of a running Dask scheduler (overrides workers) | match (|synchronous|(tcp|tls|inproc|ucx|ws|wss)://\S+)
 
@@ -52,26 +53,30 @@ from rlinside import claims, seeds
 from rlinside.agents.streams import load_stream
 from rlinside.plots import publish, run_context, set_theme
 from rlinside.studies.rtrl import (
-    ATARI_FUNCTION,
-    ATARI_SWEEP_NAME,
+    ATARI_PAPER_TBPTT,
     atari_frame,
-    atari_specs,
+    average_relative,
+    best_tbptt,
     final_errors,
-    tune_and_run,
+    relative_errors,
+    run_atari_game,
 )
 
 set_theme()
 FINAL = 0.004  # the error window: the last 0.4 % of a run, as 200k of the paper's 50M steps
 n_bins = 250  # so the last bin is that window
 bin_steps = max(1, n_steps // n_bins)
-streams = {}
-for g in games:
-    data, art = load_stream(g)
-    streams[g] = (data, art)
-pd.DataFrame([{"game": g, "agent": a.config["agent"], "agent key": a.config["agent_key"],
+streams = {g: load_stream(g)[1] for g in games}
+second = {}  # the agent comparison: the game's default stream and the second agent's stream
+if second_stream:
+    g2, agent2 = second_stream.split(":")
+    second = {"default": streams.get(g2) or load_stream(g2)[1], "second": load_stream(g2, agent=agent2)[1]}
+    if second["default"].key == second["second"].key:
+        raise ValueError(f"second_stream={second_stream!r} is {g2}'s default stream; name another agent")
+pd.DataFrame([{"game": a.config["game"], "agent": a.config["agent"], "agent key": a.config["agent_key"],
                "agent score": a.metrics.get("agent_eval_mean"), "random play": a.metrics.get("agent_random_mean"),
                "stream steps": a.metrics["steps"], "games in stream": a.metrics["games"]}
-              for g, (_, a) in streams.items()])
+              for a in {x.key: x for x in [*streams.values(), *second.values()]}.values()])
 
 # %% [markdown]
 # ## Figure 10: what the learner sees
@@ -106,25 +111,13 @@ publish("rtrl_fig10_atari_frames", fig, "Figure 10: the newest frame of four gam
 tune = seeds.TUNING.take(tune_seeds)
 report = seeds.REPORT.take(n_seeds)
 extra = ((8, 2), (8, 3), (8, 5), (8, 10), (8, 15), (2, 8), (3, 8), (10, 8), (15, 8)) if ablation else ()
-sched = scheduler or ("synchronous" if workers == 0 else None)
-results = {}
-for g in games:
-    specs = atari_specs(g, streams[g][1].config["agent_key"], n_steps=n_steps, step_sizes=step_sizes,
-                        epsilons=epsilons, bin_steps=bin_steps, extra_tbptt=extra)
-    results[g], _ = tune_and_run(specs, tune_seeds=tune, final_seeds=report, scheduler=sched, workers=workers or None,
-                                 progress=False, command=run_context().get("command"), function=ATARI_FUNCTION,
-                                 name=ATARI_SWEEP_NAME)
+run = dict(n_steps=n_steps, step_sizes=step_sizes, epsilons=epsilons, bin_steps=bin_steps, tune_seeds=tune,
+           final_seeds=report, scheduler=scheduler or ("synchronous" if workers == 0 else None),
+           workers=workers or None, command=run_context().get("command"))
+results = {g: run_atari_game(g, streams[g].config["agent_key"], extra_tbptt=extra, **run) for g in games}
 fin = {g: {lab: final_errors(r, FINAL) for lab, r in res.items()} for g, res in results.items()}
-paper_tbptt = [f"T-BPTT {k}:{d}" for k, d in ((15, 2), (8, 5), (5, 8), (4, 10), (2, 25))]
-
-
-def best_tbptt(g: str) -> str:
-    """The T-BPTT configuration of ``g`` with the lowest mean error on the tuning seeds."""
-    tuned = {lab: results[g][lab].tuning["mean final_error"].min() for lab in paper_tbptt}
-    return min(tuned, key=tuned.get)
-
-
-best = {g: best_tbptt(g) for g in games}
+paper_tbptt = list(ATARI_PAPER_TBPTT)
+best = {g: best_tbptt(results[g]) for g in games}
 rows = []
 for g in games:
     for lab, f in fin[g].items():
@@ -143,8 +136,7 @@ table.pivot_table(index="learner", columns="game", values="final error").round(5
 
 # %%
 def ratio(g: str, lab: str, ref: str) -> dict[int, float]:
-    a, b = fin[g][lab], fin[g][ref]
-    return {i: a[i] / b[i] for i in a if i in b and b[i] > 0}
+    return relative_errors(fin[g][lab], fin[g][ref])
 
 
 scale = {"profile": run_context().get("profile"), "steps": n_steps, "seeds": n_seeds, "games": len(games)}
@@ -173,14 +165,7 @@ publish("rtrl_fig7_atari_hybrid_vs_tbptt", fig,
 
 # %%
 learners = ["columnar 7", "constructive 10", "hybrid 20/5"] + paper_tbptt
-avg = {}
-for lab in learners:
-    per_seed = {}
-    for i in range(n_seeds):
-        vals = [ratio(g, lab, best[g]).get(i) for g in games]
-        if all(v is not None for v in vals):
-            per_seed[i] = float(np.mean(vals))
-    avg[lab] = per_seed
+avg = {lab: average_relative(fin, best, lab, games) for lab in learners}
 fig, ax = plt.subplots(figsize=(8, 3.8))
 ms = {lab: claims.measure(f"rtrl.atari.average_relative.{lab}", v.values(), scale=scale) for lab, v in avg.items()}
 ax.bar(range(len(learners)), [ms[lab].estimate for lab in learners], color="0.6")
@@ -246,6 +231,34 @@ axes[0, 0].legend(fontsize=8, ncol=3)
 axes[-1, 0].set_xlabel("step (last 500 of the run)")
 publish("rtrl_fig11_atari_predictions", fig,
         f"Figure 11, our run: predictions at the end of {n_steps:,} steps against the true return (report seed 0).")
+
+# %% [markdown]
+# ## Does the agent behind the stream matter?
+#
+# The paper's streams come from Rainbow experts, ours from smaller A2C and DQN agents. The
+# benchmark asks for a prediction of *some* agent's returns, so the agent should matter little
+# to how the learners rank. We test that on one game whose stream we have from two agents of
+# different families (`second_stream`): every learner is tuned and run on both streams, and per
+# report seed we compare hybrid's error relative to the best T-BPTT of the same stream.
+
+# %%
+if second:
+    g2 = second["default"].config["game"]
+    both = {}
+    for which, art in second.items():
+        res = results[g2] if which == "default" and g2 in results else run_atari_game(
+            g2, art.config["agent_key"], **run)
+        f = {lab: final_errors(r, FINAL) for lab, r in res.items()}
+        both[which] = relative_errors(f["hybrid 20/5"], f[best_tbptt(res)])
+    agent_gap = claims.measure("rtrl.atari.agent_matters_little",
+                               claims.paired_differences(both["second"], both["default"]), scale=scale)
+    print(pd.DataFrame({f"{which} ({second[which].config['agent']})": pd.Series(v) for which, v in both.items()})
+          .rename_axis("report seed").round(3).to_string())
+    print(f"difference (second - default), mean over seeds: {agent_gap.estimate:+.3f} "
+          f"[{agent_gap.low:+.3f}, {agent_gap.high:+.3f}]")
+else:
+    claims.measure("rtrl.atari.agent_matters_little", [], scale={**scale, "second_stream": 0})
+    print("No second stream: set second_stream='GAME:AGENT' (a game with streams from two agents).")
 
 # %% [markdown]
 # ## The chapter's Atari claims

@@ -27,7 +27,8 @@ from rlinside.rtrl.experiment import EXPERIMENT_VERSION, make_learner
 
 __all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION", "ATARI_SWEEP_NAME",
            "ATARI_FUNCTION", "measure_step_time",
-           "final_errors", "trivial_errors", "tbptt_gradient_bias"]
+           "final_errors", "trivial_errors", "tbptt_gradient_bias", "ATARI_PAPER_TBPTT", "run_atari_game",
+           "best_tbptt", "relative_errors", "average_relative"]
 
 SWEEP_NAME = "rtrl-trace-patterning"
 FUNCTION = "rlinside.rtrl.experiment:run_trace_patterning"
@@ -297,3 +298,42 @@ def atari_frame(game: str, steps: int = 150, seed: int = 20_000, size: int = 16)
         env.close()
     full = np.asarray(obs)[-1]
     return full, cv2.resize(full, (size, size), interpolation=cv2.INTER_AREA)
+
+
+ATARI_PAPER_TBPTT = tuple(f"T-BPTT {k}:{d}" for k, d in ATARI_TBPTT)
+
+
+def run_atari_game(game: str, agent_key: str, *, n_steps: int, step_sizes: list[float], epsilons: list[float],
+                   bin_steps: int, tune_seeds: list[int], final_seeds: list[int],
+                   extra_tbptt: tuple[tuple[int, int], ...] = (), scheduler: str | None = None,
+                   workers: int | None = None, command: str | None = None) -> dict[str, StudyResult]:
+    """Tune and run every learner of :func:`atari_specs` on the stream of ``agent_key`` for
+    ``game`` (stored per (configuration, seed), so a rerun resumes)."""
+    specs = atari_specs(game, agent_key, n_steps=n_steps, step_sizes=step_sizes, epsilons=epsilons,
+                        bin_steps=bin_steps, extra_tbptt=extra_tbptt)
+    results, _ = tune_and_run(specs, tune_seeds=tune_seeds, final_seeds=final_seeds, scheduler=scheduler,
+                              workers=workers, progress=False, command=command, function=ATARI_FUNCTION,
+                              name=ATARI_SWEEP_NAME)
+    return results
+
+
+def best_tbptt(results: Mapping[str, StudyResult], labels: tuple[str, ...] = ATARI_PAPER_TBPTT) -> str:
+    """The T-BPTT configuration among ``labels`` with the lowest mean error on the tuning seeds
+    (never the report seeds: choosing the reference on the data it is compared on would favour
+    it)."""
+    tuned = {lab: float(results[lab].tuning["mean final_error"].min()) for lab in labels}
+    return min(tuned, key=tuned.get)
+
+
+def relative_errors(errors: Mapping[int, float], reference: Mapping[int, float]) -> dict[int, float]:
+    """Per seed, ``errors / reference`` for the seeds both have (and a positive reference)."""
+    return {i: errors[i] / reference[i] for i in errors if i in reference and reference[i] > 0}
+
+
+def average_relative(fin: Mapping[str, Mapping[str, Mapping[int, float]]], best: Mapping[str, str], label: str,
+                     games: list[str]) -> dict[int, float]:
+    """Per report seed, ``label``'s error relative to the best T-BPTT of the same game and
+    seed, averaged over ``games``; only seeds every game has (Figure 8's quantity)."""
+    rel = [relative_errors(fin[g][label], fin[g][best[g]]) for g in games]
+    shared = set.intersection(*(set(r) for r in rel)) if rel else set()
+    return {i: float(np.mean([r[i] for r in rel])) for i in sorted(shared)}
