@@ -83,3 +83,26 @@ def test_the_final_window_follows_the_papers_fraction(stream):
     tail_sq = (r["arrays"]["tail_prediction"] - r["arrays"]["tail_return"]) ** 2
     assert r["arrays"]["tail_prediction"].shape == (2000,)
     assert tail_sq[-200:].mean() == pytest.approx(r["metrics"]["final_error"], rel=1e-9)
+
+
+def test_relative_and_average_over_games_pair_by_seed():
+    from rlinside.studies.rtrl import average_relative, relative_errors
+
+    assert relative_errors({0: 1.0, 1: 2.0, 2: 3.0}, {0: 2.0, 1: 0.0, 3: 1.0}) == {0: 0.5}
+    fin = {"A": {"h": {0: 1.0, 1: 4.0}, "t": {0: 2.0, 1: 2.0}},
+           "B": {"h": {0: 3.0, 1: 1.0, 2: 5.0}, "t": {0: 3.0, 1: 4.0, 2: 5.0}}}
+    avg = average_relative(fin, {"A": "t", "B": "t"}, "h", ["A", "B"])
+    assert avg == {0: 0.75, 1: 1.125}  # seed 2 is missing in game A, so it is left out
+
+
+def test_best_tbptt_is_chosen_on_tuning_errors_only():
+    import pandas as pd
+
+    from rlinside.studies.rtrl import best_tbptt
+
+    class R:  # the part of a StudyResult that best_tbptt reads
+        def __init__(self, tuned):
+            self.tuning = pd.DataFrame({"mean final_error": tuned})
+
+    res = {"T-BPTT 15:2": R([0.3, 0.2]), "T-BPTT 8:5": R([0.1]), "T-BPTT 5:8": R([0.5])}
+    assert best_tbptt(res, labels=tuple(res)) == "T-BPTT 8:5"
