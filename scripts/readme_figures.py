@@ -61,6 +61,23 @@ def book_times(root: Path = ROOT) -> list[tuple[str, float, str]]:
     return rows
 
 
+def compute_table() -> list[str]:
+    """Markdown rows: each notebook's estimated cost (its ``cost:`` in ``profiles.yml``, in
+    core-hours) at the book and paper profiles, from the profiles' parameter values."""
+    from rlinside import notebook as nbmod
+
+    rows = ["", "| notebook | book profile (core-hours) | paper profile (core-hours) |", "|---|---|---|"]
+    for spec in nbmod.catalog():
+        if spec.cost is None:
+            continue
+        est = []
+        for profile in ("book", "paper"):
+            values, _ = nbmod.resolve_parameters(spec, profile, {})
+            est.append(f"{nbmod.check_budget(spec, profile, values, force=True):,.2f}")
+        rows.append(f"| `{spec.slug}` | {est[0]} | {est[1]} |")
+    return rows
+
+
 def block(n_tests: int, test_time: float | None, times: list[tuple[str, float, str]]) -> str:
     today = _dt.date.today().isoformat()
     machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
@@ -76,6 +93,9 @@ def block(n_tests: int, test_time: float | None, times: list[tuple[str, float, s
                      + ", ".join(f"`{n.removeprefix('notebooks/')}` {t / 60:.1f} min" for n, t, _ in slow) + ".")
     else:
         lines.append("- No book-profile run records here yet: `make book` writes them, then rerun this script.")
+    lines.append("- Estimated cost of each notebook with a declared `cost:` (rough per-step rates measured on this "
+                 "machine; `rlinside run NOTEBOOK --profile paper --check` prints the same estimate):")
+    lines += compute_table()
     lines.append(END)
     return "\n".join(lines)
 
