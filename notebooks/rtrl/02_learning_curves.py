@@ -36,13 +36,13 @@
 # chapter page).
 
 # %% tags=["parameters"]
-n_steps: int = 4000000  # learning steps per run (paper: 50M) | [1, 10_000_000_000]
-constructive_steps_per_stage: int = 400000  # steps per constructive feature (paper: 5M) | >= 1; <= n_steps
-hybrid_steps_per_stage: int = 800000  # steps per hybrid stage of 4 features (paper: 10M) | >= 1; <= n_steps
+n_steps: int = 10000000  # learning steps per run (paper: 50M) | [1, 10_000_000_000]
+constructive_steps_per_stage: int = 1000000  # steps per constructive feature (paper: 5M) | >= 1; <= n_steps
+hybrid_steps_per_stage: int = 2000000  # steps per hybrid stage of 4 features (paper: 10M) | >= 1; <= n_steps
 step_sizes: list[float] = [0.001, 0.0003, 0.0001]  # RMSProp step sizes tried | nonempty; unique; (0, 1]
 epsilons: list[float] = [0.1, 0.01]  # normalisation floors tried (constructive, hybrid) | nonempty; unique; (0, 10]
 tune_seeds: int = 3  # seeds per configuration while tuning (paper: 5) | [1, 100]
-n_seeds: int = 5  # seeds behind each reported curve (paper: 30) | [1, 1000]
+n_seeds: int = 10  # seeds behind each reported curve (paper: 30) | [1, 1000]
 n_bins: int = 100  # points per learning curve | [1, 100_000]; <= n_steps
 optimizer: str = "rmsprop"  # "rmsprop" (authors' released code) or "sgd" (the paper's plain step size) | {rmsprop, sgd}
 workers: int = 2  # Dask LocalCluster worker processes; 0 runs everything in this process | [0, 1024]
