@@ -33,6 +33,7 @@ test-slow: env
 	$(PY) -m pytest -q -m slow
 
 bench: env
+	$(PIP) install --quiet -e ".[bench]"
 	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b; done
 
 clean:

@@ -1,20 +1,38 @@
-"""Training throughput of our Atari DQN against a plain reference loop, and env throughput.
+"""Atari training throughput: our A2C and DQN against Stable-Baselines3, and the env stacks.
 
-Side by side on the same machine, one torch thread each, Breakout:
+Side by side on the same machine, one torch thread each, Breakout, at the settings of the
+shipped agents (the defaults of :class:`rlinside.agents.a2c.A2CConfig` and
+:class:`rlinside.agents.dqn.DQNConfig`: A2C with 16 games, 5-step rollouts, 3 stacked
+frames, RMSprop; DQN with 4 stacked frames, a 100k replay buffer, an update every 4 steps):
 
-- **ours**: :func:`rlinside.agents.dqn.train_dqn` (frame-deduplicating replay buffer,
-  channels-last convolutions, fused Adam), run twice: up to ``learning_starts`` steps (acting
-  only) and ``steps`` more with learning; the learning-phase rate is the difference.
-- **reference**: a minimal Double + Dueling DQN loop written below the way a textbook or
-  CleanRL-style script does it: the same environment, network, hyperparameters and update
-  rule, but a replay buffer that stores whole stacked observations (obs and next obs), the
-  default memory layout and the default (for-each) Adam. Timed the same way.
-- **environments**: agent steps/s of 16 preprocessed games stepped in turn, as the A2C loop
-  does (:mod:`rlinside.agents.a2c`), and of ale-py's C++ ``AtariVectorEnv`` (16 games, the
-  same preprocessing in native threads) for comparison.
+- **A2C**: :func:`rlinside.agents.a2c.train_a2c` against Stable-Baselines3's ``A2C`` with its
+  ``CnnPolicy`` (the same Nature CNN torso and 512-unit layer as our feed-forward
+  ``ActorCritic``), 16 ``BreakoutNoFrameskip-v4`` games in a ``DummyVecEnv`` with SB3's
+  ``AtariWrapper`` and a 3-frame ``VecFrameStack``, and the same rollout length, step size,
+  RMSprop epsilon, loss weights and gradient clip.
+- **DQN**: our :func:`rlinside.agents.dqn.train_dqn` against SB3's ``DQN`` (``CnnPolicy``,
+  same buffer size, batch, update frequency, target interval, step size). The algorithms are
+  *not* the same: ours is Double + Dueling DQN (a dueling head and one more forward pass of
+  the online network per update), SB3's is the plain DQN of Mnih et al. 2015. Our DQN does
+  more work per update, so the ratio understates the speed of the loop itself.
+- **reference DQN**: a plain Double + Dueling loop written below the textbook way (a buffer of
+  whole stacked observations, default memory layout and Adam): the same algorithm as ours.
+- **environments**: agent steps/s of 16 preprocessed games stepped in turn, as our A2C does,
+  on our gymnasium stack and on :class:`rlinside.envs.atari_native.NativeAtariEnv` (the same
+  semantics, bit for bit, on ale-py's C++ stepper), against ale-py's ``AtariVectorEnv`` (16
+  games in native code, one and two threads; its padding and FIRE differ from ours).
 
-Last line: ``RESULT dqn_sps=N reference_sps=N ratio=R env_sps=N`` (ratio = ours / reference;
-env_sps = our 16-game loop). Run: ``python benchmarks/atari_training.py [--steps 2000]``.
+Each training rate is the learning-phase rate: a run of ``warmup + steps`` steps minus a run
+of ``warmup`` steps (start-up and, for DQN, the acting-only warm-up cancel out). The machine's
+load changes all rates together; the ratios, measured in the same run, are what to compare.
+SB3 is a benchmark-only dependency: ``pip install -e ".[bench]"`` (``make bench`` does it).
+
+Last line: ``RESULT a2c_sps=N sb3_a2c_sps=N a2c_ratio=R dqn_sps=N sb3_dqn_sps=N dqn_ratio=R
+reference_sps=N reference_ratio=R env_sps=N native_env_sps=N vector_env_sps=N env_ratio=R`` (ratios: ours /
+theirs; env_ratio: our 16-game loop / AtariVectorEnv with one thread). Targets of the RTRL
+Atari issue: a2c_ratio >= 1.3, dqn_ratio >= 1.4 (for the same algorithm as SB3's).
+
+Run: ``python benchmarks/atari_training.py [--a2c-steps 8000] [--dqn-steps 2000]``.
 """
 
 from __future__ import annotations
@@ -28,8 +46,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rlinside.agents.a2c import A2CConfig, train_a2c
 from rlinside.agents.dqn import DQNConfig, train_dqn
 from rlinside.envs.atari import make_atari_env
+from rlinside.envs.atari_native import NativeAtariEnv
 from rlinside.nets.atari import DuelingQNetwork
 
 torch.set_num_threads(1)
@@ -45,7 +65,7 @@ def reference_dqn(config: DQNConfig, total_steps: int) -> None:
     target = DuelingQNetwork(n_actions, config.frame_stack)
     target.load_state_dict(q_net.state_dict())
     optimizer = torch.optim.Adam(q_net.parameters(), lr=config.learning_rate, eps=config.adam_eps)
-    cap = config.buffer_size
+    cap = min(config.buffer_size, total_steps)  # never filled beyond total_steps
     obs_buf = np.zeros((cap, config.frame_stack, 84, 84), np.uint8)
     next_buf = np.zeros_like(obs_buf)
     act_buf = np.zeros(cap, np.int64)
@@ -95,8 +115,53 @@ def learning_rate_of(run, warmup: int, steps: int) -> float:
     return steps / ((t2 - t1) - (t1 - t0))
 
 
-def env_throughput(n_envs: int, steps: int) -> tuple[float, float]:
-    envs = [make_atari_env("Breakout", seed=i, frame_stack=3) for i in range(n_envs)]
+def sb3_available() -> bool:
+    try:
+        import stable_baselines3  # noqa: F401
+    except ImportError:
+        print("stable-baselines3 is not installed: pip install -e '.[bench]' (SB3 columns are nan)")
+        return False
+    return True
+
+
+def sb3_a2c(config: A2CConfig, total: int) -> None:
+    from stable_baselines3 import A2C
+    from stable_baselines3.common.env_util import make_atari_env as sb3_make_atari_env
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    venv = VecFrameStack(sb3_make_atari_env(f"{config.game}NoFrameskip-v4", n_envs=config.n_envs,
+                                            seed=config.seed), n_stack=config.frame_stack)
+    model = A2C("CnnPolicy", venv, n_steps=config.n_steps, learning_rate=config.learning_rate,
+                gamma=config.gamma, gae_lambda=1.0, ent_coef=config.entropy_coef,
+                vf_coef=config.value_coef, max_grad_norm=config.max_grad_norm,
+                rms_prop_eps=config.rmsprop_eps, normalize_advantage=False, seed=config.seed,
+                device="cpu", verbose=0)
+    model.learn(total_timesteps=total)
+    venv.close()
+
+
+def sb3_dqn(config: DQNConfig, total: int) -> None:
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.env_util import make_atari_env as sb3_make_atari_env
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    venv = VecFrameStack(sb3_make_atari_env(f"{config.game}NoFrameskip-v4", n_envs=1, seed=config.seed),
+                         n_stack=config.frame_stack)
+    model = DQN("CnnPolicy", venv, learning_rate=config.learning_rate, buffer_size=config.buffer_size,
+                learning_starts=config.learning_starts, batch_size=config.batch_size, gamma=config.gamma,
+                train_freq=config.train_freq, gradient_steps=1,
+                target_update_interval=config.target_update_every,
+                exploration_fraction=config.epsilon_decay_steps / max(total, 1),
+                exploration_final_eps=config.epsilon_end, max_grad_norm=config.max_grad_norm,
+                optimize_memory_usage=False,
+                replay_buffer_kwargs={"handle_timeout_termination": False},
+                seed=config.seed, device="cpu", verbose=0)
+    model.learn(total_timesteps=total)
+    venv.close()
+
+
+def env_throughput(n_envs: int, steps: int, frame_stack: int) -> tuple[float, float, float, float]:
+    envs = [make_atari_env("Breakout", seed=i, frame_stack=frame_stack) for i in range(n_envs)]
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
     for _ in range(steps // n_envs):
@@ -105,43 +170,73 @@ def env_throughput(n_envs: int, steps: int) -> tuple[float, float]:
             if terminated or truncated:
                 env.reset()
     ours = (steps // n_envs) * n_envs / (time.perf_counter() - t0)
-    native = float("nan")
-    try:
-        from ale_py.vector_env import AtariVectorEnv
+    ours_native = [NativeAtariEnv("Breakout", seed=i, frame_stack=frame_stack) for i in range(n_envs)]
+    t0 = time.perf_counter()
+    for _ in range(steps // n_envs):
+        for env in ours_native:
+            _, _, terminated, truncated, _ = env.step(int(rng.integers(4)))
+            if terminated or truncated:
+                env.reset()
+    on_native = (steps // n_envs) * n_envs / (time.perf_counter() - t0)
+    native = []
+    from ale_py.vector_env import AtariVectorEnv
 
-        venv = AtariVectorEnv("breakout", n_envs, num_threads=1, stack_num=3)
+    for threads in (1, 2):
+        venv = AtariVectorEnv("breakout", n_envs, num_threads=threads, stack_num=frame_stack)
         venv.reset(seed=0)
         t0 = time.perf_counter()
         for _ in range(steps // n_envs):
             venv.step(rng.integers(4, size=n_envs))
-        native = (steps // n_envs) * n_envs / (time.perf_counter() - t0)
+        native.append((steps // n_envs) * n_envs / (time.perf_counter() - t0))
         venv.close()
-    except Exception as error:  # pragma: no cover - optional comparison
-        print(f"AtariVectorEnv unavailable: {error}")
-    return ours, native
+    return ours, on_native, native[0], native[1]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=2000, help="learning-phase agent steps timed")
-    parser.add_argument("--warmup", type=int, default=1000, help="acting-only steps first")
+    parser.add_argument("--a2c-steps", type=int, default=8000, help="A2C agent steps timed (after warm-up)")
+    parser.add_argument("--dqn-steps", type=int, default=2000, help="DQN learning-phase agent steps timed")
+    parser.add_argument("--warmup", type=int, default=1000, help="steps before the timed part")
     args = parser.parse_args()
-    config = DQNConfig(game="Breakout", learning_starts=args.warmup, buffer_size=20_000,
-                       total_steps=args.warmup + args.steps, checkpoint_every=10**9, save_replay=False)
+    for name in ("a2c_steps", "dqn_steps", "warmup"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
+    have_sb3 = sb3_available()
+    nan = float("nan")
 
-    def ours(total: int) -> None:
+    a2c = A2CConfig(game="Breakout", checkpoint_every=10**9)
+    a2c_warm = max(args.warmup, a2c.steps_per_update) // a2c.steps_per_update * a2c.steps_per_update
+
+    def ours_a2c(total: int) -> None:
         with tempfile.TemporaryDirectory() as d:
-            train_dqn(DQNConfig(**{**config.to_dict(), "total_steps": total, "snapshot_steps": ()}),
+            train_a2c(A2CConfig(**{**a2c.to_dict(), "total_steps": total}), Path(d), progress=False)
+
+    a2c_sps = learning_rate_of(ours_a2c, a2c_warm, args.a2c_steps)
+    sb3_a2c_sps = learning_rate_of(lambda t: sb3_a2c(a2c, t), a2c_warm, args.a2c_steps) if have_sb3 else nan
+    print(f"A2C (16 games, 5-step rollouts), agent steps/s: ours {a2c_sps:.0f}, SB3 {sb3_a2c_sps:.0f}")
+
+    dqn = DQNConfig(game="Breakout", learning_starts=args.warmup, total_steps=args.warmup + args.dqn_steps,
+                    checkpoint_every=10**9, save_replay=False)
+
+    def ours_dqn(total: int) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            train_dqn(DQNConfig(**{**dqn.to_dict(), "total_steps": total, "snapshot_steps": ()}),
                       Path(d), progress=False)
 
-    ref_sps = learning_rate_of(lambda total: reference_dqn(config, total), args.warmup, args.steps)
-    dqn_sps = learning_rate_of(ours, args.warmup, args.steps)
-    print(f"DQN learning phase, agent steps/s: ours {dqn_sps:.1f}, reference {ref_sps:.1f}")
-    env_sps, native_sps = env_throughput(16, 4000)
-    print(f"16 Breakout games, agent steps/s: our loop {env_sps:.0f}, ale-py AtariVectorEnv "
-          f"(1 thread) {native_sps:.0f}")
-    print(f"RESULT dqn_sps={dqn_sps:.1f} reference_sps={ref_sps:.1f} ratio={dqn_sps / ref_sps:.2f} "
-          f"env_sps={env_sps:.0f}")
+    dqn_sps = learning_rate_of(ours_dqn, args.warmup, args.dqn_steps)
+    ref_sps = learning_rate_of(lambda total: reference_dqn(dqn, total), args.warmup, args.dqn_steps)
+    sb3_dqn_sps = learning_rate_of(lambda t: sb3_dqn(dqn, t), args.warmup, args.dqn_steps) if have_sb3 else nan
+    print(f"DQN learning phase, agent steps/s: ours (Double + Dueling) {dqn_sps:.1f}, reference "
+          f"(Double + Dueling) {ref_sps:.1f}, SB3 (plain DQN) {sb3_dqn_sps:.1f}")
+
+    env_sps, on_native, native1, native2 = env_throughput(16, 4000, a2c.frame_stack)
+    print(f"16 Breakout games, agent steps/s: our loop {env_sps:.0f}, our semantics on the C++ stepper "
+          f"(NativeAtariEnv) {on_native:.0f}, AtariVectorEnv 1 thread {native1:.0f}, 2 threads {native2:.0f}")
+    print(f"RESULT a2c_sps={a2c_sps:.0f} sb3_a2c_sps={sb3_a2c_sps:.0f} a2c_ratio={a2c_sps / sb3_a2c_sps:.2f} "
+          f"dqn_sps={dqn_sps:.1f} sb3_dqn_sps={sb3_dqn_sps:.1f} dqn_ratio={dqn_sps / sb3_dqn_sps:.2f} "
+          f"reference_sps={ref_sps:.1f} reference_ratio={dqn_sps / ref_sps:.2f} "
+          f"env_sps={env_sps:.0f} native_env_sps={on_native:.0f} vector_env_sps={native1:.0f} "
+          f"env_ratio={env_sps / native1:.2f}")
 
 
 if __name__ == "__main__":
