@@ -20,7 +20,9 @@ frames, RMSprop; DQN with 4 stacked frames, a 100k replay buffer, an update ever
 - **environments**: agent steps/s of 16 preprocessed games stepped in turn, as our A2C does,
   on our gymnasium stack and on :class:`rlinside.envs.atari_native.NativeAtariEnv` (the same
   semantics, bit for bit, on ale-py's C++ stepper), against ale-py's ``AtariVectorEnv`` (16
-  games in native code, one and two threads; its padding and FIRE differ from ours).
+  games in native code, one and two threads; its padding and FIRE differ from ours); and, on
+  Pong (no FIRE), our loop against :class:`~rlinside.envs.atari_native.NativeAtariVector` (our
+  semantics, bit for bit, 16 games batched in C++).
 
 Each training rate is the learning-phase rate: a run of ``warmup + steps`` steps minus a run
 of ``warmup`` steps (start-up and, for DQN, the acting-only warm-up cancel out). The machine's
@@ -28,8 +30,10 @@ load changes all rates together; the ratios, measured in the same run, are what 
 SB3 is a benchmark-only dependency: ``pip install -e ".[bench]"`` (``make bench`` does it).
 
 Last line: ``RESULT a2c_sps=N sb3_a2c_sps=N a2c_ratio=R dqn_sps=N sb3_dqn_sps=N dqn_ratio=R
-reference_sps=N reference_ratio=R env_sps=N native_env_sps=N vector_env_sps=N env_ratio=R`` (ratios: ours /
-theirs; env_ratio: our 16-game loop / AtariVectorEnv with one thread). Targets of the RTRL
+reference_sps=N reference_ratio=R env_sps=N native_env_sps=N vector_env_sps=N env_ratio=R
+pong_env_sps=N pong_batch_sps=N pong_batch2_sps=N batch_ratio=R`` (ratios: ours / theirs;
+env_ratio: our 16-game loop / AtariVectorEnv with one thread; batch_ratio: NativeAtariVector
+with one thread / our loop, on Pong). Targets of the RTRL
 Atari issue: a2c_ratio >= 1.3, dqn_ratio >= 1.4 (for the same algorithm as SB3's).
 
 Run: ``python benchmarks/atari_training.py [--a2c-steps 8000] [--dqn-steps 2000]``.
@@ -49,7 +53,7 @@ import torch.nn.functional as F
 from rlinside.agents.a2c import A2CConfig, train_a2c
 from rlinside.agents.dqn import DQNConfig, train_dqn
 from rlinside.envs.atari import make_atari_env
-from rlinside.envs.atari_native import NativeAtariEnv
+from rlinside.envs.atari_native import NativeAtariEnv, NativeAtariVector
 from rlinside.nets.atari import DuelingQNetwork
 
 torch.set_num_threads(1)
@@ -192,6 +196,30 @@ def env_throughput(n_envs: int, steps: int, frame_stack: int) -> tuple[float, fl
     return ours, on_native, native[0], native[1]
 
 
+def batch_throughput(game: str, n_envs: int, steps: int, frame_stack: int) -> tuple[float, float, float]:
+    """Agent steps/s on a game without FIRE: our loop, and NativeAtariVector (our semantics,
+    bit for bit, batched in C++) with one and two threads."""
+    rng = np.random.default_rng(0)
+    envs = [make_atari_env(game, seed=i, frame_stack=frame_stack) for i in range(n_envs)]
+    n_actions = int(envs[0].action_space.n)
+    t0 = time.perf_counter()
+    for _ in range(steps // n_envs):
+        for env in envs:
+            _, _, terminated, truncated, _ = env.step(int(rng.integers(n_actions)))
+            if terminated or truncated:
+                env.reset()
+    rates = [(steps // n_envs) * n_envs / (time.perf_counter() - t0)]
+    for threads in (1, 2):
+        batch = NativeAtariVector(game, n_envs, frame_stack=frame_stack, num_threads=threads)
+        batch.reset(np.arange(n_envs))
+        t0 = time.perf_counter()
+        for _ in range(steps // n_envs):
+            batch.step(rng.integers(n_actions, size=n_envs))
+        rates.append((steps // n_envs) * n_envs / (time.perf_counter() - t0))
+        batch.close()
+    return rates[0], rates[1], rates[2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--a2c-steps", type=int, default=8000, help="A2C agent steps timed (after warm-up)")
@@ -232,11 +260,15 @@ def main() -> None:
     env_sps, on_native, native1, native2 = env_throughput(16, 4000, a2c.frame_stack)
     print(f"16 Breakout games, agent steps/s: our loop {env_sps:.0f}, our semantics on the C++ stepper "
           f"(NativeAtariEnv) {on_native:.0f}, AtariVectorEnv 1 thread {native1:.0f}, 2 threads {native2:.0f}")
+    pong, batch1, batch2 = batch_throughput("Pong", 16, 4000, a2c.frame_stack)
+    print(f"16 Pong games, agent steps/s: our loop {pong:.0f}, NativeAtariVector (our semantics, batched) "
+          f"1 thread {batch1:.0f}, 2 threads {batch2:.0f}")
     print(f"RESULT a2c_sps={a2c_sps:.0f} sb3_a2c_sps={sb3_a2c_sps:.0f} a2c_ratio={a2c_sps / sb3_a2c_sps:.2f} "
           f"dqn_sps={dqn_sps:.1f} sb3_dqn_sps={sb3_dqn_sps:.1f} dqn_ratio={dqn_sps / sb3_dqn_sps:.2f} "
           f"reference_sps={ref_sps:.1f} reference_ratio={dqn_sps / ref_sps:.2f} "
           f"env_sps={env_sps:.0f} native_env_sps={on_native:.0f} vector_env_sps={native1:.0f} "
-          f"env_ratio={env_sps / native1:.2f}")
+          f"env_ratio={env_sps / native1:.2f} pong_env_sps={pong:.0f} pong_batch_sps={batch1:.0f} "
+          f"pong_batch2_sps={batch2:.0f} batch_ratio={batch1 / pong:.2f}")
 
 
 if __name__ == "__main__":

@@ -66,3 +66,40 @@ def test_bad_arguments_are_refused(kwargs, message):
     game = args.pop("game")
     with pytest.raises(ValueError, match=message):
         NativeAtariEnv(game, **args)
+
+
+@pytest.mark.parametrize("game, steps", [("Seaquest", 700), ("Pong", 150)])
+def test_native_vector_equals_our_stack_game_by_game(game, steps):
+    """A batch of 4 games equals 4 of our envs stepped in turn, each reset at its game's end."""
+    from rlinside.envs.atari_native import NativeAtariVector
+
+    seeds = [3, 4, 5, 6]
+    ours = [make_atari_env(game, seed=s, frame_stack=3, noop_max=0) for s in seeds]
+    batch = NativeAtariVector(game, len(seeds), frame_stack=3, noop_max=0)
+    obs = batch.reset(seeds)
+    np.testing.assert_array_equal(np.stack([np.asarray(e.reset(seed=s)[0]) for e, s in zip(ours, seeds)]), obs)
+    rng = np.random.default_rng(1)
+    ends = 0
+    for t in range(steps):
+        actions = rng.integers(batch.action_space.n, size=len(seeds))
+        obs, rewards, terminated, truncated, infos = batch.step(actions)
+        for e, env in enumerate(ours):
+            o, r, te, tr, info = env.step(int(actions[e]))
+            assert (r, te, tr, info["life_lost"]) == (rewards[e], terminated[e], truncated[e], infos["life_lost"][e])
+            if te or tr:
+                assert infos["episodes"][e] == {"r": info["episode"]["r"], "l": info["episode"]["l"]}
+                o, _ = env.reset()
+                ends += 1
+            np.testing.assert_array_equal(np.asarray(o), obs[e], err_msg=f"{game} game {e} step {t}")
+    if game == "Seaquest":
+        assert ends >= 4
+
+
+def test_native_vector_refuses_fire_games_and_bad_seeds():
+    from rlinside.envs.atari_native import NativeAtariVector
+
+    with pytest.raises(ValueError, match="serves on FIRE"):
+        NativeAtariVector("Breakout", 2)
+    batch = NativeAtariVector("Pong", 2, noop_max=0)
+    with pytest.raises(ValueError, match="one seed per game"):
+        batch.reset([1, 2, 3])

@@ -40,7 +40,7 @@ import numpy as np
 
 from rlinside.envs.atari import _FIRE, ATARI_GAMES, MAX_FRAMES_PER_EPISODE
 
-__all__ = ["NativeAtariEnv", "rom_name"]
+__all__ = ["NativeAtariEnv", "NativeAtariVector", "rom_name"]
 
 
 def rom_name(game: str) -> str:
@@ -154,6 +154,101 @@ class NativeAtariEnv:
     @property
     def unwrapped(self) -> NativeAtariEnv:
         return self
+
+    def close(self) -> None:
+        self._venv.close()
+
+
+class NativeAtariVector:
+    """``n`` games of one title stepped together in ale-py's C++ ``AtariVectorEnv``, with our
+    stack's semantics (frame stack padded with the first frame, rewards summed then clipped in
+    training, ``life_lost``, full-game episode statistics).
+
+    Interface of a batch, as the A2C loop consumes it: :meth:`reset` takes one seed per game
+    and returns ``(n, frame_stack, S, S)`` uint8; :meth:`step` takes ``(n,)`` actions and
+    returns ``obs, rewards, terminated, truncated, infos``, where a game that ended is already
+    restarted (unseeded, its own generators continuing) and ``obs`` holds the new game's first
+    stack, as if ``env.reset()`` had been called on :func:`make_atari_env`'s env; ``infos`` is
+    ``{"life_lost": (n,) bool, "episodes": {index: {"r", "l"}}}`` (training) with the finished
+    games' statistics.
+
+    Games that serve on FIRE (Breakout) are refused: the batch cannot press FIRE for one game
+    after its lost life without stepping the others (the C++ ``use_fire_reset`` presses it at
+    reset only). Use :class:`NativeAtariEnv` or :func:`make_atari_env` for them.
+    """
+
+    def __init__(
+        self,
+        game: str,
+        n: int,
+        *,
+        frame_stack: int = 4,
+        training: bool = True,
+        noop_max: int = 30,
+        frame_skip: int = 4,
+        screen_size: int = 84,
+        repeat_action_probability: float = 0.0,
+        num_threads: int = 1,
+    ) -> None:
+        if game not in ATARI_GAMES:
+            raise ValueError(f"game must be one of {sorted(ATARI_GAMES)}, got {game!r}")
+        if ATARI_GAMES[game].fire_to_start:
+            raise ValueError(f"{game} serves on FIRE after each lost life, which a batch of games cannot "
+                             "press for one game alone; use NativeAtariEnv or make_atari_env")
+        for name, value, low in (("n", n, 1), ("frame_stack", frame_stack, 1), ("noop_max", noop_max, 0),
+                                 ("frame_skip", frame_skip, 1), ("screen_size", screen_size, 1),
+                                 ("num_threads", num_threads, 1)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not 0.0 <= repeat_action_probability <= 1.0:
+            raise ValueError(f"repeat_action_probability must be in [0, 1], got {repeat_action_probability!r}")
+        from ale_py.vector_env import AtariVectorEnv
+
+        self.n, self.training = n, training
+        self._venv = AtariVectorEnv(
+            rom_name(game), n, num_threads=num_threads, stack_num=1, frameskip=frame_skip,
+            img_height=screen_size, img_width=screen_size, noop_max=noop_max, use_fire_reset=False,
+            episodic_life=False, reward_clipping=False, max_num_frames_per_episode=MAX_FRAMES_PER_EPISODE,
+            repeat_action_probability=repeat_action_probability, autoreset_mode="SameStep",
+        )
+        self.action_space = gym.spaces.Discrete(self._venv.single_action_space.n)
+        self._stack = np.zeros((n, frame_stack, screen_size, screen_size), np.uint8)
+        self._lives = np.zeros(n, np.int64)
+        self._score = np.zeros(n)
+        self._length = np.zeros(n, np.int64)
+
+    def reset(self, seeds) -> np.ndarray:
+        seeds = np.asarray(seeds, dtype=np.int64)
+        if seeds.shape != (self.n,):
+            raise ValueError(f"reset needs one seed per game, shape ({self.n},); got {seeds.shape}")
+        obs, info = self._venv.reset(seed=seeds)
+        self._stack[:] = obs[:, -1:]
+        self._lives[:] = info["lives"]
+        self._score[:] = 0.0
+        self._length[:] = 0
+        return self._stack.copy()
+
+    def step(self, actions):
+        obs, reward, terminated, truncated, info = self._venv.step(np.asarray(actions, dtype=np.int64))
+        ended = terminated | truncated
+        lives = info["lives"].astype(np.int64)
+        reward = reward.astype(np.float64)
+        life_lost = ended | (lives < self._lives)
+        self._score += reward
+        self._length += 1
+        episodes = {int(i): {"r": float(self._score[i]), "l": int(self._length[i])} for i in np.flatnonzero(ended)}
+        self._stack[:, :-1] = self._stack[:, 1:]
+        self._stack[:, -1] = obs[:, -1]
+        if ended.any():  # obs holds the next games' first frames: pad their stacks with them
+            self._stack[ended] = obs[ended, -1:]
+            self._score[ended] = 0.0
+            self._length[ended] = 0
+        self._lives[:] = lives
+        infos: dict[str, Any] = {"episodes": episodes}
+        if self.training:
+            infos["life_lost"] = life_lost
+            reward = np.clip(reward, -1.0, 1.0)
+        return self._stack.copy(), reward, terminated.copy(), truncated.copy(), infos
 
     def close(self) -> None:
         self._venv.close()
