@@ -164,24 +164,24 @@ def sb3_dqn(config: DQNConfig, total: int) -> None:
     venv.close()
 
 
-def env_throughput(n_envs: int, steps: int, frame_stack: int) -> tuple[float, float, float, float]:
-    envs = [make_atari_env("Breakout", seed=i, frame_stack=frame_stack) for i in range(n_envs)]
-    rng = np.random.default_rng(0)
+def loop_rate(envs: list, steps: int, rng: np.random.Generator) -> float:
+    """Agent steps/s of ``envs`` stepped in turn with random actions, each reset at its game's end."""
+    n_actions = int(envs[0].action_space.n)
     t0 = time.perf_counter()
-    for _ in range(steps // n_envs):
+    for _ in range(steps // len(envs)):
         for env in envs:
-            _, _, terminated, truncated, _ = env.step(int(rng.integers(4)))
+            _, _, terminated, truncated, _ = env.step(int(rng.integers(n_actions)))
             if terminated or truncated:
                 env.reset()
-    ours = (steps // n_envs) * n_envs / (time.perf_counter() - t0)
-    ours_native = [NativeAtariEnv("Breakout", seed=i, frame_stack=frame_stack) for i in range(n_envs)]
-    t0 = time.perf_counter()
-    for _ in range(steps // n_envs):
-        for env in ours_native:
-            _, _, terminated, truncated, _ = env.step(int(rng.integers(4)))
-            if terminated or truncated:
-                env.reset()
-    on_native = (steps // n_envs) * n_envs / (time.perf_counter() - t0)
+    return (steps // len(envs)) * len(envs) / (time.perf_counter() - t0)
+
+
+def env_throughput(n_envs: int, steps: int, frame_stack: int) -> tuple[float, float, float, float]:
+    rng = np.random.default_rng(0)
+    ours = loop_rate([make_atari_env("Breakout", seed=i, frame_stack=frame_stack) for i in range(n_envs)],
+                     steps, rng)
+    on_native = loop_rate([NativeAtariEnv("Breakout", seed=i, frame_stack=frame_stack) for i in range(n_envs)],
+                          steps, rng)
     native = []
     from ale_py.vector_env import AtariVectorEnv
 
@@ -202,13 +202,7 @@ def batch_throughput(game: str, n_envs: int, steps: int, frame_stack: int) -> tu
     rng = np.random.default_rng(0)
     envs = [make_atari_env(game, seed=i, frame_stack=frame_stack) for i in range(n_envs)]
     n_actions = int(envs[0].action_space.n)
-    t0 = time.perf_counter()
-    for _ in range(steps // n_envs):
-        for env in envs:
-            _, _, terminated, truncated, _ = env.step(int(rng.integers(n_actions)))
-            if terminated or truncated:
-                env.reset()
-    rates = [(steps // n_envs) * n_envs / (time.perf_counter() - t0)]
+    rates = [loop_rate(envs, steps, rng)]
     for threads in (1, 2):
         batch = NativeAtariVector(game, n_envs, frame_stack=frame_stack, num_threads=threads)
         batch.reset(np.arange(n_envs))

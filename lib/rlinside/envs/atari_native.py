@@ -50,6 +50,30 @@ def rom_name(game: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", game).lower()
 
 
+def _c_stepper(game: str, n: int, *, frame_stack: int, noop_max: int, frame_skip: int, screen_size: int,
+               repeat_action_probability: float, num_threads: int = 1):
+    """Check the arguments (clear errors before any work), then build ale-py's C++ stepper for
+    ``n`` games: a stack of 1 (we stack), no FIRE, no clipping, no life-loss episodes, and the
+    next game started in the step that ends one (SameStep)."""
+    if game not in ATARI_GAMES:
+        raise ValueError(f"game must be one of {sorted(ATARI_GAMES)}, got {game!r}")
+    for name, value, low in (("n", n, 1), ("frame_stack", frame_stack, 1), ("noop_max", noop_max, 0),
+                             ("frame_skip", frame_skip, 1), ("screen_size", screen_size, 1),
+                             ("num_threads", num_threads, 1)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if not 0.0 <= repeat_action_probability <= 1.0:
+        raise ValueError(f"repeat_action_probability must be in [0, 1], got {repeat_action_probability!r}")
+    from ale_py.vector_env import AtariVectorEnv
+
+    return AtariVectorEnv(
+        rom_name(game), n, num_threads=num_threads, stack_num=1, frameskip=frame_skip,
+        img_height=screen_size, img_width=screen_size, noop_max=noop_max, use_fire_reset=False,
+        episodic_life=False, reward_clipping=False, max_num_frames_per_episode=MAX_FRAMES_PER_EPISODE,
+        repeat_action_probability=repeat_action_probability, autoreset_mode="SameStep",
+    )
+
+
 class NativeAtariEnv:
     """A drop-in for :func:`rlinside.envs.atari.make_atari_env`'s env on the C++ stepper.
 
@@ -69,24 +93,10 @@ class NativeAtariEnv:
         screen_size: int = 84,
         repeat_action_probability: float = 0.0,
     ) -> None:
-        if game not in ATARI_GAMES:
-            raise ValueError(f"game must be one of {sorted(ATARI_GAMES)}, got {game!r}")
-        for name, value, low in (("frame_stack", frame_stack, 1), ("noop_max", noop_max, 0),
-                                 ("frame_skip", frame_skip, 1), ("screen_size", screen_size, 1)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        if not 0.0 <= repeat_action_probability <= 1.0:
-            raise ValueError(f"repeat_action_probability must be in [0, 1], got {repeat_action_probability!r}")
-        from ale_py.vector_env import AtariVectorEnv
-
+        self._venv = _c_stepper(game, 1, frame_stack=frame_stack, noop_max=noop_max, frame_skip=frame_skip,
+                                screen_size=screen_size, repeat_action_probability=repeat_action_probability)
         self.game, self.training = game, training
         self._fire = ATARI_GAMES[game].fire_to_start
-        self._venv = AtariVectorEnv(
-            rom_name(game), 1, num_threads=1, stack_num=1, frameskip=frame_skip,
-            img_height=screen_size, img_width=screen_size, noop_max=noop_max, use_fire_reset=False,
-            episodic_life=False, reward_clipping=False, max_num_frames_per_episode=MAX_FRAMES_PER_EPISODE,
-            repeat_action_probability=repeat_action_probability, autoreset_mode="SameStep",
-        )
         n_actions = self._venv.single_action_space.n
         self.action_space = gym.spaces.Discrete(n_actions)
         self.observation_space = gym.spaces.Box(0, 255, (frame_stack, screen_size, screen_size), np.uint8)
@@ -190,27 +200,13 @@ class NativeAtariVector:
         repeat_action_probability: float = 0.0,
         num_threads: int = 1,
     ) -> None:
-        if game not in ATARI_GAMES:
-            raise ValueError(f"game must be one of {sorted(ATARI_GAMES)}, got {game!r}")
-        if ATARI_GAMES[game].fire_to_start:
+        if game in ATARI_GAMES and ATARI_GAMES[game].fire_to_start:
             raise ValueError(f"{game} serves on FIRE after each lost life, which a batch of games cannot "
                              "press for one game alone; use NativeAtariEnv or make_atari_env")
-        for name, value, low in (("n", n, 1), ("frame_stack", frame_stack, 1), ("noop_max", noop_max, 0),
-                                 ("frame_skip", frame_skip, 1), ("screen_size", screen_size, 1),
-                                 ("num_threads", num_threads, 1)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        if not 0.0 <= repeat_action_probability <= 1.0:
-            raise ValueError(f"repeat_action_probability must be in [0, 1], got {repeat_action_probability!r}")
-        from ale_py.vector_env import AtariVectorEnv
-
+        self._venv = _c_stepper(game, n, frame_stack=frame_stack, noop_max=noop_max, frame_skip=frame_skip,
+                                screen_size=screen_size, repeat_action_probability=repeat_action_probability,
+                                num_threads=num_threads)
         self.n, self.training = n, training
-        self._venv = AtariVectorEnv(
-            rom_name(game), n, num_threads=num_threads, stack_num=1, frameskip=frame_skip,
-            img_height=screen_size, img_width=screen_size, noop_max=noop_max, use_fire_reset=False,
-            episodic_life=False, reward_clipping=False, max_num_frames_per_episode=MAX_FRAMES_PER_EPISODE,
-            repeat_action_probability=repeat_action_probability, autoreset_mode="SameStep",
-        )
         self.action_space = gym.spaces.Discrete(self._venv.single_action_space.n)
         self._stack = np.zeros((n, frame_stack, screen_size, screen_size), np.uint8)
         self._lives = np.zeros(n, np.int64)
