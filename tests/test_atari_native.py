@@ -101,5 +101,11 @@ def test_native_vector_refuses_fire_games_and_bad_seeds():
     with pytest.raises(ValueError, match="serves on FIRE"):
         NativeAtariVector("Breakout", 2)
     batch = NativeAtariVector("Pong", 2, noop_max=0)
-    with pytest.raises(ValueError, match="one seed per game"):
+    with pytest.raises(ValueError, match="one integer seed per game"):
         batch.reset([1, 2, 3])
+    with pytest.raises(ValueError, match="one integer seed per game"):
+        batch.reset([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"seeds must be in \[0, 2147483647\]"):
+        batch.reset([1, 2**31])
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2147483647\]"):
+        NativeAtariEnv("Pong", seed=-1)

@@ -94,9 +94,15 @@ def check_resumable(
 ) -> None:
     """Raise ValueError unless ``config`` equals the checkpoint's ``saved`` config (a config
     or its ``to_dict()``) in every field outside ``resumable`` (the fields that change when or
-    how results are saved, never the numbers computed). Every trainer resumes through it."""
+    how results are saved, never the numbers computed). A field missing from ``saved`` (added to
+the config class after the checkpoint was made) counts as its default. Every trainer resumes
+through it."""
     saved_d = dict(saved) if isinstance(saved, Mapping) else saved.to_dict()
     new_d = config.to_dict()
+    if dataclasses.is_dataclass(config):  # a field added since the checkpoint: its default then
+        for field in dataclasses.fields(config):
+            if field.name not in saved_d and field.default is not dataclasses.MISSING:
+                saved_d[field.name] = field.default
     differing = sorted(k for k in new_d if saved_d.get(k) != new_d[k] and k not in resumable)
     if differing:
         details = ", ".join(

@@ -33,6 +33,19 @@ current observations, the LSTM states, the network, the optimizer and all random
 states. A run killed and resumed ends bit-identical to an uninterrupted one (same machine,
 same ``torch_threads``). ``run_dir`` holds ``checkpoint.pt``, ``metrics.csv`` (one row per
 finished game), ``weights_step<N>.pt`` (float16 snapshots) and ``final.pt``.
+
+Environment backends (``env_backend``). ``"python"`` (the default, and every shipped agent)
+steps the games of :func:`rlinside.envs.atari.make_atari_env` one after the other.
+``"native"`` steps them as one batch in ale-py's C++ ``AtariVectorEnv``
+(:class:`rlinside.envs.atari_native.NativeAtariVector`: the same preprocessing and semantics,
+checked frame by frame against the Python stack, ``env_threads`` threads), for games that do
+not serve on FIRE (Breakout is refused). Its reset no-ops come from the C++ env's generator,
+so the same seed plays different, equally distributed games than ``"python"``. The C++ env
+cannot snapshot one game mid-play, so with ``"native"`` every checkpoint *restarts every game*
+(seeded from the step, the games in progress are dropped from ``metrics.csv``), in the
+uninterrupted run as in a resumed one: the resume stays bit-identical, and
+``checkpoint_every`` becomes part of the computation (it may not change on resume).
+``benchmarks/atari_training.py`` times both backends against Stable-Baselines3.
 """
 
 from __future__ import annotations
@@ -63,7 +76,8 @@ from rlinside.agents.rundir import (
     snapshot_path,
     weights_payload,
 )
-from rlinside.envs.atari import make_atari_env, restore_env, snapshot_env
+from rlinside.envs.atari import ATARI_GAMES, make_atari_env, restore_env, snapshot_env
+from rlinside.envs.atari_native import MAX_SEED, NativeAtariVector
 from rlinside.nets.recurrent import ActorCritic
 from rlinside.utils import seed_everything, torch_device
 
@@ -80,7 +94,9 @@ __all__ = [
 CHECKPOINT_FORMAT = "rlinside.a2c.checkpoint/1"
 WEIGHTS_FORMAT = "rlinside.a2c.weights/1"
 METRICS_FIELDS = ("step", "episode", "return", "length", "loss", "entropy", "wall_time")
-RESUMABLE_CHANGES = frozenset({"total_steps", "checkpoint_every", "snapshot_steps", "torch_threads"})
+RESUMABLE_CHANGES = frozenset({"total_steps", "checkpoint_every", "snapshot_steps", "torch_threads",
+                               "env_threads"})
+ENV_BACKENDS = ("python", "native")
 _GAME_PURPOSE = 10  # game_seed(seed, 0, purpose=10 + e) seeds training environment e
 
 
@@ -96,6 +112,7 @@ class A2CConfig(RunConfig):
     n_envs: int = 16  # games stepped together (Baselines: 16)
     frame_stack: int = 3  # frames per observation (Rosynski et al.: 3 for A3C; 1 with LSTM)
     repeat_action_probability: float = 0.0  # no sticky actions (see rlinside.envs.atari)
+    env_backend: str = "python"  # "python" or "native" (C++ batch; module docstring)
     # -- network
     lstm_size: int = 0  # 0: feed-forward A2C; > 0: A2C-LSTM with this many cells
     # -- learning
@@ -111,11 +128,17 @@ class A2CConfig(RunConfig):
     checkpoint_every: int = 250_000  # agent steps between checkpoints (after an update)
     snapshot_steps: tuple[int, ...] = ()  # agent steps at which float16 weights are saved
     torch_threads: int = 1  # torch.set_num_threads for the run
+    env_threads: int = 1  # threads of the native backend's C++ env (same numbers for any count)
 
     def __post_init__(self) -> None:
+        if self.env_backend not in ENV_BACKENDS:
+            raise ValueError(f"env_backend must be one of {ENV_BACKENDS}, got {self.env_backend!r}")
+        if self.env_backend == "native" and self.game in ATARI_GAMES and ATARI_GAMES[self.game].fire_to_start:
+            raise ValueError(f"env_backend 'native' cannot train {self.game}: it serves on FIRE after each "
+                             "lost life, which the C++ batch cannot press for one game; use 'python'")
         self._validate(
             positive_ints=("total_steps", "n_envs", "frame_stack", "n_steps", "checkpoint_every",
-                           "torch_threads"),
+                           "torch_threads", "env_threads"),
             non_negative_ints=("seed", "lstm_size"),  # lstm_size 0: feed-forward
             unit_interval=("gamma", "rmsprop_alpha", "repeat_action_probability"),
             positive=("learning_rate", "rmsprop_eps", "max_grad_norm"),
@@ -129,6 +152,14 @@ class A2CConfig(RunConfig):
     @property
     def agent_name(self) -> str:
         return "A2C-LSTM" if self.lstm_size else "A2C"
+
+    @property
+    def resumable_changes(self) -> frozenset[str]:
+        """Fields that may change on resume: with the native backend every checkpoint restarts
+        the games, so ``checkpoint_every`` changes the numbers and is not among them."""
+        if self.env_backend == "native":
+            return RESUMABLE_CHANGES - {"checkpoint_every"}
+        return RESUMABLE_CHANGES
 
 
 def actor_critic_loss(
@@ -185,13 +216,59 @@ def _sample_actions(logits: torch.Tensor, rng: np.random.Generator) -> np.ndarra
     return np.minimum((cdf <= u).sum(axis=1), cdf.shape[1] - 1)
 
 
-def _make_envs(config: A2CConfig) -> list:
-    return [
-        make_atari_env(config.game, seed=game_seed(config.seed, 0, purpose=_GAME_PURPOSE + e),
-                       frame_stack=config.frame_stack, training=True,
-                       repeat_action_probability=config.repeat_action_probability)
-        for e in range(config.n_envs)
-    ]
+class _PythonGames:
+    """The ``n_envs`` games of :func:`make_atari_env` behind the batch interface of
+    :class:`~rlinside.envs.atari_native.NativeAtariVector`, stepped one after the other; a game
+    that ends is reset unseeded (reseeding reloads the ROM, ~0.1 s; the env's own checkpointed
+    generators draw the next game's no-ops)."""
+
+    def __init__(self, config: A2CConfig) -> None:
+        self.envs = [
+            make_atari_env(config.game, seed=game_seed(config.seed, 0, purpose=_GAME_PURPOSE + e),
+                           frame_stack=config.frame_stack, training=True,
+                           repeat_action_probability=config.repeat_action_probability)
+            for e in range(config.n_envs)
+        ]
+        self.action_space = self.envs[0].action_space
+
+    def reset(self, seeds) -> np.ndarray:
+        return np.stack([env.reset(seed=int(s))[0] for env, s in zip(self.envs, seeds)])
+
+    def step(self, actions: np.ndarray):
+        n = len(self.envs)
+        obs, rewards = [], np.zeros(n, np.float32)
+        terminated, truncated, life_lost = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
+        episodes = {}
+        for e, env in enumerate(self.envs):
+            o, r, terminated[e], truncated[e], info = env.step(int(actions[e]))
+            rewards[e], life_lost[e] = r, info["life_lost"]
+            if terminated[e] or truncated[e]:
+                episodes[e] = info["episode"]
+                o, _ = env.reset()
+            obs.append(o)
+        return np.stack(obs), rewards, terminated, truncated, {"life_lost": life_lost, "episodes": episodes}
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+def _make_games(config: A2CConfig):
+    if config.env_backend == "native":
+        return NativeAtariVector(config.game, config.n_envs, frame_stack=config.frame_stack, training=True,
+                                 repeat_action_probability=config.repeat_action_probability,
+                                 num_threads=config.env_threads)
+    return _PythonGames(config)
+
+
+def _start_seeds(config: A2CConfig, step: int) -> list[int]:
+    """Seeds of the games started at agent step ``step``: at 0 for both backends, and at each
+    checkpoint for the native one (its games restart there; 31 bits for the C++ env)."""
+    seeds = [game_seed(config.seed, 0, purpose=_GAME_PURPOSE + e) for e in range(config.n_envs)]
+    if config.env_backend == "native":
+        seeds = [game_seed(config.seed, step, purpose=_GAME_PURPOSE + e) % (MAX_SEED + 1)
+                 for e in range(config.n_envs)]
+    return seeds
 
 
 def _make_net(n_actions: int, config: A2CConfig, device: torch.device) -> ActorCritic:
@@ -231,11 +308,12 @@ def train_a2c(
     device = torch_device()
     rng = seed_everything(config.seed)
 
-    if finished_run(final_path, config, run_dir, RESUMABLE_CHANGES, past_ok=True):
+    resumable = config.resumable_changes
+    if finished_run(final_path, config, run_dir, resumable, past_ok=True):
         return final_path
 
-    envs = _make_envs(config)
-    n_actions = int(envs[0].action_space.n)
+    games = _make_games(config)
+    n_actions = int(games.action_space.n)
     net = _make_net(n_actions, config, device)
     optimizer = torch.optim.RMSprop(
         net.parameters(), lr=config.learning_rate, alpha=config.rmsprop_alpha, eps=config.rmsprop_eps
@@ -244,20 +322,21 @@ def train_a2c(
     checkpoint_path = run_dir / "checkpoint.pt"
     if checkpoint_path.exists():
         ckpt, counters = open_checkpoint(
-            checkpoint_path, CHECKPOINT_FORMAT, "an A2C", config, run_dir, RESUMABLE_CHANGES, rng
+            checkpoint_path, CHECKPOINT_FORMAT, "an A2C", config, run_dir, resumable, rng
         )
         net.load_state_dict(ckpt["net"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        for env, snap in zip(envs, ckpt["envs"]):
-            restore_env(env, snap)
-        obs = ckpt["obs"]
-        state = ckpt["lstm_state"]
+        if config.env_backend == "native":  # the games restarted at the checkpoint
+            obs = games.reset(_start_seeds(config, counters.step))
+            state = net.initial_state(config.n_envs, device)
+        else:
+            for env, snap in zip(games.envs, ckpt["envs"]):
+                restore_env(env, snap)
+            obs = ckpt["obs"]
+            state = ckpt["lstm_state"]
         del ckpt
     else:
-        obs = np.stack([
-            env.reset(seed=game_seed(config.seed, 0, purpose=_GAME_PURPOSE + e))[0]
-            for e, env in enumerate(envs)
-        ])
+        obs = games.reset(_start_seeds(config, 0))
         state = net.initial_state(config.n_envs, device)
 
     metrics = MetricsLog(run_dir / "metrics.csv", keep_episodes=counters.episode, fields=METRICS_FIELDS)
@@ -282,25 +361,18 @@ def train_a2c(
                 log_probs.append(log_p.gather(1, torch.from_numpy(actions)[:, None].to(device)).squeeze(1))
                 entropies.append(-(log_p.exp() * log_p).sum(dim=1))
                 values.append(value)
-                next_obs = []
-                for e, env in enumerate(envs):
-                    o, r, terminated, truncated, info = env.step(int(actions[e]))
-                    rewards[t, e] = float(r)
-                    dones[t, e] = float(terminated or truncated or info["life_lost"])
-                    if terminated or truncated:
-                        episode = info["episode"]
-                        counters.wall_time = time.perf_counter() - wall_start
-                        metrics.write(step=counters.step + N * t + e + 1, episode=counters.episode,
-                                      **{"return": float(episode["r"])}, length=int(episode["l"]),
-                                      loss=last_loss, entropy=last_entropy,
-                                      wall_time=round(counters.wall_time, 2))
-                        recent_returns.append(float(episode["r"]))
-                        counters.episode += 1
-                        # No reseed: reseeding reloads the ROM (~0.1 s); the environment's own
-                        # generators (checkpointed with it) draw the next game's no-ops.
-                        o, _ = env.reset()
-                    next_obs.append(o)
-                obs = np.stack(next_obs)
+                obs, r, terminated, truncated, info = games.step(actions)
+                rewards[t] = torch.from_numpy(np.asarray(r, np.float32))
+                dones[t] = torch.from_numpy((terminated | truncated | info["life_lost"]).astype(np.float32))
+                for e in sorted(info["episodes"]):  # games that ended (already restarted)
+                    episode = info["episodes"][e]
+                    counters.wall_time = time.perf_counter() - wall_start
+                    metrics.write(step=counters.step + N * t + e + 1, episode=counters.episode,
+                                  **{"return": float(episode["r"])}, length=int(episode["l"]),
+                                  loss=last_loss, entropy=last_entropy,
+                                  wall_time=round(counters.wall_time, 2))
+                    recent_returns.append(float(episode["r"]))
+                    counters.episode += 1
                 if new_state is not None:  # zero the LSTM state of games that ended (or lost a life)
                     keep = (1.0 - dones[t]).to(device)[:, None]
                     state = (new_state[0] * keep, new_state[1] * keep)
@@ -335,10 +407,14 @@ def train_a2c(
                     "format": CHECKPOINT_FORMAT, "config": config.to_dict(),
                     "counters": dataclasses.asdict(counters), "net": net.state_dict(),
                     "optimizer": optimizer.state_dict(), "rng": rng_states(rng),
-                    "envs": [snapshot_env(env) for env in envs], "obs": obs, "lstm_state": state,
                     "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 }
+                if config.env_backend == "python":
+                    payload.update(envs=[snapshot_env(env) for env in games.envs], obs=obs, lstm_state=state)
                 save_payload(checkpoint_path, payload)
+                if config.env_backend == "native":  # restart every game, as a resumed run does
+                    obs = games.reset(_start_seeds(config, counters.step))
+                    state = net.initial_state(config.n_envs, device)
                 bar.write(f"[{time.strftime('%H:%M:%S')}] checkpoint at step {counters.step} "
                           f"(mean return of last 100 games "
                           f"{np.mean(recent_returns) if recent_returns else float('nan'):.1f})")
@@ -348,8 +424,7 @@ def train_a2c(
     finally:
         bar.close()
         metrics.close()
-        for env in envs:
-            env.close()
+        games.close()
 
 
 def evaluate_a2c(

@@ -40,7 +40,9 @@ import numpy as np
 
 from rlinside.envs.atari import _FIRE, ATARI_GAMES, MAX_FRAMES_PER_EPISODE
 
-__all__ = ["NativeAtariEnv", "NativeAtariVector", "rom_name"]
+__all__ = ["MAX_SEED", "NativeAtariEnv", "NativeAtariVector", "rom_name"]
+
+MAX_SEED = 2**31 - 1  # the C++ env binds seeds to a 32-bit signed int
 
 
 def rom_name(game: str) -> str:
@@ -48,6 +50,12 @@ def rom_name(game: str) -> str:
     if game == "Qbert":
         return "qbert"
     return re.sub(r"(?<!^)(?=[A-Z])", "_", game).lower()
+
+
+def _check_seed(seed: Any) -> None:
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer in [0, {MAX_SEED}] (the C++ env takes 32-bit signed "
+                         f"seeds), got {seed!r}")
 
 
 def _c_stepper(game: str, n: int, *, frame_stack: int, noop_max: int, frame_skip: int, screen_size: int,
@@ -93,6 +101,7 @@ class NativeAtariEnv:
         screen_size: int = 84,
         repeat_action_probability: float = 0.0,
     ) -> None:
+        _check_seed(seed)
         self._venv = _c_stepper(game, 1, frame_stack=frame_stack, noop_max=noop_max, frame_skip=frame_skip,
                                 screen_size=screen_size, repeat_action_probability=repeat_action_probability)
         self.game, self.training = game, training
@@ -123,6 +132,8 @@ class NativeAtariEnv:
         return obs[0, -1], float(reward[0]), bool(terminated[0]), bool(truncated[0]), int(info["lives"][0]), info
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if seed is not None:
+            _check_seed(seed)
         if seed is None and self._pending is not None:
             frame, lives = self._pending
         else:
@@ -214,9 +225,14 @@ class NativeAtariVector:
         self._length = np.zeros(n, np.int64)
 
     def reset(self, seeds) -> np.ndarray:
-        seeds = np.asarray(seeds, dtype=np.int64)
-        if seeds.shape != (self.n,):
-            raise ValueError(f"reset needs one seed per game, shape ({self.n},); got {seeds.shape}")
+        seeds = np.asarray(seeds)
+        if seeds.shape != (self.n,) or not np.issubdtype(seeds.dtype, np.integer):
+            raise ValueError(f"reset needs one integer seed per game, shape ({self.n},); got "
+                             f"{seeds.dtype} {seeds.shape}")
+        if seeds.min() < 0 or seeds.max() > MAX_SEED:
+            raise ValueError(f"seeds must be in [0, {MAX_SEED}] (the C++ env takes 32-bit signed "
+                             f"seeds); got {seeds.min()}..{seeds.max()}")
+        seeds = seeds.astype(np.int64)
         obs, info = self._venv.reset(seed=seeds)
         self._stack[:] = obs[:, -1:]
         self._lives[:] = info["lives"]
