@@ -1,20 +1,23 @@
 """Atari training throughput: our A2C and DQN against Stable-Baselines3, and the env stacks.
 
-Side by side on the same machine, one torch thread each, Breakout, at the settings of the
-shipped agents (the defaults of :class:`rlinside.agents.a2c.A2CConfig` and
+Side by side on the same machine, one torch thread each, at the settings of the shipped
+agents (the defaults of :class:`rlinside.agents.a2c.A2CConfig` and
 :class:`rlinside.agents.dqn.DQNConfig`: A2C with 16 games, 5-step rollouts, 3 stacked
 frames, RMSprop; DQN with 4 stacked frames, a 100k replay buffer, an update every 4 steps):
 
-- **A2C**: :func:`rlinside.agents.a2c.train_a2c` against Stable-Baselines3's ``A2C`` with its
-  ``CnnPolicy`` (the same Nature CNN torso and 512-unit layer as our feed-forward
-  ``ActorCritic``), 16 ``BreakoutNoFrameskip-v4`` games in a ``DummyVecEnv`` with SB3's
-  ``AtariWrapper`` and a 3-frame ``VecFrameStack``, and the same rollout length, step size,
-  RMSprop epsilon, loss weights and gradient clip.
-- **DQN**: our :func:`rlinside.agents.dqn.train_dqn` against SB3's ``DQN`` (``CnnPolicy``,
-  same buffer size, batch, update frequency, target interval, step size). The algorithms are
-  *not* the same: ours is Double + Dueling DQN (a dueling head and one more forward pass of
-  the online network per update), SB3's is the plain DQN of Mnih et al. 2015. Our DQN does
-  more work per update, so the ratio understates the speed of the loop itself.
+- **A2C**, on Pong (a game without FIRE, so both of our environment backends apply):
+  :func:`rlinside.agents.a2c.train_a2c` with ``env_backend="python"`` (16 gymnasium games in
+  turn, as every shipped agent was trained) and ``"native"`` (the same semantics batched in
+  ale-py's C++ ``AtariVectorEnv``, one env thread, and two), against Stable-Baselines3's
+  ``A2C`` with its ``CnnPolicy`` (the same Nature CNN torso and 512-unit layer as our
+  feed-forward ``ActorCritic``), 16 ``PongNoFrameskip-v4`` games in a ``DummyVecEnv`` with
+  SB3's ``AtariWrapper`` and a 3-frame ``VecFrameStack``, and the same rollout length, step
+  size, RMSprop epsilon, loss weights and gradient clip.
+- **DQN**, on Breakout: our :func:`rlinside.agents.dqn.train_dqn` with
+  ``double=False, dueling=False`` (plain DQN, the Nature head: SB3's network and algorithm)
+  against SB3's ``DQN`` (``CnnPolicy``, same buffer size, batch, update frequency, target
+  interval, step size); and our shipped Double + Dueling DQN, which does more work per update
+  (a dueling head and one more forward pass of the online network), against
 - **reference DQN**: a plain Double + Dueling loop written below the textbook way (a buffer of
   whole stacked observations, default memory layout and Adam): the same algorithm as ours.
 - **environments**: agent steps/s of 16 preprocessed games stepped in turn, as our A2C does,
@@ -29,12 +32,15 @@ of ``warmup`` steps (start-up and, for DQN, the acting-only warm-up cancel out).
 load changes all rates together; the ratios, measured in the same run, are what to compare.
 SB3 is a benchmark-only dependency: ``pip install -e ".[bench]"`` (``make bench`` does it).
 
-Last line: ``RESULT a2c_sps=N sb3_a2c_sps=N a2c_ratio=R dqn_sps=N sb3_dqn_sps=N dqn_ratio=R
+Last line: ``RESULT a2c_sps=N a2c_native_sps=N a2c_native2_sps=N sb3_a2c_sps=N a2c_ratio=R
+a2c_native_ratio=R a2c_native2_ratio=R dqn_sps=N sb3_dqn_sps=N dqn_ratio=R dddqn_sps=N
 reference_sps=N reference_ratio=R env_sps=N native_env_sps=N vector_env_sps=N env_ratio=R
 pong_env_sps=N pong_batch_sps=N pong_batch2_sps=N batch_ratio=R`` (ratios: ours / theirs;
-env_ratio: our 16-game loop / AtariVectorEnv with one thread; batch_ratio: NativeAtariVector
-with one thread / our loop, on Pong). Targets of the RTRL
-Atari issue: a2c_ratio >= 1.3, dqn_ratio >= 1.4 (for the same algorithm as SB3's).
+a2c_*ratio: our A2C on each backend / SB3 A2C; dqn_ratio: our plain DQN / SB3 DQN;
+reference_ratio: our DDDQN / the reference DDDQN loop; env_ratio: our 16-game loop /
+AtariVectorEnv with one thread; batch_ratio: NativeAtariVector with one thread / our loop,
+on Pong). Targets of the RTRL Atari issue: A2C >= 1.3x SB3 A2C, DQN (same algorithm as
+SB3's) >= 1.4x SB3 DQN.
 
 Run: ``python benchmarks/atari_training.py [--a2c-steps 8000] [--dqn-steps 2000]``.
 """
@@ -226,30 +232,36 @@ def main() -> None:
     have_sb3 = sb3_available()
     nan = float("nan")
 
-    a2c = A2CConfig(game="Breakout", checkpoint_every=10**9)
+    a2c = A2CConfig(game="Pong", checkpoint_every=10**9)
     a2c_warm = max(args.warmup, a2c.steps_per_update) // a2c.steps_per_update * a2c.steps_per_update
 
-    def ours_a2c(total: int) -> None:
+    def ours_a2c(total: int, **changes) -> None:
         with tempfile.TemporaryDirectory() as d:
-            train_a2c(A2CConfig(**{**a2c.to_dict(), "total_steps": total}), Path(d), progress=False)
+            train_a2c(A2CConfig(**{**a2c.to_dict(), "total_steps": total, **changes}), Path(d), progress=False)
 
     a2c_sps = learning_rate_of(ours_a2c, a2c_warm, args.a2c_steps)
+    a2c_native = learning_rate_of(lambda t: ours_a2c(t, env_backend="native"), a2c_warm, args.a2c_steps)
+    a2c_native2 = learning_rate_of(lambda t: ours_a2c(t, env_backend="native", env_threads=2), a2c_warm,
+                                   args.a2c_steps)
     sb3_a2c_sps = learning_rate_of(lambda t: sb3_a2c(a2c, t), a2c_warm, args.a2c_steps) if have_sb3 else nan
-    print(f"A2C (16 games, 5-step rollouts), agent steps/s: ours {a2c_sps:.0f}, SB3 {sb3_a2c_sps:.0f}")
+    print(f"A2C on Pong (16 games, 5-step rollouts), agent steps/s: ours python backend {a2c_sps:.0f}, "
+          f"native backend {a2c_native:.0f} (2 env threads {a2c_native2:.0f}), SB3 {sb3_a2c_sps:.0f}")
 
     dqn = DQNConfig(game="Breakout", learning_starts=args.warmup, total_steps=args.warmup + args.dqn_steps,
                     checkpoint_every=10**9, save_replay=False)
 
-    def ours_dqn(total: int) -> None:
+    def ours_dqn(total: int, **changes) -> None:
         with tempfile.TemporaryDirectory() as d:
-            train_dqn(DQNConfig(**{**dqn.to_dict(), "total_steps": total, "snapshot_steps": ()}),
+            train_dqn(DQNConfig(**{**dqn.to_dict(), "total_steps": total, "snapshot_steps": (), **changes}),
                       Path(d), progress=False)
 
-    dqn_sps = learning_rate_of(ours_dqn, args.warmup, args.dqn_steps)
-    ref_sps = learning_rate_of(lambda total: reference_dqn(dqn, total), args.warmup, args.dqn_steps)
+    dqn_sps = learning_rate_of(lambda t: ours_dqn(t, double=False, dueling=False), args.warmup, args.dqn_steps)
     sb3_dqn_sps = learning_rate_of(lambda t: sb3_dqn(dqn, t), args.warmup, args.dqn_steps) if have_sb3 else nan
-    print(f"DQN learning phase, agent steps/s: ours (Double + Dueling) {dqn_sps:.1f}, reference "
-          f"(Double + Dueling) {ref_sps:.1f}, SB3 (plain DQN) {sb3_dqn_sps:.1f}")
+    dddqn_sps = learning_rate_of(ours_dqn, args.warmup, args.dqn_steps)
+    ref_sps = learning_rate_of(lambda total: reference_dqn(dqn, total), args.warmup, args.dqn_steps)
+    print(f"DQN learning phase, agent steps/s: ours (plain DQN) {dqn_sps:.1f}, SB3 (plain DQN) "
+          f"{sb3_dqn_sps:.1f}; ours (Double + Dueling) {dddqn_sps:.1f}, reference (Double + Dueling) "
+          f"{ref_sps:.1f}")
 
     env_sps, on_native, native1, native2 = env_throughput(16, 4000, a2c.frame_stack)
     print(f"16 Breakout games, agent steps/s: our loop {env_sps:.0f}, our semantics on the C++ stepper "
@@ -257,9 +269,11 @@ def main() -> None:
     pong, batch1, batch2 = batch_throughput("Pong", 16, 4000, a2c.frame_stack)
     print(f"16 Pong games, agent steps/s: our loop {pong:.0f}, NativeAtariVector (our semantics, batched) "
           f"1 thread {batch1:.0f}, 2 threads {batch2:.0f}")
-    print(f"RESULT a2c_sps={a2c_sps:.0f} sb3_a2c_sps={sb3_a2c_sps:.0f} a2c_ratio={a2c_sps / sb3_a2c_sps:.2f} "
+    print(f"RESULT a2c_sps={a2c_sps:.0f} a2c_native_sps={a2c_native:.0f} a2c_native2_sps={a2c_native2:.0f} "
+          f"sb3_a2c_sps={sb3_a2c_sps:.0f} a2c_ratio={a2c_sps / sb3_a2c_sps:.2f} "
+          f"a2c_native_ratio={a2c_native / sb3_a2c_sps:.2f} a2c_native2_ratio={a2c_native2 / sb3_a2c_sps:.2f} "
           f"dqn_sps={dqn_sps:.1f} sb3_dqn_sps={sb3_dqn_sps:.1f} dqn_ratio={dqn_sps / sb3_dqn_sps:.2f} "
-          f"reference_sps={ref_sps:.1f} reference_ratio={dqn_sps / ref_sps:.2f} "
+          f"dddqn_sps={dddqn_sps:.1f} reference_sps={ref_sps:.1f} reference_ratio={dddqn_sps / ref_sps:.2f} "
           f"env_sps={env_sps:.0f} native_env_sps={on_native:.0f} vector_env_sps={native1:.0f} "
           f"env_ratio={env_sps / native1:.2f} pong_env_sps={pong:.0f} pong_batch_sps={batch1:.0f} "
           f"pong_batch2_sps={batch2:.0f} batch_ratio={batch1 / pong:.2f}")

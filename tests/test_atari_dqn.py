@@ -167,3 +167,42 @@ def test_killed_and_resumed_run_ends_bit_identical(tmp_path):
         replay.unlink()
     with pytest.warns(UserWarning, match="without its replay buffer"):
         assert train_dqn(config, killed, progress=False) is not None
+
+
+def test_plain_dqn_switches(tmp_path):
+    # DQNConfig(double=False, dueling=False) is the plain DQN of Mnih et al. 2015 (SB3's algorithm):
+    # the Nature head, and the target r + gamma * max_a Q_target(s', a)
+    from rlinside.agents.dqn import _update
+    from rlinside.nets.atari import QNetwork
+
+    with pytest.raises(ValueError, match="double must be True or False"):
+        DQNConfig(double=1)
+    config = DQNConfig(game="Breakout", seed=1, total_steps=300, buffer_size=300, learning_starts=100,
+                       batch_size=8, target_update_every=40, epsilon_decay_steps=200, checkpoint_every=10**6,
+                       double=False, dueling=False, channels_last=False)
+    final = train_dqn(config, tmp_path / "plain", progress=False)
+    net, meta = load_weights(export_weights(tmp_path / "plain", tmp_path / "w.pt"), device=torch.device("cpu"))
+    assert isinstance(net, QNetwork) and meta["dueling"] is False
+    assert set(_final_state(final)) == set(QNetwork(4, 4).state_dict())
+
+    # one update's target is the max over the target network, not the online network's choice
+    torch.manual_seed(0)
+    online, target = QNetwork(4, 4), QNetwork(4, 4)
+    obs = np.random.default_rng(0).integers(0, 255, (2, 4, 84, 84), dtype=np.uint8)
+    batch = (obs, np.array([0, 1]), np.array([1.0, 0.0], np.float32), obs[::-1].copy(),
+             np.array([False, True]))
+    losses = {}
+    for double in (False, True):
+        cfg = DQNConfig(**{**config.to_dict(), "double": double})
+        with torch.no_grad():
+            nq_t, nq_o = target(torch.from_numpy(batch[3])), online(torch.from_numpy(batch[3]))
+            q = online(torch.from_numpy(obs)).gather(1, torch.tensor([[0], [1]])).squeeze(1)
+        best = nq_o.argmax(1) if double else nq_t.argmax(1)
+        y = torch.tensor([1.0, 0.0]) + cfg.gamma * torch.tensor([1.0, 0.0]) * nq_t[torch.arange(2), best]
+        expected = torch.nn.functional.huber_loss(q, y).item()
+        net = QNetwork(4, 4)
+        net.load_state_dict(online.state_dict())
+        opt = torch.optim.SGD(net.parameters(), lr=0.0)
+        losses[double] = _update(net, target, opt, batch, cfg, torch.device("cpu"))
+        assert losses[double] == pytest.approx(expected, rel=1e-5)
+    assert losses[False] != pytest.approx(losses[True], rel=1e-3)  # the switch changes the target

@@ -8,6 +8,12 @@ Table 1: DDDQN on Breakout and Seaquest) combines
   the target network evaluates it (:func:`double_dqn_target`);
 * the dueling head (Wang et al. 2016, Eq. 9), in :class:`rlinside.nets.atari.DuelingQNetwork`.
 
+Both additions can be switched off (``DQNConfig(double=False, dueling=False)``: the plain
+DQN of Mnih et al. 2015, target ``r + gamma * max_a Q_target(s', a)`` and the
+:class:`~rlinside.nets.atari.QNetwork` head), the algorithm of Stable-Baselines3's ``DQN``, for
+the same-algorithm speed comparison of ``benchmarks/atari_training.py``. Every shipped DQN
+agent is Double + Dueling.
+
 The loop of :func:`train_dqn` (:func:`rlinside.agents.offpolicy.train_off_policy`, shared with the
 DRQN) reads top to bottom like CleanRL's ``dqn_atari.py``; every hyperparameter is a field of
 :class:`DQNConfig`.
@@ -63,7 +69,7 @@ from rlinside.agents.offpolicy import (  # FrameReplayBuffer, linear_epsilon: re
     validate_off_policy_config,
 )
 from rlinside.agents.rundir import game_seed, load_weights_file
-from rlinside.nets.atari import DuelingQNetwork
+from rlinside.nets.atari import DuelingQNetwork, QNetwork
 
 __all__ = [
     "DQNConfig",
@@ -123,6 +129,8 @@ class DQNConfig(RunConfig):
     epsilon_end: float = 0.01  # exploration after the decay (Dopamine, CleanRL)
     epsilon_decay_steps: int = 150_000  # linear decay length in agent steps
     channels_last: bool = True  # conv memory layout; ~20% faster on CPU, same math
+    double: bool = True  # Double DQN target (False: max over the target network, Mnih et al. 2015)
+    dueling: bool = True  # dueling head (False: the plain Nature DQN head, nets.atari.QNetwork)
     # -- bookkeeping (do not change the computed numbers; may change on resume)
     checkpoint_every: int = 100_000  # agent steps between checkpoints (taken at game ends)
     save_replay: bool = True  # store the replay buffer with checkpoints (exact resume)
@@ -130,6 +138,9 @@ class DQNConfig(RunConfig):
     torch_threads: int = 1  # torch.set_num_threads for the run
 
     def __post_init__(self) -> None:
+        for name in ("double", "dueling", "channels_last", "save_replay"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         validate_off_policy_config(self, learning_starts_min="batch_size")
 
 
@@ -181,16 +192,20 @@ def _update(
     rewards_t = torch.from_numpy(rewards).to(device)
     terminals_t = torch.from_numpy(terminals).to(device)
     with torch.no_grad():  # y = r + gamma (1 - d) Q_target(s', argmax_a Q_online(s', a))
-        target = double_dqn_target(
-            rewards_t, terminals_t, q_net(next_obs_t), target_net(next_obs_t), config.gamma
-        )
+        next_q_target = target_net(next_obs_t)
+        if config.double:
+            target = double_dqn_target(rewards_t, terminals_t, q_net(next_obs_t), next_q_target, config.gamma)
+        else:  # plain DQN: y = r + gamma (1 - d) max_a Q_target(s', a)
+            target = double_dqn_target(rewards_t, terminals_t, next_q_target, next_q_target, config.gamma)
     q_taken = q_net(obs_t).gather(1, actions_t[:, None]).squeeze(1)  # Q(s, a): (B,)
     loss = F.huber_loss(q_taken, target, delta=config.huber_delta)
     return gradient_step(loss, q_net, optimizer, config.max_grad_norm)
 
 
-def _new_network(n_actions: int, config: DQNConfig) -> DuelingQNetwork:
-    return DuelingQNetwork(n_actions, in_channels=config.frame_stack)
+def _new_network(n_actions: int, config: DQNConfig) -> DuelingQNetwork | QNetwork:
+    if getattr(config, "dueling", True):
+        return DuelingQNetwork(n_actions, in_channels=config.frame_stack)
+    return QNetwork(n_actions, in_channels=config.frame_stack)
 
 
 def _act(
@@ -212,7 +227,7 @@ def _sample(
 
 
 def _weights_meta(q_net: DuelingQNetwork, config: DQNConfig) -> dict[str, Any]:
-    return {"n_actions": q_net.n_actions, "frame_stack": config.frame_stack}
+    return {"n_actions": q_net.n_actions, "frame_stack": config.frame_stack, "dueling": config.dueling}
 
 
 AGENT = OffPolicyAgent(
@@ -275,11 +290,12 @@ def export_weights(run_dir: str | Path, out_path: str | Path) -> Path:
 
 def load_weights(
     path: str | Path, device: torch.device | None = None
-) -> tuple[DuelingQNetwork, dict[str, Any]]:
+) -> tuple[DuelingQNetwork | QNetwork, dict[str, Any]]:
     """Load weights written by :func:`export_weights` (or a snapshot / ``final.pt``) into a
-    float32 :class:`DuelingQNetwork` in eval mode. Returns the network and the file's metadata
-    (``game``, ``step``, ``config`` as a dict)."""
+    float32 :class:`DuelingQNetwork` (:class:`QNetwork` for ``dueling=False``) in eval mode.
+    Returns the network and the file's metadata (``game``, ``step``, ``config`` as a dict)."""
     return load_weights_file(
         path, WEIGHTS_FORMAT, "a DQN",
-        lambda p: DuelingQNetwork(p["n_actions"], in_channels=p["frame_stack"]), device,
+        lambda p: (DuelingQNetwork if p.get("dueling", True) else QNetwork)(
+            p["n_actions"], in_channels=p["frame_stack"]), device,
     )

@@ -512,7 +512,8 @@ def export_off_policy_weights(
         run_dir, config_cls, weights_format=agent.weights_format,
         checkpoint_format=agent.checkpoint_format, checkpoint_key="q_net", what=agent.what,
     )
-    net = agent.new_network(state_dict["advantage_out.bias"].shape[0], config)
+    out_bias = state_dict["advantage_out.bias" if "advantage_out.bias" in state_dict else "q_out.bias"]
+    net = agent.new_network(out_bias.shape[0], config)
     net.load_state_dict({k: v.float() for k, v in state_dict.items()})
     save_payload(out_path, agent.weights_payload(net, config, step, torch.float16))
     return out_path

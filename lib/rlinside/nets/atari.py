@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["NatureCNN", "DuelingQNetwork"]
+__all__ = ["NatureCNN", "DuelingQNetwork", "QNetwork"]
 
 
 class NatureCNN(nn.Module):
@@ -95,3 +95,27 @@ class DuelingQNetwork(nn.Module):
         if return_streams:
             return q, value, advantage
         return q
+
+
+class QNetwork(nn.Module):
+    """Nature CNN torso with the plain Q head of Mnih et al. 2015 (Methods: "Model
+    architecture"): one 512-unit hidden layer, then one output per action. The network of
+    plain DQN, and of Stable-Baselines3's DQN ``CnnPolicy``; the benchmark's same-algorithm
+    comparison uses it (``DQNConfig(dueling=False)``).
+
+    Modules: ``torso`` (:class:`NatureCNN`), ``hidden``, ``hidden_relu``, ``q_out``.
+    """
+
+    def __init__(self, n_actions: int, in_channels: int = 4, hidden: int = 512) -> None:
+        super().__init__()
+        if n_actions < 1:
+            raise ValueError(f"n_actions must be >= 1, got {n_actions!r}")
+        self.n_actions = n_actions
+        self.torso = NatureCNN(in_channels)
+        self.hidden = nn.Linear(self.torso.out_features, hidden)
+        self.hidden_relu = nn.ReLU()
+        self.q_out = nn.Linear(hidden, n_actions)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x: (B, C, 84, 84)`` pixels in [0, 255] -> Q-values ``(B, n_actions)``."""
+        return self.q_out(self.hidden_relu(self.hidden(self.torso(x))))
