@@ -26,8 +26,10 @@ Seeding: ``reset(seed=s)`` reloads the ROM (about 0.1 s); ``reset()`` without a 
 (under 0.01 s) and continues the env's own generators. Seed once, at construction.
 
 There is no per-game ``cloneState`` in the native interface, so :func:`rlinside.envs.atari.
-snapshot_env` (A2C's exact mid-game resume) does not apply to this env; the agents still train
-on :func:`make_atari_env`. ``benchmarks/atari_training.py`` times both stacks.
+snapshot_env` (A2C's exact mid-game resume) does not apply to this env. The shipped agents
+trained on :func:`make_atari_env`; A2C can train on :class:`NativeAtariVector` with
+``A2CConfig(env_backend="native")`` (games restart at each checkpoint, see
+:mod:`rlinside.agents.a2c`). ``benchmarks/atari_training.py`` times both stacks.
 """
 
 from __future__ import annotations
