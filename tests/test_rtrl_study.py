@@ -19,3 +19,46 @@ def test_tune_and_run_picks_best_and_dedupes_shared_configs(tmp_path, monkeypatc
     assert list(table["status"]) == ["ok", "diverged/failed"]
     assert np.isinf(table["mean final_error"].iloc[1])
     assert len(tuning.failed) == 1 and "truncation=0" in tuning.failed[0].error
+
+
+def _tabular(x, G, trial, positive, n_cs, fit, test):
+    """Mean return per trial state (pattern sign, steps since onset, step of the US seen),
+    estimated on the steps ``fit`` and applied to the steps ``test``: a brute-force estimate
+    of E[G_t | history] to hold the oracle's closed form against."""
+    import pandas as pd
+
+    steps = np.arange(len(x))
+    onset = np.maximum.accumulate(np.where(trial >= 0, steps, -1))
+    start = np.maximum(onset, 0)
+    pos = (onset >= 0) & positive[np.where(onset >= 0, trial[start], 0)]
+    us = x[:, n_cs] > 0
+    count = np.cumsum(us)
+    seen = count - count[start] > 0
+    us_tau = np.where(seen, np.maximum.accumulate(np.where(us, steps, -1)) - onset, -1)
+    key = pd.MultiIndex.from_arrays([onset >= 0, pos, np.where(onset >= 0, steps - onset, steps), us_tau])
+    means = pd.Series(G[fit], index=key[fit]).groupby(level=[0, 1, 2, 3]).mean()
+    pred = means.reindex(key[test]).to_numpy()
+    ok = np.isfinite(pred)
+    return float(np.mean((pred[ok] - G[test][ok]) ** 2)), ok.mean()
+
+
+def test_oracle_is_the_conditional_mean_of_the_return():
+    from rlinside.envs.trace_patterning import TracePatterningConfig, TracePatterningStream
+    from rlinside.studies.rtrl import oracle_errors, oracle_prediction, trivial_errors
+
+    for cfg, n in ((TracePatterningConfig(isi_low=3, isi_high=5, iti_low=7, iti_high=9, first_cs=2), 200_000),
+                   (TracePatterningConfig(), 600_000)):
+        stream = TracePatterningStream(cfg, seed=3)
+        x, G, trial = stream.next(n)
+        y = oracle_prediction(stream, x, trial)
+        half = np.arange(n) < n // 2
+        oracle = float(np.mean((y[~half] - G[~half]) ** 2))
+        held_out, covered = _tabular(x, G, trial, stream.positive, cfg.n_cs, half, ~half)
+        in_sample, _ = _tabular(x, G, trial, stream.positive, cfg.n_cs, ~half, ~half)
+        assert covered > 0.99
+        # the conditional mean beats any estimate of it on new data, and an in-sample fit
+        # beats it only by its overfitting
+        assert in_sample * 0.995 < oracle <= held_out * 1.0001, (in_sample, oracle, held_out)
+    # the two reference lines of the figures, on the paper's task: far apart
+    assert oracle_errors([0], 200_000)[0] < 0.2 * trivial_errors([0], 200_000)[0]
+    assert oracle_errors([0], 200_000) != oracle_errors([0], 200_000, separate_streams=True)

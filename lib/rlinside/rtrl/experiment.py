@@ -7,7 +7,11 @@ learning curve; it is the unit of every sweep and figure of the chapter (it has 
 The error reported is the paper's eq. (1) over consecutive windows: the mean squared
 difference between the prediction the learner *made at step t while learning* and the exact
 return ``G_t``, averaged over ``bin_steps`` steps. A seed fixes both the stream (which
-patterns are positive, every ISI/ITI) and the learner's initial weights.
+patterns are positive, every ISI/ITI) and the learner's initial weights: by default (the
+paper's protocol, and every run shipped before the split) the stream and the initialisation
+both use the seed itself; with ``config["separate_streams"] = True`` they come from two
+independent children of it (:func:`rlinside.seeds.streams`, ``"env"`` and ``"init"``), so a
+change of network does not change the data it sees (:func:`stream_seed`, :func:`init_seed`).
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from rlinside import seeds
 from rlinside.envs.trace_patterning import TracePatterningConfig, TracePatterningStream
 from rlinside.rtrl.learner import RTRLConfig, StagedRTRL
 from rlinside.rtrl.tbptt import TBPTTConfig, TBPTTLearner
 
-__all__ = ["RTRL_METHODS", "METHODS", "make_learner", "run_trace_patterning", "EXPERIMENT_VERSION"]
+__all__ = ["RTRL_METHODS", "METHODS", "make_learner", "run_trace_patterning", "EXPERIMENT_VERSION", "stream_seed",
+           "init_seed"]
 
 RTRL_METHODS = ("columnar", "constructive", "hybrid")
 METHODS = RTRL_METHODS + ("tbptt",)
@@ -30,7 +36,24 @@ METHODS = RTRL_METHODS + ("tbptt",)
 #: results of an older version are then no longer picked up.
 EXPERIMENT_VERSION = 1
 
-_RUN_KEYS = {"method", "n_steps", "bin_steps", "chunk", "task"}
+_RUN_KEYS = {"method", "n_steps", "bin_steps", "chunk", "task", "separate_streams"}
+
+
+def _split(seed: int) -> dict[str, int]:
+    gen = seeds.streams(seed, ["env", "init"])
+    return {name: int(g.integers(1 << 31)) for name, g in gen.items()}
+
+
+def stream_seed(config: Mapping[str, Any], seed: int) -> int:
+    """The seed of the trace patterning stream of a run with ``seed``: the seed itself, or
+    with ``separate_streams`` a draw from its ``"env"`` stream."""
+    return _split(seed)["env"] if config.get("separate_streams") else int(seed)
+
+
+def init_seed(config: Mapping[str, Any], seed: int) -> int:
+    """The seed of the learner's initial weights: the seed itself, or with
+    ``separate_streams`` a draw from its ``"init"`` stream."""
+    return _split(seed)["init"] if config.get("separate_streams") else int(seed)
 
 
 def make_learner(config: Mapping[str, Any], n_inputs: int, seed: int):
@@ -80,8 +103,8 @@ def run_trace_patterning(config: Mapping[str, Any], seed: int) -> dict[str, Any]
     chunk = int(config.get("chunk") or 100_000)
     chunk = max(bin_steps, (chunk // bin_steps) * bin_steps)  # whole bins per chunk
     task = TracePatterningConfig(**dict(config.get("task") or {}))
-    stream = TracePatterningStream(task, seed=seed)
-    learner = make_learner(config, task.n_inputs, seed)
+    stream = TracePatterningStream(task, seed=stream_seed(config, seed))
+    learner = make_learner(config, task.n_inputs, init_seed(config, seed))
 
     n_bins = n_steps // bin_steps
     err = np.empty(n_bins)

@@ -23,11 +23,12 @@ import pandas as pd
 
 from rlinside import seeds, sweep
 from rlinside.envs.trace_patterning import TracePatterningConfig, TracePatterningStream
-from rlinside.rtrl.experiment import EXPERIMENT_VERSION, make_learner
+from rlinside.rtrl.experiment import EXPERIMENT_VERSION, make_learner, stream_seed
 
 __all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION", "ATARI_SWEEP_NAME",
            "ATARI_FUNCTION", "measure_step_time",
-           "final_errors", "trivial_errors", "tbptt_gradient_bias", "ATARI_PAPER_TBPTT", "run_atari_game",
+           "final_errors", "trivial_errors", "oracle_errors",
+           "oracle_prediction", "tbptt_gradient_bias", "ATARI_PAPER_TBPTT", "run_atari_game",
            "best_tbptt", "relative_errors", "average_relative"]
 
 SWEEP_NAME = "rtrl-trace-patterning"
@@ -185,16 +186,109 @@ def final_errors(result: StudyResult, fraction: float = 0.1) -> dict[int, float]
 
 
 def trivial_errors(seeds_: list[int], n_steps: int = 1_000_000,
-                   config: TracePatterningConfig | None = None) -> dict[int, float]:
+                   config: TracePatterningConfig | None = None, *, separate_streams: bool = False) -> dict[int, float]:
     """The error of the trivial predictor, which predicts the mean return at every step: the
     variance of the return ``G_t`` over ``n_steps`` steps of each seed's stream, keyed by the
     seed's position (as :func:`final_errors`). A learner's error near this level has learned
-    nothing about which patterns are followed by the US."""
+    nothing about which patterns are followed by the US. ``separate_streams``: the stream seed
+    of runs made with that option (:func:`rlinside.rtrl.experiment.stream_seed`)."""
     cfg = config or TracePatterningConfig()
     out = {}
     for i, s in enumerate(seeds_):
-        _, G, _ = TracePatterningStream(cfg, seed=s).next(n_steps)
+        _, G, _ = TracePatterningStream(cfg, seed=stream_seed({"separate_streams": separate_streams}, s)).next(n_steps)
         out[i] = float(np.var(G))
+    return out
+
+
+def _oracle_tables(cfg: TracePatterningConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``E[G_t]`` by the state of the trial at ``t`` (see :func:`oracle_prediction`): arrays
+    over ``tau`` for a negative pattern and for a positive one before its US, and over
+    ``(isi, tau)`` for a positive one after its US at ``isi``."""
+    g = cfg.gamma
+    isi = np.arange(cfg.isi_low, cfg.isi_high + 1)[:, None]
+    iti = np.arange(cfg.iti_low, cfg.iti_high + 1)[None, :]
+    length = isi + iti  # trial length: the next CS comes at onset + isi + iti
+    p_next = cfg.n_positive / cfg.n_patterns  # the next pattern is positive
+    next_us = np.mean(g ** (isi[:, 0] - 1))  # E[gamma^(ISI' - 1)]: the next trial's US, from its onset
+    # every later trial too: trial lengths are independent, so the trials after the next one
+    # add a geometric series in E[gamma^L]
+    next_us /= 1.0 - np.mean(g ** length.astype(float))
+    n_tau = int(length.max())
+    neg, pos = np.zeros(n_tau), np.zeros(n_tau)
+    seen = np.zeros((cfg.isi_high + 1, n_tau))
+    for tau in range(n_tau):
+        # the next trial's US, ``length - tau + ISI' - 1`` steps after t, over the (isi, iti)
+        # still possible; G_t counts cumulants from t + 1
+        later = p_next * next_us * g ** (length - tau).astype(float)
+        ok = length > tau
+        neg[tau] = later[ok].mean() if ok.any() else 0.0
+        live = np.broadcast_to(isi > tau, length.shape)
+        if live.any():
+            cur = np.broadcast_to(g ** (isi - tau - 1.0), length.shape)
+            pos[tau] = (cur + later)[live].mean()
+        for k in range(cfg.isi_low, min(tau, cfg.isi_high) + 1):  # US seen at isi = k <= tau
+            ok_k = (isi[:, 0] == k)[:, None] & ok
+            seen[k, tau] = later[ok_k].mean() if ok_k.any() else 0.0
+    return neg, pos, seen
+
+
+def oracle_prediction(stream: TracePatterningStream, x: np.ndarray, trial: np.ndarray) -> np.ndarray:
+    """The prediction of an oracle that knows which patterns are positive and the ISI and ITI
+    distributions, for the first steps ``x, trial`` of a stream (:meth:`TracePatterningStream.next`
+    called once, from the stream's start): ``E[G_t | history]``.
+
+    The state of step ``t`` is the pattern of the trial under way (positive or not), the steps
+    ``tau`` since its onset and, for a positive one, the step ``isi`` its US came at, if it has
+    come. The oracle averages the return over the ``(ISI, ITI)`` still possible: for a positive
+    pattern before its US, ISI uniform on ``{max(isi_low, tau + 1) .. isi_high}``, whose US
+    adds ``gamma^(ISI - tau - 1)`` (``G_t`` counts cumulants from ``t + 1``); and for every
+    state, the next trial's US (its pattern positive with probability ``n_positive /
+    n_patterns``), which begins ``ISI + ITI - tau`` steps ahead, over the trial lengths still
+    possible (longer than ``tau``), and every trial after it (independent lengths ``L``: a
+    factor ``1 / (1 - E[gamma^L])``). So the oracle's prediction is the exact conditional mean,
+    and its squared error the Bayes error given the history (up to the float64 return's own
+    truncation, below 1e-17).
+    """
+    cfg = stream.config
+    neg, pos, seen_table = _oracle_tables(cfg)
+    steps = np.arange(len(x))
+    onset = np.maximum.accumulate(np.where(trial >= 0, steps, -1))  # last CS onset at or before t
+    begun = onset >= 0
+    start = np.maximum(onset, 0)
+    tau = np.minimum(steps - onset, len(neg) - 1)
+    positive = begun & stream.positive[np.where(begun, trial[start], 0)]
+    us = x[:, cfg.n_cs] > 0
+    us_count = np.cumsum(us)
+    seen = us_count - us_count[start] > 0  # a US in (onset, t]
+    us_tau = np.maximum.accumulate(np.where(us, steps, -1)) - onset  # steps from onset to the latest US
+    y = np.zeros(len(x))
+    m = begun & ~positive
+    y[m] = neg[tau[m]]
+    m = positive & ~seen
+    y[m] = pos[tau[m]]
+    m = positive & seen
+    y[m] = seen_table[us_tau[m], tau[m]]
+    # before the first CS (first_cs > 0): the first trial's US lies first_cs + ISI - t - 1 ahead
+    if (~begun).any():
+        isi = np.arange(cfg.isi_low, cfg.isi_high + 1)
+        t0 = steps[~begun]
+        y[~begun] = cfg.n_positive / cfg.n_patterns * np.mean(
+            cfg.gamma ** (cfg.first_cs + isi[None, :] - t0[:, None] - 1.0), axis=1)
+    return y
+
+
+def oracle_errors(seeds_: list[int], n_steps: int = 1_000_000,
+                  config: TracePatterningConfig | None = None, *, separate_streams: bool = False) -> dict[int, float]:
+    """The mean squared error of :func:`oracle_prediction` over ``n_steps`` steps of each
+    seed's stream, keyed by the seed's position (as :func:`final_errors`): the best error a
+    learner can reach once it knows the positive patterns (the other reference line)."""
+    cfg = config or TracePatterningConfig()
+    out = {}
+    for i, s in enumerate(seeds_):
+        stream = TracePatterningStream(cfg, seed=stream_seed({"separate_streams": separate_streams}, s))
+        x, G, trial = stream.next(n_steps)
+        y = oracle_prediction(stream, x, trial)
+        out[i] = float(np.mean((y - G) ** 2))
     return out
 
 
