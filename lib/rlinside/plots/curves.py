@@ -9,7 +9,7 @@ import numpy as np
 
 from rlinside.plots import PALETTE
 
-__all__ = ["plot_seed_curves", "mean_sem"]
+__all__ = ["plot_seed_curves", "mean_sem", "reference_lines"]
 
 
 def mean_sem(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -51,4 +51,16 @@ def plot_seed_curves(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def reference_lines(ax: plt.Axes, levels: Mapping[str, float], colors: Mapping[str, str] | None = None) -> plt.Axes:
+    """Horizontal reference levels (e.g. the trivial predictor's and the oracle's error), each
+    dashed, labelled at the right edge with its name and value."""
+    colors = dict(colors or {})
+    for name, y in levels.items():
+        color = colors.get(name, "0.35")
+        ax.axhline(y, color=color, lw=1.0, ls="--", zorder=1)
+        ax.annotate(f"{name} {y:.4f}", xy=(1.0, y), xycoords=("axes fraction", "data"), xytext=(-4, 3),
+                    textcoords="offset points", ha="right", va="bottom", fontsize=7.5, color=color)
     return ax

@@ -29,7 +29,8 @@ __all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION
            "ATARI_FUNCTION", "measure_step_time",
            "final_errors", "trivial_errors", "oracle_errors",
            "oracle_prediction", "tbptt_gradient_bias", "ATARI_PAPER_TBPTT", "run_atari_game",
-           "best_tbptt", "relative_errors", "average_relative"]
+           "best_tbptt", "relative_errors", "average_relative", "PROTOCOLS", "Protocol", "trace_protocol",
+           "gap_fraction", "winners_table"]
 
 SWEEP_NAME = "rtrl-trace-patterning"
 FUNCTION = "rlinside.rtrl.experiment:run_trace_patterning"
@@ -155,6 +156,71 @@ def tune_and_run(
                    if k not in ("error", "step", "stage_boundaries", "return_var")},
         )
     return out, tuning
+
+
+PROTOCOLS = ("paper", "disjoint")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a trace patterning figure chooses and reports its runs (:func:`trace_protocol`)."""
+
+    name: str
+    tune_seeds: list[int]
+    report_seeds: list[int]
+    reuse_tuning_seeds: bool  #: the paper's variant: the tuning seeds are among the report seeds
+    run_keys: dict[str, Any]  #: added to every run's config (the seeding of stream and network)
+    tune_epsilon_everywhere: bool  #: epsilon tuned for every learner that normalises its features
+
+    def describe(self) -> str:
+        if self.reuse_tuning_seeds:
+            return (f"the paper's protocol: tuned on report seeds {self.tune_seeds[0]}..{self.tune_seeds[-1]}, "
+                    f"reported on {self.report_seeds[0]}..{self.report_seeds[-1]}, one seed for stream and network")
+        return (f"tuned on seeds {self.tune_seeds[0]}..{self.tune_seeds[-1]}, reported on the disjoint seeds "
+                f"{self.report_seeds[0]}..{self.report_seeds[-1]}, separate stream and network seeds")
+
+
+def trace_protocol(name: str, tune_seeds: int, n_seeds: int) -> Protocol:
+    """The named protocol of the trace patterning figures.
+
+    ``"paper"`` (Javed et al.'s Appendix A, and the runs shipped before the disjoint protocol):
+    tuning seeds ``0 .. tune_seeds - 1`` are also report seeds, a seed drives both the stream and
+    the initial weights, epsilon is tuned for constructive and hybrid only (Table 1).
+    ``"disjoint"`` (PROTOCOL.md): tuning seeds from :data:`rlinside.seeds.TUNING`, report seeds
+    from :data:`rlinside.seeds.REPORT`, stream and initial weights from separate children of
+    the seed (``separate_streams``), epsilon tuned for every normalising learner.
+    """
+    if name not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {name!r}")
+    if name == "paper":
+        return Protocol(name, list(range(tune_seeds)), list(range(n_seeds)), True, {}, False)
+    return Protocol(name, seeds.TUNING.take(tune_seeds), seeds.REPORT.take(n_seeds), False,
+                    {"separate_streams": True}, True)
+
+
+def gap_fraction(errors: Mapping[int, float], trivial: Mapping[int, float],
+                 oracle: Mapping[int, float]) -> dict[int, float]:
+    """Per seed, where a final error sits between the two reference lines:
+    ``(error - oracle) / (trivial - oracle)``, 1 at the trivial predictor, 0 at the oracle."""
+    return {i: (errors[i] - oracle[i]) / (trivial[i] - oracle[i])
+            for i in errors if i in trivial and i in oracle and trivial[i] > oracle[i]}
+
+
+def winners_table(results: Mapping[str, StudyResult], trivial: Mapping[int, float],
+                  oracle: Mapping[int, float]) -> pd.DataFrame:
+    """One row per learner: its winning grid values, mean final error over the report seeds,
+    the fraction of the trivial-to-oracle gap left (:func:`gap_fraction`), seeds, and the
+    compute time of all its runs (tuning and report)."""
+    rows = []
+    for r in results.values():
+        best = {k: r.best[k] for k in ("step_size", "epsilon") if r.best and k in r.best}
+        fin = final_errors(r)
+        gap = gap_fraction(fin, trivial, oracle)
+        rows.append({"learner": r.label, **best,
+                     "final error (mean over seeds)": float(np.mean(list(fin.values()))) if fin else np.nan,
+                     "fraction of the trivial-oracle gap left": float(np.mean(list(gap.values()))) if gap else np.nan,
+                     "seeds": r.curves.shape[0], "compute time of all runs [s]": round(r.wall_time_s, 1)})
+    return pd.DataFrame(rows)
 
 
 def measure_step_time(config: Mapping[str, Any], n_steps: int = 200_000, seed: int = 0, repeats: int = 3) -> float:
