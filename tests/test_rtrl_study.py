@@ -62,3 +62,36 @@ def test_oracle_is_the_conditional_mean_of_the_return():
     # the two reference lines of the figures, on the paper's task: far apart
     assert oracle_errors([0], 200_000)[0] < 0.2 * trivial_errors([0], 200_000)[0]
     assert oracle_errors([0], 200_000) != oracle_errors([0], 200_000, separate_streams=True)
+
+
+def test_trace_protocols_and_gap_fraction():
+    import pytest
+
+    from rlinside import seeds
+    from rlinside.rtrl.experiment import init_seed, stream_seed
+    from rlinside.studies.rtrl import gap_fraction, trace_protocol
+
+    paper = trace_protocol("paper", 3, 10)
+    assert paper.reuse_tuning_seeds and set(paper.tune_seeds) <= set(paper.report_seeds) and paper.run_keys == {}
+    disjoint = trace_protocol("disjoint", 5, 10)
+    assert not set(disjoint.tune_seeds) & set(disjoint.report_seeds)
+    assert all(s in seeds.TUNING for s in disjoint.tune_seeds) and all(s in seeds.REPORT for s in disjoint.report_seeds)
+    seeds.check_disjoint(disjoint.tune_seeds, disjoint.report_seeds, what="test")
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        trace_protocol("mixed", 1, 1)
+    # the paper's seeding uses the seed for both; the disjoint protocol splits it
+    assert stream_seed({}, 7) == init_seed({}, 7) == 7
+    split = disjoint.run_keys
+    assert stream_seed(split, 7) != init_seed(split, 7) and stream_seed(split, 7) == stream_seed(split, 7)
+    assert gap_fraction({0: 0.5, 1: 0.1}, {0: 1.0, 1: 1.0}, {0: 0.0, 1: 0.1}) == {0: 0.5, 1: 0.0}
+
+
+def test_separate_streams_change_the_run_and_nothing_else():
+    from rlinside.rtrl.experiment import run_trace_patterning
+
+    base = dict(method="columnar", n_features=2, n_steps=2000, bin_steps=200, optimizer="rmsprop", step_size=1e-3)
+    shared = run_trace_patterning(base, 4)
+    again = run_trace_patterning(dict(base, separate_streams=False), 4)
+    split = run_trace_patterning(dict(base, separate_streams=True), 4)
+    np.testing.assert_array_equal(shared["arrays"]["error"], again["arrays"]["error"])
+    assert not np.array_equal(shared["arrays"]["error"], split["arrays"]["error"])

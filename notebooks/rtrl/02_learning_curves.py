@@ -19,7 +19,7 @@
 # | columnar | 5 independent single-unit LSTM columns | exact RTRL, all columns learn all the time |
 # | constructive | 10 columns, added one at a time | exact RTRL on the newest column; earlier ones frozen, fed forward |
 # | hybrid | 20 columns, added 4 at a time | exact RTRL on the newest group of 4 |
-# | T-BPTT | a fully connected LSTM: 2 features, back-propagation truncated to 30 steps (or the best of several splits $d{:}k$ of the same compute) | truncated BPTT |
+# | T-BPTT | a fully connected LSTM, 2 features (or the best of several splits $d{:}k$) | truncated BPTT, 30 steps |
 #
 # All four predict the discounted return of the US with TD($\lambda$), $\lambda = 0.99$,
 # $\gamma = 0.9$. As in the paper's Appendix A, each learner is tuned separately: every
@@ -48,7 +48,7 @@ n_bins: int = 100  # points per learning curve | [1, 100_000]; <= n_steps
 optimizer: str = "rmsprop"  # "rmsprop" (authors' released code) or "sgd" (the paper's plain step size) | {rmsprop, sgd}
 # "paper" (tuning seeds among the report seeds, as Javed et al.) or "disjoint" (PROTOCOL.md) | {paper, disjoint}
 protocol: str = "paper"
-# T-BPTT splits d:k of about equal compute; the curve is the one with the lowest tuning error | nonempty; unique; match [1-9]\d{0,3}:[1-9]\d{0,3}
+# T-BPTT d:k splits, equal compute; plotted: best on tuning seeds | nonempty; unique; match [1-9]\d{0,3}:[1-9]\d{0,3}
 tbptt_splits: list[str] = ["2:30"]
 workers: int = 2  # Dask LocalCluster worker processes; 0 runs everything in this process | [0, 1024]
 scheduler: str = ""  # address of a running Dask scheduler (overrides workers) | match (|synchronous|(tcp|tls|inproc|ucx|ws|wss)://\S+)
@@ -62,32 +62,32 @@ from rlinside import claims
 from rlinside.claims import paired_differences
 from rlinside.plots import publish, run_context, set_theme
 from rlinside.plots.curves import plot_seed_curves, reference_lines
-from rlinside.studies.rtrl import (LearnerSpec, best_tbptt, final_errors, oracle_errors, trace_protocol, trivial_errors,
-                                   tune_and_run, winners_table)
+from rlinside.studies import rtrl as study
 
 set_theme()
-proto = trace_protocol(protocol, tune_seeds, n_seeds)
+proto = study.trace_protocol(protocol, tune_seeds, n_seeds)
 common = dict(n_steps=n_steps, bin_steps=n_steps // n_bins, optimizer=optimizer, **proto.run_keys)
 columnar_grid = {"step_size": step_sizes, **({"epsilon": epsilons} if proto.tune_epsilon_everywhere else {})}
 tb_labels = tuple(f"T-BPTT {dk}" for dk in tbptt_splits)
 specs = [
-    LearnerSpec("columnar 5", dict(common, method="columnar", n_features=5), columnar_grid),
-    LearnerSpec("constructive 10", dict(common, method="constructive", n_features=10,
+    study.LearnerSpec("columnar 5", dict(common, method="columnar", n_features=5), columnar_grid),
+    study.LearnerSpec("constructive 10", dict(common, method="constructive", n_features=10,
                                         steps_per_stage=constructive_steps_per_stage),
                 {"step_size": step_sizes, "epsilon": epsilons}),
-    LearnerSpec("hybrid 20/4", dict(common, method="hybrid", n_features=20, features_per_stage=4,
+    study.LearnerSpec("hybrid 20/4", dict(common, method="hybrid", n_features=20, features_per_stage=4,
                                     steps_per_stage=hybrid_steps_per_stage),
                 {"step_size": step_sizes, "epsilon": epsilons}),
-    *[LearnerSpec(lab, dict(common, method="tbptt", n_features=int(dk.split(":")[0]), truncation=int(dk.split(":")[1])),
-                  {"step_size": step_sizes}) for lab, dk in zip(tb_labels, tbptt_splits)],
+    *[study.LearnerSpec(lab, dict(common, method="tbptt", n_features=int(d), truncation=int(k)),
+                        {"step_size": step_sizes})
+      for lab, (d, k) in zip(tb_labels, (dk.split(":") for dk in tbptt_splits))],
 ]
 sched = scheduler or ("synchronous" if workers == 0 else None)
-results, tuning = tune_and_run(specs, tune_seeds=proto.tune_seeds, final_seeds=proto.report_seeds,
+results, tuning = study.tune_and_run(specs, tune_seeds=proto.tune_seeds, final_seeds=proto.report_seeds,
                                scheduler=sched, workers=workers or None, progress=False,
                                command=run_context().get("command"), reuse_tuning_seeds=proto.reuse_tuning_seeds)
-best_tb = best_tbptt(results, tb_labels)  # chosen on the tuning seeds
-trivial = trivial_errors(proto.report_seeds, n_steps=min(n_steps, 1_000_000), **proto.run_keys)
-oracle = oracle_errors(proto.report_seeds, n_steps=min(n_steps, 1_000_000), **proto.run_keys)
+best_tb = study.best_tbptt(results, tb_labels)  # chosen on the tuning seeds
+trivial = study.trivial_errors(proto.report_seeds, n_steps=min(n_steps, 1_000_000), **proto.run_keys)
+oracle = study.oracle_errors(proto.report_seeds, n_steps=min(n_steps, 1_000_000), **proto.run_keys)
 print(tuning.summary().splitlines()[0])
 print(f"Protocol: {proto.describe()}. T-BPTT curve: {best_tb} (lowest tuning error of {', '.join(tb_labels)}).")
 
@@ -110,7 +110,7 @@ plot_seed_curves(
     markers={r.label: r.stage_boundaries for r in results.values()},
     xlabel="learning step", ylabel="mean squared error of $y_t$ vs $G_t$", logy=True,
 )
-reference_lines(ax, {"trivial": float(np.mean(list(trivial.values()))), "oracle": float(np.mean(list(oracle.values())))})
+reference_lines(ax, {"trivial": np.mean(list(trivial.values())), "oracle": np.mean(list(oracle.values()))})
 ax.set_title("Trace patterning: four learners at about equal compute per step")
 publish("rtrl_fig4_learning_curves", fig,
         f"Figure 4, our run at {n_steps:,} steps ({protocol} protocol). Mean ± standard error over {n_seeds} seeds "
@@ -124,14 +124,14 @@ publish("rtrl_fig4_learning_curves", fig,
 # the oracle (0) and the trivial predictor (1). The last table: every configuration tried.
 
 # %%
-winners_table(results, trivial, oracle)
+study.winners_table(results, trivial, oracle)
 
 # %% [markdown]
 # The chapter's claims about Figure 4, measured on the report seeds (paired by seed; the
 # verdicts are computed on the chapter page, {doc}`../../claims`).
 
 # %%
-fin = {r.label: final_errors(r) for r in results.values()}
+fin = {r.label: study.final_errors(r) for r in results.values()}
 scale = {"profile": run_context().get("profile"), "steps": n_steps, "seeds": n_seeds}
 tb, hy = fin[best_tb], fin["hybrid 20/4"]
 pairs = [("rtrl.hybrid_beats_tbptt", tb, hy), ("rtrl.constructive_beats_tbptt", tb, fin["constructive 10"]),
