@@ -30,7 +30,7 @@ __all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION
            "final_errors", "trivial_errors", "oracle_errors",
            "oracle_prediction", "tbptt_gradient_bias", "ATARI_PAPER_TBPTT", "run_atari_game",
            "best_tbptt", "relative_errors", "average_relative", "PROTOCOLS", "Protocol", "trace_protocol",
-           "gap_fraction", "winners_table"]
+           "gap_fraction", "winners_table", "stage_end_errors", "constructive_variants", "run_variants"]
 
 SWEEP_NAME = "rtrl-trace-patterning"
 FUNCTION = "rlinside.rtrl.experiment:run_trace_patterning"
@@ -220,6 +220,76 @@ def winners_table(results: Mapping[str, StudyResult], trivial: Mapping[int, floa
                      "final error (mean over seeds)": float(np.mean(list(fin.values()))) if fin else np.nan,
                      "fraction of the trivial-oracle gap left": float(np.mean(list(gap.values()))) if gap else np.nan,
                      "seeds": r.curves.shape[0], "compute time of all runs [s]": round(r.wall_time_s, 1)})
+    return pd.DataFrame(rows)
+
+
+def stage_end_errors(error: np.ndarray, step: np.ndarray, boundaries: np.ndarray,
+                     fraction: float = 0.1) -> np.ndarray:
+    """The error at the end of each stage of one run: the mean over the last ``fraction`` of
+    the stage's bins (at least one). ``error, step``: a run's curve; ``boundaries``: the steps
+    at which its later stages begin (the learner's ``stage_boundaries``: the first stage begins
+    at 0 and is not listed); the last stage ends with the run."""
+    starts = [0, *(int(b) for b in np.asarray(boundaries, dtype=np.int64) if b > 0)]
+    ends = starts[1:] + [int(step[-1])]
+    out = []
+    for a, b in zip(starts, ends):
+        idx = np.flatnonzero((step > a) & (step <= b))
+        if idx.size == 0:
+            out.append(np.nan)
+            continue
+        tail = max(1, int(round(idx.size * fraction)))
+        out.append(float(error[idx[-tail:]].mean()))
+    return np.array(out)
+
+
+def constructive_variants(base: Mapping[str, Any], *, stage_lengths: list[int], betas: list[float],
+                          epsilons: list[float], feature_counts: list[int], step_sizes: list[float],
+                          bins_per_stage: int = 20) -> dict[str, dict[str, Any]]:
+    """The configurations of the constructive diagnosis: ``base`` (a constructive config with
+    ``n_features``, ``steps_per_stage``, ``step_size``, ``epsilon``, ``beta``) and one factor
+    changed at a time. Every run is ``n_features * steps_per_stage`` steps long, so every
+    feature gets a whole stage, with ``bins_per_stage`` curve points per stage."""
+
+    def cfg(**change: Any) -> dict[str, Any]:
+        c = {**base, **change}
+        c["n_steps"] = int(c["n_features"]) * int(c["steps_per_stage"])
+        c["bin_steps"] = max(1, int(c["steps_per_stage"]) // bins_per_stage)
+        return c
+
+    out = {"base": cfg()}
+    for n in stage_lengths:
+        out.setdefault(f"stage length {n:,}", cfg(steps_per_stage=int(n)))
+    for b in betas:
+        out.setdefault(f"beta {b:g}", cfg(beta=float(b)))
+    for e in epsilons:
+        out.setdefault(f"epsilon {e:g}", cfg(epsilon=float(e)))
+    for d in feature_counts:
+        out.setdefault(f"{d} features", cfg(n_features=int(d)))
+    for a in step_sizes:
+        out.setdefault(f"step size {a:g}", cfg(step_size=float(a)))
+    out["frozen statistics"] = cfg(freeze_stage_statistics=True)
+    # a label whose config equals the base's (a level that is the base's own) is the base
+    return {lab: c for lab, c in out.items() if lab == "base" or _key(c) != _key(out["base"])}
+
+
+def run_variants(variants: Mapping[str, Mapping[str, Any]], report_seeds: list[int], *,
+                 scheduler: str | None = None, workers: int | None = None, command: str | None = None,
+                 progress: bool = False) -> pd.DataFrame:
+    """Run every variant on every report seed (stored like every trace patterning run) and
+    return one row per (variant, seed): the final error (last 10 % of the run) and the error
+    at the end of each stage (columns ``stage 1`` ...)."""
+    report = sweep.run_sweep(FUNCTION, list(variants.values()), report_seeds, name=SWEEP_NAME,
+                             version=EXPERIMENT_VERSION, scheduler=scheduler, workers=workers,
+                             progress=progress, command=command)
+    rows = []
+    for lab, c in variants.items():
+        for r in report.results:
+            if _key(r.config) != _key(c) or r.status == "failed":
+                continue
+            a = r.arrays()
+            ends = stage_end_errors(a["error"], a["step"], a["stage_boundaries"])
+            rows.append({"variant": lab, "seed": r.seed, "final error": r.metrics["final_error"],
+                         **{f"stage {i + 1}": v for i, v in enumerate(ends)}})
     return pd.DataFrame(rows)
 
 
