@@ -132,6 +132,7 @@ scale = {"profile": run_context().get("profile"), "seeds": n_seeds, "steps_per_s
 pd.DataFrame([claims.measure(cid, vals, scale=scale, details=det).to_dict() for cid, vals, det in [
     ("rtrl.constructive_longer_stages", paired_differences(per_seed["base"], per_seed.get(longest, {})),
      {"variant": longest}),
-    ("rtrl.constructive_settling", paired_differences(per_seed["base"], per_seed.get(fastest, {})), {"variant": fastest}),
+    ("rtrl.constructive_settling", paired_differences(per_seed["base"], per_seed.get(fastest, {})),
+     {"variant": fastest}),
     ("rtrl.constructive_late_features", (base_stages[mid] - base_stages.iloc[:, -1]).tolist(), {"middle": mid}),
 ]])[["claim", "estimate", "low", "high", "n"]]
