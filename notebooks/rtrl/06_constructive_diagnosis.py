@@ -33,11 +33,11 @@
 
 # %% tags=["parameters"]
 n_features: int = 10  # features of the base learner (Figure 4: 10) | [1, 1000]
-steps_per_stage: int = 1000000  # steps per feature of the base learner (Figure 4's book profile) | >= 10
+steps_per_stage: int = 1000000  # steps per feature of the base learner (Figure 4's book profile) | [10, 1_000_000_000]
 step_size: float = 0.0001  # RMSProp step size of the base learner (Figure 4's winner) | (0, 1]
 epsilon: float = 0.1  # variance floor of the base learner (Figure 4's winner) | (0, 10]
 beta: float = 0.99999  # decay of the normalisation statistics (Appendix A) | (0, 1)
-stage_lengths: list[int] = [250000, 500000, 2000000, 4000000]  # other stage lengths | nonempty; unique; >= 10
+stage_lengths: list[int] = [250000, 500000, 2000000, 4000000]  # other stage lengths | nonempty; unique; [10, 1_000_000_000]
 betas: list[float] = [0.999, 0.9999]  # other decays | nonempty; unique; (0, 1)
 epsilons: list[float] = [0.01, 1.0]  # other variance floors | nonempty; unique; (0, 10]
 feature_counts: list[int] = [5, 20]  # other feature counts | nonempty; unique; [1, 1000]
