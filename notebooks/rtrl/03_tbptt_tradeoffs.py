@@ -25,7 +25,10 @@
 # The trace patterning task puts 14 to 26 steps between a pattern and the US it predicts. The
 # paper's reading: a window shorter than that gap leaves the gradient blind to the dependency,
 # so large networks with short windows (13:2, 10:3) do worst, and longer windows help a
-# 10-feature network a lot. Every configuration is tuned over the step size as in the paper.
+# 10-feature network a lot. Every configuration is tuned over the step size as in the paper,
+# on the paper's protocol at the book profile; `protocol=disjoint` as in Figure 4's notebook
+# (with its `n_bins` and step sizes, Figure 5's runs are Figure 4's T-BPTT candidates). Dashed
+# lines: the trivial predictor and the oracle of Figure 4's notebook.
 
 # %% tags=["parameters"]
 n_steps: int = 2000000  # learning steps per run (paper: 50M) | [1, 10_000_000_000]
@@ -37,6 +40,8 @@ truncations: list[int] = [2, 3, 5, 10, 20]  # k of Figure 6 | nonempty; unique; 
 tune_seeds: int = 3  # seeds per configuration while tuning (paper: 5) | [1, 100]
 n_seeds: int = 5  # seeds behind each reported curve (paper: 30) | [1, 1000]
 n_bins: int = 50  # points per learning curve | [1, 100_000]; <= n_steps
+# "paper" (tuning seeds among the report seeds, as Javed et al.) or "disjoint" (PROTOCOL.md) | {paper, disjoint}
+protocol: str = "paper"
 bias_targets: int = 2000  # steps at which the truncated gradient is compared with the exact one | [1, 100_000]
 bias_train_steps: int = 1000000  # steps the network of the gradient-bias section is trained first | [0, 10_000_000_000]
 workers: int = 2  # Dask LocalCluster worker processes; 0 runs everything in this process | [0, 1024]
@@ -47,33 +52,28 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rlinside import claims
-from rlinside.claims import paired_differences
 from rlinside.envs.trace_patterning import TracePatterningConfig
 from rlinside.plots import publish, run_context, set_theme
-from rlinside.plots.curves import plot_seed_curves
-from rlinside.rtrl.flops import tbptt_flops
-from rlinside.studies.rtrl import LearnerSpec, final_errors, tbptt_gradient_bias, tune_and_run
+from rlinside.plots.curves import plot_seed_curves, reference_lines
+from rlinside.plots.rtrl import plot_final_by_split, plot_gradient_bias
+from rlinside.studies import rtrl as study
 
 set_theme()
-common = dict(n_steps=n_steps, bin_steps=n_steps // n_bins, optimizer="rmsprop", method="tbptt")
-
-
-def pair(text: str) -> tuple[int, int]:
-    d, k = text.split(":")
-    return int(d), int(k)
-
-
-fig5_specs = [LearnerSpec(f"{d}:{k}", dict(common, n_features=d, truncation=k), {"step_size": step_sizes})
-              for d, k in map(pair, tradeoffs)]
-fig6_specs = [LearnerSpec(f"k={k}", dict(common, n_features=fixed_features, truncation=k), {"step_size": step_sizes})
+proto = study.trace_protocol(protocol, tune_seeds, n_seeds)
+common = dict(n_steps=n_steps, bin_steps=n_steps // n_bins, optimizer="rmsprop", **proto.run_keys, method="tbptt")
+grid = {"step_size": step_sizes}
+fig5_specs = [study.LearnerSpec(dk, dict(common, n_features=int(dk.split(":")[0]), truncation=int(dk.split(":")[1])),
+                                grid) for dk in tradeoffs]
+fig6_specs = [study.LearnerSpec(f"k={k}", dict(common, n_features=fixed_features, truncation=k), grid)
               for k in truncations]
 sched = scheduler or ("synchronous" if workers == 0 else None)
-results, tuning = tune_and_run(fig5_specs + fig6_specs, tune_seeds=list(range(tune_seeds)),
-                               final_seeds=list(range(n_seeds)), scheduler=sched, workers=workers or None,
-                               progress=False, command=run_context().get("command"),
-                               reuse_tuning_seeds=True)  # the paper's protocol: report seeds include the tuning ones
-print(tuning.summary().splitlines()[0])
+results, tuning = study.tune_and_run(fig5_specs + fig6_specs, tune_seeds=proto.tune_seeds,
+                                     final_seeds=proto.report_seeds, scheduler=sched, workers=workers or None,
+                                     progress=False, command=run_context().get("command"),
+                                     reuse_tuning_seeds=proto.reuse_tuning_seeds)
+levels = {name: np.mean(list(fn(proto.report_seeds, min(n_steps, 1_000_000), **proto.run_keys).values()))
+          for name, fn in (("trivial", study.trivial_errors), ("oracle", study.oracle_errors))}
+print(tuning.summary().splitlines()[0], f"Protocol: {proto.describe()}.", sep="\n")
 
 # %% [markdown]
 # ## Figure 5: the same compute, split differently
@@ -85,21 +85,14 @@ cur = {s.label: (results[s.label].step, results[s.label].curves) for s in fig5_s
 plot_seed_curves(ax, cur, colors={s.label: c for s, c in zip(fig5_specs, colors)}, logy=True,
                  xlabel="learning step", ylabel="mean squared error")
 ax.set_title("T-BPTT d:k at about equal compute")
-final = [results[s.label].curves[:, -max(1, n_bins // 10):].mean(1) for s in fig5_specs]
-bx.errorbar(range(len(fig5_specs)), [f.mean() for f in final],
-            yerr=[f.std(ddof=1) / np.sqrt(len(f)) if len(f) > 1 else 0 for f in final], fmt="o", color="k")
-bx.set_xticks(range(len(fig5_specs)), [s.label for s in fig5_specs], rotation=45)
+reference_lines(ax, levels)
 isi_low = TracePatterningConfig().isi_low  # the shortest CS-to-US gap of the task
-for i, s in enumerate(fig5_specs):
-    if s.base["truncation"] < isi_low:
-        bx.axvspan(i - 0.5, i + 0.5, color="0.9", zorder=0)
-bx.set_ylabel("final error")
-bx.set_xlabel("features : truncation")
-bx.set_title(f"final error (shaded: k < {isi_low}, shorter than any ISI)")
+plot_final_by_split(bx, {s.label: np.array(list(study.final_errors(results[s.label]).values())) for s in fig5_specs},
+                    {s.label: s.base["truncation"] for s in fig5_specs}, isi_low)
 fig.tight_layout()
 publish("rtrl_fig5_tbptt_tradeoffs", fig,
-        f"Figure 5, our run at {n_steps:,} steps: T-BPTT configurations of about equal compute, "
-        f"mean ± standard error over {n_seeds} seeds, each at its best step size.")
+        f"Figure 5, our run at {n_steps:,} steps ({protocol} protocol): T-BPTT configurations of about equal "
+        f"compute, mean ± standard error over {n_seeds} seeds, each at its best step size.")
 
 # %% [markdown]
 # ## Figure 6: ten features, longer and longer windows
@@ -110,91 +103,45 @@ colors = plt.get_cmap("plasma")(np.linspace(0, 0.85, len(fig6_specs)))
 cur = {s.label: (results[s.label].step, results[s.label].curves) for s in fig6_specs if results[s.label].curves.size}
 plot_seed_curves(ax, cur, colors={s.label: c for s, c in zip(fig6_specs, colors)}, logy=True,
                  xlabel="learning step", ylabel="mean squared error")
+reference_lines(ax, levels)
 ax.set_title(f"T-BPTT with {fixed_features} features, truncation k")
 publish("rtrl_fig6_truncation", fig,
-        f"Figure 6, our run at {n_steps:,} steps: {fixed_features} features, truncation 2 to 20, "
+        f"Figure 6, our run at {n_steps:,} steps ({protocol} protocol): {fixed_features} features, truncation 2 to 20, "
         f"mean ± standard error over {n_seeds} seeds, step size tuned per k.")
 
 # %% [markdown]
 # ## The numbers behind both figures
 
 # %%
-rows = []
-for s in fig5_specs + fig6_specs:
-    r = results[s.label]
-    d, k = r.best["n_features"], r.best["truncation"]
-    rows.append({"figure": "5" if s in fig5_specs else "6", "d:k": f"{d}:{k}",
-                 "FLOPs/step (paper's formula)": tbptt_flops(d, 7, k), "best step size": r.best["step_size"],
-                 "final error": r.curves[:, -max(1, n_bins // 10):].mean(),
-                 "sem": r.curves[:, -max(1, n_bins // 10):].mean(1).std(ddof=1) / np.sqrt(r.curves.shape[0])
-                 if r.curves.shape[0] > 1 else np.nan})
-pd.DataFrame(rows)
+fig5_labels, fig6_labels = [s.label for s in fig5_specs], [s.label for s in fig6_specs]
+study.tradeoff_table(results, fig5_labels, fig6_labels)
 
 # %% [markdown]
-# The chapter's claims about Figures 5 and 6, per report seed (verdicts on the chapter page).
+# The claims of Figures 5 and 6 and Exercise 3, per report seed (verdicts on the chapter page).
 
 # %%
-fin = {s.label: final_errors(results[s.label]) for s in fig5_specs + fig6_specs}
-others = [lab for lab in fin if lab in {s.label for s in fig5_specs} and lab != "13:2"]
-short = {i: v - np.median([fin[o][i] for o in others]) for i, v in fin.get("13:2", {}).items()}
 scale = {"profile": run_context().get("profile"), "steps": n_steps, "seeds": n_seeds}
-measured = [claims.measure("rtrl.short_window_worst", short.values(), scale=scale).to_dict(),
-            claims.measure("rtrl.longer_window_helps", paired_differences(fin.get("k=2", {}), fin.get("k=20", {})),
-                           scale=scale).to_dict()]
-# Exercise 3 of the chapter page reads this one: per seed, how much higher the best final error
-# of the Figure 5 splits whose window is shorter than the shortest ISI is than the best of those
-# whose window reaches it (relative to the latter).
-reach = [s.label for s in fig5_specs if s.base["truncation"] >= isi_low and fin.get(s.label)]
-short_k = [s.label for s in fig5_specs if s.base["truncation"] < isi_low and fin.get(s.label)]
-units = sorted(set.intersection(*(set(fin[lab]) for lab in reach + short_k))) if reach and short_k else []
-gap = [(min(fin[lab][i] for lab in short_k) - min(fin[lab][i] for lab in reach)) / min(fin[lab][i] for lab in reach)
-       for i in units]  # relative to the best split that reaches the gap
-means = {s.label: float(np.mean(list(fin[s.label].values()))) for s in fig5_specs if fin.get(s.label)}
-best_short = min(short_k, key=means.get) if short_k else ""
-best_reach = min(reach, key=means.get) if reach else ""
-measured.append(claims.measure("rtrl.ex3", gap, scale=scale, details={
-    "isi_low": isi_low, "reach": ", ".join(reach), "short": ", ".join(short_k),
-    "best_short": best_short, "best_reach": best_reach, "best_overall": min(means, key=means.get) if means else "",
-    "errors": ", ".join(f"{lab} {v:.4f}" for lab, v in means.items())}).to_dict())
+measured = study.tradeoff_measurements(results, fig5_labels, fig6_labels, isi_low, scale)
 pd.DataFrame(measured)[["claim", "estimate", "low", "high", "n"]]
 
 # %% [markdown]
 # ## Beyond the paper: how biased is the truncated gradient?
 #
-# Figures 5 and 6 say *that* short windows learn worse; this section shows *where* their
-# gradient goes wrong. We train a T-BPTT network of `fixed_features` features (window 20, the
-# step size Figure 6 chose for it), then, on the steps that follow, compare the gradient of its
-# prediction with respect to the LSTM's weights computed through a window of $k$ steps with
-# the exact gradient (back-propagated through the 300 steps before, longer than any trial).
-# Two numbers per step and $k$: the cosine similarity of the two gradients and the relative
-# error $\lVert g_k - g \rVert / \lVert g \rVert$; the same for the untrained network (its
-# initial LSTM weights, read through the trained readout). Plotted against the steps since the
-# last CS onset: the US comes 14 to 26 steps after it (shaded). The table below gives the
-# medians over all steps.
+# Figures 5 and 6 say *that* short windows learn worse; this section shows *where* the gradient
+# goes wrong. We train a `fixed_features`-feature T-BPTT network (window 20, Figure 6's step
+# size for it), then compare, step by step, the gradient of its prediction with respect to the
+# LSTM weights through a window of $k$ steps with the exact one (through the 300 steps before):
+# their cosine and the relative error $\lVert g_k - g \rVert / \lVert g \rVert$, against the
+# steps since the last CS (the US comes 14 to 26 steps after it, shaded). The table gives the
+# medians over all steps, also for the untrained network read through the trained readout.
 
 # %%
-k20 = results.get("k=20")
-bias_step = k20.best["step_size"] if k20 is not None and k20.best else step_sizes[0]
-bias = tbptt_gradient_bias(fixed_features, tuple(sorted({1, 2, 3, 5, 10, 15, 20, 30})), train_steps=bias_train_steps,
-                           step_size=bias_step, n_targets=bias_targets, seed=0)
-fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
-ks = sorted(bias.k.unique())
-colors = dict(zip(ks, plt.get_cmap("viridis")(np.linspace(0, 0.9, len(ks)))))
-trained = bias[(bias.network == "trained") & (bias.since_cs >= 0)]
-for k in ks:
-    g = trained[trained.k == k].groupby("since_cs")
-    axes[0].plot(g.cosine.median().index, g.cosine.median().values, color=colors[k], label=f"k = {k}")
-    axes[1].plot(g.relative_error.median().index, g.relative_error.median().values, color=colors[k])
-for ax in axes:
-    ax.axvspan(TracePatterningConfig().isi_low, TracePatterningConfig().isi_high, color="0.92", zorder=0)
-    ax.set_xlabel("steps since the last CS onset")
-axes[0].set_ylabel("cosine with the exact gradient, median")
-axes[1].set_ylabel("relative error, median")
-axes[1].set_yscale("log")
-axes[0].legend(fontsize=8, ncol=2)
-fig.suptitle(f"T-BPTT gradient bias: {fixed_features} features trained {bias_train_steps:,} steps,\n"
-             f"medians over {bias_targets} prediction steps (about {bias_targets // 120} trials)", fontsize=11)
-fig.tight_layout()
+bias_step = results["k=20"].best["step_size"] if "k=20" in results and results["k=20"].best else step_sizes[0]
+bias = study.tbptt_gradient_bias(fixed_features, (1, 2, 3, 5, 10, 15, 20, 30), train_steps=bias_train_steps,
+                                 step_size=bias_step, n_targets=bias_targets, seed=0)
+fig = plot_gradient_bias(bias, (isi_low, TracePatterningConfig().isi_high),
+                         f"T-BPTT gradient bias: {fixed_features} features trained {bias_train_steps:,} steps,\n"
+                         f"medians over {bias_targets} prediction steps (about {bias_targets // 120} trials)")
 publish("rtrl_tbptt_gradient_bias", fig,
         f"Beyond the paper: the truncated gradient against the exact one, {fixed_features}-feature LSTM trained "
         f"{bias_train_steps:,} steps, medians over {bias_targets} consecutive prediction steps (seed 0).")

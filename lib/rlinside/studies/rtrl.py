@@ -30,7 +30,8 @@ __all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION
            "final_errors", "trivial_errors", "oracle_errors",
            "oracle_prediction", "tbptt_gradient_bias", "ATARI_PAPER_TBPTT", "run_atari_game",
            "best_tbptt", "relative_errors", "average_relative", "PROTOCOLS", "Protocol", "trace_protocol",
-           "gap_fraction", "winners_table", "stage_end_errors", "constructive_variants", "run_variants"]
+           "gap_fraction", "winners_table", "stage_end_errors", "constructive_variants", "run_variants",
+           "tradeoff_measurements", "tradeoff_table"]
 
 SWEEP_NAME = "rtrl-trace-patterning"
 FUNCTION = "rlinside.rtrl.experiment:run_trace_patterning"
@@ -291,6 +292,58 @@ def run_variants(variants: Mapping[str, Mapping[str, Any]], report_seeds: list[i
             rows.append({"variant": lab, "seed": r.seed, "final error": r.metrics["final_error"],
                          **{f"stage {i + 1}": v for i, v in enumerate(ends)}})
     return pd.DataFrame(rows)
+
+
+def tradeoff_table(results: Mapping[str, StudyResult], fig5: list[str], fig6: list[str]) -> pd.DataFrame:
+    """One row per T-BPTT configuration of Figures 5 and 6: its split, the paper's FLOP
+    estimate, the step size chosen on the tuning seeds, and the final error over the report
+    seeds (mean and standard error)."""
+    from rlinside.rtrl.flops import tbptt_flops
+
+    rows = []
+    for lab in fig5 + fig6:
+        r = results[lab]
+        d, k = r.best["n_features"], r.best["truncation"]
+        fin = np.array(list(final_errors(r).values()))
+        rows.append({"figure": "5" if lab in fig5 else "6", "d:k": f"{d}:{k}",
+                     "FLOPs/step (paper's formula)": tbptt_flops(d, 7, k), "best step size": r.best["step_size"],
+                     "final error": fin.mean() if fin.size else np.nan,
+                     "sem": fin.std(ddof=1) / np.sqrt(fin.size) if fin.size > 1 else np.nan})
+    return pd.DataFrame(rows)
+
+
+def tradeoff_measurements(results: Mapping[str, StudyResult], fig5: list[str], fig6: list[str], isi_low: int,
+                          scale: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The claims of Figures 5 and 6 (``fig5``: labels ``"d:k"``; ``fig6``: labels ``"k=K"``),
+    measured per report seed with :func:`rlinside.claims.measure`:
+
+    - ``rtrl.short_window_worst``: 13:2's final error minus the median of the other splits';
+    - ``rtrl.longer_window_helps``: k = 2 minus k = 20 with the fixed feature count;
+    - ``rtrl.ex3`` (Exercise 3): the best final error of the splits whose window is shorter
+      than ``isi_low``, relative to the best of those that reach it, minus 1.
+    """
+    from rlinside import claims
+
+    fin = {lab: final_errors(results[lab]) for lab in fig5 + fig6}
+    others = [lab for lab in fig5 if lab != "13:2"]
+    short = {i: v - np.median([fin[o][i] for o in others]) for i, v in fin.get("13:2", {}).items()}
+    out = [claims.measure("rtrl.short_window_worst", short.values(), scale=scale).to_dict(),
+           claims.measure("rtrl.longer_window_helps",
+                          claims.paired_differences(fin.get("k=2", {}), fin.get("k=20", {})), scale=scale).to_dict()]
+    truncation = {lab: int(lab.split(":")[1]) for lab in fig5}
+    reach = [lab for lab in fig5 if truncation[lab] >= isi_low and fin.get(lab)]
+    short_k = [lab for lab in fig5 if truncation[lab] < isi_low and fin.get(lab)]
+    units = sorted(set.intersection(*(set(fin[lab]) for lab in reach + short_k))) if reach and short_k else []
+    gap = [(min(fin[lab][i] for lab in short_k) - min(fin[lab][i] for lab in reach))
+           / min(fin[lab][i] for lab in reach) for i in units]  # relative to the best split that reaches the gap
+    means = {lab: float(np.mean(list(fin[lab].values()))) for lab in fig5 if fin.get(lab)}
+    out.append(claims.measure("rtrl.ex3", gap, scale=scale, details={
+        "isi_low": isi_low, "reach": ", ".join(reach), "short": ", ".join(short_k),
+        "best_short": min(short_k, key=means.get) if short_k else "",
+        "best_reach": min(reach, key=means.get) if reach else "",
+        "best_overall": min(means, key=means.get) if means else "",
+        "errors": ", ".join(f"{lab} {v:.4f}" for lab, v in means.items())}).to_dict())
+    return out
 
 
 def measure_step_time(config: Mapping[str, Any], n_steps: int = 200_000, seed: int = 0, repeats: int = 3) -> float:
