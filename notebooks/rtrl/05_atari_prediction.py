@@ -50,33 +50,16 @@ import numpy as np
 import pandas as pd
 
 from rlinside import claims, seeds
-from rlinside.agents.streams import load_stream
 from rlinside.plots import publish, run_context, set_theme
-from rlinside.studies.rtrl import (
-    ATARI_PAPER_TBPTT,
-    atari_frame,
-    average_relative,
-    best_tbptt,
-    final_errors,
-    relative_errors,
-    run_atari_game,
-)
+from rlinside.plots.rtrl import plot_ablation, plot_frames, plot_predictions, plot_relative_bars
+from rlinside.studies import rtrl as study
 
 set_theme()
 FINAL = 0.004  # the error window: the last 0.4 % of a run, as 200k of the paper's 50M steps
 n_bins = 250  # so the last bin is that window
 bin_steps = max(1, n_steps // n_bins)
-streams = {g: load_stream(g)[1] for g in games}
-second = {}  # the agent comparison: the game's default stream and the second agent's stream
-if second_stream:
-    g2, agent2 = second_stream.split(":")
-    second = {"default": streams.get(g2) or load_stream(g2)[1], "second": load_stream(g2, agent=agent2)[1]}
-    if second["default"].key == second["second"].key:
-        raise ValueError(f"second_stream={second_stream!r} is {g2}'s default stream; name another agent")
-pd.DataFrame([{"game": a.config["game"], "agent": a.config["agent"], "agent key": a.config["agent_key"],
-               "agent score": a.metrics.get("agent_eval_mean"), "random play": a.metrics.get("agent_random_mean"),
-               "stream steps": a.metrics["steps"], "games in stream": a.metrics["games"]}
-              for a in {x.key: x for x in [*streams.values(), *second.values()]}.values()])
+streams, second, stream_table = study.atari_streams(games, second_stream)
+stream_table
 
 # %% [markdown]
 # ## Figure 10: what the learner sees
@@ -85,18 +68,7 @@ pd.DataFrame([{"game": a.config["game"], "agent": a.config["agent"], "agent key"
 # frame shrunk to 16 × 16 as the streams are: the only picture the learner gets.
 
 # %%
-show = games[:4]
-fig, axes = plt.subplots(2, len(show), figsize=(2.6 * len(show), 5.2), squeeze=False)
-for j, g in enumerate(show):
-    full, small = atari_frame(g)
-    axes[0, j].imshow(full, cmap="gray", vmin=0, vmax=255)
-    axes[1, j].imshow(small, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    axes[0, j].set_title(g)
-    for ax in axes[:, j]:
-        ax.set_xticks([]), ax.set_yticks([])
-axes[0, 0].set_ylabel("84 × 84")
-axes[1, 0].set_ylabel("16 × 16 (the input)")
-fig.tight_layout()
+fig = plot_frames({g: study.atari_frame(g) for g in games[:4]})
 publish("rtrl_fig10_atari_frames", fig, "Figure 10: the newest frame of four games at full size and at 16 × 16.")
 
 # %% [markdown]
@@ -110,20 +82,15 @@ publish("rtrl_fig10_atari_frames", fig, "Figure 10: the newest frame of four gam
 # %%
 tune = seeds.TUNING.take(tune_seeds)
 report = seeds.REPORT.take(n_seeds)
-extra = ((8, 2), (8, 3), (8, 5), (8, 10), (8, 15), (2, 8), (3, 8), (10, 8), (15, 8)) if ablation else ()
+extra = study.ATARI_ABLATION_TBPTT if ablation else ()
 run = dict(n_steps=n_steps, step_sizes=step_sizes, epsilons=epsilons, bin_steps=bin_steps, tune_seeds=tune,
            final_seeds=report, scheduler=scheduler or ("synchronous" if workers == 0 else None),
            workers=workers or None, command=run_context().get("command"))
-results = {g: run_atari_game(g, streams[g].config["agent_key"], extra_tbptt=extra, **run) for g in games}
-fin = {g: {lab: final_errors(r, FINAL) for lab, r in res.items()} for g, res in results.items()}
-paper_tbptt = list(ATARI_PAPER_TBPTT)
-best = {g: best_tbptt(results[g]) for g in games}
-rows = []
-for g in games:
-    for lab, f in fin[g].items():
-        rows.append({"game": g, "learner": lab, "final error": np.mean(list(f.values())) if f else np.nan,
-                     "best T-BPTT": lab == best[g], **(results[g][lab].best or {})})
-table = pd.DataFrame(rows)
+results = {g: study.run_atari_game(g, streams[g].config["agent_key"], extra_tbptt=extra, **run) for g in games}
+fin = {g: {lab: study.final_errors(r, FINAL) for lab, r in res.items()} for g, res in results.items()}
+paper_tbptt = list(study.ATARI_PAPER_TBPTT)
+best = {g: study.best_tbptt(results[g]) for g in games}
+table = study.atari_table(fin, results, best)
 table.pivot_table(index="learner", columns="game", values="final error").round(5)
 
 # %% [markdown]
@@ -133,24 +100,12 @@ table.pivot_table(index="learner", columns="game", values="final error").round(5
 # seed fixes the stream's starting point, so the two runs see the same data); bars are the
 # mean ratio and its 95 % bootstrap interval over seeds. Below 1: hybrid predicts better.
 
-
 # %%
-def ratio(g: str, lab: str, ref: str) -> dict[int, float]:
-    return relative_errors(fin[g][lab], fin[g][ref])
-
-
+ratio = {g: study.relative_errors(fin[g]["hybrid 20/5"], fin[g][best[g]]) for g in games}
 scale = {"profile": run_context().get("profile"), "steps": n_steps, "seeds": n_seeds, "games": len(games)}
-per_game = {g: claims.measure(f"rtrl.atari.hybrid_over_tbptt.{g}", ratio(g, "hybrid 20/5", best[g]).values(),
-                              scale=scale) for g in games}
+per_game = {g: claims.measure(f"rtrl.atari.hybrid_over_tbptt.{g}", ratio[g].values(), scale=scale) for g in games}
 fig, ax = plt.subplots(figsize=(8, 3.8))
-est = np.array([per_game[g].estimate for g in games])
-lo = np.array([per_game[g].low for g in games])
-hi = np.array([per_game[g].high for g in games])
-ax.bar(range(len(games)), est, color=np.where(est < 1, "tab:green", "tab:orange"))
-ax.errorbar(range(len(games)), est, yerr=[np.nan_to_num(est - lo), np.nan_to_num(hi - est)], fmt="none", color="k")
-ax.axhline(1, color="k", lw=0.8)
-ax.set_yscale("log")
-ax.set_xticks(range(len(games)), games, rotation=30)
+plot_relative_bars(ax, per_game, color_by_one=True, log=True)
 ax.set_ylabel("hybrid error / best T-BPTT error")
 ax.set_title(f"Figure 7 at {n_steps:,} steps, {n_seeds} report seeds")
 publish("rtrl_fig7_atari_hybrid_vs_tbptt", fig,
@@ -165,15 +120,10 @@ publish("rtrl_fig7_atari_hybrid_vs_tbptt", fig,
 
 # %%
 learners = ["columnar 7", "constructive 10", "hybrid 20/5"] + paper_tbptt
-avg = {lab: average_relative(fin, best, lab, games) for lab in learners}
-fig, ax = plt.subplots(figsize=(8, 3.8))
+avg = {lab: study.average_relative(fin, best, lab, games) for lab in learners}
 ms = {lab: claims.measure(f"rtrl.atari.average_relative.{lab}", v.values(), scale=scale) for lab, v in avg.items()}
-ax.bar(range(len(learners)), [ms[lab].estimate for lab in learners], color="0.6")
-ax.errorbar(range(len(learners)), [ms[lab].estimate for lab in learners],
-            yerr=[[max(0, ms[lab].estimate - ms[lab].low) for lab in learners],
-                  [max(0, ms[lab].high - ms[lab].estimate) for lab in learners]], fmt="none", color="k")
-ax.axhline(1, color="k", lw=0.8)
-ax.set_xticks(range(len(learners)), learners, rotation=30)
+fig, ax = plt.subplots(figsize=(8, 3.8))
+plot_relative_bars(ax, ms)
 ax.set_ylabel("error relative to the best T-BPTT")
 ax.set_title(f"Figure 8 at {n_steps:,} steps, {len(games)} games, {n_seeds} seeds")
 publish("rtrl_fig8_atari_average", fig,
@@ -189,25 +139,10 @@ publish("rtrl_fig8_atari_average", fig,
 
 # %%
 if ablation:
-    def norm_curve(pairs, ref):
-        out = {}
-        for k, d in pairs:
-            vals = [np.mean(list(fin[g][f"T-BPTT {k}:{d}"].values())) / np.mean(list(fin[g][ref].values()))
-                    for g in games]
-            out[(k, d)] = float(np.mean(vals))
-        return out
-    feat = norm_curve([(8, d) for d in (2, 3, 5, 10, 15)], "T-BPTT 8:15")
-    trunc = norm_curve([(k, 8) for k in (2, 3, 5, 10, 15)], "T-BPTT 15:8")
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
-    a1.plot([d for _, d in feat], list(feat.values()), "o-")
-    a1.set_xlabel("features (truncation 8)")
-    a2.plot([k for k, _ in trunc], list(trunc.values()), "o-")
-    a2.set_xlabel("truncation (8 features)")
-    a1.set_ylabel("normalised error")
+    feat, trunc, cap_minus_tru = study.ablation_curves(fin, games)
+    fig = plot_ablation(feat, trunc)
     publish("rtrl_fig9_atari_ablation", fig, f"Figure 9, our run at {n_steps:,} steps, {n_seeds} seeds.")
-    cap = [np.mean([fin[g]["T-BPTT 8:2"][i] / fin[g]["T-BPTT 8:15"][i] for g in games]) for i in range(n_seeds)]
-    tru = [np.mean([fin[g]["T-BPTT 2:8"][i] / fin[g]["T-BPTT 15:8"][i] for g in games]) for i in range(n_seeds)]
-    claims.measure("rtrl.atari.capacity_over_truncation", np.array(cap) - np.array(tru), scale=scale)
+    claims.measure("rtrl.atari.capacity_over_truncation", cap_minus_tru, scale=scale)
 else:  # recorded without data, so the claims table says why it is not tested
     claims.measure("rtrl.atari.capacity_over_truncation", [], scale={**scale, "ablation": 0})
     print("Figure 9 not run: set ablation=True (it adds 9 T-BPTT configurations per game).")
@@ -219,16 +154,10 @@ else:  # recorded without data, so the claims table says why it is not tested
 # true return.
 
 # %%
-pg = [g for g in prediction_games if g in games]
-fig, axes = plt.subplots(len(pg), 1, figsize=(9, 1.9 * max(1, len(pg))), squeeze=False, sharex=True)
-for ax, g in zip(axes[:, 0], pg):
-    hy, tb = results[g]["hybrid 20/5"].extra, results[g][best[g]].extra
-    ax.plot(hy["tail_return"][0][-500:], ":", color="tab:blue", label="true return")
-    ax.plot(hy["tail_prediction"][0][-500:], color="tab:green", label="hybrid 20/5")
-    ax.plot(tb["tail_prediction"][0][-500:], color="tab:orange", label=best[g])
-    ax.set_ylabel(g)
-axes[0, 0].legend(fontsize=8, ncol=3)
-axes[-1, 0].set_xlabel("step (last 500 of the run)")
+tails = {g: {"true return": results[g]["hybrid 20/5"].extra["tail_return"][0],
+            **{lab: results[g][lab].extra["tail_prediction"][0] for lab in ("hybrid 20/5", best[g])}}
+         for g in prediction_games if g in games}
+fig = plot_predictions(tails)
 publish("rtrl_fig11_atari_predictions", fig,
         f"Figure 11, our run: predictions at the end of {n_steps:,} steps against the true return (report seed 0).")
 
@@ -243,13 +172,7 @@ publish("rtrl_fig11_atari_predictions", fig,
 
 # %%
 if second:
-    g2 = second["default"].config["game"]
-    both = {}
-    for which, art in second.items():
-        res = results[g2] if which == "default" and g2 in results else run_atari_game(
-            g2, art.config["agent_key"], **run)
-        f = {lab: final_errors(r, FINAL) for lab, r in res.items()}
-        both[which] = relative_errors(f["hybrid 20/5"], f[best_tbptt(res)])
+    both = study.agent_comparison(second, results, run, FINAL)
     agent_gap = claims.measure("rtrl.atari.agent_matters_little",
                                claims.paired_differences(both["second"], both["default"]), scale=scale)
     print(pd.DataFrame({f"{which} ({second[which].config['agent']})": pd.Series(v) for which, v in both.items()})
@@ -267,7 +190,7 @@ else:
 # verdicts computed on the chapter page.
 
 # %%
-wins = [float(np.mean(list(ratio(g, "hybrid 20/5", best[g]).values())) < 1) for g in games]
+wins = [float(np.mean(list(ratio[g].values())) < 1) for g in games]
 measured = [
     claims.measure("rtrl.atari_hybrid_beats_tbptt", avg["hybrid 20/5"].values(), scale=scale).to_dict(),
     claims.measure("rtrl.atari_hybrid_wins_most_games", wins, scale=scale).to_dict(),

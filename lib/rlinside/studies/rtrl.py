@@ -31,7 +31,8 @@ __all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION
            "oracle_prediction", "tbptt_gradient_bias", "ATARI_PAPER_TBPTT", "run_atari_game",
            "best_tbptt", "relative_errors", "average_relative", "PROTOCOLS", "Protocol", "trace_protocol",
            "gap_fraction", "winners_table", "stage_end_errors", "constructive_variants", "run_variants",
-           "tradeoff_measurements", "tradeoff_table"]
+           "tradeoff_measurements", "tradeoff_table", "atari_table", "ablation_curves", "ATARI_ABLATION_TBPTT",
+           "atari_streams", "agent_comparison"]
 
 SWEEP_NAME = "rtrl-trace-patterning"
 FUNCTION = "rlinside.rtrl.experiment:run_trace_patterning"
@@ -584,6 +585,8 @@ def atari_frame(game: str, steps: int = 150, seed: int = 20_000, size: int = 16)
 
 
 ATARI_PAPER_TBPTT = tuple(f"T-BPTT {k}:{d}" for k, d in ATARI_TBPTT)
+#: Figure 9's extra T-BPTT configurations (k:d): truncation 8 with 2..15 features, 8 features with truncation 2..15
+ATARI_ABLATION_TBPTT = ((8, 2), (8, 3), (8, 5), (8, 10), (8, 15), (2, 8), (3, 8), (10, 8), (15, 8))
 
 
 def run_atari_game(game: str, agent_key: str, *, n_steps: int, step_sizes: list[float], epsilons: list[float],
@@ -598,6 +601,79 @@ def run_atari_game(game: str, agent_key: str, *, n_steps: int, step_sizes: list[
                               workers=workers, progress=False, command=command, function=ATARI_FUNCTION,
                               name=ATARI_SWEEP_NAME)
     return results
+
+
+def atari_streams(games: list[str], second_stream: str = "") -> tuple[dict, dict, pd.DataFrame]:
+    """The shipped streams of ``games`` (each game's default agent) and, for ``second_stream``
+    (``"GAME:AGENT"``, or ``""``), that game's default stream and the named agent's
+    (``{"default": ..., "second": ...}``); with a table of every stream's agent, its score against
+    random play and its length. A second stream that is the game's default is an error."""
+    from rlinside.agents.streams import load_stream
+
+    streams = {g: load_stream(g)[1] for g in games}
+    second = {}
+    if second_stream:
+        g2, agent2 = second_stream.split(":")
+        second = {"default": streams.get(g2) or load_stream(g2)[1], "second": load_stream(g2, agent=agent2)[1]}
+        if second["default"].key == second["second"].key:
+            raise ValueError(f"second_stream={second_stream!r} is {g2}'s default stream; name another agent")
+    table = pd.DataFrame([
+        {"game": a.config["game"], "agent": a.config["agent"], "agent key": a.config["agent_key"],
+         "agent score": a.metrics.get("agent_eval_mean"), "random play": a.metrics.get("agent_random_mean"),
+         "stream steps": a.metrics["steps"], "games in stream": a.metrics["games"]}
+        for a in {x.key: x for x in [*streams.values(), *second.values()]}.values()])
+    return streams, second, table
+
+
+def agent_comparison(second: Mapping[str, Any], results: Mapping[str, Mapping[str, StudyResult]],
+                     run: Mapping[str, Any], fraction: float) -> dict[str, dict[int, float]]:
+    """Per stream of :func:`atari_streams`'s ``second`` (``"default"``, ``"second"``) and report
+    seed, hybrid's final error relative to the best T-BPTT of the same stream; the default
+    stream's runs are reused from ``results`` when its game is there, the others run with the
+    settings ``run`` of :func:`run_atari_game`."""
+    game = second["default"].config["game"]
+    out = {}
+    for which, art in second.items():
+        res = results[game] if which == "default" and game in results else run_atari_game(
+            game, art.config["agent_key"], **run)
+        fin = {lab: final_errors(r, fraction) for lab, r in res.items()}
+        out[which] = relative_errors(fin["hybrid 20/5"], fin[best_tbptt(res)])
+    return out
+
+
+def atari_table(fin: Mapping[str, Mapping[str, Mapping[int, float]]], results: Mapping[str, Mapping[str, StudyResult]],
+                best: Mapping[str, str]) -> pd.DataFrame:
+    """One row per (game, learner) of the Atari benchmark: the mean final error over report
+    seeds, whether it is the game's best T-BPTT, and the learner's tuned values."""
+    rows = []
+    for g, by_learner in fin.items():
+        for lab, f in by_learner.items():
+            rows.append({"game": g, "learner": lab, "final error": np.mean(list(f.values())) if f else np.nan,
+                         "best T-BPTT": lab == best[g], **(results[g][lab].best or {})})
+    return pd.DataFrame(rows)
+
+
+def ablation_curves(fin: Mapping[str, Mapping[str, Mapping[int, float]]], games: list[str], values=(2, 3, 5, 10, 15),
+                    fixed: int = 8) -> tuple[dict[int, float], dict[int, float], list[float]]:
+    """Figure 9 (labels ``"T-BPTT k:d"``): the error with ``fixed`` truncation and ``d``
+    features, relative to ``d = 15`` (per game, then averaged), by ``d``; the same with
+    ``fixed`` features by truncation ``k``; and per report seed the capacity effect minus the
+    truncation effect (2 -> 15 features against 2 -> 15 truncation, ratios averaged over games),
+    the quantity of ``rtrl.atari.capacity_over_truncation``."""
+    def mean_of(g: str, lab: str) -> float:
+        return float(np.mean(list(fin[g][lab].values())))
+
+    top = max(values)
+    feat = {d: float(np.mean([mean_of(g, f"T-BPTT {fixed}:{d}") / mean_of(g, f"T-BPTT {fixed}:{top}") for g in games]))
+            for d in values}
+    trunc = {k: float(np.mean([mean_of(g, f"T-BPTT {k}:{fixed}") / mean_of(g, f"T-BPTT {top}:{fixed}") for g in games]))
+             for k in values}
+    low = min(values)
+    seeds_ = sorted(set.intersection(*(set(fin[g][f"T-BPTT {fixed}:{low}"]) for g in games)))
+    diff = [float(np.mean([fin[g][f"T-BPTT {fixed}:{low}"][i] / fin[g][f"T-BPTT {fixed}:{top}"][i] for g in games])
+                  - np.mean([fin[g][f"T-BPTT {low}:{fixed}"][i] / fin[g][f"T-BPTT {top}:{fixed}"][i] for g in games]))
+            for i in seeds_]
+    return feat, trunc, diff
 
 
 def best_tbptt(results: Mapping[str, StudyResult], labels: tuple[str, ...] = ATARI_PAPER_TBPTT) -> str:
