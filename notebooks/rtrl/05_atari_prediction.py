@@ -11,7 +11,8 @@
 # %% [markdown]
 # # The Atari prediction benchmark
 #
-# This notebook regenerates **Figures 7 to 11** of Javed et al. A learner reads the play of a
+# This notebook regenerates **Figures 7, 8, 10 and 11** of Javed et al. (Figure 9 and a test of
+# the agent behind the stream: {doc}`07_atari_ablation`). A learner reads the play of a
 # trained agent, one step at a time: only the newest frame, grey and shrunk to 16 × 16, the
 # action just taken (one-hot, padded to 20 entries) and the reward just received, clipped to
 # [−1, 1]. That is 277 inputs. It predicts the discounted return of the clipped reward
@@ -38,9 +39,7 @@ step_sizes: list[float] = [0.001, 0.0001]  # RMSProp step sizes tried (paper: 1e
 epsilons: list[float] = [0.01]  # normalisation floors of the RTRL learners (paper: 0.1 to 0.001) | nonempty; (0, 10]
 tune_seeds: int = 2  # tuning seeds per configuration (paper: 5) | [1, 100]
 n_seeds: int = 5  # report seeds behind each number (paper: 15) | [1, 1000]
-ablation: bool = False  # also run Figure 9's T-BPTT ablation (k = 8 with d = 2..15; d = 8 with k = 2..15)
 prediction_games: list[str] = ["Pong", "Breakout", "Seaquest", "Qbert", "MsPacman"]  # games of Figure 11 | unique
-second_stream: str = "Breakout:dddqn"  # GAME:AGENT, a second stream of a game; "" skips | match (|[A-Za-z]+:[a-z0-9-]+)
 workers: int = 2  # Dask LocalCluster worker processes; 0 runs everything in this process | [0, 1024]
 scheduler: str = ""  # address of a running Dask scheduler (overrides workers) | match (|synchronous|(tcp|tls|inproc|ucx|ws|wss)://\S+)
 
@@ -51,14 +50,13 @@ import pandas as pd
 
 from rlinside import claims, seeds
 from rlinside.plots import publish, run_context, set_theme
-from rlinside.plots.rtrl import plot_ablation, plot_frames, plot_predictions, plot_relative_bars
+from rlinside.plots.rtrl import plot_frames, plot_predictions, plot_relative_bars
 from rlinside.studies import rtrl as study
 
 set_theme()
 FINAL = 0.004  # the error window: the last 0.4 % of a run, as 200k of the paper's 50M steps
-n_bins = 250  # so the last bin is that window
-bin_steps = max(1, n_steps // n_bins)
-streams, second, stream_table = study.atari_streams(games, second_stream)
+bin_steps = max(1, n_steps // 250)  # 250 bins, so the last bin is that window
+streams, _, stream_table = study.atari_streams(games)
 stream_table
 
 # %% [markdown]
@@ -75,30 +73,25 @@ publish("rtrl_fig10_atari_frames", fig, "Figure 10: the newest frame of four gam
 # ## Tuning and report runs
 #
 # Each game: columnar (7 features), constructive (10), hybrid (20, 5 per stage) and the five
-# T-BPTT configurations of about equal compute, each tuned over the step sizes (and ε for
-# the RTRL learners) on the tuning seeds, the winner rerun on the report seeds. Every
-# (configuration, seed) result is stored as it finishes, so an interrupted run resumes.
+# T-BPTT configurations of about equal compute, each tuned over the step sizes (and ε for the
+# RTRL learners) on the tuning seeds, the winner rerun on the report seeds; every result is
+# stored as it finishes, so an interrupted run resumes.
 
 # %%
-tune = seeds.TUNING.take(tune_seeds)
-report = seeds.REPORT.take(n_seeds)
-extra = study.ATARI_ABLATION_TBPTT if ablation else ()
-run = dict(n_steps=n_steps, step_sizes=step_sizes, epsilons=epsilons, bin_steps=bin_steps, tune_seeds=tune,
-           final_seeds=report, scheduler=scheduler or ("synchronous" if workers == 0 else None),
-           workers=workers or None, command=run_context().get("command"))
-results = {g: study.run_atari_game(g, streams[g].config["agent_key"], extra_tbptt=extra, **run) for g in games}
+run = dict(n_steps=n_steps, step_sizes=step_sizes, epsilons=epsilons, bin_steps=bin_steps,
+           tune_seeds=seeds.TUNING.take(tune_seeds), final_seeds=seeds.REPORT.take(n_seeds),
+           scheduler=scheduler or ("synchronous" if workers == 0 else None), workers=workers or None,
+           command=run_context().get("command"))
+results = {g: study.run_atari_game(g, streams[g].config["agent_key"], **run) for g in games}
 fin = {g: {lab: study.final_errors(r, FINAL) for lab, r in res.items()} for g, res in results.items()}
-paper_tbptt = list(study.ATARI_PAPER_TBPTT)
 best = {g: study.best_tbptt(results[g]) for g in games}
-table = study.atari_table(fin, results, best)
-table.pivot_table(index="learner", columns="game", values="final error").round(5)
+study.atari_table(fin, results, best).pivot_table(index="learner", columns="game", values="final error").round(5)
 
 # %% [markdown]
 # ## Figure 7: hybrid against the best T-BPTT, per game
 #
-# Per report seed, hybrid's final error divided by the best T-BPTT's on the same seed (the
-# seed fixes the stream's starting point, so the two runs see the same data); bars are the
-# mean ratio and its 95 % bootstrap interval over seeds. Below 1: hybrid predicts better.
+# Per report seed, hybrid's final error over the best T-BPTT's on the same seed (and so the same
+# data); bars: the mean ratio and its 95 % bootstrap interval. Below 1: hybrid predicts better.
 
 # %%
 ratio = {g: study.relative_errors(fin[g]["hybrid 20/5"], fin[g][best[g]]) for g in games}
@@ -115,11 +108,10 @@ publish("rtrl_fig7_atari_hybrid_vs_tbptt", fig,
 # %% [markdown]
 # ## Figure 8: every learner, averaged over games
 #
-# Each learner's error relative to the best T-BPTT of the same game and seed, averaged over
-# games; the interval is over report seeds.
+# Each learner's error relative to the best T-BPTT of the same game and seed, averaged over games.
 
 # %%
-learners = ["columnar 7", "constructive 10", "hybrid 20/5"] + paper_tbptt
+learners = ["columnar 7", "constructive 10", "hybrid 20/5"] + list(study.ATARI_PAPER_TBPTT)
 avg = {lab: study.average_relative(fin, best, lab, games) for lab in learners}
 ms = {lab: claims.measure(f"rtrl.atari.average_relative.{lab}", v.values(), scale=scale) for lab, v in avg.items()}
 fig, ax = plt.subplots(figsize=(8, 3.8))
@@ -131,27 +123,9 @@ publish("rtrl_fig8_atari_average", fig,
         f"averaged over {len(games)} games; mean and 95 % interval over {n_seeds} report seeds.")
 
 # %% [markdown]
-# ## Figure 9: capacity against truncation (T-BPTT)
-#
-# With `ablation=True`: the truncation fixed at 8 and the features varied, and the features
-# fixed at 8 and the truncation varied; errors normalised per game as the paper does (1 at
-# 15), then averaged over games.
-
-# %%
-if ablation:
-    feat, trunc, cap_minus_tru = study.ablation_curves(fin, games)
-    fig = plot_ablation(feat, trunc)
-    publish("rtrl_fig9_atari_ablation", fig, f"Figure 9, our run at {n_steps:,} steps, {n_seeds} seeds.")
-    claims.measure("rtrl.atari.capacity_over_truncation", cap_minus_tru, scale=scale)
-else:  # recorded without data, so the claims table says why it is not tested
-    claims.measure("rtrl.atari.capacity_over_truncation", [], scale={**scale, "ablation": 0})
-    print("Figure 9 not run: set ablation=True (it adds 9 T-BPTT configurations per game).")
-
-# %% [markdown]
 # ## Figure 11: predictions at the end of learning
 #
-# The last 500 steps of the first report seed's run: hybrid and the best T-BPTT against the
-# true return.
+# The last 500 steps of the first report seed's run: hybrid and the best T-BPTT against the truth.
 
 # %%
 tails = {g: {"true return": results[g]["hybrid 20/5"].extra["tail_return"][0],
@@ -162,28 +136,6 @@ publish("rtrl_fig11_atari_predictions", fig,
         f"Figure 11, our run: predictions at the end of {n_steps:,} steps against the true return (report seed 0).")
 
 # %% [markdown]
-# ## Does the agent behind the stream matter?
-#
-# The paper's streams come from Rainbow experts, ours from smaller A2C and DQN agents. The
-# benchmark asks for a prediction of *some* agent's returns, so the agent should matter little
-# to how the learners rank. We test that on one game whose stream we have from two agents of
-# different families (`second_stream`): every learner is tuned and run on both streams, and per
-# report seed we compare hybrid's error relative to the best T-BPTT of the same stream.
-
-# %%
-if second:
-    both = study.agent_comparison(second, results, run, FINAL)
-    agent_gap = claims.measure("rtrl.atari.agent_matters_little",
-                               claims.paired_differences(both["second"], both["default"]), scale=scale)
-    print(pd.DataFrame({f"{which} ({second[which].config['agent']})": pd.Series(v) for which, v in both.items()})
-          .rename_axis("report seed").round(3).to_string())
-    print(f"difference (second - default), mean over seeds: {agent_gap.estimate:+.3f} "
-          f"[{agent_gap.low:+.3f}, {agent_gap.high:+.3f}]")
-else:
-    claims.measure("rtrl.atari.agent_matters_little", [], scale={**scale, "second_stream": 0})
-    print("No second stream: set second_stream='GAME:AGENT' (a game with streams from two agents).")
-
-# %% [markdown]
 # ## The chapter's Atari claims
 #
 # Measured over report seeds (averages over games) or over games (per-game wins), with the
@@ -191,10 +143,8 @@ else:
 
 # %%
 wins = [float(np.mean(list(ratio[g].values())) < 1) for g in games]
-measured = [
-    claims.measure("rtrl.atari_hybrid_beats_tbptt", avg["hybrid 20/5"].values(), scale=scale).to_dict(),
-    claims.measure("rtrl.atari_hybrid_wins_most_games", wins, scale=scale).to_dict(),
-    claims.measure("rtrl.atari_columnar_beats_tbptt", avg["columnar 7"].values(), scale=scale).to_dict(),
-    claims.measure("rtrl.atari_constructive_beats_tbptt", avg["constructive 10"].values(), scale=scale).to_dict(),
-]
-pd.DataFrame(measured)[["claim", "estimate", "low", "high", "n"]]
+rows = [claims.measure(cid, vals, scale=scale).to_dict() for cid, vals in [
+    ("rtrl.atari_hybrid_beats_tbptt", avg["hybrid 20/5"].values()), ("rtrl.atari_hybrid_wins_most_games", wins),
+    ("rtrl.atari_columnar_beats_tbptt", avg["columnar 7"].values()),
+    ("rtrl.atari_constructive_beats_tbptt", avg["constructive 10"].values())]]
+pd.DataFrame(rows)[["claim", "estimate", "low", "high", "n"]]
