@@ -102,3 +102,22 @@ def test_bad_sweep_files_exit_2(tmp_path, body, msg):
 def test_missing_sweep_file(tmp_path):
     p = run_cli("sweep", str(tmp_path / "nope.yml"))
     assert p.returncode == 2 and "no sweep file" in p.stderr
+
+
+def test_ship_sweep_runs_ships_long_runs_only_and_a_rerun_finds_them(cache):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import ship_sweep_runs
+
+    configs = [{"x": 0.0, "n_steps": 10}, {"x": 1.0, "n_steps": 1000}]
+    sweep.run_sweep("rlinside.sweep:demo_task", configs, [0], name="ship", version=1, scheduler="synchronous",
+                    progress=False)
+    assert ship_sweep_runs.main(["sweep-ship", "--min-steps", "100"]) == 0
+    shipped = [p for p in (cache.parent / "data" / "sweep-ship").iterdir() if not p.name.startswith(".")]
+    assert len(shipped) == 1
+    import shutil
+    shutil.rmtree(cache)  # a fresh checkout: only data/ is left
+    again = sweep.run_sweep("rlinside.sweep:demo_task", configs, [0], name="ship", version=1, scheduler="synchronous",
+                            progress=False)
+    assert again.counts() == {"done": 1, "ran": 1, "failed": 0}
+    with pytest.raises(SystemExit):
+        ship_sweep_runs.main(["sweep-none"])
