@@ -33,8 +33,9 @@
 # instead of 30 and follows the paper's protocol (tuning seeds among the report seeds, T-BPTT
 # 2:30); its runs are shipped. `protocol=disjoint` tunes on seeds never reported, seeds stream
 # and network apart, tunes ε for columnar too, and `tbptt_splits` lets the T-BPTT curve be the
-# best of several splits; the stamp says which ran. All learners use the RMSProp step size of
-# the authors' released code: with plain step sizes none learns within millions of steps.
+# best of several splits; the stamp says which ran. The shortened stages hold constructive
+# back ({doc}`06_constructive_diagnosis`). All learners use RMSProp step sizes, as the authors'
+# released code: with plain step sizes none learns within millions of steps.
 
 # %% tags=["parameters"]
 n_steps: int = 10000000  # learning steps per run (paper: 50M) | [1, 10_000_000_000]
