@@ -31,11 +31,10 @@
 # **Scale and protocol.** The paper runs 50M steps, a new constructive feature every 5M. The
 # book profile shrinks the time axis by 5 (10M steps, steps per stage alike), reports 10 seeds
 # instead of 30 and follows the paper's protocol (tuning seeds among the report seeds, T-BPTT
-# 2:30); its runs are shipped. `protocol=disjoint` tunes on seeds never reported, seeds stream
+# 2:30); runs shipped. `protocol=disjoint` tunes on seeds never reported, seeds stream
 # and network apart, tunes ε for columnar too, and `tbptt_splits` lets the T-BPTT curve be the
-# best of several splits; the stamp says which ran. The shortened stages hold constructive
-# back ({doc}`06_constructive_diagnosis`). All learners use RMSProp step sizes, as the authors'
-# released code: with plain step sizes none learns within millions of steps.
+# best of several splits. Shortened stages hold constructive back ({doc}`06_constructive_diagnosis`).
+# All learners use RMSProp step sizes (the authors' code); plain ones: the chapter's Exercise 1.
 
 # %% tags=["parameters"]
 n_steps: int = 10000000  # learning steps per run (paper: 50M) | [1, 10_000_000_000]
