@@ -95,3 +95,17 @@ def test_separate_streams_change_the_run_and_nothing_else():
     split = run_trace_patterning(dict(base, separate_streams=True), 4)
     np.testing.assert_array_equal(shared["arrays"]["error"], again["arrays"]["error"])
     assert not np.array_equal(shared["arrays"]["error"], split["arrays"]["error"])
+
+
+def test_stage_step_effect_sees_steps_and_not_smooth_curves():
+    from rlinside.studies.rtrl import StudyResult, stage_step_effect
+
+    step = np.arange(1, 101) * 10  # 100 bins of 10 steps, stages begin at 250, 500, 750
+    smooth = np.exp(-step / 400.0)
+    stepped = smooth + 0.3 * (step <= 250) + 0.2 * (step <= 500) + 0.1 * (step <= 750)
+    res = lambda c: StudyResult("x", None, step, np.stack([c, c]), np.array([250, 500, 750]), None, 0.0)  # noqa: E731
+    flat = stage_step_effect(res(smooth))
+    steps = stage_step_effect(res(stepped))
+    assert set(steps) == {0, 1} and all(v > 0.05 for v in steps.values())
+    assert all(abs(v) < 0.01 for v in flat.values())  # a smooth decay has no step
+    assert stage_step_effect(StudyResult("c", None, step, np.stack([smooth]), np.zeros(0, np.int64), None, 0.0)) == {}

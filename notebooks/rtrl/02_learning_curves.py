@@ -94,9 +94,8 @@ print(f"Protocol: {proto.describe()}. T-BPTT curve: {best_tb} (lowest tuning err
 # %% [markdown]
 # ## Figure 4: error over time
 #
-# Each curve is the mean over seeds of the squared error of the predictions made while
-# learning, in windows of `n_steps / n_bins` steps; the band is one standard error. Dotted
-# lines mark the steps at which constructive and hybrid begin a stage. Dashed: the trivial
+# Each curve: the mean over seeds of the squared error of the predictions made while learning,
+# per `n_steps / n_bins` steps, ± one standard error; dotted: stage starts. Dashed: the trivial
 # predictor (always the mean return) and the oracle, which knows the positive patterns and the
 # ISI and ITI distributions and predicts the exact conditional mean of the return
 # (`studies.rtrl.oracle_prediction`); no learner beats it on average.
@@ -127,8 +126,7 @@ publish("rtrl_fig4_learning_curves", fig,
 study.winners_table(results, trivial, oracle)
 
 # %% [markdown]
-# The chapter's claims about Figure 4, measured on the report seeds (paired by seed; the
-# verdicts are computed on the chapter page, {doc}`../../claims`).
+# The claims of Figure 4 on the report seeds (verdicts on the chapter page, {doc}`../../claims`).
 
 # %%
 fin = {r.label: study.final_errors(r) for r in results.values()}
@@ -138,6 +136,8 @@ pairs = [("rtrl.hybrid_beats_tbptt", tb, hy), ("rtrl.constructive_beats_tbptt", 
          ("rtrl.columnar_plateaus_higher", fin["columnar 5"], hy)]
 measured = [claims.measure(cid, paired_differences(a, b), scale=scale,
                            details={"protocol": protocol, "tbptt": best_tb}).to_dict() for cid, a, b in pairs]
+measured += [claims.measure(f"rtrl.stage_steps_{lab.split()[0]}", study.stage_step_effect(results[lab]).values(),
+                            scale=scale).to_dict() for lab in ("hybrid 20/4", "constructive 10")]
 # Exercise 1 (plain step sizes) reads this one: per seed, the best learner's final error / the trivial one's
 by_learner = {lab: float(np.mean(list(f.values()))) for lab, f in fin.items() if f}
 best = [min(f[i] for f in fin.values() if i in f) / trivial[i] for i in trivial if any(i in f for f in fin.values())]

@@ -32,7 +32,7 @@ __all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION
            "best_tbptt", "relative_errors", "average_relative", "PROTOCOLS", "Protocol", "trace_protocol",
            "gap_fraction", "winners_table", "stage_end_errors", "constructive_variants", "run_variants",
            "tradeoff_measurements", "tradeoff_table", "atari_table", "ablation_curves", "ATARI_ABLATION_TBPTT",
-           "atari_streams", "agent_comparison"]
+           "atari_streams", "agent_comparison", "stage_step_effect"]
 
 SWEEP_NAME = "rtrl-trace-patterning"
 FUNCTION = "rlinside.rtrl.experiment:run_trace_patterning"
@@ -242,6 +242,34 @@ def stage_end_errors(error: np.ndarray, step: np.ndarray, boundaries: np.ndarray
         tail = max(1, int(round(idx.size * fraction)))
         out.append(float(error[idx[-tail:]].mean()))
     return np.array(out)
+
+
+def stage_step_effect(result: StudyResult, window: float = 0.25) -> dict[int, float]:
+    """Per report seed (keyed as :func:`final_errors`), how much faster the error falls just
+    after a stage begins than just before: for each stage boundary ``b`` (the same steps on
+    every seed, as the schedule is fixed) with a window ``W`` of ``window`` times the stage
+    length, ``[e(b - W .. b) - e(b .. b + W)] - [e(b - 2W .. b - W) - e(b - W .. b)]``, where
+    ``e(a .. b)`` is the mean error of the bins ending in ``(a, b]``; averaged over the
+    boundaries. Positive: the curve steps down when new features start (Figure 4's reading)."""
+    bounds = np.asarray(result.stage_boundaries, dtype=np.int64)
+    if result.curves.size == 0 or bounds.size == 0:
+        return {}
+    step = np.asarray(result.step)
+    stage = int(bounds[0]) if bounds.size == 1 else int(np.min(np.diff(np.concatenate([[0], bounds]))))
+    w = max(int(round(window * stage)), int(step[0]))
+
+    def mean_in(row: np.ndarray, a: int, b: int) -> float:
+        m = (step > a) & (step <= b)
+        return float(row[m].mean()) if m.any() else np.nan
+
+    out = {}
+    for i, row in enumerate(result.curves):
+        effects = [(mean_in(row, b - w, b) - mean_in(row, b, b + w)) - (mean_in(row, b - 2 * w, b - w)
+                   - mean_in(row, b - w, b)) for b in bounds if b - 2 * w >= 0 and b + w <= step[-1]]
+        effects = [e for e in effects if np.isfinite(e)]
+        if effects:
+            out[i] = float(np.mean(effects))
+    return out
 
 
 def constructive_variants(base: Mapping[str, Any], *, stage_lengths: list[int], betas: list[float],
