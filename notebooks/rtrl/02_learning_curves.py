@@ -136,8 +136,8 @@ pairs = [("rtrl.hybrid_beats_tbptt", tb, hy), ("rtrl.constructive_beats_tbptt", 
          ("rtrl.columnar_plateaus_higher", fin["columnar 5"], hy)]
 measured = [claims.measure(cid, paired_differences(a, b), scale=scale,
                            details={"protocol": protocol, "tbptt": best_tb}).to_dict() for cid, a, b in pairs]
-measured += [claims.measure(f"rtrl.stage_steps_{lab.split()[0]}", study.stage_step_effect(results[lab]).values(),
-                            scale=scale).to_dict() for lab in ("hybrid 20/4", "constructive 10")]
+measured += [claims.measure(cid, study.stage_step_effect(results[lab]).values(), scale=scale).to_dict() for cid, lab
+             in (("rtrl.stage_steps_hybrid", "hybrid 20/4"), ("rtrl.stage_steps_constructive", "constructive 10"))]
 # Exercise 1 (plain step sizes) reads this one: per seed, the best learner's final error / the trivial one's
 by_learner = {lab: float(np.mean(list(f.values()))) for lab, f in fin.items() if f}
 best = [min(f[i] for f in fin.values() if i in f) / trivial[i] for i in trivial if any(i in f for f in fin.values())]
