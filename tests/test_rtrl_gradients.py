@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import platform
+
 import numpy as np
 import pytest
 import torch
@@ -423,3 +425,51 @@ def test_compute_estimates_by_hand():
     assert hybrid_flops(5, 7, 5) == 5 * (10 + 28 + 4) * 7 and tbptt_flops(3, 7, 0) == 4 * 9 + 4 * 21 + 12
     with pytest.raises(ValueError, match="u=6: must be <= h=5"):
         hybrid_flops(5, 7, 6)
+
+
+#: sha256 (first 16 hex digits) of the predictions of short runs, recorded with the learner
+#: kernel as it was before the fused, vectorized TD update (commit 14352da): every shipped
+#: sweep run was computed by that kernel, so a change to the kernel's arithmetic on these
+#: paths (trace patterning at 7 inputs, the Atari benchmark at 277) would silently make the
+#: shipped runs irreproducible. Host-CPU code with FMA (x86-64 AVX2, as on the project's
+#: machines); a CPU without FMA contracts differently.
+PINNED_RUNS = {
+    "columnar-rmsprop": "19b6d3213494c08f",
+    "hybrid-rmsprop": "a90261a47226deac",
+    "atari-hybrid": "020a745cc5601c80",
+    "atari-constructive": "ca88322668fb7ea7",
+    "atari-columnar": "abcfe13def693769",
+}
+
+
+def _pinned_case(name: str) -> np.ndarray:
+    import hashlib
+
+    from rlinside.envs.trace_patterning import TracePatterningStream
+    from rlinside.rtrl.experiment import make_learner
+
+    if name.startswith("atari"):
+        rng = np.random.default_rng(0)
+        x = np.zeros((6000, 277))
+        x[:, :256] = rng.integers(256, size=(6000, 256)) / 255.0
+        x[np.arange(6000), 256 + rng.integers(18, size=6000)] = 1.0
+        x[:, 276] = np.where(rng.random(6000) < 0.02, 1.0, 0.0)
+        cfg = {"atari-hybrid": dict(method="hybrid", n_features=20, features_per_stage=5, steps_per_stage=1500),
+               "atari-constructive": dict(method="constructive", n_features=10, steps_per_stage=600),
+               "atari-columnar": dict(method="columnar", n_features=7)}[name]
+        cfg = dict(cfg, step_size=1e-4, optimizer="rmsprop", gamma=0.98, cumulant_index=276)
+        y = make_learner(cfg, 277, 3).learn(x)
+    else:
+        x, _ = TracePatterningStream(seed=3).sample(30_000)
+        kw = dict(steps_per_stage=5_000) if name.startswith("hybrid") else {}
+        cfg = RTRLConfig.trace_patterning(name.split("-")[0], optimizer="rmsprop", step_size=1e-3, **kw)
+        lrn = StagedRTRL(cfg, x.shape[1], seed=5)
+        y = np.concatenate([lrn.learn(x[:10_001]), lrn.learn(x[10_001:])])
+    return hashlib.sha256(y.tobytes()).hexdigest()[:16]
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="digests recorded on x86-64 with FMA")
+@pytest.mark.parametrize("name", sorted(PINNED_RUNS))
+def test_kernel_reproduces_the_shipped_runs_bit_for_bit(name):
+    assert _pinned_case(name) == PINNED_RUNS[name], (
+        f"{name}: the learner's arithmetic changed; shipped sweep runs no longer reproduce")

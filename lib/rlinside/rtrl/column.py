@@ -63,6 +63,8 @@ __all__ = [
     "columnar_rtrl_step",
     "lstm_columns_forward",
     "lstm_columns_trace_update",
+    "gate_direct_terms",
+    "trace_coefficients",
 ]
 
 #: floating-point flags: only contraction to fused multiply-adds (no reassociation, no
@@ -153,43 +155,58 @@ def lstm_columns_trace_update(theta, p0, m, n_in, z, k0, act, TH, TC, zeta):
     for k in range(m):
         base = p0 + k * 4 * P
         col = k0 + k
-        gi = act[col, 0]
-        gf = act[col, 1]
-        go = act[col, 2]
-        gg = act[col, 3]
-        tc = act[col, 4]
-        cp = act[col, 5]
         zeta[n_in] = act[col, 6]          # h(t-1)
-        s_i = gi * (1.0 - gi)
-        s_f = gf * (1.0 - gf)
-        s_o = go * (1.0 - go)
-        s_g = 1.0 - gg * gg
-        dc_i = gg * s_i
-        dc_f = cp * s_f
-        dc_g = gi * s_g
-        dh_o = tc * s_o
-        kc = dc_f * theta[base + P + n_in] + dc_g * theta[base + 3 * P + n_in] + dc_i * theta[base + n_in]
-        kh = dh_o * theta[base + 2 * P + n_in]
-        oo = go * (1.0 - tc * tc)
+        gf, kc, kh, oo, dc_i, dc_f, dc_g, dh_o = trace_coefficients(theta, base, P, n_in, act, col)
         for r in range(4):
-            if r == 0:
-                dc = dc_i
-                dh = 0.0
-            elif r == 1:
-                dc = dc_f
-                dh = 0.0
-            elif r == 2:
-                dc = 0.0
-                dh = dh_o
-            else:
-                dc = dc_g
-                dh = 0.0
+            dc, dh = gate_direct_terms(r, dc_i, dc_f, dc_g, dh_o)
             o = base + r * P
+            th_r = TH[o : o + P]              # contiguous views: a loop LLVM vectorizes
+            tc_r = TC[o : o + P]
             for j in range(P):
-                A = TH[o + j]
-                tcn = gf * TC[o + j] + kc * A + dc * zeta[j]
-                TC[o + j] = tcn
-                TH[o + j] = oo * tcn + kh * A + dh * zeta[j]
+                A = th_r[j]
+                tcn = gf * tc_r[j] + kc * A + dc * zeta[j]
+                tc_r[j] = tcn
+                th_r[j] = oo * tcn + kh * A + dh * zeta[j]
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def trace_coefficients(theta, base, P, n_in, act, col):
+    """Per-column scalars of the trace recursion (module docstring) for the column whose
+    parameters start at ``theta[base]``: ``(f, kc, kh, oo, dc_i, dc_f, dc_g, dh_o)``.
+
+    Reads the recurrent weights ``u_q`` from ``theta``: call it before the column's
+    parameters are updated in the step.
+    """
+    gi = act[col, 0]
+    gf = act[col, 1]
+    go = act[col, 2]
+    gg = act[col, 3]
+    tc = act[col, 4]
+    cp = act[col, 5]
+    s_i = gi * (1.0 - gi)
+    s_f = gf * (1.0 - gf)
+    s_o = go * (1.0 - go)
+    s_g = 1.0 - gg * gg
+    dc_i = gg * s_i
+    dc_f = cp * s_f
+    dc_g = gi * s_g
+    dh_o = tc * s_o
+    kc = dc_f * theta[base + P + n_in] + dc_g * theta[base + 3 * P + n_in] + dc_i * theta[base + n_in]
+    kh = dh_o * theta[base + 2 * P + n_in]
+    oo = go * (1.0 - tc * tc)
+    return gf, kc, kh, oo, dc_i, dc_f, dc_g, dh_o
+
+
+@njit(cache=True, inline="always")
+def gate_direct_terms(r, dc_i, dc_f, dc_g, dh_o):
+    """The direct terms ``(dc_r, dh_r)`` of gate ``r`` in the order (i, f, o, g)."""
+    if r == 0:
+        return dc_i, 0.0
+    if r == 1:
+        return dc_f, 0.0
+    if r == 2:
+        return 0.0, dh_o
+    return dc_g, 0.0
 
 
 @njit(cache=True)

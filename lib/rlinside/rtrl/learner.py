@@ -92,7 +92,13 @@ import numpy as np
 from numba import njit
 
 from rlinside.rtrl import column as _column_module
-from rlinside.rtrl.column import N_ACT, lstm_columns_forward, lstm_columns_trace_update
+from rlinside.rtrl.column import (
+    N_ACT,
+    gate_direct_terms,
+    lstm_columns_forward,
+    lstm_columns_trace_update,
+    trace_coefficients,
+)
 from rlinside.utils import is_int as _is_int
 from rlinside.utils import is_real as _is_real
 
@@ -314,7 +320,7 @@ def _column_source_sha256() -> str:
 
 
 def _make_staged_rtrl_learn(column_source_sha256: str):
-    @njit(cache=True, fastmath={"contract"})
+    @njit(cache=True, fastmath={"contract"}, error_model="numpy")
     def staged_rtrl_learn(
         x, y_out, theta, TH, TC, E, V,
         stage_col0, stage_m, stage_n_in, stage_p0, stage_start,
@@ -369,7 +375,7 @@ def _make_staged_rtrl_learn(column_source_sha256: str):
                 m = stage_m[s]
                 n_in = stage_n_in[s]
                 lstm_columns_forward(theta, stage_p0[s], m, n_in, zbuf, h, c, k0, act)
-                if s == s_cur:
+                if s == s_cur and not learn:
                     lstm_columns_trace_update(theta, stage_p0[s], m, n_in, zbuf, k0, act, TH, TC, zeta)
                 stats = update_stats and (s == s_cur or not freeze_stage_statistics)
                 for k in range(k0, k0 + m):
@@ -400,26 +406,44 @@ def _make_staged_rtrl_learn(column_source_sha256: str):
             if has_prev:
                 dl = x[t, cumulant_index] + gamma * y - sc[_YPREV]
             ad = step_size * dl
-            P = stage_n_in[s_cur] + 2
+            # the learning stage's columns, one pass per gate block: the RTRL trace update of
+            # this step (column.py's recursion, which reads theta before this step's update),
+            # then the parameter update with the previous eligibility trace, then the trace's
+            # extension with the new dh/dtheta. Contiguous views so LLVM vectorizes the loops.
+            n_in_c = stage_n_in[s_cur]
+            P = n_in_c + 2
+            for j in range(n_in_c):
+                zeta[j] = zbuf[j]
+            zeta[n_in_c + 1] = 1.0
             p = stage_p0[s_cur]
+            rms = use_rms and has_prev
             for k in range(k0c, n_act):
                 gs = w[k] * inv_sd[k]          # dy/dh_k with the statistics held constant
-                if use_rms and has_prev:
-                    for q in range(4 * P):
-                        e = E[p + q]
-                        de = dl * e
-                        v = rms_decay * V[p + q] + one_m_rho * de * de
-                        V[p + q] = v
-                        theta[p + q] += step_size * de / (math.sqrt(v) + rms_eps)
-                        E[p + q] = gl * e + gs * TH[p + q]
-                elif has_prev:
-                    for q in range(4 * P):
-                        e = E[p + q]
-                        theta[p + q] += ad * e
-                        E[p + q] = gl * e + gs * TH[p + q]
-                else:
-                    for q in range(4 * P):
-                        E[p + q] = gl * E[p + q] + gs * TH[p + q]
+                zeta[n_in_c] = act[k, 6]        # h_k(t-1)
+                gf, kc, kh, oo, dc_i, dc_f, dc_g, dh_o = trace_coefficients(theta, p, P, n_in_c, act, k)
+                for r in range(4):
+                    dc, dh = gate_direct_terms(r, dc_i, dc_f, dc_g, dh_o)
+                    o = p + r * P
+                    th_r = TH[o : o + P]
+                    tc_r = TC[o : o + P]
+                    e_r = E[o : o + P]
+                    v_r = V[o : o + P]
+                    w_r = theta[o : o + P]
+                    for j in range(P):
+                        A = th_r[j]
+                        tcn = gf * tc_r[j] + kc * A + dc * zeta[j]
+                        tc_r[j] = tcn
+                        thn = oo * tcn + kh * A + dh * zeta[j]
+                        th_r[j] = thn
+                        e = e_r[j]
+                        if rms:
+                            de = dl * e
+                            v = rms_decay * v_r[j] + one_m_rho * de * de
+                            v_r[j] = v
+                            w_r[j] += step_size * de / (math.sqrt(v) + rms_eps)
+                        elif has_prev:
+                            w_r[j] += ad * e
+                        e_r[j] = gl * e + gs * thn
                 p += 4 * P
             for k in range(n_act):
                 e = Ew[k]
