@@ -439,6 +439,20 @@ PINNED_RUNS = {
     "atari-hybrid": "020a745cc5601c80",
     "atari-constructive": "ca88322668fb7ea7",
     "atari-columnar": "abcfe13def693769",
+    # T-BPTT (recorded before its forward sums were interleaved four units at a time)
+    "tbptt-2:30-rmsprop": "3313735df5c405c5",
+    "tbptt-8:5-sgd-normalized": "0d2005d63251924d",
+    "atari-tbptt-2:25": "0c02e29799479fae",
+    "atari-tbptt-15:2": "b0195d55c8d6eaab",
+}
+
+_TBPTT_CASES = {
+    "tbptt-2:30-rmsprop": dict(n_features=30, truncation=2, optimizer="rmsprop", step_size=1e-3),
+    "tbptt-8:5-sgd-normalized": dict(n_features=5, truncation=8, step_size=1e-3, normalize=True, readout_bias=True),
+    "atari-tbptt-2:25": dict(n_features=25, truncation=2, optimizer="rmsprop", step_size=1e-4, gamma=0.98,
+                             cumulant_index=276),
+    "atari-tbptt-15:2": dict(n_features=2, truncation=15, optimizer="rmsprop", step_size=1e-4, gamma=0.98,
+                             cumulant_index=276),
 }
 
 
@@ -448,12 +462,20 @@ def _pinned_case(name: str) -> np.ndarray:
     from rlinside.envs.trace_patterning import TracePatterningStream
     from rlinside.rtrl.experiment import make_learner
 
-    if name.startswith("atari"):
+    def atari_x(T: int) -> np.ndarray:
         rng = np.random.default_rng(0)
-        x = np.zeros((6000, 277))
-        x[:, :256] = rng.integers(256, size=(6000, 256)) / 255.0
-        x[np.arange(6000), 256 + rng.integers(18, size=6000)] = 1.0
-        x[:, 276] = np.where(rng.random(6000) < 0.02, 1.0, 0.0)
+        x = np.zeros((T, 277))
+        x[:, :256] = rng.integers(256, size=(T, 256)) / 255.0
+        x[np.arange(T), 256 + rng.integers(18, size=T)] = 1.0
+        x[:, 276] = np.where(rng.random(T) < 0.02, 1.0, 0.0)
+        return x
+
+    if name in _TBPTT_CASES:
+        x = atari_x(3000) if name.startswith("atari") else TracePatterningStream(seed=3).sample(20_000)[0]
+        lrn = make_learner(dict(_TBPTT_CASES[name], method="tbptt"), x.shape[1], 3)
+        y = np.concatenate([lrn.learn(x[:1001]), lrn.learn(x[1001:])])
+    elif name.startswith("atari"):
+        x = atari_x(6000)
         cfg = {"atari-hybrid": dict(method="hybrid", n_features=20, features_per_stage=5, steps_per_stage=1500),
                "atari-constructive": dict(method="constructive", n_features=10, steps_per_stage=600),
                "atari-columnar": dict(method="columnar", n_features=7)}[name]
