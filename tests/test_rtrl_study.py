@@ -1,6 +1,7 @@
 """Tune-then-rerun studies: the winner is the lowest mean final error, shared winners are run once."""
 
 import numpy as np
+import pytest
 
 from rlinside.studies.rtrl import LearnerSpec, tune_and_run
 
@@ -109,3 +110,47 @@ def test_stage_step_effect_sees_steps_and_not_smooth_curves():
     assert set(steps) == {0, 1} and all(v > 0.05 for v in steps.values())
     assert all(abs(v) < 0.01 for v in flat.values())  # a smooth decay has no step
     assert stage_step_effect(StudyResult("c", None, step, np.stack([smooth]), np.zeros(0, np.int64), None, 0.0)) == {}
+
+
+def test_stage_grid_adds_nothing_by_default_and_tunes_the_schedule_when_asked():
+    from rlinside.studies.rtrl import LearnerSpec, stage_grid
+
+    base = dict(method="hybrid", n_features=20, features_per_stage=4, steps_per_stage=2_000_000, step_size=1e-3)
+    assert stage_grid(2_000_000, [1.0]) == {} and stage_grid(2_000_000, [1.0], [4]) == {}
+    plain = LearnerSpec("h", base, {"step_size": [1e-3, 1e-4]}).configs()
+    same = LearnerSpec("h", base, {"step_size": [1e-3, 1e-4], **stage_grid(2_000_000, [1.0], [4])}).configs()
+    assert plain == same                                    # the stored runs keep their keys
+    g = stage_grid(2_000_000, [0.5, 1.0, 2.0], [4, 5])
+    assert g == {"steps_per_stage": [1_000_000, 2_000_000, 4_000_000], "features_per_stage": [4, 5]}
+    cfgs = LearnerSpec("h", base, {"step_size": [1e-3], **g}).configs()
+    assert len(cfgs) == 6 and {c["steps_per_stage"] for c in cfgs} == {1_000_000, 2_000_000, 4_000_000}
+    with pytest.raises(ValueError, match="factors"):
+        stage_grid(1000, [0.0])
+
+
+def test_figure4_specs_at_their_defaults_are_the_runs_already_stored():
+    from rlinside.studies.rtrl import figure4_specs, trace_protocol
+
+    for name in ("paper", "disjoint"):
+        proto = trace_protocol(name, 3, 10)
+        common = dict(n_steps=10_000, bin_steps=100, optimizer="rmsprop", **proto.run_keys)
+        specs, tb, hy = figure4_specs(common, proto, step_sizes=[1e-3, 1e-4], epsilons=[0.1, 0.01],
+                                      tbptt_splits=["2:30", "6:8"], steps_per_stage=(1000, 2000),
+                                      stage_factors=[1.0], hybrid_stage_features=[4])
+        assert hy == "hybrid 20/4" and tb == ("T-BPTT 2:30", "T-BPTT 6:8")
+        # the grids as the notebook wrote them before the schedule became tunable
+        col = {"step_size": [1e-3, 1e-4], **({"epsilon": [0.1, 0.01]} if proto.tune_epsilon_everywhere else {})}
+        old = [LearnerSpec("columnar 5", dict(common, method="columnar", n_features=5), col),
+               LearnerSpec("constructive 10", dict(common, method="constructive", n_features=10, steps_per_stage=1000),
+                           {"step_size": [1e-3, 1e-4], "epsilon": [0.1, 0.01]}),
+               LearnerSpec("hybrid 20/4", dict(common, method="hybrid", n_features=20, features_per_stage=4,
+                                               steps_per_stage=2000),
+                           {"step_size": [1e-3, 1e-4], "epsilon": [0.1, 0.01]}),
+               LearnerSpec("T-BPTT 2:30", dict(common, method="tbptt", n_features=2, truncation=30),
+                           {"step_size": [1e-3, 1e-4]}),
+               LearnerSpec("T-BPTT 6:8", dict(common, method="tbptt", n_features=6, truncation=8),
+                           {"step_size": [1e-3, 1e-4]})]
+        assert [s.configs() for s in specs] == [s.configs() for s in old]
+    specs, _, hy = figure4_specs(common, proto, step_sizes=[1e-3], epsilons=[0.1], tbptt_splits=["2:30"],
+                                 steps_per_stage=(1000, 2000), stage_factors=[0.5, 1.0], hybrid_stage_features=[4, 5])
+    assert hy == "hybrid 20" and len(specs[1].configs()) == 2 and len(specs[2].configs()) == 4

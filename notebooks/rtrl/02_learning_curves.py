@@ -33,13 +33,18 @@
 # instead of 30 and follows the paper's protocol (tuning seeds among the report seeds, T-BPTT
 # 2:30); runs shipped. `protocol=disjoint` tunes on seeds never reported, seeds stream
 # and network apart, tunes ε for columnar too, and `tbptt_splits` lets the T-BPTT curve be the
-# best of several splits. Shortened stages hold constructive back ({doc}`06_constructive_diagnosis`).
+# best of several splits. Shortened stages hold constructive back ({doc}`06_constructive_diagnosis`);
+# `stage_factors` and `hybrid_stage_features` tune the staged learners' schedules too.
 # All learners use RMSProp step sizes (the authors' code); plain ones: the chapter's Exercise 1.
 
 # %% tags=["parameters"]
 n_steps: int = 10000000  # learning steps per run (paper: 50M) | [1, 10_000_000_000]
 constructive_steps_per_stage: int = 1000000  # steps per constructive feature (paper: 5M) | >= 1; <= n_steps
 hybrid_steps_per_stage: int = 2000000  # steps per hybrid stage of 4 features (paper: 10M) | >= 1; <= n_steps
+# multiples of both staged learners' steps per stage tried while tuning | nonempty; unique; (0, 100]
+stage_factors: list[float] = [1.0]
+# features per hybrid stage tried while tuning (paper: 4) | nonempty; unique; [1, 20]
+hybrid_stage_features: list[int] = [4]
 step_sizes: list[float] = [0.001, 0.0003, 0.0001]  # RMSProp step sizes tried | nonempty; unique; (0, 1]
 epsilons: list[float] = [0.1, 0.01]  # normalisation floors tried (constructive, hybrid) | nonempty; unique; (0, 10]
 tune_seeds: int = 3  # seeds per configuration while tuning (paper: 5) | [1, 100]
@@ -67,20 +72,10 @@ from rlinside.studies import rtrl as study
 set_theme()
 proto = study.trace_protocol(protocol, tune_seeds, n_seeds)
 common = dict(n_steps=n_steps, bin_steps=n_steps // n_bins, optimizer=optimizer, **proto.run_keys)
-columnar_grid = {"step_size": step_sizes, **({"epsilon": epsilons} if proto.tune_epsilon_everywhere else {})}
-tb_labels = tuple(f"T-BPTT {dk}" for dk in tbptt_splits)
-specs = [
-    study.LearnerSpec("columnar 5", dict(common, method="columnar", n_features=5), columnar_grid),
-    study.LearnerSpec("constructive 10", dict(common, method="constructive", n_features=10,
-                                        steps_per_stage=constructive_steps_per_stage),
-                {"step_size": step_sizes, "epsilon": epsilons}),
-    study.LearnerSpec("hybrid 20/4", dict(common, method="hybrid", n_features=20, features_per_stage=4,
-                                    steps_per_stage=hybrid_steps_per_stage),
-                {"step_size": step_sizes, "epsilon": epsilons}),
-    *[study.LearnerSpec(lab, dict(common, method="tbptt", n_features=int(d), truncation=int(k)),
-                        {"step_size": step_sizes})
-      for lab, (d, k) in zip(tb_labels, (dk.split(":") for dk in tbptt_splits))],
-]
+specs, tb_labels, HY = study.figure4_specs(
+    common, proto, step_sizes=step_sizes, epsilons=epsilons, tbptt_splits=tbptt_splits,
+    steps_per_stage=(constructive_steps_per_stage, hybrid_steps_per_stage), stage_factors=stage_factors,
+    hybrid_stage_features=hybrid_stage_features)
 sched = scheduler or ("synchronous" if workers == 0 else None)
 results, tuning = study.tune_and_run(specs, tune_seeds=proto.tune_seeds, final_seeds=proto.report_seeds,
                                scheduler=sched, workers=workers or None, progress=False,
@@ -131,13 +126,13 @@ study.winners_table(results, trivial, oracle)
 # %%
 fin = {r.label: study.final_errors(r) for r in results.values()}
 scale = {"profile": run_context().get("profile"), "steps": n_steps, "seeds": n_seeds}
-tb, hy = fin[best_tb], fin["hybrid 20/4"]
+tb, hy = fin[best_tb], fin[HY]
 pairs = [("rtrl.hybrid_beats_tbptt", tb, hy), ("rtrl.constructive_beats_tbptt", tb, fin["constructive 10"]),
          ("rtrl.columnar_plateaus_higher", fin["columnar 5"], hy)]
 measured = [claims.measure(cid, paired_differences(a, b), scale=scale,
                            details={"protocol": protocol, "tbptt": best_tb}).to_dict() for cid, a, b in pairs]
 measured += [claims.measure(cid, study.stage_step_effect(results[lab]).values(), scale=scale).to_dict() for cid, lab
-             in (("rtrl.stage_steps_hybrid", "hybrid 20/4"), ("rtrl.stage_steps_constructive", "constructive 10"))]
+             in (("rtrl.stage_steps_hybrid", HY), ("rtrl.stage_steps_constructive", "constructive 10"))]
 # Exercise 1 (plain step sizes) reads this one: per seed, the best learner's final error / the trivial one's
 by_learner = {lab: float(np.mean(list(f.values()))) for lab, f in fin.items() if f}
 best = [min(f[i] for f in fin.values() if i in f) / trivial[i] for i in trivial if any(i in f for f in fin.values())]

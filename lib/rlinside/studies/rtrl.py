@@ -32,7 +32,8 @@ __all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION
            "best_tbptt", "relative_errors", "average_relative", "PROTOCOLS", "Protocol", "trace_protocol",
            "gap_fraction", "winners_table", "stage_end_errors", "constructive_variants", "run_variants",
            "tradeoff_measurements", "tradeoff_table", "atari_table", "ablation_curves", "ATARI_ABLATION_TBPTT",
-           "atari_streams", "agent_comparison", "stage_step_effect"]
+           "atari_streams", "agent_comparison", "stage_step_effect", "stage_grid",
+           "figure4_specs"]
 
 SWEEP_NAME = "rtrl-trace-patterning"
 FUNCTION = "rlinside.rtrl.experiment:run_trace_patterning"
@@ -182,6 +183,56 @@ class Protocol:
                 f"{self.report_seeds[0]}..{self.report_seeds[-1]}, separate stream and network seeds")
 
 
+def stage_grid(steps_per_stage: int, factors: list[float],
+               features_per_stage: list[int] | None = None) -> dict[str, list[int]]:
+    """The schedule part of a staged learner's tuning grid: ``steps_per_stage`` times each of
+    ``factors`` (rounded to whole steps) and, for hybrid, each of ``features_per_stage``.
+
+    A dimension with one value is left out, so the default (``factors=[1.0]``, one feature
+    count) adds nothing and every configuration, and so every stored run, stays as it was.
+    """
+    if not factors or any(not f > 0 for f in factors):
+        raise ValueError(f"factors must be a nonempty list of numbers > 0, got {factors!r}")
+    grid: dict[str, list[int]] = {}
+    steps = sorted({max(1, int(round(steps_per_stage * f))) for f in factors})
+    if steps != [steps_per_stage]:
+        grid["steps_per_stage"] = steps
+    if features_per_stage is not None and len(set(features_per_stage)) > 1:
+        grid["features_per_stage"] = sorted(set(int(k) for k in features_per_stage))
+    return grid
+
+
+def figure4_specs(common: Mapping[str, Any], proto: Protocol, *, step_sizes: list[float], epsilons: list[float],
+                  tbptt_splits: list[str], steps_per_stage: tuple[int, int], stage_factors: list[float],
+                  hybrid_stage_features: list[int]) -> tuple[list[LearnerSpec], tuple[str, ...], str]:
+    """Figure 4's learners and their tuning grids: ``(specs, T-BPTT labels, hybrid label)``.
+
+    ``common``: the keys every run shares (steps, bins, optimizer, the protocol's run keys).
+    Columnar tunes the step size (and ε under a protocol that tunes it everywhere); constructive
+    and hybrid the step size, ε and their schedule (:func:`stage_grid`: ``steps_per_stage`` =
+    (constructive, hybrid) times each of ``stage_factors``, and the hybrid's features per stage);
+    each T-BPTT split ``"d:k"`` the step size. The hybrid's label names its features per stage
+    when one value is tried ("hybrid 20/4"), else "hybrid 20".
+    """
+    c_steps, h_steps = steps_per_stage
+    tb_labels = tuple(f"T-BPTT {dk}" for dk in tbptt_splits)
+    hy = f"hybrid 20/{hybrid_stage_features[0]}" if len(set(hybrid_stage_features)) == 1 else "hybrid 20"
+    tuned = {"step_size": step_sizes, "epsilon": epsilons}
+    specs = [
+        LearnerSpec("columnar 5", dict(common, method="columnar", n_features=5),
+                    {"step_size": step_sizes, **({"epsilon": epsilons} if proto.tune_epsilon_everywhere else {})}),
+        LearnerSpec("constructive 10", dict(common, method="constructive", n_features=10, steps_per_stage=c_steps),
+                    {**tuned, **stage_grid(c_steps, stage_factors)}),
+        LearnerSpec(hy, dict(common, method="hybrid", n_features=20, features_per_stage=hybrid_stage_features[0],
+                             steps_per_stage=h_steps),
+                    {**tuned, **stage_grid(h_steps, stage_factors, hybrid_stage_features)}),
+        *[LearnerSpec(lab, dict(common, method="tbptt", n_features=int(d), truncation=int(k)),
+                      {"step_size": step_sizes})
+          for lab, (d, k) in zip(tb_labels, (dk.split(":") for dk in tbptt_splits))],
+    ]
+    return specs, tb_labels, hy
+
+
 def trace_protocol(name: str, tune_seeds: int, n_seeds: int) -> Protocol:
     """The named protocol of the trace patterning figures.
 
@@ -210,12 +261,14 @@ def gap_fraction(errors: Mapping[int, float], trivial: Mapping[int, float],
 
 def winners_table(results: Mapping[str, StudyResult], trivial: Mapping[int, float],
                   oracle: Mapping[int, float]) -> pd.DataFrame:
-    """One row per learner: its winning grid values, mean final error over the report seeds,
-    the fraction of the trivial-to-oracle gap left (:func:`gap_fraction`), seeds, and the
-    compute time of all its runs (tuning and report)."""
+    """One row per learner: its winning grid values (step size, ε, and a staged learner's
+    schedule: steps and features per stage), mean final error over the report seeds, the
+    fraction of the trivial-to-oracle gap left (:func:`gap_fraction`), seeds, and the compute
+    time of all its runs (tuning and report)."""
     rows = []
+    keys = ("step_size", "epsilon", "steps_per_stage", "features_per_stage")
     for r in results.values():
-        best = {k: r.best[k] for k in ("step_size", "epsilon") if r.best and k in r.best}
+        best = {k: r.best[k] for k in keys if r.best and r.best.get(k) is not None}
         fin = final_errors(r)
         gap = gap_fraction(fin, trivial, oracle)
         rows.append({"learner": r.label, **best,
