@@ -154,3 +154,21 @@ def test_figure4_specs_at_their_defaults_are_the_runs_already_stored():
     specs, _, hy = figure4_specs(common, proto, step_sizes=[1e-3], epsilons=[0.1], tbptt_splits=["2:30"],
                                  steps_per_stage=(1000, 2000), stage_factors=[0.5, 1.0], hybrid_stage_features=[4, 5])
     assert hy == "hybrid 20" and len(specs[1].configs()) == 2 and len(specs[2].configs()) == 4
+
+
+def test_grid_edges_names_the_settings_whose_winner_sits_at_an_end():
+    import pandas as pd
+
+    from rlinside.studies.rtrl import StudyResult, grid_edges
+
+    tuning = pd.DataFrame({"step_size": [1e-3, 1e-4, 1e-3, 1e-4, 3e-4, 3e-4],
+                           "epsilon": [0.1, 0.1, 0.01, 0.01, 0.1, 0.01], "mean final_error": [1, 2, 3, 4, 5, 6]})
+
+    def result(best):
+        return StudyResult("x", best, np.arange(3), np.zeros((2, 3)), np.array([]), tuning, 0.0)
+
+    assert grid_edges(result({"step_size": 1e-4, "epsilon": 0.1})) == "step_size (lowest), epsilon (highest)"
+    assert grid_edges(result({"step_size": 3e-4, "epsilon": 0.01})) == "epsilon (lowest)"
+    one = StudyResult("y", {"step_size": 1e-3}, np.arange(3), np.zeros((2, 3)), np.array([]),
+                      pd.DataFrame({"step_size": [1e-3]}), 0.0)
+    assert grid_edges(one) == "" and grid_edges(result(None)) == ""

@@ -33,7 +33,7 @@ __all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION
            "gap_fraction", "winners_table", "stage_end_errors", "constructive_variants", "run_variants",
            "tradeoff_measurements", "tradeoff_table", "atari_table", "ablation_curves", "ATARI_ABLATION_TBPTT",
            "atari_streams", "agent_comparison", "stage_step_effect", "stage_grid",
-           "figure4_specs"]
+           "figure4_specs", "grid_edges"]
 
 SWEEP_NAME = "rtrl-trace-patterning"
 FUNCTION = "rlinside.rtrl.experiment:run_trace_patterning"
@@ -271,11 +271,33 @@ def winners_table(results: Mapping[str, StudyResult], trivial: Mapping[int, floa
         best = {k: r.best[k] for k in keys if r.best and r.best.get(k) is not None}
         fin = final_errors(r)
         gap = gap_fraction(fin, trivial, oracle)
-        rows.append({"learner": r.label, **best,
+        rows.append({"learner": r.label, **best, "winner at a grid edge": grid_edges(r),
                      "final error (mean over seeds)": float(np.mean(list(fin.values()))) if fin else np.nan,
                      "fraction of the trivial-oracle gap left": float(np.mean(list(gap.values()))) if gap else np.nan,
                      "seeds": r.curves.shape[0], "compute time of all runs [s]": round(r.wall_time_s, 1)})
     return pd.DataFrame(rows)
+
+
+def grid_edges(result: StudyResult) -> str:
+    """Which tuned settings of ``result``'s winner lie at an end of the values tried, e.g.
+    ``"step_size (lowest)"``; "" when every one is interior or was not tuned (one value). A
+    winner at an edge says the grid may not contain the best setting (Appendix A's ranges are
+    then to be extended)."""
+    if not result.best or result.tuning is None or result.tuning.empty:
+        return ""
+    out = []
+    for k in ("step_size", "epsilon", "steps_per_stage", "features_per_stage"):
+        if k not in result.tuning.columns or result.best.get(k) is None:
+            continue
+        tried = sorted(set(result.tuning[k].dropna()))
+        if len(tried) < 2:
+            continue
+        v = result.best[k]
+        if v == tried[0]:
+            out.append(f"{k} (lowest)")
+        elif v == tried[-1]:
+            out.append(f"{k} (highest)")
+    return ", ".join(out)
 
 
 def stage_end_errors(error: np.ndarray, step: np.ndarray, boundaries: np.ndarray,
@@ -725,12 +747,14 @@ def agent_comparison(second: Mapping[str, Any], results: Mapping[str, Mapping[st
 def atari_table(fin: Mapping[str, Mapping[str, Mapping[int, float]]], results: Mapping[str, Mapping[str, StudyResult]],
                 best: Mapping[str, str]) -> pd.DataFrame:
     """One row per (game, learner) of the Atari benchmark: the mean final error over report
-    seeds, whether it is the game's best T-BPTT, and the learner's tuned values."""
+    seeds, whether it is the game's best T-BPTT, the learner's tuned values, and which of them
+    sit at an edge of the grid tried (:func:`grid_edges`)."""
     rows = []
     for g, by_learner in fin.items():
         for lab, f in by_learner.items():
             rows.append({"game": g, "learner": lab, "final error": np.mean(list(f.values())) if f else np.nan,
-                         "best T-BPTT": lab == best[g], **(results[g][lab].best or {})})
+                         "best T-BPTT": lab == best[g], **(results[g][lab].best or {}),
+                         "winner at a grid edge": grid_edges(results[g][lab])})
     return pd.DataFrame(rows)
 
 
