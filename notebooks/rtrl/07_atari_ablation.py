@@ -25,7 +25,7 @@
 # %% tags=["parameters"]
 games: list[str] = ["Breakout", "Seaquest", "Pong", "CrazyClimber", "Qbert", "SpaceInvaders", "MsPacman",
                     "Asterix"]  # games of Figure 9, each with a shipped stream | nonempty; unique
-n_steps: int = 300000  # learning steps per run (paper: 50M) | [1_000, 10_000_000_000]
+n_steps: int = 1000000  # learning steps per run (paper: 50M) | [1_000, 10_000_000_000]
 step_sizes: list[float] = [0.001, 0.0001]  # RMSProp step sizes tried (paper: 1e-2 to 1e-4) | nonempty; unique; (0, 1]
 epsilons: list[float] = [0.01]  # normalisation floors of the RTRL learners (paper: 0.1 to 0.001) | nonempty; (0, 10]
 tune_seeds: int = 2  # tuning seeds per configuration (paper: 5) | [1, 100]
