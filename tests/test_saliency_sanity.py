@@ -112,7 +112,7 @@ def test_agent_helpers():
     assert newest_frame(maps["Gradient"]).shape == (2, 84, 84)
     with pytest.raises(ValueError, match="method must be one of"):
         make_method("SmoothGrad", dq)
-    with pytest.raises(ValueError, match="needs a convolution layer"):
+    with pytest.raises(ValueError, match="needs a layer"):
         make_method("Grad-CAM", dq)
 
 

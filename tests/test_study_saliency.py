@@ -126,3 +126,30 @@ def test_empty_zoo_gives_empty_tables():
     assert study.early_final_enrichment({}, {}, 2, 2).empty
     assert study.layer_maps([], 0)[1].empty and study.past_frame_saliency([], 2, 2, 4)[1].empty
     assert study.attention_maps([], 0, 2, 2)[1].empty and study.head_correlations([], 2, 2).empty
+
+
+def test_gate_flags_a_blind_agent_and_greys_its_maps(dueling):
+    """An agent whose output ignores its input fails the gate; its rows are flagged, drawn
+    greyed, and :func:`sensitive` drops it, while a working network passes."""
+    import matplotlib.pyplot as plt
+
+    from rlinside.plots.saliency import gallery_of_rows
+
+    blind = DuelingQNetwork(n_actions=4, in_channels=4).eval()
+    with torch.no_grad():
+        blind.torso.conv1.weight.zero_()  # the torso now outputs its bias whatever the input
+    good, bad = _played("dddqn", dueling, t=8), _played("dddqn", blind, t=8)
+    for p in (good, bad):
+        p.gate = study.agent_gate(p, n_states=8)
+    assert good.gate.passed and not good.insensitive
+    assert not bad.gate.passed and bad.insensitive and bad.gate.grad_max == 0
+    assert study.sensitive([good, bad]) == [good]
+    table = study.gate_rows([good, bad])
+    assert list(table["gate"].str.startswith("FAILED")) == [False, True]
+    rows = study.head_maps([good, bad], 2)
+    assert [r.insensitive for r in rows] == [False] * (len(rows) // 2) + [True] * (len(rows) // 2)
+    fig = gallery_of_rows(rows)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert texts.count("agent insensitive\nto input") == len(rows[0].maps) * (len(rows) // 2)
+    plt.close(fig)
+    assert study.gate_distribution("a2c") == "softmax" and study.gate_distribution("dddqn") == "greedy"

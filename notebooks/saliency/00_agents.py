@@ -21,8 +21,10 @@
 #
 # 1. the **evaluation table**: full-game scores over at least 10 games under a fixed protocol,
 #    next to a uniformly random policy on the same games;
-# 2. the **learning curves** from each run's training log;
-# 3. a **filmstrip** of each final agent playing.
+# 2. the **sensitivity gate**: does each agent's decision depend on its input at all? Only
+#    the agents that pass it have their maps read anywhere in the chapter;
+# 3. the **learning curves** from each run's training log;
+# 4. a **filmstrip** of each final agent playing.
 #
 # Training an agent takes hours on a laptop CPU; the commands that train and ship each one are
 # printed in the status table. No figure here is rescaled by the profile: the profiles only
@@ -33,6 +35,7 @@ smoothing: int = 100  # training games averaged in each point of the learning cu
 filmstrip_frames: int = 6  # frames shown per agent | [1, 50]
 filmstrip_every: int = 40  # agent steps between two filmstrip frames | [1, 10_000]
 filmstrip_seed: int = 0  # evaluation game the filmstrip is taken from | [0, 2_147_483_647]
+gate_steps: int = 200  # agent steps each agent plays for the sensitivity gate (it reads up to 40) | [2, 100_000]
 
 # %%
 import matplotlib.pyplot as plt
@@ -62,6 +65,24 @@ if table.empty:
     print("No Atari agent is shipped in data/ yet; train one with scripts/train_atari.py and "
           "ship it with scripts/ship_atari_agent.py.")
 table
+
+# %% [markdown]
+# ## The sensitivity gate
+#
+# A saliency map is a derivative of the agent's output with respect to its pixels. If that output does
+# not depend on the pixels, the derivative is float32 noise, and scaled to [-1, 1] for display it
+# still looks like a map. So before any map is drawn, each agent plays `gate_steps` steps of
+# evaluation game 0 and, on up to 40 of those states, we measure (`rlinside.explain.gate`): the
+# largest |∂y/∂pixel| of the explained output y (chosen action; in output units per grey level), a
+# finite-difference check of that gradient at the 8 largest pixels (median relative error), and how
+# far the policy moves (total variation; Q-learners: share of changed greedy actions) when a state's
+# frames are swapped for another's or blanked. It passes with a gradient >= 1e-6, an error <= 0.1 and
+# a shuffle change >= 0.01. An agent that fails is drawn greyed in every gallery, marked "agent
+# insensitive to input", and left out of every statistic and verdict.
+
+# %%
+gates = study.zoo_gates(shipped, gate_steps) if shipped else pd.DataFrame()
+gates
 
 # %% [markdown]
 # ### How the final weights were chosen

@@ -27,11 +27,14 @@
 #    green where raising the pixel raises the output, red where it lowers it (the paper's
 #    convention; `palette="colorblind"` uses blue and orange). The gradient methods give one
 #    map per stacked frame and we show the newest frame `t`, as the paper does; the Grad-CAM
-#    maps are one map for the whole stack (taken at convolution `cam_layer`; the paper found
-#    the first convolution best);
+#    maps are one map for the whole stack (taken at convolution `cam_layer`, after its ReLU as
+#    in Selvaraju et al. and the reference libraries; the paper found the first convolution
+#    best);
 # 3. a table of how much of each map is positive and how large it was before scaling;
 # 4. for the dueling DQN, the same methods on its **value** and **advantage** streams (the
-#    paper's Figures 8 and 9).
+#    paper's Figures 8 and 9);
+# 5. the Grad-CAM family read *before* the ReLU (the variant our first book used without
+#    saying so) next to the standard one, with how far the two agree over `n_states` states.
 #
 # Which agents appear depends on what has been trained and shipped; see
 # {doc}`00_agents` for their scores.
@@ -39,14 +42,17 @@
 # %% tags=["parameters"]
 warmup_steps: int = 60  # agent decisions played before the explained state (evaluation game `seed`) | [1, 10_000]
 seed: int = 0  # evaluation game the agents play | [0, 2_147_483_647]
-cam_layer: str = "conv1"  # convolution of the Grad-CAM family (the paper: conv1) | {conv1, conv2, conv3}
+# layer of the Grad-CAM family: convK after its ReLU (standard), convK:pre before it (variant); the paper: conv1
+cam_layer: str = "conv1"  # | {conv1, conv2, conv3, conv1:pre, conv2:pre, conv3:pre}
 palette: str = "paper"  # "paper" (positive green, negative red) or "colorblind" (blue, orange) | {paper, colorblind}
 alpha: float = 0.5  # opacity of a saliency value of +-1 on the screen (the paper: 0.5) | (0, 1]
+n_states: int = 40  # states of the post- vs pre-ReLU comparison (one every `state_every` steps) | [1, 10_000]
+state_every: int = 5  # agent steps between two of those states | [1, 1000]
 
 # %%
 from rlinside.explain.saliency import METHOD_NAMES
 from rlinside.plots import publish, set_theme
-from rlinside.plots.saliency import gallery, overlay, reduce_channels
+from rlinside.plots.saliency import gallery, gallery_of_rows, overlay, reduce_channels
 from rlinside.studies import saliency as study
 
 set_theme()
@@ -84,7 +90,8 @@ if states:
                         f"{s.art.config['stage']} ({s.art.config['step']:,} training steps), "
                         f"state after {warmup_steps} decisions of evaluation game {seed}, "
                         f"action {s.action}" for s in states)
-            + f". Grad-CAM family at torso.{cam_layer}; gradient methods: newest frame t; "
+            + f". Grad-CAM family at {cam_layer} ({'before' if ':pre' in cam_layer else 'after'} its ReLU); "
+            "gradient methods: newest frame t; "
             "each map scaled by its own maximum |value|.")
 else:
     print("No Atari agent is shipped in data/ yet: nothing to explain. Train one "
@@ -122,6 +129,24 @@ for s in duel:
     publish(f"sal_streams_{c['game'].lower()}_{c['stage']}", fig,
             f"Value and advantage streams of the {study.label(s.agent)} on {c['game']} ({c['stage']}, "
             f"{c['step']:,} training steps), state after {warmup_steps} decisions of evaluation "
-            f"game {seed}, action {s.action}; Grad-CAM family at torso.{cam_layer}.")
+            f"game {seed}, action {s.action}; Grad-CAM family at {cam_layer}.")
 if not duel:
     print("No DDDQN is shipped yet: no stream comparison.")
+
+# %% [markdown]
+# ## Which side of the ReLU? The standard Grad-CAM against the pre-ReLU variant
+#
+# Selvaraju et al. and the reference libraries (Captum, pytorch-grad-cam) take the feature maps
+# $A^k$ *after* the layer's ReLU; our first version took them *before* it, without saying so.
+# Each agent is explained both ways at `conv1` over `n_states` states: the median Spearman
+# correlation of the two absolute maps, and how often each variant's map is empty (all zero).
+# Agents failing the sensitivity gate ({doc}`00_agents`) are drawn greyed and not counted.
+
+# %%
+played = study.play_most_trained(n_states * state_every, seed)
+variant_rows, variant_table = study.cam_variants(played, n_states, state_every)
+if variant_rows:
+    publish("sal_cam_pre_post", gallery_of_rows(variant_rows, palette=palette),
+            f"The Grad-CAM family at conv1, after its ReLU (standard) and before it (variant), state "
+            f"{state_every} of evaluation game {seed}; each map scaled by its own maximum |value|.")
+variant_table

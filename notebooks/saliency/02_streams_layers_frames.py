@@ -160,13 +160,15 @@ grads if len(grads) else "the recurrent attention DQN is not shipped"
 # agents a claim is about. *Streams*: the agents with a value and an advantage stream (both
 # DDDQNs and the recurrent attention DQN); the Spearman correlation of the two streams'
 # absolute guided-backprop maps, claimed below 0.9 (maps that rank the pixels alike beyond
-# that show the same features). *Layers*: the feed-forward agents (the recurrent A2C-LSTM does
-# not look at its input); the share of the Grad-CAM map above half its maximum at conv3 minus
-# at conv1, over the same states (the gallery above shows one of them).
+# that show the same features). *Layers*: the feed-forward agents; the share of the Grad-CAM map
+# above half its maximum at conv3 minus at conv1, over the same states (the gallery above shows
+# one of them). Only agents that pass the sensitivity gate ({doc}`00_agents`) are counted.
 
 # %%
+gated = study.sensitive(played)  # agents that passed the sensitivity gate
 streams = head_rows[head_rows["heads"].str.startswith("value stream")] if len(head_rows) else head_rows
-ff = [p for p in played if p.agent in ("dddqn", "a2c")]
+streams = streams[streams["agent"].isin([p.name for p in gated])] if len(streams) else streams
+ff = [p for p in gated if not study.is_recurrent(p.agent)]
 spread = study.layer_spread(ff, n_states, state_every)
 if len(spread):
     wide = spread.pivot_table(index=["agent", "state"], columns="layer", values="area above half max")

@@ -31,7 +31,8 @@ video_steps: int = 200  # agent steps per video (15 per second of game) | [2, 20
 seed: int = 0  # evaluation game | [0, 2_147_483_647]
 # methods drawn in the videos | nonempty; unique; {@saliency_methods}
 video_methods: list[str] = ["Guided Backprop", "Grad-CAM"]
-cam_layer: str = "conv1"  # convolution of the Grad-CAM family | {conv1, conv2, conv3}
+# layer of the Grad-CAM family: convK after its ReLU (standard), convK:pre before it (variant)
+cam_layer: str = "conv1"  # | {conv1, conv2, conv3, conv1:pre, conv2:pre, conv3:pre}
 palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange) | {paper, colorblind}
 batch: int = 50  # states explained per call | [1, 1000]
 
@@ -76,7 +77,7 @@ def explain_video(agent, net, obs, carried, actions):
     return {m: torch.cat(v) for m, v in out.items()}
 
 
-videos, stability, enrichment, consecutive, families = {}, [], {}, {}, {}
+videos, stability, enrichment, consecutive, families, gates = {}, [], {}, {}, {}, {}
 t0 = time.perf_counter()
 for art in study.chapter_most_trained():
     agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
@@ -86,6 +87,7 @@ for art in study.chapter_most_trained():
     name = f"{AGENTS[agent].label} {game} ({stage})"
     videos[name] = (frames, maps)
     families[name] = agent
+    gates[name] = study.agent_gate(study.Played(art, net, obs, frames, actions, carried))
     masks = []
     for f in frames:
         ms = object_masks(game, f)
@@ -167,15 +169,16 @@ if ex_agent is not None:
 # %% [markdown]
 # ## The chapter's claims, measured
 #
-# On the feed-forward agents (DDDQN and A2C, both games): the recurrent A2C-LSTM does not look
-# at its input (see the agents notebook) and the recurrent attention DQN is one agent, so both
-# stay out of these statistics. The unit is a block of 10 consecutive steps of one agent's
-# video, pooled over the agents; *enrichment*: the share of a map's magnitude on the objects
-# over their share of the screen; *consecutive rho*: the Spearman correlation of the absolute
-# maps of neighbouring steps.
+# On the feed-forward agents (DDDQN and A2C, both games) that pass the sensitivity gate (see the
+# agents notebook; checked here on this video's states): the recurrent agents are explained
+# through the memory they carried, a different object, so they stay out of these statistics. The
+# unit is a block of 10 consecutive steps of one agent's video, pooled over the agents;
+# *enrichment*: the share of a map's magnitude on the objects over their share of the screen;
+# *consecutive rho*: the Spearman correlation of the absolute maps of neighbouring steps.
 
 # %%
-ff = [n for n in videos if families[n] in ("dddqn", "a2c")]
+ff = [n for n in videos if not study.is_recurrent(families[n]) and gates[n].passed]
+print("sensitivity gate:", {n: "passed" if g.passed else g.reason for n, g in gates.items()})
 
 
 def pooled(table, m, other=None):

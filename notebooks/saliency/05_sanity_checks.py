@@ -35,7 +35,8 @@ n_states: int = 20  # states per agent (one every `state_every` agent steps) | [
 state_every: int = 10  # agent steps between two states | [1, 1000]
 seed: int = 0  # evaluation game | [0, 2_147_483_647]
 randomization_seed: int = 0  # seed of the re-initialized weights | [0, 2_147_483_647]
-cam_layer: str = "conv1"  # convolution of the Grad-CAM family | {conv1, conv2, conv3}
+# layer of the Grad-CAM family: convK after its ReLU (standard), convK:pre before it (variant)
+cam_layer: str = "conv1"  # | {conv1, conv2, conv3, conv1:pre, conv2:pre, conv3:pre}
 perturbation_stride: int = 5  # grid step of perturbation saliency (Greydanus et al.: 5) | [1, 84]
 palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange) | {paper, colorblind}
 

@@ -115,6 +115,7 @@ class A2CConfig(RunConfig):
     env_backend: str = "python"  # "python" or "native" (C++ batch; module docstring)
     # -- network
     lstm_size: int = 0  # 0: feed-forward A2C; > 0: A2C-LSTM with this many cells
+    lstm_input_norm: bool = False  # LayerNorm on the LSTM's input (nets.recurrent.ActorCritic)
     # -- learning
     n_steps: int = 5  # rollout length per game and update (Baselines: 5)
     gamma: float = 0.99
@@ -151,7 +152,9 @@ class A2CConfig(RunConfig):
 
     @property
     def agent_name(self) -> str:
-        return "A2C-LSTM" if self.lstm_size else "A2C"
+        if not self.lstm_size:
+            return "A2C"
+        return "A2C-LNLSTM" if self.lstm_input_norm else "A2C-LSTM"
 
     @property
     def resumable_changes(self) -> frozenset[str]:
@@ -272,13 +275,15 @@ def _start_seeds(config: A2CConfig, step: int) -> list[int]:
 
 
 def _make_net(n_actions: int, config: A2CConfig, device: torch.device) -> ActorCritic:
-    return ActorCritic(n_actions, in_channels=config.frame_stack, lstm_size=config.lstm_size).to(device)
+    return ActorCritic(n_actions, in_channels=config.frame_stack, lstm_size=config.lstm_size,
+                       lstm_input_norm=config.lstm_input_norm).to(device)
 
 
 def _weights_payload(net: ActorCritic, config: A2CConfig, step: int, dtype: torch.dtype) -> dict:
     return weights_payload(
         WEIGHTS_FORMAT, net, config, step, dtype, agent=config.agent_name, n_actions=net.n_actions,
         frame_stack=config.frame_stack, lstm_size=config.lstm_size,
+        lstm_input_norm=config.lstm_input_norm,
     )
 
 
@@ -500,7 +505,7 @@ def export_a2c_weights(run_dir: str | Path, out_path: str | Path) -> Path:
         checkpoint_key="net", what="an A2C",
     )
     net = ActorCritic(state_dict["policy.bias"].shape[0], in_channels=config.frame_stack,
-                      lstm_size=config.lstm_size)
+                      lstm_size=config.lstm_size, lstm_input_norm=config.lstm_input_norm)
     net.load_state_dict({k: v.float() for k, v in state_dict.items()})
     save_payload(out_path, _weights_payload(net, config, step, torch.float16))
     return out_path
@@ -511,6 +516,7 @@ def load_a2c_weights(path: str | Path, device: torch.device | None = None) -> tu
     float32 :class:`ActorCritic` in eval mode; returns it and the file's metadata."""
     return load_weights_file(
         path, WEIGHTS_FORMAT, "an A2C",
-        lambda p: ActorCritic(p["n_actions"], in_channels=p["frame_stack"], lstm_size=p["lstm_size"]),
+        lambda p: ActorCritic(p["n_actions"], in_channels=p["frame_stack"], lstm_size=p["lstm_size"],
+                              lstm_input_norm=p.get("lstm_input_norm", False)),
         device,
     )

@@ -131,6 +131,12 @@ register(AgentKind(
     heads=("action", "critic_value"), protocol=_SAMPLED, config_overrides={"lstm_size": 256, "frame_stack": 1},
     reset_on_life_loss=True, **_atari_ship("a2c-lstm")))
 register(AgentKind(
+    "a2c-lnlstm", "A2C-LSTM (layer-normalised input)", "atari", "rlinside.agents.a2c", "A2CConfig",
+    "train_a2c", "load_a2c_weights", "export_a2c_weights", "evaluate_a2c", "atari-agent", recurrent=True,
+    output="actor-critic", heads=("action", "critic_value"), protocol=_SAMPLED,
+    config_overrides={"lstm_size": 256, "frame_stack": 1, "lstm_input_norm": True},
+    reset_on_life_loss=True, **_atari_ship("a2c-lnlstm")))
+register(AgentKind(
     "arm-dqn", "Arm DQN", "arm", "rlinside.agents.arm_dqn", "ArmDQNConfig", "train_arm_dqn",
     "load_arm_weights", None, None, "arm-dqn", recurrent=False, output="policy", heads=("action",),
     protocol="greedy", ship="rlinside.agents.arm_zoo:ship_run"))

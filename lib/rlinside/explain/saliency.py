@@ -9,7 +9,12 @@ They compare six methods on Atari agents; each is one class here, with Captum's 
   keeps ``grad * 1[input > 0] * 1[grad > 0]`` ("set all the negative gradients to zero").
 - :class:`GradCAM` -- Selvaraju et al. 2017: at a convolution layer with feature maps
   ``A_k``, ``alpha_k = mean_{u,v} d y / d A_k(u, v)`` and
-  ``L = ReLU(sum_k alpha_k A_k)``, upsampled bilinearly to the input's ``H x W``.
+  ``L = ReLU(sum_k alpha_k A_k)``, upsampled bilinearly to the input's ``H x W``. The feature
+  maps ``A_k`` are the layer's activations *after* its ReLU, as in Selvaraju et al. and the
+  reference libraries (Captum's ``LayerGradCam`` on the ReLU, pytorch-grad-cam): pass the
+  ReLU module as ``layer`` (:func:`cam_module` finds it by name, ``"conv1"``). Passing the
+  convolution itself gives the pre-ReLU variant (``"conv1:pre"``), which our first book used
+  without saying so; the two agree only loosely (the saliency chapter shows them side by side).
 - :class:`GuidedGradCAM` -- ``GradCAM * GuidedBackprop`` (Hadamard product).
 - :class:`G1GradCAM` -- the paper's new method: Grad-CAM "with the guided model", i.e. the
   guided-backprop ReLU rule applied at every ReLU while the gradient ``d y / d A`` is taken.
@@ -75,6 +80,8 @@ __all__ = [
     "register_method",
     "make_method",
     "newest_frame",
+    "cam_module",
+    "CAM_LAYERS",
 ]
 
 Target = int | torch.Tensor | Callable[[Any], torch.Tensor]
@@ -231,17 +238,35 @@ def _prepare_obs(obs: torch.Tensor) -> torch.Tensor:
     return x.clone().requires_grad_(True)
 
 
+class _GuidedReLU(torch.autograd.Function):
+    """``relu(x)`` whose backward passes ``grad * 1[x > 0] * 1[grad > 0]`` (guided backprop)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        return x.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        return grad.clamp(min=0) * (x > 0).to(grad.dtype)
+
+
 @contextmanager
 def _guided_relus(model: nn.Module) -> Iterator[None]:
     """While active, every ``nn.ReLU`` of ``model`` passes back ``grad * 1[in > 0] * 1[grad > 0]``.
 
-    A forward hook puts a tensor hook on each ReLU output that clamps the incoming gradient at
-    0; the ReLU's own backward then multiplies by ``1[input > 0]``. Hooks removed in ``finally``.
+    A forward hook replaces each ReLU's output by :class:`_GuidedReLU` of its input (same
+    values), so the guided rule applies as the gradient passes *through* the ReLU, as with
+    Captum's backward hooks: the gradient *at* a ReLU's output (what Grad-CAM reads at a
+    post-ReLU layer) is what arrives from above, not yet clamped. Hooks removed in ``finally``.
     """
 
-    def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
-        if isinstance(output, torch.Tensor) and output.requires_grad:
-            output.register_hook(lambda grad: grad.clamp(min=0))
+    def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> Any:
+        x = inputs[0] if inputs else None
+        if isinstance(x, torch.Tensor) and isinstance(output, torch.Tensor) and x.requires_grad:
+            return _GuidedReLU.apply(x)
+        return None
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.ReLU)]
     try:
@@ -420,7 +445,8 @@ class GradCAM(_LayerMethod):
 
     ``alpha_k = mean_{u,v} d y / d A_k(u, v)``, ``L = ReLU(sum_k alpha_k A_k)``, upsampled with
     ``F.interpolate(mode="bilinear", align_corners=False)`` to the input's ``H x W``. The paper
-    uses the first convolution (``model.torso.conv1`` for the nets of :mod:`rlinside.nets`).
+    uses the first convolution: ``cam_module(model, "conv1")``, ``model.torso.relu1`` for the
+    nets of :mod:`rlinside.nets` (its post-ReLU activations, the standard Grad-CAM).
     Returns one map per observation, ``(B, 1, H, W)``.
     """
 
@@ -614,15 +640,38 @@ COARSE: Sequence[str] = _Names(coarse_only=True)
 
 def make_method(name: str, model: nn.Module, layer: nn.Module | None = None):
     """The method called ``name`` (one of :data:`METHOD_NAMES`) on ``model``; the Grad-CAM
-    family needs the convolution ``layer`` (e.g. ``model.torso.conv1``)."""
+    family needs the ``layer`` it reads (e.g. ``cam_module(model, "conv1")``, the first
+    convolution's ReLU)."""
     if name not in _METHODS:
         raise ValueError(f"method must be one of {list(METHOD_NAMES)}, got {name!r}")
     cls = _METHODS[name][0]
     if issubclass(cls, _LayerMethod):
         if layer is None:
-            raise ValueError(f"{name} needs a convolution layer, e.g. model.torso.conv1")
+            raise ValueError(f"{name} needs a layer, e.g. cam_module(model, 'conv1') (model.torso.relu1)")
         return cls(model, layer)
     return cls(model)
+
+
+#: The Grad-CAM layers by name: ``convK`` the activations after the K-th convolution's ReLU
+#: (the standard Grad-CAM), ``convK:pre`` the convolution's output before it (a variant).
+CAM_LAYERS = ("conv1", "conv2", "conv3", "conv1:pre", "conv2:pre", "conv3:pre")
+
+
+def cam_module(net: nn.Module, name: str = "conv1") -> nn.Module:
+    """The module whose output the Grad-CAM family reads, by name (:data:`CAM_LAYERS`).
+
+    ``"convK"`` is ``net.torso.reluK`` (the standard, post-ReLU Grad-CAM); ``"convK:pre"`` is
+    ``net.torso.convK`` (its output before the ReLU). ``net`` is a network of
+    :mod:`rlinside.nets` (a Nature-CNN ``torso`` with ``conv1..3`` and ``relu1..3``)."""
+    if name not in CAM_LAYERS:
+        raise ValueError(f"cam_layer must be one of {list(CAM_LAYERS)}, got {name!r}")
+    torso = getattr(net, "torso", None)
+    conv, _, side = name.partition(":")
+    attr = conv if side == "pre" else conv.replace("conv", "relu")
+    module = getattr(torso, attr, None) if torso is not None else None
+    if not isinstance(module, nn.Module):
+        raise ValueError(f"the network has no torso.{attr} (a Nature-CNN torso is needed for cam_layer {name!r})")
+    return module
 
 
 def newest_frame(maps: torch.Tensor) -> torch.Tensor:

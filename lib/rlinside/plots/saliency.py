@@ -248,14 +248,39 @@ def gallery_of_rows(rows: Sequence, cols: Sequence[str] | None = None, *, palett
     """A :func:`gallery` of rows that each carry ``label``, ``screen (210, 160, 3)`` and
     ``maps`` (column name -> ``(84, 84)`` map in [-1, 1]), e.g. the rows of
     :mod:`rlinside.studies.saliency`: every map drawn over its row's screen, a blank panel
-    where a row has no map for a column. ``cols`` defaults to the first row's maps."""
+    where a row has no map for a column. ``cols`` defaults to the first row's maps. A row
+    whose ``insensitive`` flag is set (its agent failed the sensitivity gate) is drawn in
+    washed-out grey and marked "agent insensitive to input": its maps are float noise."""
     if not rows:
         raise ValueError("rows must not be empty")
     cols = list(cols or rows[0].maps)
     blank = np.full_like(rows[0].screen, 255)
-    panels = [[overlay(r.screen, r.maps[c], palette=palette) if c in r.maps else blank for c in cols]
+
+    def panel(r, c):
+        if c not in r.maps:
+            return blank
+        image = overlay(r.screen, r.maps[c], palette=palette)
+        return _greyed(image) if getattr(r, "insensitive", False) else image
+
+    panels = [[panel(r, c) for c in cols] for r in rows]
+    labels = [r.label + ("\n(agent insensitive\nto input)" if getattr(r, "insensitive", False) else "")
               for r in rows]
-    return gallery(panels, row_labels=[r.label for r in rows], col_labels=cols, palette=palette)
+    fig = gallery(panels, row_labels=labels, col_labels=cols, palette=palette)
+    axes = np.asarray(fig.axes[:len(rows) * len(cols)]).reshape(len(rows), len(cols))
+    for r, row_axes in zip(rows, axes):
+        if getattr(r, "insensitive", False):
+            for ax in row_axes:
+                ax.text(0.5, 0.5, "agent insensitive\nto input", transform=ax.transAxes, ha="center",
+                        va="center", fontsize=7, color="black",
+                        bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+    return fig
+
+
+def _greyed(image: np.ndarray) -> np.ndarray:
+    """``image (H, W, 3)`` uint8 in washed-out grey: the panel of an agent whose maps are not
+    to be read (it failed the sensitivity gate of :mod:`rlinside.explain.gate`)."""
+    grey = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return (0.4 * grey[..., None].repeat(3, axis=2) + 0.6 * 255).astype(np.uint8)
 
 
 def plot_lag_shares(share_table, ax=None):

@@ -65,12 +65,14 @@ from rlinside.agents import registry
 from rlinside.agents.zoo import find_agents, most_trained
 from rlinside.envs.atari_objects import OBJECTS, object_masks, to_observation_grid
 from rlinside.explain.attention import attention_summary
+from rlinside.explain.gate import GateResult, sensitivity_gate
 from rlinside.explain.saliency import (
     COARSE,
     METHOD_NAMES,
     GuidedBackprop,
     Unrolled,
     advantage_stream,
+    cam_module,
     critic_value,
     explain_all,
     make_method,
@@ -98,7 +100,11 @@ __all__ = ["block_means", "enrichment_blocks", "layer_spread", "is_recurrent", "
            "MEASURED_RUN", "early_final_pairs", "early_final_gallery", "early_final_enrichment", "half_rise_step",
            "TrainingCurves", "training_curves", "zoo_status", "checkpoint_label", "LearningCurve", "learning_curves",
            "Filmstrip", "filmstrips", "ExplainedState", "explain_state", "explain_shipped", "map_statistics",
-           "has_streams", "stream_maps"]
+           "has_streams", "stream_maps", "GATE_STATES", "gate_distribution", "agent_gate", "sensitive",
+           "gate_rows", "CAM_FAMILY", "cam_variants", "zoo_gates"]
+
+#: States of one evaluation game the sensitivity gate reads per agent.
+GATE_STATES = 40
 
 ARTIFACT_KIND = "saliency-training"
 ARTIFACT_VERSION = "1"
@@ -172,9 +178,7 @@ def object_saliency(
     if len(observations) != len(frames):
         raise ValueError(f"observations and frames must have the same length, got {len(observations)} and "
                          f"{len(frames)}")
-    layer = getattr(net.torso, cam_layer, None)
-    if layer is None:
-        raise ValueError(f"cam_layer must be conv1, conv2 or conv3, got {cam_layer!r}")
+    layer = cam_module(net, cam_layer)
     obs = torch.from_numpy(np.asarray(observations))
     with torch.no_grad():
         actions = _first(net(obs.float())).argmax(dim=1)
@@ -369,6 +373,7 @@ class MapRow:
     label: str
     screen: np.ndarray  #: (210, 160, 3) uint8
     maps: dict[str, np.ndarray]  #: column -> (84, 84) float map, scaled to [-1, 1]
+    insensitive: bool = False  #: the agent failed the sensitivity gate: drawn greyed, never read
 
 
 @dataclass
@@ -381,6 +386,12 @@ class Played:
     frames: np.ndarray  #: (T, 210, 160, 3) uint8, the screen at each step
     actions: np.ndarray  #: (T,) int64, the action chosen at each step
     states: list  #: (T,) the recurrent state each step started from (None: fresh or feed-forward)
+    gate: GateResult | None = None  #: the sensitivity gate over states of this game (:func:`agent_gate`)
+
+    @property
+    def insensitive(self) -> bool:
+        """The agent failed the sensitivity gate (its maps are drawn greyed and never counted)."""
+        return self.gate is not None and not self.gate.passed
 
     @property
     def agent(self) -> str:
@@ -409,9 +420,30 @@ class Played:
         return model, torch.from_numpy(self.obs[i:i + 1]), self.frames[i], int(self.actions[i])
 
 
-def play_most_trained(steps: int, seed: int = 0) -> list[Played]:
+def gate_distribution(agent: str) -> str:
+    """How the gate reads the family's output as an action distribution: ``softmax`` for the
+    actor-critics (they sample), ``greedy`` for the Q-learning agents."""
+    return "softmax" if registry.get(agent).output == "actor-critic" else "greedy"
+
+
+def agent_gate(played: Played, n_states: int = GATE_STATES) -> GateResult:
+    """:func:`rlinside.explain.gate.sensitivity_gate` over up to ``n_states`` states spread
+    evenly over what ``played`` met (each explained for the action the agent chose there)."""
+    T = len(played.actions)
+    if T < 2:
+        raise ValueError(f"the gate needs at least 2 played steps, got {T}")
+    idx = np.unique(np.linspace(0, T - 1, min(n_states, T)).round().astype(int))
+    steps = []
+    for i in idx:
+        model, obs, _, action = played.state_at(int(i))
+        steps.append((model, obs, action))
+    return sensitivity_gate(steps, distribution=gate_distribution(played.agent))
+
+
+def play_most_trained(steps: int, seed: int = 0, gate_states: int = GATE_STATES) -> list[Played]:
     """The most trained shipped agent of each (family, game) (:func:`rlinside.agents.zoo.most_trained`),
-    each after ``steps`` agent steps of evaluation game ``seed``, with the states it carried."""
+    each after ``steps`` agent steps of evaluation game ``seed``, with the states it carried
+    and its sensitivity gate (:func:`agent_gate` over ``gate_states`` of those states)."""
     from rlinside.agents.zoo import load_agent, play_states
 
     played = []
@@ -419,8 +451,30 @@ def play_most_trained(steps: int, seed: int = 0) -> list[Played]:
         agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
         net, _ = load_agent(agent, game, stage)
         obs, frames, actions, states = play_states(agent, net, game, steps=steps, seed=seed, return_states=True)
-        played.append(Played(art, net, obs, frames, actions, states))
+        p = Played(art, net, obs, frames, actions, states)
+        p.gate = agent_gate(p, gate_states) if steps >= 2 else None
+        played.append(p)
     return played
+
+
+def sensitive(played: list[Played]) -> list[Played]:
+    """The agents of ``played`` that passed the sensitivity gate: the only ones any statistic
+    or verdict reads (an agent with no gate measured is kept)."""
+    return [p for p in played if not p.insensitive]
+
+
+def gate_rows(played: list[Played]) -> pd.DataFrame:
+    """One row per agent: what the sensitivity gate measured and its verdict."""
+    rows = []
+    for p in played:
+        g = p.gate if p.gate is not None else agent_gate(p)
+        rows.append({"agent": checkpoint_label(p.art), "game": p.game, "states": g.n_states,
+                     "max |dy/dpixel|": g.grad_max, "median over states": g.grad_median,
+                     "finite-difference rel. error": g.fd_rel_error,
+                     "policy change, shuffled input": g.shuffle_change,
+                     "policy change, blank input": g.blank_change,
+                     "gate": "passed" if g.passed else "FAILED: " + g.reason})
+    return pd.DataFrame(rows)
 
 
 def _newest(raw: torch.Tensor) -> np.ndarray:
@@ -434,10 +488,11 @@ def head_maps(played: list[Played], i: int, cam_layer: str = "conv1") -> list[Ma
     rows = []
     for p in played:
         model, obs, screen, action = p.state_at(i)
-        layer = getattr(p.net.torso, cam_layer)
+        layer = cam_module(p.net, cam_layer)
         for head, (target, kwargs) in heads(p.agent, action).items():
             maps = explain_all(model, obs, target, layer, forward_kwargs=kwargs)
-            rows.append(MapRow(f"{p.name}\n{head}", screen, {m: _newest(r) for m, r in maps.items()}))
+            rows.append(MapRow(f"{p.name}\n{head}", screen, {m: _newest(r) for m, r in maps.items()},
+                               insensitive=p.insensitive))
     return rows
 
 
@@ -475,13 +530,13 @@ def layer_maps(played: list[Played], i: int) -> tuple[list[MapRow], pd.DataFrame
         maps = {}
         for conv in CONVS:
             for m in COARSE:
-                raw = make_method(m, model, getattr(p.net.torso, conv)).attribute(obs, target=action)
+                raw = make_method(m, model, cam_module(p.net, conv)).attribute(obs, target=action)
                 maps[f"{m}\n{conv}"] = _newest(raw)
                 flat = raw.flatten()
                 stats.append({"agent": p.name, "layer": conv, "method": m,
                               "area above half max": float((flat > 0.5 * flat.max()).float().mean())
                               if flat.max() > 0 else float("nan")})
-        rows.append(MapRow(p.name, screen, maps))
+        rows.append(MapRow(p.name, screen, maps, insensitive=p.insensitive))
     table = (pd.DataFrame(stats).pivot_table(index="agent", columns=["layer", "method"], values="area above half max")
              if rows else pd.DataFrame())
     return rows, table
@@ -497,7 +552,7 @@ def layer_spread(played: list[Played], n_states: int, state_every: int,
         for i in every(n_states, state_every):
             model, obs, _, action = p.state_at(i)
             for conv in CONVS:
-                flat = make_method(method, model, getattr(p.net.torso, conv)).attribute(obs, target=action).flatten()
+                flat = make_method(method, model, cam_module(p.net, conv)).attribute(obs, target=action).flatten()
                 rows.append({"agent": p.name, "state": i, "layer": conv,
                              "area above half max": float((flat > 0.5 * flat.max()).float().mean())
                              if flat.max() > 0 else float("nan")})
@@ -537,7 +592,8 @@ def past_frame_saliency(played: list[Played], n_states: int, state_every: int,
             if not any(r.label == p.name for r in rows):
                 scaled = normalize(gb[None], mode="frame")[0]
                 rows.append(MapRow(p.name, p.frames[i], {f"t-{lags[c]}" if lags[c] else "t": scaled[c].numpy()
-                                                         for c in range(span) if lags[c] in (0, 1, 2, 3, 9)}))
+                                                         for c in range(span) if lags[c] in (0, 1, 2, 3, 9)},
+                                   insensitive=p.insensitive))
     table = pd.DataFrame(shares).groupby(["agent", "lag"])["share"].mean().unstack("lag") if rows else pd.DataFrame()
     return rows, table
 
@@ -592,7 +648,8 @@ def attention_maps(played: list[Played], i: int, n_states: int,
         dev = {k: 49 * u - 1 for k, u in up.items()}  # positive where it looks more than average
         maps = {k: (d / d.abs().max()).numpy() for k, d in dev.items()} | {
             k: normalize(g[None, None], mode="frame")[0, 0].numpy() for k, g in gb.items()}
-        rows.append(MapRow(name, p.frames[i], {_ATTENTION_COLUMNS[k]: v for k, v in maps.items()}))
+        rows.append(MapRow(name, p.frames[i], {_ATTENTION_COLUMNS[k]: v for k, v in maps.items()},
+                           insensitive=p.insensitive))
         for j in every(n_states, state_every):
             att, gb = _attention_and_saliency(p, j)
             pooled = {k: F.adaptive_avg_pool2d(g.abs()[None, None], 7)[0, 0].flatten().numpy() for k, g in gb.items()}
@@ -672,7 +729,8 @@ class SanityAgent:
 def sanity_agents(n_states: int, state_every: int, seed: int = 0) -> list[SanityAgent]:
     """The most trained shipped feed-forward agents (randomizing a recurrent net also changes
     the memory it carried: left out), each with the states :func:`every` of evaluation game
-    ``seed`` and its greedy action on them."""
+    ``seed`` and its greedy action on them. An agent that fails the sensitivity gate on those
+    states (:func:`rlinside.explain.gate.sensitivity_gate`, with 2 states or more) is left out."""
     from rlinside.agents.zoo import load_agent, play_states
 
     agents = []
@@ -686,15 +744,19 @@ def sanity_agents(n_states: int, state_every: int, seed: int = 0) -> list[Sanity
         x = torch.from_numpy(obs[idx])
         with torch.no_grad():
             out = net(x.float())
-        agents.append(SanityAgent(agent, f"{label(agent)} {game}", net, x, frames[idx], _first(out).argmax(1)))
+        actions = _first(out).argmax(1)
+        if len(x) >= 2 and not sensitivity_gate([(net, x[j:j + 1], int(actions[j])) for j in range(len(x))],
+                                                distribution=gate_distribution(agent)).passed:
+            continue
+        agents.append(SanityAgent(agent, f"{label(agent)} {game}", net, x, frames[idx], actions))
     return agents
 
 
 def newest_maps(net: nn.Module, x: torch.Tensor, actions: torch.Tensor,
                 cam_layer: str = "conv1") -> dict[str, np.ndarray]:
     """``method -> (N, 84, 84)`` raw maps of the newest frame of ``x (N, C, 84, 84)``, each
-    explaining ``actions[i]`` (the Grad-CAM family at ``net.torso.<cam_layer>``)."""
-    maps = explain_all(net, x, actions, getattr(net.torso, cam_layer))
+    explaining ``actions[i]`` (the Grad-CAM family at ``cam_module(net, cam_layer)``)."""
+    maps = explain_all(net, x, actions, cam_module(net, cam_layer))
     return {m: r[:, -1].numpy() for m, r in maps.items()}
 
 
@@ -850,7 +912,7 @@ def early_final_gallery(
             with torch.no_grad():
                 out = net(x.float())
             action = int(_first(out).argmax(1))
-            maps = explain_all(net, x, action, net.torso.conv1)
+            maps = explain_all(net, x, action, cam_module(net, "conv1"))
             rows.append(MapRow(f"{label(agent)} {game}\n{stage}: {stages[stage].config['step']:,} steps", frames[i],
                                {m: _newest(r) for m, r in maps.items()}))
     return rows, played
@@ -1038,8 +1100,8 @@ class ExplainedState:
 def explain_state(model: nn.Module, net: nn.Module, obs: torch.Tensor, target: Any, cam_layer: str = "conv1",
                   forward_kwargs: dict | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """All methods' maps of one observation ``(1, C, 84, 84)``: method -> (raw ``(1, C', 84,
-    84)``, the same scaled to [-1, 1]); the Grad-CAM family at ``net.torso.<cam_layer>``."""
-    raw = explain_all(model, obs, target, getattr(net.torso, cam_layer), forward_kwargs=forward_kwargs)
+    84)``, the same scaled to [-1, 1]); the Grad-CAM family at ``cam_module(net, cam_layer)``."""
+    raw = explain_all(model, obs, target, cam_module(net, cam_layer), forward_kwargs=forward_kwargs)
     return {name: (r, normalize(r, mode="frame")) for name, r in raw.items()}
 
 
@@ -1087,3 +1149,78 @@ def stream_maps(s: ExplainedState, cam_layer: str = "conv1") -> dict[str, dict[s
     of that stream of a feed-forward dueling agent (:func:`has_streams`), same state."""
     targets = {"value stream V(s)": value_stream(), f"advantage stream A(s, {s.action})": advantage_stream(s.action)}
     return {k: explain_state(s.net, s.net, s.obs, t, cam_layer, {"return_streams": True}) for k, t in targets.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Grad-CAM: the standard post-ReLU layer against the pre-ReLU variant
+# --------------------------------------------------------------------------------------------
+
+#: The Grad-CAM-family methods, whose maps depend on which side of the ReLU the layer is read.
+CAM_FAMILY = ("Grad-CAM", "G1Grad-CAM", "Guided Grad-CAM", "G2Grad-CAM")
+
+
+def cam_variants(played: list[Played], n_states: int, state_every: int, conv: str = "conv1",
+                 example_step: int | None = None) -> tuple[list[MapRow], pd.DataFrame]:
+    """The Grad-CAM family read after ``conv``'s ReLU (standard) and before it (variant).
+
+    Over the states :func:`every` of each agent that passes the gate: per (agent, method), the
+    median Spearman correlation of the two variants' absolute newest-frame maps and the share
+    of states on which each variant's map is empty (all zero). Returns gallery rows (one per
+    agent, for step ``example_step``, default the first measured step: the four methods, post
+    then pre) and the table."""
+    if conv not in CONVS:
+        raise ValueError(f"conv must be one of {CONVS}, got {conv!r}")
+    steps = list(every(n_states, state_every))
+    first = steps[0] if example_step is None else example_step
+    rows, stats = [], []
+    for p in played:
+        for i in ([first] if p.insensitive else sorted({first, *steps})):
+            model, obs, screen, action = p.state_at(i)
+            maps = {}
+            for side, name in (("post-ReLU", conv), ("pre-ReLU", f"{conv}:pre")):
+                layer = cam_module(p.net, name)
+                maps[side] = {m: make_method(m, model, layer).attribute(obs, target=action)[0, -1].numpy()
+                              for m in CAM_FAMILY}
+            if i == first:
+                rows.append(MapRow(p.name, screen, {f"{m}\n{side}": normalize(torch.from_numpy(maps[side][m])[None])[0]
+                                                    .numpy() for side in maps for m in CAM_FAMILY},
+                                   insensitive=p.insensitive))
+            if p.insensitive or i not in steps:
+                continue
+            for m in CAM_FAMILY:
+                a, b = np.abs(maps["post-ReLU"][m]).ravel(), np.abs(maps["pre-ReLU"][m]).ravel()
+                rho = spearmanr(a, b).statistic if a.std() > 0 and b.std() > 0 else float("nan")
+                stats.append({"agent": p.name, "method": m, "state": i, "rho": rho,
+                              "post empty": float(a.max() == 0), "pre empty": float(b.max() == 0)})
+    table = pd.DataFrame(stats)
+    if len(table):
+        table = (table.groupby(["agent", "method"], sort=False)
+                 .agg(states=("state", "size"), rho_median=("rho", "median"),
+                      post_empty=("post empty", "mean"), pre_empty=("pre empty", "mean"))
+                 .rename(columns={"rho_median": "Spearman post vs pre (median)",
+                                  "post_empty": "empty maps, post-ReLU", "pre_empty": "empty maps, pre-ReLU"})
+                 .reset_index())
+    return rows, table
+
+
+def zoo_gates(artifacts: list, steps: int, seed: int = 0) -> pd.DataFrame:
+    """The sensitivity gate of every shipped agent in ``artifacts`` (early and final): each
+    plays ``steps`` agent steps of evaluation game ``seed`` and the gate reads up to
+    :data:`GATE_STATES` of them (:func:`agent_gate`). One row per agent (:func:`gate_rows`)."""
+    from rlinside.agents.shipped import load_net
+    from rlinside.agents.zoo import play_states
+
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise ValueError(f"steps must be an int >= 2 (the gate compares states), got {steps!r}")
+    played = []
+    for art in artifacts:
+        agent, game = art.config["agent"], art.config["game"]
+        net, _ = load_net(agent, art)
+        obs, frames, actions, states = play_states(agent, net, game, steps=steps, seed=seed, return_states=True)
+        p = Played(art, net, obs, frames, actions, states)
+        p.gate = agent_gate(p)
+        played.append(p)
+    table = gate_rows(played)
+    if len(table):
+        table.insert(1, "stage", [f"{a.config['stage']}, {a.config['step']:,} steps" for a in artifacts])
+    return table
