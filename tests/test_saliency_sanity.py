@@ -330,3 +330,45 @@ def test_features_before_reward_measurement_on_a_tiny_run(tmp_path, monkeypatch)
     assert art2.key == art.key and len(loaded) == len(table)
     with pytest.raises(ValueError, match="feed-forward"):
         measure_run(run, "a2c-lstm", "Breakout")
+
+
+def test_receptive_field_of_the_nature_cnn_by_brute_force():
+    """The receptive field computed from the conv stack equals the input pixels that actually
+    move a conv3 cell (found by perturbing each pixel of a random network)."""
+    from rlinside.explain.attention import receptive_field
+    from rlinside.nets.atari import NatureCNN
+
+    torch.manual_seed(0)
+    torso = NatureCNN(1).double()
+    rf = receptive_field(torso)
+    assert (rf.size, rf.jump, rf.start) == (36, 8, 0)
+    x = torch.rand(1, 1, 84, 84, dtype=torch.float64, requires_grad=True)
+    conv3 = torso.conv3(torso.conv2(torso.conv1(x)))  # linear: the support is the whole field
+    for i, j in ((0, 0), (3, 5), (6, 6)):
+        (g,) = torch.autograd.grad(conv3[0, :, i, j].sum(), x, retain_graph=True)
+        rows = torch.nonzero(g[0, 0].abs().sum(1) > 0).flatten()
+        cols = torch.nonzero(g[0, 0].abs().sum(0) > 0).flatten()
+        assert (int(rows.min()), int(rows.max()) + 1) == rf.span(i, 84)
+        assert (int(cols.min()), int(cols.max()) + 1) == rf.span(j, 84)
+        assert rf.centre(i) == pytest.approx(8 * i + 17.5)
+
+
+def test_attention_is_placed_on_receptive_fields():
+    from rlinside.explain.attention import ReceptiveField, attention_on_input, mean_over_fields
+
+    rf = ReceptiveField(size=36, jump=8, start=0)
+    a = torch.zeros(7, 7, dtype=torch.float64)
+    a[0, 6] = 1.0  # all attention on the top-right cell
+    m = attention_on_input(a, rf)
+    assert m.sum() == pytest.approx(1.0)
+    assert torch.nonzero(m > 0).min(0).values.tolist() == [0, 48]
+    assert torch.nonzero(m > 0).max(0).values.tolist() == [35, 83]
+    # a pixel map that is one inside that field and zero elsewhere averages to 1 on that cell
+    pix = (m > 0).double()
+    cells = mean_over_fields(pix, rf)
+    assert cells[0, 6] == pytest.approx(1.0) and cells[6, 0] == 0
+    # uniform attention: every pixel of the frame gets mass, the middle more than the corners
+    u = attention_on_input(torch.full((7, 7), 1 / 49), rf)
+    assert u.min() > 0 and u[42, 42] > u[0, 0]
+    with pytest.raises(ValueError, match="does not fit"):
+        attention_on_input(torch.ones(12, 12), rf)

@@ -119,27 +119,28 @@ share_table.round(3) if frame_rows else "no agent shipped"
 # stream (queried by the new memory), our reading of the paper's "split attention" (see the chapter page). An
 # attention map is part of the forward pass, so it says where the network *looked*; a saliency map says which
 # pixels the output is
-# *sensitive to*. Here both are drawn for the same state: the attention maps upsampled to the
-# screen as Grad-CAM upsamples its maps, and guided backpropagation of each stream.
+# *sensitive to*. Here both are drawn for the same state: each attention weight placed on the input region its
+# conv3 cell sees (its receptive field, 36 x 36 pixels every 8 pixels), relative to uniform attention placed
+# the same way, and guided backpropagation of each stream.
 #
 # Over `n_states` states the table then gives, per stream, the Spearman correlation between its attention and
-# its own guided-backprop map (magnitude averaged over the 7 × 7 blocks of 12 × 12 pixels), the same with the
+# its own guided-backprop map (magnitude averaged over each cell's receptive field), the same with the
 # *other* stream's map (a baseline: if the two are as high, the attention is not specific to its stream), the
 # correlation between the two stream attentions, how many locations each attention effectively uses (the
 # exponential of its entropy: 49 for uniform attention, 1 for a single location), its largest weight relative
 # to uniform attention (1: uniform), the spread of its scores (the largest minus the smallest logit of the
 # softmax: 0 for uniform attention, about 4 when one location gets 50 times the weight of another), the size
 # of the conv3 features it reads, and its enrichment on the game's objects (as in {doc}`04_videos`: share on
-# the objects over the objects' share of the screen).
+# the objects over the objects' share of the screen; uniform attention's for reference).
 
 # %%
 att_rows, attention_table = study.attention_maps(played, warmup_steps - 1, n_states, state_every)
 if att_rows:
-    publish("sal_attention", gallery_of_rows(att_rows, palette=palette),
+    publish("sal_attention", gallery_of_rows(att_rows, palette=palette, quantity="attention / saliency"),
             f"The recurrent attention DQN after {warmup_steps} decisions of evaluation game {seed}: its three "
-            "attention maps relative to uniform attention (49 a - 1 on the 7 x 7 locations, upsampled bilinearly, each "
-            "scaled by its largest deviation: the table below says how large that is) and guided backpropagation of "
-            "its two streams (newest frame, each scaled by its maximum |value|).")
+            "attention maps, each weight placed on its conv3 cell's receptive field, relative to uniform attention "
+            "placed the same way (each scaled by its largest deviation: the table below says how large that is), and "
+            "guided backpropagation of its two streams (newest frame, each scaled by its maximum |value|).")
 attention_table.round(3) if att_rows else "the recurrent attention DQN is not shipped"
 
 # %% [markdown]

@@ -185,6 +185,7 @@ def gallery(
     palette: str | None = None,
     title: str | None = None,
     panel_width: float = 1.7,
+    quantity: str = "saliency",
 ) -> plt.Figure:
     """A grid of RGB panels, rows = agents or states, columns = methods; returns the figure.
 
@@ -196,6 +197,8 @@ def gallery(
         palette: draw a legend of the palette's positive/negative colours (None: no legend).
         title: figure title.
         panel_width: width of one panel in inches (the height follows the images' aspect).
+        quantity: what the colours show, in the legend ("positive <quantity>"), e.g.
+            "attention / saliency" for a figure that mixes attention and saliency maps.
     """
     rows = [list(r) for r in images]
     if not rows or not rows[0]:
@@ -237,14 +240,15 @@ def gallery(
         fig.suptitle(title, fontsize=10)
     if palette is not None:
         colours = SALIENCY_PALETTES[palette]
-        handles = [Patch(color=np.array(colours[k]) / 255, label=f"{k} saliency") for k in ("positive", "negative")]
+        handles = [Patch(color=np.array(colours[k]) / 255, label=f"{k} {quantity}") for k in ("positive", "negative")]
         fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=7, frameon=False,
                    bbox_to_anchor=(0.5, 0.0))
     fig.tight_layout(rect=(0, 0.04 if palette else 0, 1, 1))
     return fig
 
 
-def gallery_of_rows(rows: Sequence, cols: Sequence[str] | None = None, *, palette: str = "paper"):
+def gallery_of_rows(rows: Sequence, cols: Sequence[str] | None = None, *, palette: str = "paper",
+                    quantity: str = "saliency"):
     """A :func:`gallery` of rows that each carry ``label``, ``screen (210, 160, 3)`` and
     ``maps`` (column name -> ``(84, 84)`` map in [-1, 1]), e.g. the rows of
     :mod:`rlinside.studies.saliency`: every map drawn over its row's screen, a blank panel
@@ -265,7 +269,7 @@ def gallery_of_rows(rows: Sequence, cols: Sequence[str] | None = None, *, palett
     panels = [[panel(r, c) for c in cols] for r in rows]
     labels = [r.label + ("\n(agent insensitive\nto input)" if getattr(r, "insensitive", False) else "")
               for r in rows]
-    fig = gallery(panels, row_labels=labels, col_labels=cols, palette=palette)
+    fig = gallery(panels, row_labels=labels, col_labels=cols, palette=palette, quantity=quantity)
     axes = np.asarray(fig.axes[:len(rows) * len(cols)]).reshape(len(rows), len(cols))
     for r, row_axes in zip(rows, axes):
         if getattr(r, "insensitive", False):

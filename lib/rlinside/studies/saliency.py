@@ -55,7 +55,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from scipy import ndimage
 from scipy.stats import spearmanr
 from torch import nn
@@ -64,7 +63,7 @@ from rlinside import store
 from rlinside.agents import registry
 from rlinside.agents.zoo import find_agents, most_trained
 from rlinside.envs.atari_objects import OBJECTS, object_masks, to_observation_grid
-from rlinside.explain.attention import attention_summary
+from rlinside.explain.attention import attention_on_input, attention_summary, mean_over_fields, receptive_field
 from rlinside.explain.gate import GateResult, sensitivity_gate
 from rlinside.explain.saliency import (
     COARSE,
@@ -468,7 +467,7 @@ def gate_rows(played: list[Played]) -> pd.DataFrame:
     rows = []
     for p in played:
         g = p.gate if p.gate is not None else agent_gate(p)
-        rows.append({"agent": checkpoint_label(p.art), "game": p.game, "states": g.n_states,
+        rows.append({"agent": label(p.agent), "game": p.game, "states": g.n_states,
                      "max |dy/dpixel|": g.grad_max, "median over states": g.grad_median,
                      "finite-difference rel. error": g.fd_rel_error,
                      "policy change, shuffled input": g.shuffle_change,
@@ -630,29 +629,33 @@ def attention_maps(played: list[Played], i: int, n_states: int,
     saliency of their streams.
 
     Returns one row per such agent for step ``i`` -- the three attentions of :data:`ATTENTIONS`
-    (``49 a - 1`` upsampled bilinearly to 84 x 84, scaled by its largest magnitude) then guided
-    backprop of the value and the advantage stream (newest frame, scaled to [-1, 1]), under the
-    figure's column labels -- and a table, one column per agent, of the means
-    over the states :func:`every` of: Spearman correlations between attentions and the
-    stream maps pooled to 7 x 7, :func:`~rlinside.explain.attention.attention_summary` of each
-    attention, its enrichment on the game's objects, the size of the conv3 features.
+    placed on the receptive fields of the conv3 cells (:func:`~rlinside.explain.attention.
+    attention_on_input`), relative to uniform attention placed the same way (``a / uniform -
+    1``), scaled by its largest magnitude; then guided backprop of the value and the advantage
+    stream (newest frame, scaled to [-1, 1]), under the figure's column labels -- and a table,
+    one column per agent, of the means over the states :func:`every` of: Spearman correlations
+    between attentions and the stream maps averaged over each cell's receptive field
+    (:func:`~rlinside.explain.attention.mean_over_fields`),
+    :func:`~rlinside.explain.attention.attention_summary` of each attention, its enrichment on
+    the game's objects (of the placed attention; uniform attention's, for reference), the size
+    of the conv3 features.
     """
     rows, stats = [], []
     for p in played:
         if not has_attention(p.net):
             continue
         net, name = p.net, f"{p.name} ({p.stage})"
+        rf = receptive_field(net.torso)
+        uniform = attention_on_input(torch.full((7, 7), 1 / 49), rf)  # where uniform attention puts its mass
         att, gb = _attention_and_saliency(p, i)
-        up = {k: F.interpolate(a[None, None], size=(84, 84), mode="bilinear", align_corners=False)[0, 0]
-              for k, a in att.items()}
-        dev = {k: 49 * u - 1 for k, u in up.items()}  # positive where it looks more than average
+        dev = {k: attention_on_input(a, rf) / uniform - 1 for k, a in att.items()}  # > 0: looks more than uniform
         maps = {k: (d / d.abs().max()).numpy() for k, d in dev.items()} | {
             k: normalize(g[None, None], mode="frame")[0, 0].numpy() for k, g in gb.items()}
         rows.append(MapRow(name, p.frames[i], {_ATTENTION_COLUMNS[k]: v for k, v in maps.items()},
                            insensitive=p.insensitive))
         for j in every(n_states, state_every):
             att, gb = _attention_and_saliency(p, j)
-            pooled = {k: F.adaptive_avg_pool2d(g.abs()[None, None], 7)[0, 0].flatten().numpy() for k, g in gb.items()}
+            pooled = {k: mean_over_fields(g.abs(), rf).flatten().numpy() for k, g in gb.items()}
             with torch.no_grad():
                 conv3 = net.features(torch.from_numpy(p.obs[j:j + 1]))  # (1, 49, 64)
             mask = to_observation_grid(np.logical_or.reduce(list(object_masks(p.game, p.frames[j]).values())))
@@ -670,8 +673,8 @@ def attention_maps(played: list[Played], i: int, n_states: int,
                    "rho lstm att vs value att": spearmanr(flat["lstm_attention"], flat["value_attention"]).statistic}
             for k, a in att.items():
                 row |= {f"{n} {k.split('_')[0]}": v for n, v in attention_summary(a).items()}
-                upsampled = F.interpolate(att[k][None, None], size=(84, 84), mode="bilinear", align_corners=False)
-                row[f"enrichment {k.split('_')[0]}"] = object_share(upsampled[0, 0], mask)[1]
+                row[f"enrichment {k.split('_')[0]}"] = object_share(attention_on_input(att[k], rf), mask)[1]
+            row["enrichment, uniform attention"] = object_share(uniform, mask)[1]
             row["conv3 features, mean"] = float(conv3.mean())
             row["conv3 features, std over locations"] = float(conv3.std(dim=1).mean())
             stats.append(row)
