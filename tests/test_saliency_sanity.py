@@ -372,3 +372,29 @@ def test_attention_is_placed_on_receptive_fields():
     assert u.min() > 0 and u[42, 42] > u[0, 0]
     with pytest.raises(ValueError, match="does not fit"):
         attention_on_input(torch.ones(12, 12), rf)
+
+
+def test_cascading_randomization_can_use_the_agents_own_initialization():
+    """With ``fresh``, every layer gets the parameters a new network of the same family has
+    there (seeded): the A2C policy head's small orthogonal weights, zero biases; without it,
+    PyTorch's default, a different scale. The trained model is never touched."""
+    from rlinside.nets.recurrent import ActorCritic
+    from rlinside.studies.saliency import own_initialization
+
+    torch.manual_seed(0)
+    net = ActorCritic(4, in_channels=3)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    fresh = own_initialization(net)
+    *_, (_, own) = list((n, {k: v.clone() for k, v in m.state_dict().items()})
+                        for n, m in cascading_randomization(net, seed=1, fresh=fresh))
+    *_, (_, default) = list((n, {k: v.clone() for k, v in m.state_dict().items()})
+                            for n, m in cascading_randomization(net, seed=1))
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert float(own["policy.weight"].norm()) == pytest.approx(0.01 * 2, rel=1e-4)  # 4 orthonormal rows x 0.01
+    assert float(own["policy.bias"].abs().max()) == 0 and float(own["torso.conv1.bias"].abs().max()) == 0
+    assert float(default["policy.weight"].norm()) > 10 * float(own["policy.weight"].norm())
+    assert not torch.equal(own["torso.conv1.weight"], before["torso.conv1.weight"])
+    from rlinside.nets.atari import DuelingQNetwork
+
+    with pytest.raises(ValueError, match="same architecture"):
+        list(cascading_randomization(net, fresh=lambda: DuelingQNetwork(4, in_channels=3), order=["policy"]))

@@ -31,10 +31,13 @@
 #    a map cannot say which feature decided the action.
 
 # %% tags=["parameters"]
-n_states: int = 20  # states per agent (one every `state_every` agent steps) | [1, 10_000]
+n_states: int = 40  # states per agent, spread over `n_games` games (one every `state_every` steps) | [1, 10_000]
+n_games: int = 5  # evaluation games `seed`, `seed` + 1, ... the states come from | [1, 100]
 state_every: int = 10  # agent steps between two states | [1, 1000]
-seed: int = 0  # evaluation game | [0, 2_147_483_647]
+seed: int = 0  # first evaluation game | [0, 2_147_483_647]
 randomization_seed: int = 0  # seed of the re-initialized weights | [0, 2_147_483_647]
+# how a layer is re-initialized: the agent's own initialization (orthogonal for A2C) or PyTorch's default
+randomization_init: str = "own"  # | {own, default}
 # layer of the Grad-CAM family: convK after its ReLU (standard), convK:pre before it (variant)
 cam_layer: str = "conv1"  # | {conv1, conv2, conv3, conv1:pre, conv2:pre, conv3:pre}
 perturbation_stride: int = 5  # grid step of perturbation saliency (Greydanus et al.: 5) | [1, 84]
@@ -51,7 +54,7 @@ from rlinside.plots.saliency import gallery, overlay
 from rlinside.studies import saliency as study
 
 set_theme()
-agents = study.sanity_agents(n_states, state_every, seed)
+agents = study.sanity_agents(n_states, state_every, seed, n_games)
 print("agents:", ", ".join(a.name for a in agents) or "none shipped")
 
 
@@ -64,7 +67,7 @@ print("agents:", ", ".join(a.name for a in agents) or "none shipped")
 # trained network chose. A method that passes the test loses its similarity quickly.
 
 # %%
-cascade, examples = study.cascading_study(agents, cam_layer, randomization_seed)
+cascade, examples = study.cascading_study(agents, cam_layer, randomization_seed, randomization_init)
 if len(cascade):
     fig, axes = plt.subplots(len(agents), 3, figsize=(12, 3.1 * len(agents)), squeeze=False)
     for r, a in enumerate(agents):
@@ -86,14 +89,20 @@ if len(cascade):
             f"Cascading randomization (Adebayo et al. 2018): similarity between each method's map "
             f"on the trained network and after re-initializing the layers from the top down to the "
             f"one named; mean over {n_states} states of evaluation game {seed}; newest frame; "
-            f"Grad-CAM family at {cam_layer}; randomization seed {randomization_seed}.")
+            f"Grad-CAM family at {cam_layer}; layers re-initialized with the {randomization_init} "
+            f"initialization, seed {randomization_seed}.")
 
 # %% [markdown]
-# What is left of the trained map once *every* layer is random:
+# What is left of the trained map once *every* layer is random, with the layers re-initialized
+# as chosen (`randomization_init`) and, beside it, the other way: the A2C agents train from
+# orthogonal weights, whose scale differs from PyTorch's default, so the choice can matter.
 
 # %%
-fully = study.fully_randomized(cascade)
-fully.round(3) if len(cascade) else "no agent"
+other = "default" if randomization_init == "own" else "own"
+fully = {init: study.fully_randomized(c) for init, c in
+         ((randomization_init, cascade), (other, study.cascading_study(agents, cam_layer, randomization_seed,
+                                                                       other)[0]))}
+pd.concat(fully, axis=1, names=["init"]).round(3) if len(cascade) else "no agent"
 
 # %%
 for name, stages in examples.items():
@@ -111,7 +120,7 @@ for name, stages in examples.items():
 # and not the model.
 
 # %%
-edge_table = study.edge_correlation(agents, cam_layer, randomization_seed)
+edge_table = study.edge_correlation(agents, cam_layer, randomization_seed, randomization_init)
 edge_table.round(3) if len(edge_table) else "no agent"
 
 # %% [markdown]
@@ -153,8 +162,8 @@ disc.round(3) if len(disc) else "no agent"
 #
 # The unit is the state (`n_states` per agent, pooled over the feed-forward agents).
 # *Randomization*: the Spearman correlation of guided backprop's absolute map on the trained
-# network with its map once every layer is re-initialized (PyTorch's default initialization,
-# not the agents' own), claimed below 0.5: a map that survives randomizing the whole network
+# network with its map once every layer is re-initialized (`randomization_init`; the other
+# initialization is in the table of section 1), claimed below 0.5: a map that survives randomizing the whole network
 # cannot show what the network learned. *Actions*: the mean Spearman correlation between
 # G1Grad-CAM's maps of the different actions on one state, claimed above 0.9: a method that
 # draws the same map for every action cannot single out what decides the action.
@@ -172,7 +181,7 @@ g1 = (disc_states[disc_states.method == "G1Grad-CAM"]["rho between actions"].dro
       if len(disc_states) else [])
 measured = [
     claims.measure("saliency.randomization_changes_gbp", survive, scale=scale,
-                   details={"init": "torch default", "randomization_seed": randomization_seed}),
+                   details={"init": randomization_init, "randomization_seed": randomization_seed}),
     claims.measure("saliency.g1gradcam_ignores_action", g1, scale=scale),
 ]
 pd.DataFrame([m.to_dict() for m in measured])[["claim", "estimate", "low", "high", "n"]]

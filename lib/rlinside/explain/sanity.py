@@ -67,6 +67,7 @@ def _reinitialize(module: nn.Module, generator_seed: int) -> None:
 
 def cascading_randomization(
     model: nn.Module, *, order: list[str] | None = None, seed: int = 0,
+    fresh: Callable[[], nn.Module] | None = None,
 ) -> Iterator[tuple[str, nn.Module]]:
     """Yield ``(layer name, model with that layer and all above it re-initialized)``.
 
@@ -74,6 +75,13 @@ def cascading_randomization(
     (default :func:`randomization_order`, output first). The copy yielded at step ``k`` has
     the first ``k + 1`` layers of ``order`` re-initialized; it is the same object each time, so
     use it before asking for the next one.
+
+    How a layer is re-initialized: with ``fresh``, a callable that builds a new network of the
+    same architecture with its own initialization (e.g. orthogonal weights for the A2C
+    networks), the layer takes the parameters that ``fresh()`` (seeded) has at the same name:
+    the model's *own* initialization, as Adebayo et al. intend. Without it, each module's
+    ``reset_parameters`` (PyTorch's default rule), which for a network initialized otherwise
+    is a different distribution (often a different scale).
     """
     names = randomization_order(model) if order is None else list(order)
     modules = dict(model.named_modules())
@@ -84,7 +92,19 @@ def cascading_randomization(
     randomized.eval()
     copies = dict(randomized.named_modules())
     for i, name in enumerate(names):
-        _reinitialize(copies[name], seed * 1000 + i)
+        if fresh is None:
+            _reinitialize(copies[name], seed * 1000 + i)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed * 1000 + i)
+                new = dict(fresh().named_modules()).get(name)
+            if new is None or type(new) is not type(copies[name]):
+                raise ValueError(f"fresh() must build the same architecture: it has no {type(copies[name]).__name__} "
+                                 f"at {name!r}")
+            with torch.no_grad():
+                for (_, p), (_, q) in zip(copies[name].named_parameters(recurse=False),
+                                          new.named_parameters(recurse=False), strict=True):
+                    p.copy_(q)
         yield name, randomized
 
 

@@ -100,7 +100,8 @@ __all__ = ["block_means", "enrichment_blocks", "layer_spread", "is_recurrent", "
            "TrainingCurves", "training_curves", "zoo_status", "checkpoint_label", "LearningCurve", "learning_curves",
            "Filmstrip", "filmstrips", "ExplainedState", "explain_state", "explain_shipped", "map_statistics",
            "has_streams", "stream_maps", "GATE_STATES", "gate_distribution", "agent_gate", "sensitive",
-           "gate_rows", "CAM_FAMILY", "cam_variants", "zoo_gates"]
+           "gate_rows", "CAM_FAMILY", "cam_variants", "zoo_gates",
+           "RANDOMIZATION_INITS", "own_initialization"]
 
 #: States of one evaluation game the sensitivity gate reads per agent.
 GATE_STATES = 40
@@ -729,29 +730,38 @@ class SanityAgent:
     actions: torch.Tensor  #: (N,) int64, the action the trained network ranks first on each
 
 
-def sanity_agents(n_states: int, state_every: int, seed: int = 0) -> list[SanityAgent]:
+def sanity_agents(n_states: int, state_every: int, seed: int = 0, n_games: int = 1) -> list[SanityAgent]:
     """The most trained shipped feed-forward agents (randomizing a recurrent net also changes
-    the memory it carried: left out), each with the states :func:`every` of evaluation game
-    ``seed`` and its greedy action on them. An agent that fails the sensitivity gate on those
-    states (:func:`rlinside.explain.gate.sensitivity_gate`, with 2 states or more) is left out."""
+    the memory it carried: left out), each with ``n_states`` states spread over ``n_games``
+    evaluation games ``seed, seed + 1, ...`` (:func:`every` in each, as equal a share per game
+    as ``n_states`` allows) and its greedy action on them. An agent that fails the sensitivity
+    gate on those states (:func:`rlinside.explain.gate.sensitivity_gate`, with 2 states or
+    more) is left out."""
     from rlinside.agents.zoo import load_agent, play_states
 
+    if isinstance(n_games, bool) or not isinstance(n_games, int) or not 1 <= n_games <= max(n_states, 1):
+        raise ValueError(f"n_games must be an int in [1, n_states={n_states}], got {n_games!r}")
+    per_game = [n_states // n_games + (g < n_states % n_games) for g in range(n_games)]
     agents = []
     for art in chapter_most_trained():
         agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
         if is_recurrent(agent):
             continue
         net, _ = load_agent(agent, game, stage)
-        obs, frames, _ = play_states(agent, net, game, steps=n_states * state_every, seed=seed)
-        idx = np.arange(state_every - 1, n_states * state_every, state_every)
-        x = torch.from_numpy(obs[idx])
+        xs, fs = [], []
+        for g, n in enumerate(per_game):
+            obs, frames, _ = play_states(agent, net, game, steps=n * state_every, seed=seed + g)
+            idx = np.arange(state_every - 1, n * state_every, state_every)
+            xs.append(obs[idx])
+            fs.append(frames[idx])
+        x = torch.from_numpy(np.concatenate(xs))
         with torch.no_grad():
             out = net(x.float())
         actions = _first(out).argmax(1)
         if len(x) >= 2 and not sensitivity_gate([(net, x[j:j + 1], int(actions[j])) for j in range(len(x))],
                                                 distribution=gate_distribution(agent)).passed:
             continue
-        agents.append(SanityAgent(agent, f"{label(agent)} {game}", net, x, frames[idx], actions))
+        agents.append(SanityAgent(agent, f"{label(agent)} {game}", net, x, np.concatenate(fs), actions))
     return agents
 
 
@@ -768,20 +778,51 @@ def _scaled_first(maps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {m: normalize(torch.from_numpy(maps[m][0:1]))[0].numpy() for m in METHOD_NAMES}
 
 
-def cascading_study(agents: list[SanityAgent], cam_layer: str = "conv1",
-                    randomization_seed: int = 0) -> tuple[pd.DataFrame, dict[str, list[MapRow]]]:
+#: How cascading randomization re-initializes a layer: ``own`` the agent's own initialization
+#: (:func:`own_initialization`), ``default`` PyTorch's ``reset_parameters``.
+RANDOMIZATION_INITS = ("own", "default")
+
+
+def own_initialization(net: nn.Module):
+    """A callable building a freshly initialized network of ``net``'s architecture with the
+    initialization its family trains from (orthogonal for the A2C networks, PyTorch's default
+    for the DDDQN): what cascading randomization re-initializes a layer to."""
+    from rlinside.nets.atari import DuelingQNetwork
+    from rlinside.nets.recurrent import ActorCritic
+
+    if isinstance(net, ActorCritic):
+        return lambda: ActorCritic(net.n_actions, in_channels=net.torso.in_channels, hidden=net.fc.out_features,
+                                   lstm_size=net.lstm.hidden_size if net.lstm is not None else 0,
+                                   lstm_input_norm=net.lstm_norm is not None)
+    if isinstance(net, DuelingQNetwork):
+        return lambda: DuelingQNetwork(net.n_actions, in_channels=net.torso.in_channels,
+                                       hidden=net.value_hidden.out_features)
+    raise ValueError(f"no own initialization known for a {type(net).__name__}; use init='default'")
+
+
+def _check_init(init: str) -> None:
+    if init not in RANDOMIZATION_INITS:
+        raise ValueError(f"init must be one of {RANDOMIZATION_INITS}, got {init!r}")
+
+
+def cascading_study(agents: list[SanityAgent], cam_layer: str = "conv1", randomization_seed: int = 0,
+                    init: str = "own") -> tuple[pd.DataFrame, dict[str, list[MapRow]]]:
     """Cascading randomization (:func:`~rlinside.explain.sanity.cascading_randomization`):
-    after each re-initialized layer, every method's map against the trained network's.
+    after each re-initialized layer (``init``: :data:`RANDOMIZATION_INITS`), every method's
+    map against the trained network's.
 
     Returns one row per (agent, step, method, state) -- ``spearman``, ``spearman |.|`` and
     ``ssim`` -- and, per agent name, gallery rows of its first state (trained, then after
     randomizing down to conv2 and to conv1), every map scaled to [-1, 1].
     """
+    _check_init(init)
     rows, examples = [], {}
     for a in agents:
         original = newest_maps(a.net, a.x, a.actions, cam_layer)
         examples[a.name] = [MapRow("trained", a.frames[0], _scaled_first(original))]
-        for k, (layer, randomized) in enumerate(cascading_randomization(a.net, seed=randomization_seed), 1):
+        fresh = own_initialization(a.net) if init == "own" else None
+        for k, (layer, randomized) in enumerate(cascading_randomization(a.net, seed=randomization_seed,
+                                                                        fresh=fresh), 1):
             maps = newest_maps(randomized, a.x, a.actions, cam_layer)
             if layer.endswith("conv2") or layer.endswith("conv1"):
                 examples[a.name].append(MapRow(f"up to {layer}", a.frames[0], _scaled_first(maps)))
@@ -804,14 +845,18 @@ def fully_randomized(cascade: pd.DataFrame) -> pd.DataFrame:
     return fully.reindex(list(METHOD_NAMES))
 
 
-def edge_correlation(agents: list[SanityAgent], cam_layer: str = "conv1",
-                     randomization_seed: int = 0) -> pd.DataFrame:
+def edge_correlation(agents: list[SanityAgent], cam_layer: str = "conv1", randomization_seed: int = 0,
+                     init: str = "own") -> pd.DataFrame:
     """Mean Spearman correlation of each absolute map with the Sobel edges of the newest input
-    frame, for the trained and the fully randomized network: method x (agent, network)."""
+    frame, for the trained and the fully randomized network (``init`` as in
+    :func:`cascading_study`): method x (agent, network)."""
+    _check_init(init)
     rows = []
     for a in agents:
         edges = [np.hypot(ndimage.sobel(f, 0), ndimage.sobel(f, 1)) for f in a.x[:, -1].numpy().astype(np.float64)]
-        _, randomized = deque(cascading_randomization(a.net, seed=randomization_seed), maxlen=1)[0]  # all layers
+        fresh = own_initialization(a.net) if init == "own" else None
+        _, randomized = deque(cascading_randomization(a.net, seed=randomization_seed, fresh=fresh),
+                              maxlen=1)[0]  # all layers
         for network, model in (("trained", a.net), ("all layers random", randomized)):
             maps = newest_maps(model, a.x, a.actions, cam_layer)
             for m in METHOD_NAMES:
