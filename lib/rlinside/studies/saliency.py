@@ -101,7 +101,8 @@ __all__ = ["block_means", "enrichment_blocks", "layer_spread", "is_recurrent", "
            "Filmstrip", "filmstrips", "ExplainedState", "explain_state", "explain_shipped", "map_statistics",
            "has_streams", "stream_maps", "GATE_STATES", "gate_distribution", "agent_gate", "sensitive",
            "gate_rows", "CAM_FAMILY", "cam_variants", "zoo_gates",
-           "RANDOMIZATION_INITS", "own_initialization"]
+           "RANDOMIZATION_INITS", "own_initialization",
+           "PERTURBATION", "RANDOM_ORDER", "faithfulness", "faithfulness_summary"]
 
 #: States of one evaluation game the sensitivity gate reads per agent.
 GATE_STATES = 40
@@ -1272,3 +1273,76 @@ def zoo_gates(artifacts: list, steps: int, seed: int = 0) -> pd.DataFrame:
     if len(table):
         table.insert(1, "stage", [f"{a.config['stage']}, {a.config['step']:,} steps" for a in artifacts])
     return table
+
+
+# --------------------------------------------------------------------------------------------
+# Faithfulness: deletion and insertion curves
+# --------------------------------------------------------------------------------------------
+
+#: The orders compared besides the six methods: Greydanus et al.'s perturbation saliency and
+#: a random order (the baseline any map has to beat).
+PERTURBATION, RANDOM_ORDER = "Perturbation (Greydanus)", "Random order"
+
+
+def faithfulness(agents: list[SanityAgent], *, steps: int = 20, n_random: int = 3, cam_layer: str = "conv1",
+                 perturbation_stride: int = 5, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Deletion and insertion curves (:mod:`rlinside.explain.faithfulness`) of every method of
+    :data:`METHOD_NAMES`, of perturbation saliency and of ``n_random`` random orders (averaged),
+    on every state of every agent, explaining the action the agent ranks first (its Q-value
+    or logit), with a blurred-frame baseline.
+
+    Returns ``(areas, curves)``: one row per (agent, method, state) with the four areas of
+    :meth:`~rlinside.explain.faithfulness.Curves.areas`, and one row per (agent, method,
+    fraction) with the mean deletion and insertion curves over the states."""
+    from rlinside.explain.faithfulness import deletion_insertion, random_order, salience_order
+
+    areas, curves = [], []
+    for a in agents:
+        size = tuple(a.x.shape[-2:])
+        maps = explain_all(a.net, a.x, a.actions, cam_module(a.net, cam_layer))
+        for i in range(len(a.x)):
+            obs, action = a.x[i:i + 1], int(a.actions[i])
+            orders = {m: [salience_order(r[i], size)] for m, r in maps.items()}
+            orders[PERTURBATION] = [salience_order(perturbation_saliency(a.net, obs, stride=perturbation_stride)[0],
+                                                   size)]
+            orders[RANDOM_ORDER] = [random_order(size, seed * 100_003 + 1000 * i + k) for k in range(n_random)]
+            for m, os in orders.items():
+                runs = [deletion_insertion(a.net, obs, o, action, steps=steps) for o in os]
+                row = {"agent": a.name, "method": m, "state": i}
+                for key in runs[0].areas():
+                    row[key] = float(np.mean([r.areas()[key] for r in runs]))
+                areas.append(row)
+                for k, f in enumerate(runs[0].fractions):
+                    curves.append({"agent": a.name, "method": m, "state": i, "fraction": f,
+                                   "deletion": float(np.mean([r.deletion[k] for r in runs])),
+                                   "insertion": float(np.mean([r.insertion[k] for r in runs]))})
+    curve_table = pd.DataFrame(curves)
+    if len(curve_table):
+        curve_table = curve_table.groupby(["agent", "method", "fraction"], sort=False)[["deletion", "insertion"]] \
+            .mean().reset_index()
+    return pd.DataFrame(areas), curve_table
+
+
+def faithfulness_summary(areas: pd.DataFrame) -> pd.DataFrame:
+    """Per method, pooled over agents and states: the mean of each area with its bootstrap
+    interval (:func:`rlinside.claims.bootstrap_ci`), and the mean paired difference from the
+    random order on the same state (deletion: below 0 is better than random; insertion: above
+    0), with its interval. Empty without rows."""
+    from rlinside.claims import bootstrap_ci
+
+    if not len(areas):
+        return pd.DataFrame()
+    rand = areas[areas.method == RANDOM_ORDER].set_index(["agent", "state"])
+    rows = []
+    for m, sub in areas.groupby("method", sort=False):
+        row = {"method": m, "states": len(sub)}
+        for key in ("deletion", "insertion"):
+            v = sub[key].to_numpy(dtype=float)
+            lo, hi = bootstrap_ci(v)
+            row[f"{key} AUC"] = f"{np.nanmean(v):.3f} [{lo:.3f}, {hi:.3f}]"
+            d = (sub.set_index(["agent", "state"])[key] - rand[key]).to_numpy(dtype=float)
+            lo, hi = bootstrap_ci(d)
+            row[f"{key} vs random"] = f"{np.nanmean(d):+.3f} [{lo:+.3f}, {hi:+.3f}]"
+        row["deletion AUC, action kept"] = float(sub["deletion, action kept"].mean())
+        rows.append(row)
+    return pd.DataFrame(rows)
