@@ -30,6 +30,7 @@
 warmup_steps: int = 60  # agent decisions before the explained state (evaluation game `seed`) | [1, 10_000]
 seed: int = 0  # evaluation game the agents play | [0, 2_147_483_647]
 n_states: int = 40  # states averaged in the per-frame shares (one every `state_every` steps) | [1, 10_000]
+n_games: int = 5  # evaluation games `seed`, `seed` + 1, ... the claims' states are spread over | [1, 100]
 state_every: int = 5  # agent steps between two of those states | [1, 1000]
 history: int = 10  # inputs of the recurrent agent explained at once (t-9 ... t) | [1, 100]
 palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange) | {paper, colorblind}
@@ -157,34 +158,40 @@ grads if len(grads) else "the recurrent attention DQN is not shipped"
 # %% [markdown]
 # ## The chapter's claims, measured
 #
-# The unit is the state: `n_states` states of each agent's evaluation game, pooled over the
-# agents a claim is about. *Streams*: the agents with a value and an advantage stream (both
-# DDDQNs and the recurrent attention DQN); the Spearman correlation of the two streams'
-# absolute guided-backprop maps, claimed below 0.9 (maps that rank the pixels alike beyond
-# that show the same features). *Layers*: the feed-forward agents; the share of the Grad-CAM map
-# above half its maximum at conv3 minus at conv1, over the same states (the gallery above shows
-# one of them). Only agents that pass the sensitivity gate ({doc}`00_agents`) are counted.
+# The unit is the state: `n_states` states of each agent, spread evenly over `n_games` evaluation games (from
+# game `seed` on), pooled over the agents a claim is about. *Streams*: the agents with a value and an advantage
+# stream (both DDDQNs and the recurrent attention DQN); the Spearman correlation of the two streams' absolute
+# guided-backprop maps, claimed below 0.9 (maps that rank the pixels alike beyond that show the same features).
+# *Layers*: the feed-forward agents; the share of the Grad-CAM map above half its maximum at conv3 minus at
+# conv1, over the same states (the gallery above shows one of them). Only agents that pass the sensitivity gate
+# ({doc}`00_agents`) are counted.
 
 # %%
-gated = study.sensitive(played)  # agents that passed the sensitivity gate
-streams = head_rows[head_rows["heads"].str.startswith("value stream")] if len(head_rows) else head_rows
-streams = streams[streams["agent"].isin([p.name for p in gated])] if len(streams) else streams
-ff = [p for p in gated if not study.is_recurrent(p.agent)]
-spread = study.layer_spread(ff, n_states, state_every)
+per_game = max(1, n_states // n_games)  # states of each game
+games = [played] + [study.play_most_trained(per_game * state_every, seed + g) for g in range(1, n_games)]
+gated = [study.sensitive(g) for g in games]  # agents that passed the sensitivity gate, per game
+heads = [study.head_correlations(g, per_game, state_every, per_state=True).assign(episode=k)
+         for k, g in enumerate(gated)]
+streams = pd.concat(heads) if heads else pd.DataFrame()
+streams = streams[streams["heads"].str.startswith("value stream")] if len(streams) else streams
+ff = [[p for p in g if not study.is_recurrent(p.agent)] for g in gated]
+spread = pd.concat([study.layer_spread(g, per_game, state_every).assign(episode=k) for k, g in enumerate(ff)])
 if len(spread):
-    wide = spread.pivot_table(index=["agent", "state"], columns="layer", values="area above half max")
+    wide = spread.pivot_table(index=["agent", "episode", "state"], columns="layer", values="area above half max")
     deeper = (wide["conv3"] - wide["conv1"]).dropna()
 else:
     deeper = pd.Series(dtype=float)
 profile = run_context().get("profile")
 measured = [
     claims.measure("saliency.streams_differ", streams["rho"].dropna().to_numpy() if len(streams) else [],
-                   scale={"profile": profile, "states": n_states, "agents": streams["agent"].nunique()
+                   scale={"profile": profile, "states": per_game * n_games, "games": n_games,
+                          "agents": streams["agent"].nunique()
                           if len(streams) else 0},
                    details={"by agent": streams.groupby("agent")["rho"].mean().round(3).to_dict()
                             if len(streams) else {}}),
     claims.measure("saliency.deep_gradcam_blurred", deeper.to_numpy(),
-                   scale={"profile": profile, "states": n_states, "agents": len(ff)},
+                   scale={"profile": profile, "states": per_game * n_games, "games": n_games,
+                          "agents": len(ff[0])},
                    details={"by agent": deeper.groupby(level=0).mean().round(3).to_dict() if len(deeper) else {}}),
 ]
 pd.DataFrame([m.to_dict() for m in measured])[["claim", "estimate", "low", "high", "n"]]
