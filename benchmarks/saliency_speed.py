@@ -34,6 +34,7 @@ from rlinside.explain.saliency import (
     Gradient,
     GuidedBackprop,
     GuidedGradCAM,
+    cam_module,
 )
 from rlinside.nets.atari import DuelingQNetwork
 
@@ -52,7 +53,7 @@ def load_net() -> tuple[torch.nn.Module, str]:
 
 
 def methods(net: torch.nn.Module) -> dict:
-    layer = net.torso.conv1
+    layer = cam_module(net, "conv1")
     return {
         "Gradient": Gradient(net), "Guided Backprop": GuidedBackprop(net),
         "Grad-CAM": GradCAM(net, layer), "Guided Grad-CAM": GuidedGradCAM(net, layer),

@@ -20,15 +20,16 @@
 #    most trained checkpoint of each) and explains every step with the six methods;
 # 2. shows a video per agent: the screen, then each method of `video_methods` normalized per
 #    frame and per video, side by side (15 agent steps per second, the game's real speed);
-# 3. measures stability instead of judging it: for every method, the rank correlation of the
-#    absolute maps of consecutive steps, and the share of steps on which the map concentrates
-#    on the game objects (enrichment of at least 2 on ball and paddle, or on submarine,
-#    divers, enemies and oxygen bar; see {doc}`03_early_vs_trained`). As a yardstick, the
-#    same correlation for the screen itself (newest input frame).
+# 3. measures stability instead of judging it, over `n_games` evaluation games: for every
+#    method, the share of steps on which the map concentrates on the game objects (enrichment
+#    of at least 2 on ball and paddle, or on submarine, divers, enemies and oxygen bar; see
+#    {doc}`03_early_vs_trained`), and the rank correlation of the absolute maps of consecutive
+#    steps, with the same correlation for the screen itself (newest input frame) as a yardstick.
 
 # %% tags=["parameters"]
 video_steps: int = 200  # agent steps per video (15 per second of game) | [2, 20_000]
-seed: int = 0  # evaluation game | [0, 2_147_483_647]
+seed: int = 0  # evaluation game of the videos (the statistics also use the next `n_games` - 1) | [0, 2_147_483_647]
+n_games: int = 5  # evaluation games the statistics are spread over, `video_steps` / `n_games` steps each | [1, 100]
 # methods drawn in the videos | nonempty; unique; {@saliency_methods}
 video_methods: list[str] = ["Guided Backprop", "Grad-CAM"]
 # layer of the Grad-CAM family: convK after its ReLU (standard), convK:pre before it (variant)
@@ -41,70 +42,47 @@ import time
 
 import numpy as np
 import pandas as pd
-import torch
 
 from rlinside import claims
 from rlinside.agents.zoo import AGENTS, load_agent, play_states
-from rlinside.envs.atari_objects import object_masks, to_observation_grid
-from rlinside.explain.saliency import METHOD_NAMES, explain_all, normalize
-from rlinside.explain.sanity import object_share, temporal_stability
+from rlinside.explain.saliency import METHOD_NAMES, normalize
+from rlinside.explain.sanity import temporal_stability
 from rlinside.plots import publish_html, run_context, set_theme
 from rlinside.plots.saliency import overlay
 from rlinside.plots.video import gif_bytes, gif_html, label_strip, side_by_side
 from rlinside.studies import saliency as study
-from rlinside.studies.saliency import is_recurrent, saliency_model
 from rlinside.utils import nan_median
 
 set_theme()
 
 
-def explain_video(agent, net, obs, carried, actions):
-    """Newest-frame maps of every step: method -> (T, 84, 84) tensor."""
-    layer = getattr(net.torso, cam_layer)
-    out = {m: [] for m in METHOD_NAMES}
-    for start in range(0, len(obs), batch):
-        sl = slice(start, start + batch)
-        x = torch.from_numpy(obs[sl])
-        if is_recurrent(agent):  # each state from its own carried memory, in one batch
-            zero = net.initial_state(1)
-            hs = [s if s is not None else zero for s in carried[sl]]
-            model = saliency_model(agent, net, (torch.cat([h for h, _ in hs]), torch.cat([c for _, c in hs])))
-        else:
-            model = net
-        maps = explain_all(model, x, torch.from_numpy(actions[sl]), layer)
-        for m, r in maps.items():
-            out[m].append(r[:, -1])
-    return {m: torch.cat(v) for m, v in out.items()}
-
-
-videos, stability, enrichment, consecutive, families, gates, on_objects = {}, [], {}, {}, {}, {}, {}
+per_game = max(10, video_steps // n_games // 10 * 10)  # steps of each game in the statistics: whole blocks of 10
+videos, stability, stats, families, gates = {}, [], {}, {}, {}
 t0 = time.perf_counter()
 for art in study.chapter_most_trained():
     agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
     net, _ = load_agent(agent, game, stage)
     obs, frames, actions, carried = play_states(agent, net, game, steps=video_steps, seed=seed, return_states=True)
-    maps = explain_video(agent, net, obs, carried, actions)
+    maps = study.explain_steps(agent, net, obs, carried, actions, cam_layer=cam_layer, batch=batch)
     name = f"{AGENTS[agent].label} {game} ({stage})"
-    videos[name] = (frames, maps)
-    families[name] = agent
+    videos[name], families[name] = (frames, maps), agent
     gates[name] = study.agent_gate(study.Played(art, net, obs, frames, actions, carried))
-    masks = []
-    for f in frames:
-        ms = object_masks(game, f)
-        masks.append(to_observation_grid(np.logical_or.reduce(list(ms.values()))))
+    parts = [study.step_statistics(game, frames[:per_game], {m: v[:per_game] for m, v in maps.items()})]
+    for g in range(1, n_games):  # the statistics' other games (the first is the video's start)
+        o, f, a, c = play_states(agent, net, game, steps=per_game, seed=seed + g, return_states=True)
+        parts.append(study.step_statistics(game, f, study.explain_steps(agent, net, o, c, a, cam_layer=cam_layer,
+                                                                       batch=batch)))
     screen_corr = nan_median(temporal_stability(obs[:, -1].astype(np.float32), absolute=False))
     for m in METHOD_NAMES:
-        corr = temporal_stability(maps[m])
-        enrich = np.array([object_share(maps[m][t], masks[t])[1] for t in range(len(frames))])
-        enrichment[name, m] = enrich
-        consecutive[name, m] = np.asarray(corr, dtype=np.float64)
-        on_objects[name, m] = np.where(np.isfinite(enrich), enrich >= 2, False).astype(np.float64)  # empty: 0
+        stats[name, m] = {k: np.concatenate([pt[m][k] for pt in parts]) for k in parts[0][m]}
         stability.append({"agent": name, "method": m,
-                          "consecutive rho (median)": nan_median(corr),
-                          "steps on objects (share)": float(on_objects[name, m].mean()),
+                          "consecutive rho (median)": nan_median(stats[name, m]["consecutive rho"]),
+                          "steps on objects (share)": float(stats[name, m]["on objects"].mean()),
                           "screen rho (median)": float(screen_corr)})
-print(f"{len(videos)} agent(s), {video_steps} steps each, explained with six methods in "
-      f"{time.perf_counter() - t0:.1f} s")
+enrichment = {k: v["enrichment"] for k, v in stats.items()}
+on_objects = {k: v["on objects"] for k, v in stats.items()}
+print(f"{len(videos)} agent(s), {video_steps} steps each (statistics: {per_game} steps of each of {n_games} games), "
+      f"explained with six methods in {time.perf_counter() - t0:.1f} s")
 
 # %% [markdown]
 # ## The videos
@@ -174,7 +152,8 @@ if ex_agent is not None:
 # On the feed-forward agents (DDDQN and A2C, both games) that pass the sensitivity gate (see the
 # agents notebook; checked here on this video's states): the recurrent agents are explained
 # through the memory they carried, a different object, so they stay out of these statistics. The
-# unit is a block of 10 consecutive steps of one agent's video, pooled over the agents;
+# unit is a block of 10 consecutive steps of one game, `n_games` games per agent (the first
+# `video_steps` / `n_games` steps of each), pooled over the agents;
 # *enrichment*: the share of a map's magnitude on the objects over their share of the screen;
 # *consecutive rho*: the Spearman correlation of the absolute maps of neighbouring steps.
 
@@ -199,7 +178,8 @@ def best_other(n, m):
     return study.block_means(on_objects[n, m], 10) - np.nanmax(others, axis=0)
 
 
-claim_scale = {"profile": run_context().get("profile"), "agents": len(ff), "steps": video_steps,
+claim_scale = {"profile": run_context().get("profile"), "agents": len(ff), "steps": per_game * n_games,
+               "games": n_games,
                "blocks": len(pooled(on_objects, "Guided Backprop"))}
 gbp_best = np.concatenate([best_other(n, "Guided Backprop") for n in ff]) if ff else np.zeros(0)
 measured = [

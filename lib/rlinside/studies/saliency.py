@@ -102,7 +102,8 @@ __all__ = ["block_means", "enrichment_blocks", "layer_spread", "is_recurrent", "
            "has_streams", "stream_maps", "GATE_STATES", "gate_distribution", "agent_gate", "sensitive",
            "gate_rows", "CAM_FAMILY", "cam_variants", "zoo_gates",
            "RANDOMIZATION_INITS", "own_initialization",
-           "PERTURBATION", "RANDOM_ORDER", "faithfulness", "faithfulness_summary"]
+           "PERTURBATION", "RANDOM_ORDER", "faithfulness", "faithfulness_summary", "explain_steps",
+           "step_statistics"]
 
 #: States of one evaluation game the sensitivity gate reads per agent.
 GATE_STATES = 40
@@ -1348,3 +1349,45 @@ def faithfulness_summary(areas: pd.DataFrame) -> pd.DataFrame:
         row["deletion AUC, action kept"] = float(sub["deletion, action kept"].mean())
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Videos (notebook 04): every step of a played game explained, and what the maps do over time
+# --------------------------------------------------------------------------------------------
+
+
+def explain_steps(agent: str, net: nn.Module, obs: np.ndarray, carried: list, actions: np.ndarray, *,
+                  cam_layer: str = "conv1", batch: int = 50) -> dict[str, torch.Tensor]:
+    """Newest-frame maps of every step of a played game, ``method -> (T, 84, 84)``: each step
+    explains the action chosen there, a recurrent agent from the memory it carried into it."""
+    layer = cam_module(net, cam_layer)
+    out = {m: [] for m in METHOD_NAMES}
+    for start in range(0, len(obs), batch):
+        sl = slice(start, start + batch)
+        x = torch.from_numpy(obs[sl])
+        if is_recurrent(agent):  # each state from its own carried memory, in one batch
+            zero = net.initial_state(1)
+            hs = [s if s is not None else zero for s in carried[sl]]
+            model = saliency_model(agent, net, (torch.cat([h for h, _ in hs]), torch.cat([c for _, c in hs])))
+        else:
+            model = net
+        for m, r in explain_all(model, x, torch.from_numpy(actions[sl]), layer).items():
+            out[m].append(r[:, -1])
+    return {m: torch.cat(v) for m, v in out.items()}
+
+
+def step_statistics(game: str, frames: np.ndarray, maps: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+    """Per method, per step of a video: ``enrichment`` of the map on the game's objects (NaN for
+    an empty map or a screen without objects), ``on objects`` (1 where the enrichment is at
+    least 2; an empty map counts as 0) and ``consecutive rho`` (Spearman correlation of the
+    absolute maps of this step and the next; NaN where either is empty)."""
+    from rlinside.explain.sanity import temporal_stability
+
+    masks = [to_observation_grid(np.logical_or.reduce(list(object_masks(game, f).values()))) for f in frames]
+    out = {}
+    for m, mp in maps.items():
+        enrich = np.array([object_share(mp[t], masks[t])[1] for t in range(len(frames))])
+        out[m] = {"enrichment": enrich,
+                  "on objects": np.where(np.isfinite(enrich), enrich >= 2, False).astype(np.float64),
+                  "consecutive rho": np.asarray(temporal_stability(mp), dtype=np.float64)}
+    return out
