@@ -152,3 +152,38 @@ def test_technique_values_and_transfer_differences():
     d = na.transfer_success_differences({2: ({"success": np.array([True, False, True])},
                                              {"success": np.array([True, True, False])})})
     assert d == {(2, 0): 0.0, (2, 1): 1.0, (2, 2): -1.0}
+
+
+def test_xavier_random_network_and_dead_neurons():
+    """The paper's reference network: Xavier uniform weights within sqrt(6 / (fan_in + fan_out)),
+    zero biases; the default-init network differs. Live-neuron statistics drop dead neurons, and
+    the all-neuron mean of a network with dead neurons is pulled down by their zero distances."""
+    import torch
+
+    from rlinside.agents.arm_dqn import ArmDQNConfig, build_q_network
+    from rlinside.explain.activations import live_neurons
+
+    cfg = ArmDQNConfig(n_joints=3, width=32)
+    torch.manual_seed(0)
+    x = build_q_network(cfg, init="xavier")
+    torch.manual_seed(0)
+    d = build_q_network(cfg)
+    for lx, ld in zip(x.linears, d.linears):
+        bound = math.sqrt(6 / (lx.in_features + lx.out_features))
+        assert float(lx.weight.detach().abs().max()) <= bound and float(lx.bias.detach().abs().max()) == 0
+        assert not torch.equal(lx.weight, ld.weight) and float(ld.bias.detach().abs().max()) > 0
+    with pytest.raises(ValueError, match="init must be one of"):
+        build_q_network(cfg, init="kaiming")
+
+    rng = np.random.default_rng(1)
+    live = [[rng.random((15, 3)), rng.random((15, 4))] for _ in range(4)]
+    with_dead = [[np.c_[ep[0], np.zeros((15, 2))], ep[1]] for ep in live]  # two dead neurons in layer 1
+    assert [m.tolist() for m in live_neurons(with_dead)] == [[True] * 3 + [False] * 2, [True] * 4]
+    all_n = na.episode_distance_stats({"net": with_dead})
+    live_n = na.episode_distance_stats({"net": with_dead}, live=True)
+    same = na.episode_distance_stats({"net": live})
+    np.testing.assert_allclose(live_n["mean"], same["mean"])
+    row = na._distance_row(with_dead)
+    assert row["dead neurons"] == 2 and row["dead in layer 1"] == 2 and row["dead in layer 2"] == 0
+    assert row["mean distance (live)"] == pytest.approx(na._distance_row(live)["mean distance"])
+    assert all_n["mean"].mean() != pytest.approx(live_n["mean"].mean())

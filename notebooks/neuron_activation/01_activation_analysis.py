@@ -123,17 +123,20 @@ publish("na_fig2_dendrograms", fig,
 # ## Across agents: is the trained-vs-random difference systematic?
 #
 # The figures above show one agent. The paper averages over many networks; here every
-# shipped agent of width `width` for the arms in `summary_joints` is compared with a random
-# network of its own architecture (fresh random weights, one per agent: PyTorch's default
-# initialisation of linear layers, not the paper's Xavier initialisation), on the same sample
-# episodes. "Last/first layer ratio" divides the mean within-layer distance of
-# hidden layer 6 by that of layer 1 (above 1: the neurons near the output are the more
-# distinct ones; random networks are above 1 too, because their deep layers carry many
-# neurons that never fire, so the trained ratio is compared with the random one).
+# shipped agent of width `width` for the arms in `summary_joints` is compared with random
+# networks of its own architecture on the same sample episodes: `random`, Xavier uniform
+# weights and zero biases (the paper's reference), and `random (default init)`, PyTorch's
+# default initialisation (the one our agents start training from; our first version compared
+# with it alone). Each statistic is given over all hidden neurons and over the *live* ones
+# (positive at least once in the sample episodes): a dead neuron sits at distance 0 from every
+# other dead one, so networks with many dead neurons get lower, wider distance distributions
+# for that reason alone. "Last/first layer ratio" divides the mean within-layer distance of
+# hidden layer 6 by that of layer 1.
 
 # %%
 across = trained_vs_random(summary_joints, width, n_episodes=n_episodes, episode_seed=episode_seed)
 display(across.paired.round(3))
+display(na.dead_neuron_table(across).round(1))  # mean dead neurons per hidden layer
 print(f"{len(across.paired)} agents: trained mean below random in {across.trained_mean_below:.0%}, "
       f"trained spread below random in {across.trained_std_below:.0%}, "
       f"trained last/first layer ratio above random's in {across.trained_ratio_above:.0%}")
@@ -148,7 +151,11 @@ print(f"{len(across.paired)} agents: trained mean below random in {across.traine
 
 # %%
 per_agent = na.distance_claim_values(across)
+live_gaps = {k: na.distance_claim_values(across, live=True)[k] for k in ("mean_gap", "std_gap")}
+display(pd.DataFrame({f"{k} ({n})": pd.Series(v) for n, d in (("all neurons", per_agent), ("live only", live_gaps))
+                      for k, v in d.items() if k in ("mean_gap", "std_gap")}).round(3))  # Xavier minus trained
 per_episode = na.pruned_vs_trained_episodes(na.episode_distance_stats(study.activations))
+per_episode_live = na.pruned_vs_trained_episodes(na.episode_distance_stats(study.activations, live=True))
 scale = {"profile": run_context().get("profile"), "agents": len(across.paired), "episodes": n_episodes}
 pruned_scale = {"profile": run_context().get("profile"), "agents": 1, "episodes": n_episodes,
                 "prune_steps": len(study.prune_rows) - 1}
@@ -164,4 +171,8 @@ measured += [claims.measure(cid, [per_episode[k][e] for e in sorted(per_episode[
                                      "pruned sizes": list(study.nets["pruned"].hidden_sizes)}).to_dict()
              for cid, k in [("neuron_activation.pruning_raises_mean", "mean_gap"),
                             ("neuron_activation.pruning_narrows_spread", "std_gap")]]
+measured += [claims.measure(cid, [per_episode_live[k][e] for e in sorted(per_episode_live[k])], scale=pruned_scale,
+                            details={"agent": f"{n_joints} joints, width {width}, seed {agent_seed}", "tau": tau,
+                                     "neurons": "live only"}).to_dict()
+             for cid, k in [("neuron_activation.pruning_raises_mean_live", "mean_gap")]]
 pd.DataFrame(measured)[["claim", "estimate", "low", "high", "n"]]

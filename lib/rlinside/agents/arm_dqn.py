@@ -67,6 +67,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.stats import binom
+from torch import nn
 from tqdm import tqdm  # text bars: tqdm.auto warns in a kernel without ipywidgets
 
 from rlinside.agents import shipped
@@ -94,6 +95,7 @@ __all__ = [
     "ValidationResult",
     "boltzmann_actions",
     "build_q_network",
+    "INITS",
     "episode_seed",
     "find_arm_agents",
     "greedy_actions",
@@ -260,11 +262,27 @@ class ArmDQNConfig:
 # ------------------------------------------------------------------------ network pieces
 
 
-def build_q_network(config: ArmDQNConfig) -> MLP:
-    """``MLP(2n + 2, [width] * 6, 3n)`` with PyTorch's default initialisation, seeded by the
-    caller (:func:`rlinside.utils.seed_everything`)."""
+#: Initialisations of :func:`build_q_network`: ``default`` PyTorch's (``nn.Linear``'s uniform
+#: weights and biases in +-1/sqrt(fan_in); what our agents train from), ``xavier`` Glorot and
+#: Bengio's uniform weights with zero biases (the paper's random reference networks, Sec. 4).
+INITS = ("default", "xavier")
+
+
+def build_q_network(config: ArmDQNConfig, init: str = "default") -> MLP:
+    """``MLP(2n + 2, [width] * 6, 3n)``, initialised by ``init`` (:data:`INITS`), seeded by the
+    caller (:func:`rlinside.utils.seed_everything`). ``xavier`` draws the default network first
+    and then overwrites every layer (``nn.init.xavier_uniform_``, zero biases), so the same seed
+    gives a different network under each rule."""
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
     n = config.n_joints
-    return MLP(2 * n + 2, config.hidden_sizes, 3 * n)
+    net = MLP(2 * n + 2, config.hidden_sizes, 3 * n)
+    if init == "xavier":
+        with torch.no_grad():
+            for layer in net.linears:
+                nn.init.xavier_uniform_(layer.weight)
+                nn.init.zeros_(layer.bias)
+    return net
 
 
 def q_values(model: MLP, obs: torch.Tensor) -> torch.Tensor:

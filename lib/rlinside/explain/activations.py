@@ -75,6 +75,7 @@ from threadpoolctl import threadpool_limits
 __all__ = [
     "record_activations",
     "max_activations",
+    "live_neurons",
     "normalized_activations",
     "neuron_distances",
     "layerwise_neuron_distances",
@@ -187,6 +188,13 @@ def _episodes(episodes: Any, name: str = "episodes") -> tuple[list[list[np.ndarr
         out.append(arrs)
     assert widths is not None
     return out, widths
+
+
+def live_neurons(episodes: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
+    """Per layer, a boolean mask of the neurons that are *live*: positive at least once over all
+    the sample episodes (the others are dead: their normalized series is all zeros, see the
+    module docstring)."""
+    return [z > 0 for z in max_activations(episodes)]
 
 
 def max_activations(episodes: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:

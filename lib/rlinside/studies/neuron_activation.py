@@ -71,6 +71,7 @@ from rlinside.explain.activations import (
     distance_kde,
     layer_linkages,
     layerwise_neuron_distances,
+    live_neurons,
     neuron_distances,
     record_activations,
     upper_triangle,
@@ -83,7 +84,7 @@ from rlinside.utils import seed_everything
 __all__ = ["ARTIFACT_KIND", "tau_sweep", "iterative_study", "pruned_agent", "mean_or_nan",
            "sweep_agents", "tau_sweep_table", "zero_tau_table", "tau_summary", "iterative_table",
            "ArmNetworks", "figure2_networks", "DistanceDensities", "distance_densities", "LayerTree",
-           "cluster_trees", "TrainedVsRandom", "trained_vs_random",
+           "cluster_trees", "TrainedVsRandom", "trained_vs_random", "RANDOM_NETWORKS", "dead_neuron_table",
            "ArmProjections", "project_arms", "error_grid", "layer_projections", "layer_cka",
            "TechniqueComparison", "compare_techniques", "distance_claim_values", "episode_distance_stats",
            "pruned_vs_trained_episodes", "zero_tau_values", "zero_tau_depth_values", "tau_linearity",
@@ -386,39 +387,75 @@ def cluster_trees(activations: dict[str, list[list[np.ndarray]]], tau: float) ->
 class TrainedVsRandom:
     """Neuron distances of trained agents against random networks of the same architecture."""
 
-    #: one row per (agent, network): joints, seed, network, mean/std distance, layer ratio, and the
-    #: mean within-layer distance of each hidden layer (``layer 1`` ... ``layer L``)
+    #: one row per (agent, network): joints, seed, network, mean/std distance over all neurons
+    #: and over the live ones, dead neurons (in all and per layer), layer ratio, and the mean
+    #: within-layer distance of each hidden layer (``layer 1`` ... ``layer L``). ``network`` is
+    #: ``trained``, ``random`` (Xavier initialisation, the paper's reference) or ``random
+    #: (default init)`` (PyTorch's default, the initialisation our agents train from).
     rows: pd.DataFrame
-    paired: pd.DataFrame  #: index (joints, seed), columns (measure, network in {"random", "trained"})
+    paired: pd.DataFrame  #: index (joints, seed), columns (measure, network)
     trained_mean_below: float  #: share of agents whose trained mean distance is below the random one's
     trained_std_below: float  #: the same for the spread (std) of the distances
     trained_ratio_above: float  #: share whose trained last/first layer ratio is above the random one's
 
 
+#: The random reference networks of :func:`trained_vs_random`: name -> initialisation.
+RANDOM_NETWORKS = {"random": "xavier", "random (default init)": "default"}
+
+
+def _distance_row(activations: list[list[np.ndarray]]) -> dict[str, float]:
+    """All-neuron and live-neuron distance statistics of one network's sample episodes."""
+    D = neuron_distances(activations)
+    live = np.concatenate(live_neurons(activations))
+    layers = layerwise_neuron_distances(activations)
+    layer_means = [upper_triangle(Dl).mean() for Dl in layers]
+    d_all, d_live = upper_triangle(D), upper_triangle(D[np.ix_(live, live)]) if live.sum() > 1 else np.array([np.nan])
+    dead = [int((~m).sum()) for m in live_neurons(activations)]
+    return {"mean distance": d_all.mean(), "std distance": d_all.std(),
+            "mean distance (live)": float(d_live.mean()), "std distance (live)": float(d_live.std()),
+            "dead neurons": int(sum(dead)), "last/first layer ratio": layer_means[-1] / layer_means[0],
+            **{f"layer {k + 1}": v for k, v in enumerate(layer_means)},
+            **{f"dead in layer {k + 1}": v for k, v in enumerate(dead)}}
+
+
 def trained_vs_random(joints, width: int, *, n_episodes: int, episode_seed: int) -> TrainedVsRandom:
-    """Every shipped agent of ``width`` for the arms in ``joints`` against a random network of
-    its own architecture (seeded ``1234 + agent seed``), on ``n_episodes`` sample episodes
-    (goals from ``episode_seed``): all-to-all mean and std of the distances (eq. 2) and the
-    mean within-layer distance of the last hidden layer over that of the first."""
+    """Every shipped agent of ``width`` for the arms in ``joints`` against random networks of
+    its own architecture (seeded ``1234 + agent seed``), one per initialisation of
+    :data:`RANDOM_NETWORKS`, on ``n_episodes`` sample episodes (goals from ``episode_seed``):
+    all-to-all mean and std of the distances (eq. 2) over all neurons and over the live ones
+    (:func:`~rlinside.explain.activations.live_neurons`), the dead neurons per layer, and the
+    mean within-layer distance of the last hidden layer over that of the first. The summary
+    shares compare the trained network with the Xavier one (``random``)."""
     summary_rows = []
     for art in [a for j in joints for a in find_arm_agents(j, width)]:
         cfg = ArmDQNConfig.from_dict(art.config)
-        seed_everything(1234 + art.config["seed"])
-        for name, m in (("trained", load_arm_weights(art.file("weights.pt"))[0]), ("random", build_q_network(cfg))):
+        nets = {"trained": load_arm_weights(art.file("weights.pt"))[0]}
+        for name, init in RANDOM_NETWORKS.items():
+            seed_everything(1234 + art.config["seed"])
+            nets[name] = build_q_network(cfg, init=init)
+        for name, m in nets.items():
             a = run_episodes(m, cfg, n_episodes, episode_seed).activations
-            d_all = upper_triangle(neuron_distances(a))
-            layer_means = [upper_triangle(D).mean() for D in layerwise_neuron_distances(a)]
-            summary_rows.append({"joints": cfg.n_joints, "seed": cfg.seed, "network": name,
-                                 "mean distance": d_all.mean(), "std distance": d_all.std(),
-                                 "last/first layer ratio": layer_means[-1] / layer_means[0],
-                                 **{f"layer {k + 1}": v for k, v in enumerate(layer_means)}})
+            summary_rows.append({"joints": cfg.n_joints, "seed": cfg.seed, "network": name, **_distance_row(a)})
     across = pd.DataFrame(summary_rows)
+    if not len(across):
+        empty = pd.DataFrame()
+        return TrainedVsRandom(across, empty, float("nan"), float("nan"), float("nan"))
     paired = across.pivot_table(index=["joints", "seed"], columns="network",
-                                values=["mean distance", "std distance", "last/first layer ratio"])
+                                values=["mean distance", "std distance", "mean distance (live)",
+                                        "std distance (live)", "dead neurons", "last/first layer ratio"])
     lower_mean = (paired[("mean distance", "trained")] < paired[("mean distance", "random")]).mean()
     lower_std = (paired[("std distance", "trained")] < paired[("std distance", "random")]).mean()
     ratio_up = (paired[("last/first layer ratio", "trained")] > paired[("last/first layer ratio", "random")]).mean()
     return TrainedVsRandom(across, paired, lower_mean, lower_std, ratio_up)
+
+
+def dead_neuron_table(across: TrainedVsRandom) -> pd.DataFrame:
+    """Mean dead neurons per hidden layer, by network, over the agents of ``across``."""
+    cols = [c for c in across.rows.columns if c.startswith("dead in layer ")]
+    if not cols:
+        return pd.DataFrame()
+    return across.rows.groupby("network", sort=False)[cols].mean().rename(
+        columns=lambda c: c.replace("dead in ", ""))
 
 
 # ------------------------------------------------------------------------------ projections (03)
@@ -618,9 +655,10 @@ def _inner_mean(row, n_layers: int) -> float:
     return float(np.mean([row[f"layer {k}"] for k in range(2, n_layers)]))
 
 
-def distance_claim_values(across: TrainedVsRandom) -> dict[str, dict[tuple[int, int], float]]:
-    """Per agent ``(joints, seed)`` of :func:`trained_vs_random` (the random network is PyTorch's
-    default initialisation, :func:`~rlinside.agents.arm_dqn.build_q_network`):
+def distance_claim_values(across: TrainedVsRandom, live: bool = False) -> dict[str, dict[tuple[int, int], float]]:
+    """Per agent ``(joints, seed)`` of :func:`trained_vs_random`, against its ``random`` network
+    (Xavier initialisation, the paper's reference; ``live=True``: the all-to-all statistics over
+    live neurons only):
 
     * ``mean_gap``: random minus trained mean all-to-all distance;
     * ``std_gap``: random minus trained standard deviation of the all-to-all distances;
@@ -647,16 +685,18 @@ def distance_claim_values(across: TrainedVsRandom) -> dict[str, dict[tuple[int, 
             continue
         tr, rd = by["trained"], by["random"]
         key = (int(joints), int(seed))
-        out["mean_gap"][key] = float(rd["mean distance"] - tr["mean distance"])
-        out["std_gap"][key] = float(rd["std distance"] - tr["std distance"])
+        suffix = " (live)" if live else ""
+        out["mean_gap"][key] = float(rd["mean distance" + suffix] - tr["mean distance" + suffix])
+        out["std_gap"][key] = float(rd["std distance" + suffix] - tr["std distance" + suffix])
         out["output_rise"][key] = rise(tr) - rise(rd)
         out["first_layer"][key] = float(tr["layer 1"]) - _inner_mean(tr, n_layers)
     return out
 
 
-def episode_distance_stats(activations: dict[str, list[list[np.ndarray]]]) -> pd.DataFrame:
+def episode_distance_stats(activations: dict[str, list[list[np.ndarray]]], live: bool = False) -> pd.DataFrame:
     """Per network and sample episode ``E``: the mean and the standard deviation, over every pair
-    of hidden neurons, of ``||z_i^(E) / Z_i - z_j^(E) / Z_j||`` (eq. 2 before its mean over
+    of hidden neurons (``live=True``: of live neurons only, those positive at least once over
+    all the episodes), of ``||z_i^(E) / Z_i - z_j^(E) / Z_j||`` (eq. 2 before its mean over
     episodes; ``Z`` over all episodes). The mean over episodes of ``mean`` is eq. 2's all-to-all
     mean distance. ``activations``: name -> ``episodes[e][l]: (T, n_l)``. One row per (network,
     episode): ``network``, ``episode``, ``mean``, ``std``."""
@@ -666,8 +706,11 @@ def episode_distance_stats(activations: dict[str, list[list[np.ndarray]]]) -> pd
 
     rows = []
     for name, a in activations.items():
+        keep = np.concatenate(live_neurons(a))
         for e, layers in enumerate(normalized_activations(a)):
             x = np.concatenate(layers, axis=1)  # (T, n): every hidden neuron
+            if live:
+                x = x[:, keep]
             d = pdist(x.T) if x.shape[1] > 1 else np.zeros(0)
             rows.append({"network": name, "episode": e, "mean": float(d.mean()) if d.size else float("nan"),
                          "std": float(d.std()) if d.size else float("nan")})
