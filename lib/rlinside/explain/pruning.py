@@ -82,6 +82,7 @@ from .activations import (
 
 __all__ = [
     "LayerPruneReport", "PruneStep", "bfs_segmentation", "cluster_scaling_factors", "prune_mlp", "iterative_prune",
+    "BASELINE_RULES", "keep_neurons", "baseline_keep",
 ]
 
 
@@ -302,3 +303,68 @@ def iterative_prune(
             accuracy_before_retraining=acc, retrain_episodes=int(n_episodes), layers=tuple(reports),
         ))
     return model, history
+
+
+# ------------------------------------------------------------------------------ baselines
+
+#: Rules of :func:`baseline_keep`: ``low-activation`` drops each layer's neurons of lowest mean
+#: activation over the sample episodes; ``random-live`` keeps a random subset of its live neurons.
+BASELINE_RULES = ("low-activation", "random-live")
+
+
+def keep_neurons(model: MLP, keep: Sequence[Sequence[int]]) -> MLP:
+    """The sub-network of ``model`` with only the hidden neurons ``keep[l]`` of each layer (in
+    that order): their incoming and outgoing weights are kept as they are and the other
+    neurons are dropped, without merging anything (the simple pruning the cluster merge of
+    :func:`prune_mlp` has to beat). Same dtype, device and train/eval mode; ``model`` unchanged."""
+    if not isinstance(model, MLP):
+        raise TypeError(f"model must be an rlinside.nets.mlp.MLP, got {type(model).__name__}")
+    if len(keep) != len(model.hidden_sizes):
+        raise ValueError(f"keep must list the neurons of each of the {len(model.hidden_sizes)} hidden layers, "
+                         f"got {len(keep)} lists")
+    idx = []
+    for l, (k, n) in enumerate(zip(keep, model.hidden_sizes)):
+        k = [int(i) for i in k]
+        if not k or len(set(k)) != len(k) or min(k) < 0 or max(k) >= n:
+            raise ValueError(f"keep[{l}] must be distinct neuron indices in [0, {n}), at least one, got {k}")
+        idx.append(torch.tensor(k))
+    p = next(model.parameters())
+    new = MLP(model.n_in, [len(i) for i in idx], model.n_out).to(device=p.device, dtype=p.dtype)
+    rows = [*idx, torch.arange(model.n_out)]
+    cols = [torch.arange(model.n_in), *idx]
+    with torch.no_grad():
+        for lin, lin_new, r, c in zip(model.linears, new.linears, rows, cols):
+            lin_new.weight.copy_(lin.weight[r][:, c])
+            lin_new.bias.copy_(lin.bias[r])
+    new.train(model.training)
+    return new
+
+
+def baseline_keep(activations: Sequence[Sequence[np.ndarray]], sizes: Sequence[int], rule: str,
+                  seed: int = 0) -> list[list[int]]:
+    """Which neurons a simple pruning keeps, ``sizes[l]`` per hidden layer (e.g. the sizes the
+    cluster merge reached): ``low-activation`` keeps the neurons of highest mean activation over
+    all steps of the sample ``activations`` (ties by index); ``random-live`` draws them at
+    random (``seed``) among the live ones (positive at least once), topping up with dead ones
+    only when a layer has fewer live neurons than ``sizes[l]``. Indices sorted per layer."""
+    if rule not in BASELINE_RULES:
+        raise ValueError(f"rule must be one of {BASELINE_RULES}, got {rule!r}")
+    eps, widths = _episodes(activations, "activations")
+    if len(sizes) != len(widths) or any(not 1 <= int(s) <= w for s, w in zip(sizes, widths)):
+        raise ValueError(f"sizes must give 1 .. width neurons for each of the layers {widths}, got {list(sizes)}")
+    rng = np.random.default_rng(seed)
+    out = []
+    for l, s in enumerate(sizes):
+        steps = np.concatenate([ep[l] for ep in eps], axis=0)  # (sum T, n_l)
+        if rule == "low-activation":
+            order = np.argsort(-steps.mean(0), kind="stable")
+            chosen = order[:int(s)]
+        else:
+            live = np.flatnonzero(steps.max(0) > 0)
+            dead = np.flatnonzero(steps.max(0) <= 0)
+            pick = rng.permutation(live)[:int(s)]
+            if len(pick) < int(s):
+                pick = np.concatenate([pick, rng.permutation(dead)[:int(s) - len(pick)]])
+            chosen = pick
+        out.append(sorted(int(i) for i in chosen))
+    return out
