@@ -129,11 +129,24 @@ publish("na_layer_projection", fig,
 layer_summary
 
 # %% [markdown]
+# The paper's layer-by-layer table (Figure 5, top right) fits a mapping from each source layer
+# alone onto each target layer alone; low error means that one layer can stand in for the
+# other. One agent pair per pair of arms, at most 2,000 of its samples (36 fits each).
+
+# %%
+pair_errors = study.layer_pair_errors(arms)
+publish("na_layer_pair_errors", plot_layer_matrices(pair_errors, ncols=len(joints)),
+        f"Normalised error (eq. 6) of a linear mapping from each source layer (rows) onto each target layer "
+        f"(columns), one agent pair per pair of arms, {transform} inputs between arms, at most 2,000 samples.")
+
+# %% [markdown]
 # ## Beyond the paper: linear CKA between layers
 #
 # CKA compares two layers' representations of the same samples without fitting a mapping
 # (1: identical up to rotation and scale). Rows: layers of the source network, columns:
-# layers of the target network, on the target arm's samples.
+# layers of the target network, on the target arm's samples. A high CKA between trained agents
+# means little on its own: the table gives the same diagonal for an untrained (Xavier) source
+# network on the same inputs, the baseline it has to beat.
 
 # %%
 cka, cka_summary = study.layer_cka(arms)

@@ -85,7 +85,7 @@ __all__ = ["ARTIFACT_KIND", "tau_sweep", "iterative_study", "pruned_agent", "mea
            "sweep_agents", "tau_sweep_table", "zero_tau_table", "tau_summary", "iterative_table",
            "ArmNetworks", "figure2_networks", "DistanceDensities", "distance_densities", "LayerTree",
            "cluster_trees", "TrainedVsRandom", "trained_vs_random", "RANDOM_NETWORKS", "dead_neuron_table",
-           "ArmProjections", "project_arms", "error_grid", "layer_projections", "layer_cka",
+           "ArmProjections", "project_arms", "error_grid", "layer_projections", "layer_cka", "layer_pair_errors",
            "TechniqueComparison", "compare_techniques", "distance_claim_values", "episode_distance_stats",
            "pruned_vs_trained_episodes", "zero_tau_values", "zero_tau_depth_values", "tau_linearity",
            "retrain_cost_values",
@@ -490,6 +490,10 @@ class ArmProjections:
     pair_activations: dict[tuple[int, int], list[tuple[list[np.ndarray], list[np.ndarray]]]]
     #: (source arm, target arm, inputs) -> ``(source seed, target seed)`` of each map in ``projections``
     projection_keys: dict[tuple[int, int, str], list[tuple[int, int]]] = field(default_factory=dict)
+    #: (source arm, target arm) -> ``(untrained source, target)`` per-layer activations, as
+    #: ``pair_activations`` with the untrained source networks (the baseline of CKA)
+    untrained_activations: dict[tuple[int, int], list[tuple[list[np.ndarray], list[np.ndarray]]]] = \
+        field(default_factory=dict)
 
     @property
     def diag_kind(self) -> str:
@@ -506,8 +510,8 @@ def project_arms(joints, width: int, agent_seeds, *, n_episodes: int, episode_se
 
     Between arms both ``naive`` and ``balanced`` inputs are mapped; an agent onto itself is the
     ``reflexive`` baseline, onto another agent of its arm ``same arm``. For each target agent
-    and source arm one ``untrained source`` (random weights, seeded 99, of the source's
-    architecture) with ``transform`` inputs. The errors (eq. 6) are measured on the fitting
+    and source arm one ``untrained source`` (Xavier-initialised weights, seeded 99, of the
+    source's architecture) with ``transform`` inputs. The errors (eq. 6) are measured on the fitting
     samples. The fit is :func:`~rlinside.explain.projection.project_networks`; the activations
     for the error and for CKA are recorded once more from the same inputs (identical values).
     """
@@ -517,7 +521,7 @@ def project_arms(joints, width: int, agent_seeds, *, n_episodes: int, episode_se
     configs = {k: ArmDQNConfig.from_dict(a.config) for k, (_, a) in agents.items()}
     samples = {k: _samples(models[k], configs[k], n_episodes, episode_seed) for k in keys}
     seed_everything(99)
-    untrained = {k: build_q_network(configs[k]) for k in keys}
+    untrained = {k: build_q_network(configs[k], init="xavier") for k in keys}
 
     def mapping(src: tuple[int, int], tgt: tuple[int, int], mode: str, source_models=models):
         xt = samples[tgt]
@@ -532,7 +536,7 @@ def project_arms(joints, width: int, agent_seeds, *, n_episodes: int, episode_se
             return ("reflexive",)
         return ("same arm",) if src[0] == tgt[0] else ("naive", "balanced")
 
-    rows, projections, pair_acts, projection_keys = [], {}, {}, {}
+    rows, projections, pair_acts, projection_keys, untrained_acts = [], {}, {}, {}, {}
     for src, tgt in itertools.product(keys, keys):
         for kind in input_kinds(src, tgt):
             p, err, a_ = mapping(src, tgt, "naive" if kind in ("naive", "same arm", "reflexive") else kind)
@@ -545,7 +549,8 @@ def project_arms(joints, width: int, agent_seeds, *, n_episodes: int, episode_se
                          "saturation": p.saturation(), "coverage": p.coverage()})
         if src[1] == tgt[1]:  # one untrained source per (target agent, source arm)
             kind = transform if src[0] != tgt[0] else "naive"
-            u, u_err, _ = mapping(src, tgt, kind, source_models=untrained)
+            u, u_err, u_acts = mapping(src, tgt, kind, source_models=untrained)
+            untrained_acts.setdefault((src[0], tgt[0]), []).append(u_acts)
             rows.append({"source→target": f"{src[0]}→{tgt[0]}", "inputs": "untrained source",
                          "source seed": src[1], "target seed": tgt[1], "normalised error": u_err,
                          "saturation": u.saturation(), "coverage": u.coverage()})
@@ -553,7 +558,7 @@ def project_arms(joints, width: int, agent_seeds, *, n_episodes: int, episode_se
     table = (mappings.groupby(["source→target", "inputs"], sort=False)
              [["normalised error", "saturation", "coverage"]].agg(["mean", "std", "count"]))
     return ArmProjections(list(joints), list(agent_seeds), transform, mappings, table, projections, pair_acts,
-                          projection_keys)
+                          projection_keys, untrained_acts)
 
 
 def error_grid(result: ArmProjections, kind: str) -> np.ndarray:
@@ -598,10 +603,32 @@ def layer_cka(result: ArmProjections) -> tuple[dict[str, np.ndarray], pd.DataFra
     joints = result.joints
     cka = {f"{a}→{b}": np.mean([cka_matrix(sa, ta) for sa, ta in result.pair_activations[(a, b)]], axis=0)
            for a, b in itertools.product(joints, joints)}
+    base = {f"{a}→{b}": np.mean([cka_matrix(sa, ta) for sa, ta in result.untrained_activations[(a, b)]], axis=0)
+            for a, b in itertools.product(joints, joints) if result.untrained_activations.get((a, b))}
     table = pd.DataFrame([{"source→target": k, "mean diagonal CKA": float(np.mean(np.diag(v))),
+                           "mean diagonal CKA, untrained source": float(np.mean(np.diag(base[k]))) if k in base
+                           else float("nan"),
                            "layer 1 ↔ layer 1": float(v[0, 0]), "layer 6 ↔ layer 6": float(v[-1, -1])}
                           for k, v in cka.items()])
     return cka, table
+
+
+def layer_pair_errors(result: ArmProjections, *, max_samples: int = 2000, seed: int = 0) -> dict[str, np.ndarray]:
+    """The paper's layer-by-layer error table (Fig. 5, top right): for each pair of arms ``"a→b"``,
+    the normalised error (eq. 6) of a linear mapping (eq. 5, ``lam`` of the study not stored:
+    the paper's 50) fitted from each source layer alone onto each target layer alone,
+    ``(L_source, L_target)``, on the first agent pair of :attr:`ArmProjections.pair_activations`
+    (at most ``max_samples`` of its samples, drawn with ``seed``: 36 fits per pair)."""
+    from rlinside.explain.projection import layerwise_projection_errors
+
+    out = {}
+    rng = np.random.default_rng(seed)
+    for (a, b), pairs in result.pair_activations.items():
+        sa, ta = pairs[0]
+        n = sa[0].shape[0]
+        idx = np.sort(rng.choice(n, size=min(n, max_samples), replace=False))
+        out[f"{a}→{b}"] = layerwise_projection_errors([x[idx] for x in sa], [x[idx] for x in ta])
+    return out
 
 
 @dataclass
