@@ -187,3 +187,25 @@ def test_xavier_random_network_and_dead_neurons():
     assert row["dead neurons"] == 2 and row["dead in layer 1"] == 2 and row["dead in layer 2"] == 0
     assert row["mean distance (live)"] == pytest.approx(na._distance_row(live)["mean distance"])
     assert all_n["mean"].mean() != pytest.approx(live_n["mean"].mean())
+
+
+def test_pruning_comparison_task_checks_its_config():
+    with pytest.raises(ValueError, match="needs exactly"):
+        na.pruning_comparison_task({"n_joints": 3, "width": 32, "tau": 0.2}, 0)
+    base = {"n_joints": 3, "width": 32, "tau": 0.2, "retrain_budget": 0, "n_episodes": 5, "episode_seed": 11,
+            "agent_max_episodes": 123, "baseline_seed": 0}
+    with pytest.raises(ValueError, match="run sweeps/arm_pruning_agents.yml first"):
+        na.pruning_comparison_task(base, 0)
+    with pytest.raises(ValueError, match="tau must be in"):
+        na.pruning_comparison_task({**base, "tau": 1.5}, 0)
+
+
+@pytest.mark.slow
+def test_pruning_comparison_task_on_a_shipped_agent():
+    """Every method prunes to the cluster merge's sizes; the baselines keep that many neurons."""
+    r = na.pruning_comparison_task({"n_joints": 3, "width": 32, "tau": 0.2, "retrain_budget": 0, "n_episodes": 20,
+                                    "episode_seed": 11, "agent_max_episodes": 4000, "baseline_seed": 0}, 0)
+    m = r["metrics"]
+    assert m["neurons_after"] == int(r["arrays"]["sizes_after"].sum()) < m["neurons_before"]
+    for k in ("cluster_merge", "low_activation", "random_live"):
+        assert 0 <= m[f"{k}_accuracy_pruned"] <= 1 and m[f"{k}_retrain_episodes"] in (-1, 0)

@@ -48,6 +48,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,7 +91,7 @@ __all__ = ["ARTIFACT_KIND", "tau_sweep", "iterative_study", "pruned_agent", "mea
            "pruned_vs_trained_episodes", "zero_tau_values", "zero_tau_depth_values", "tau_linearity",
            "retrain_cost_values",
            "retrain_cost_rise", "iterative_values", "projection_claim_values", "technique_values",
-           "transfer_success_differences"]
+           "transfer_success_differences", "PRUNING_METHODS", "pruning_comparison_task"]
 
 ARTIFACT_KIND = "arm-pruning"
 DEFAULT_COMMAND = "rlinside run neuron_activation/02_pruning"  # the notebook that runs the study
@@ -1019,3 +1020,53 @@ def transfer_success_differences(results: dict[int, tuple[dict, dict]]) -> dict[
         for e in range(min(len(a), len(b))):
             out[(int(n), e)] = float(b[e] - a[e])
     return out
+
+
+# ------------------------------------------------------------------- pruning against baselines
+
+#: The pruning methods of :func:`pruning_comparison_task`: the paper's cluster merge, then two
+#: simple rules at the sizes the merge reached (:func:`rlinside.explain.pruning.baseline_keep`).
+PRUNING_METHODS = ("cluster merge", "low-activation", "random-live")
+
+
+def pruning_comparison_task(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """A :mod:`rlinside.sweep` task: prune the shipped agent ``(n_joints, width, seed)`` (the one
+    trained with ``agent_max_episodes``; see ``sweeps/arm_pruning_agents.yml``) at ``tau`` by
+    each of :data:`PRUNING_METHODS` at the same per-layer sizes, and for each measure the
+    validation success right after pruning and the retraining episodes needed to pass again
+    (up to ``retrain_budget``; -1 when the budget was spent without passing, so a binding
+    budget shows).
+
+    ``config``: ``n_joints``, ``width``, ``tau``, ``retrain_budget``, ``n_episodes`` (sample
+    episodes for the activations), ``episode_seed``, ``agent_max_episodes``, ``baseline_seed``."""
+    from rlinside.explain.pruning import baseline_keep, keep_neurons
+
+    need = {"n_joints", "width", "tau", "retrain_budget", "n_episodes", "episode_seed", "agent_max_episodes",
+            "baseline_seed"}
+    missing, extra = need - set(config), set(config) - need
+    if missing or extra:
+        raise ValueError(f"pruning_comparison_task config needs exactly {sorted(need)}; missing {sorted(missing)}, "
+                         f"unknown {sorted(extra)}")
+    _check([config["tau"]], config["n_episodes"], config["retrain_budget"])
+    found = find_arm_agents(int(config["n_joints"]), int(config["width"]), int(seed),
+                            max_episodes=int(config["agent_max_episodes"]))
+    if not found:
+        raise ValueError(f"no arm agent with n_joints={config['n_joints']}, width={config['width']}, seed={seed}, "
+                         f"max_episodes={config['agent_max_episodes']}: run sweeps/arm_pruning_agents.yml first")
+    model, cfg = _agent(found[0])
+    acts = run_episodes(model, cfg, int(config["n_episodes"]), int(config["episode_seed"])).activations
+    merged, _ = prune_mlp(model, acts, float(config["tau"]))
+    sizes = merged.hidden_sizes
+    nets = {"cluster merge": merged}
+    for rule in PRUNING_METHODS[1:]:
+        nets[rule] = keep_neurons(model, baseline_keep(acts, sizes, rule, seed=int(config["baseline_seed"]) + seed))
+    metrics: dict[str, Any] = {"agent": found[0].key, "accuracy_before": validate(model, cfg).success_rate,
+                               "neurons_before": int(sum(model.hidden_sizes)), "neurons_after": int(sum(sizes)),
+                               "validation_passed_before": bool(found[0].metrics.get("validation_passed", True))}
+    arrays = {"sizes_after": np.asarray(sizes, dtype=np.int64)}
+    for name, net in nets.items():
+        _, episodes = _retrain(net, cfg, int(config["retrain_budget"]))
+        key = name.replace(" ", "_").replace("-", "_")
+        metrics[f"{key}_accuracy_pruned"] = validate(net, cfg).success_rate
+        metrics[f"{key}_retrain_episodes"] = -1 if episodes is None else int(episodes)
+    return {"metrics": metrics, "arrays": arrays}
