@@ -19,7 +19,7 @@ import numpy as np
 
 __all__ = [
     "seed_everything", "torch_device", "repo_root", "code_version", "atomic_write_bytes", "is_int",
-    "is_real", "temp_path", "clean_stale_temps", "process_alive", "nan_median",
+    "is_real", "temp_path", "clean_stale_temps", "process_alive", "nan_median", "nan_mean",
 ]
 
 
@@ -167,6 +167,13 @@ def is_int(v) -> bool:
 def is_real(v) -> bool:
     """True for Python and NumPy ints and floats, False for bools (for validating config fields)."""
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def nan_mean(values) -> float:
+    """The mean of the finite values, NaN (and no warning) when there is none."""
+    a = np.asarray(values, dtype=np.float64).ravel()
+    a = a[np.isfinite(a)]
+    return float(a.mean()) if a.size else float("nan")
 
 
 def nan_median(values) -> float:

@@ -86,6 +86,7 @@ from rlinside.explain.sanity import (
     rank_correlation,
     ssim,
 )
+from rlinside.utils import nan_mean
 
 __all__ = ["block_means", "enrichment_blocks", "layer_spread", "is_recurrent", "feed_forward_agents",
            "saliency_model", "heads", "ARTIFACT_KIND", "object_saliency",
@@ -865,7 +866,7 @@ def edge_correlation(agents: list[SanityAgent], cam_layer: str = "conv1", random
             maps = newest_maps(model, a.x, a.actions, cam_layer)
             for m in METHOD_NAMES:
                 rows.append({"agent": a.name, "network": network, "method": m,
-                             "rho with edges": np.nanmean([rank_correlation(maps[m][i], edges[i], absolute=True)
+                             "rho with edges": nan_mean([rank_correlation(maps[m][i], edges[i], absolute=True)
                                                            for i in range(len(edges))])})
     table = pd.DataFrame(rows)
     return (table.pivot_table(index="method", columns=["agent", "network"], values="rho with edges")
@@ -909,7 +910,7 @@ def action_discrimination(agents: list[SanityAgent], cam_layer: str = "conv1", *
                 rhos = [rank_correlation(per_action[p][m][i], per_action[q][m][i], absolute=True)
                         for p in range(n_actions) for q in range(p + 1, n_actions)]
                 rows.append({"agent": a.name, "method": m, "state": i, "actions": n_actions,
-                             "rho between actions": float(np.nanmean(rhos)) if rhos else float("nan")})
+                             "rho between actions": nan_mean(rhos)})
     table = pd.DataFrame(rows)
     if per_state:
         return table
@@ -1342,10 +1343,10 @@ def faithfulness_summary(areas: pd.DataFrame) -> pd.DataFrame:
         for key in ("deletion", "insertion"):
             v = sub[key].to_numpy(dtype=float)
             lo, hi = bootstrap_ci(v)
-            row[f"{key} AUC"] = f"{np.nanmean(v):.3f} [{lo:.3f}, {hi:.3f}]"
+            row[f"{key} AUC"] = f"{nan_mean(v):.3f} [{lo:.3f}, {hi:.3f}]"
             d = (sub.set_index(["agent", "state"])[key] - rand[key]).to_numpy(dtype=float)
             lo, hi = bootstrap_ci(d)
-            row[f"{key} vs random"] = f"{np.nanmean(d):+.3f} [{lo:+.3f}, {hi:+.3f}]"
+            row[f"{key} vs random"] = f"{nan_mean(d):+.3f} [{lo:+.3f}, {hi:+.3f}]"
         row["deletion AUC, action kept"] = float(sub["deletion, action kept"].mean())
         rows.append(row)
     return pd.DataFrame(rows)
