@@ -427,8 +427,14 @@ def trained_vs_random(joints, width: int, *, n_episodes: int, episode_seed: int)
     (:func:`~rlinside.explain.activations.live_neurons`), the dead neurons per layer, and the
     mean within-layer distance of the last hidden layer over that of the first. The summary
     shares compare the trained network with the Xavier one (``random``)."""
+    from rlinside.agents import shipped
+
     summary_rows = []
-    for art in [a for j in joints for a in find_arm_agents(j, width)]:
+    found = [a for j in joints for a in find_arm_agents(j, width)]
+    by_agent: dict[tuple[int, int], list] = {}
+    for a in found:  # one agent per (arm, seed), as load_arm_agent picks it (runs of other budgets exist)
+        by_agent.setdefault((a.config["n_joints"], a.config["seed"]), []).append(a)
+    for art in [shipped.most_trained(v) for _, v in sorted(by_agent.items())]:
         cfg = ArmDQNConfig.from_dict(art.config)
         nets = {"trained": load_arm_weights(art.file("weights.pt"))[0]}
         for name, init in RANDOM_NETWORKS.items():
