@@ -33,8 +33,7 @@
 # 3. a table of how much of each map is positive and how large it was before scaling;
 # 4. for the dueling DQN, the same methods on its **value** and **advantage** streams (the
 #    paper's Figures 8 and 9);
-# 5. the Grad-CAM family read *before* the ReLU (the variant our first book used without
-#    saying so) next to the standard one, with how far the two agree over `n_states` states.
+# 5. the Grad-CAM family read *before* the ReLU (a variant) next to the standard one.
 #
 # Which agents appear depends on what has been trained and shipped; see
 # {doc}`00_agents` for their scores.
@@ -136,11 +135,10 @@ if not duel:
 # %% [markdown]
 # ## Which side of the ReLU? The standard Grad-CAM against the pre-ReLU variant
 #
-# Selvaraju et al. and the reference libraries (Captum, pytorch-grad-cam) take the feature maps
-# $A^k$ *after* the layer's ReLU; our first version took them *before* it, without saying so.
-# Each agent is explained both ways at `conv1` over `n_states` states: the median Spearman
-# correlation of the two absolute maps, and how often each variant's map is empty (all zero).
-# Agents failing the sensitivity gate ({doc}`00_agents`) are drawn greyed and not counted.
+# Selvaraju et al. and the reference libraries (Captum, pytorch-grad-cam) take the feature maps $A^k$ *after*
+# the layer's ReLU; our first version took them *before* it, without saying so. Each agent is explained both
+# ways at `conv1` over `n_states` states: the median Spearman correlation of the two absolute maps, and how
+# often each variant's map is empty. Agents failing the sensitivity gate ({doc}`00_agents`) are greyed, not counted.
 
 # %%
 played = study.play_most_trained(n_states * state_every, seed)

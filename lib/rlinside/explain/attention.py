@@ -94,12 +94,17 @@ def attention_on_input(weights: torch.Tensor, rf: ReceptiveField, size: tuple[in
         raise ValueError(f"weights must have shape (..., h, w), got {tuple(w.shape)}")
     h, wd = w.shape[-2:]
     H, W = size
-    if rf.start + (h - 1) * rf.jump >= H or rf.start + (wd - 1) * rf.jump >= W:
-        raise ValueError(f"a {h} x {wd} map with receptive field {rf} does not fit an input of {size}")
-
+    _check_fit(rf, (h, wd), (H, W))
     rows, cols = _spread(rf, h, H), _spread(rf, wd, W)
     out = torch.einsum("...ij,ia,jb->...ab", w.double(), rows, cols)
     return out.to(w.dtype if w.is_floating_point() else torch.float64)
+
+
+def _check_fit(rf: ReceptiveField, cells: tuple[int, int], size: tuple[int, int]) -> None:
+    """Every cell of an ``h x w`` map must start inside the input ``(H, W)``."""
+    (h, w), (H, W) = cells, size
+    if rf.start + (h - 1) * rf.jump >= H or rf.start + (w - 1) * rf.jump >= W:
+        raise ValueError(f"a {h} x {w} map with receptive field {rf} does not fit an input of {(H, W)}")
 
 
 def _spread(rf: ReceptiveField, n_cells: int, length: int) -> torch.Tensor:
@@ -120,7 +125,6 @@ def mean_over_fields(maps: torch.Tensor, rf: ReceptiveField, cells: tuple[int, i
         raise ValueError(f"maps must have shape (..., H, W), got {tuple(m.shape)}")
     H, W = m.shape[-2:]
     h, w = cells
-    if rf.start + (h - 1) * rf.jump >= H or rf.start + (w - 1) * rf.jump >= W:
-        raise ValueError(f"a {h} x {w} map with receptive field {rf} does not fit an input of {(H, W)}")
+    _check_fit(rf, (h, w), (H, W))
     out = torch.einsum("...ab,ia,jb->...ij", m.double(), _spread(rf, h, H), _spread(rf, w, W))
     return out.to(m.dtype if m.is_floating_point() else torch.float64)
