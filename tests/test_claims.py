@@ -83,6 +83,21 @@ def test_bootstrap_interval_covers_the_mean_and_is_paired():
     assert C.measure("x", [1.0, float("nan"), 2.0], scale={}).n == 2
 
 
+def test_interval_table_gives_each_group_its_interval():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"g": ["a"] * 30 + ["b"] * 30 + ["c"], "v": np.r_[rng.normal(0, 1, 30), rng.normal(5, 1, 30), 1]})
+    df.loc[3, "v"] = np.nan  # a missing value is not counted
+    t = C.interval_table(df, "g", "v")
+    assert list(t.columns) == ["mean", "low", "high", "n"] and list(t.index) == ["a", "b", "c"]
+    assert t.loc["a", "n"] == 29 and t.loc["c", "n"] == 1 and np.isnan(t.loc["c", "low"])
+    assert t.loc["a", "low"] < t.loc["a", "mean"] < t.loc["a", "high"] < t.loc["b", "low"]
+    assert abs(t.loc["b", "mean"] - df["v"][30:60].mean()) < 1e-12
+    with pytest.raises(C.ClaimError, match="no column 'w'"):
+        C.interval_table(df, "g", "w")
+
+
 def test_claims_file_declarations_are_checked(tmp_path):
     (tmp_path / "notebooks" / "demo").mkdir(parents=True)
     f = tmp_path / "notebooks" / "demo" / "claims.yml"

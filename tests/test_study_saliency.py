@@ -153,3 +153,37 @@ def test_gate_flags_a_blind_agent_and_greys_its_maps(dueling):
     assert texts.count("agent insensitive\nto input") == len(rows[0].maps) * (len(rows) // 2)
     plt.close(fig)
     assert study.gate_distribution("a2c") == "softmax" and study.gate_distribution("dddqn") == "greedy"
+
+
+def test_tables_pool_the_gated_agents_of_every_game(dueling, drqn):
+    """:func:`over_games` and the pooled tables count every game's states, and never an agent
+    that failed the gate (its gallery row is still drawn, greyed)."""
+    from rlinside.explain.gate import GateResult
+
+    state = drqn(torch.from_numpy(_obs(1, 1, seed=2)))[1]
+    games = []
+    for _g in range(3):
+        ok = _played("dddqn", dueling, t=8)
+        blind = _played("a2c", dueling, t=8)
+        blind.gate = GateResult(n_states=2, grad_max=0.0, grad_median=0.0, fd_rel_error=float("nan"),
+                                shuffle_change=0.0, blank_change=0.0, passed=False, reason="blind")
+        att = _played("drqn", drqn, t=8, channels=1, states=[state] * 8)
+        games.append([ok, blind, att])
+    heads = study.over_games(study.head_correlations, games, 3, 2, per_state=True)
+    assert set(heads["episode"]) == {0, 1, 2} and "A2C Breakout" not in set(heads["agent"])
+    assert len(heads[heads["agent"] == "DDDQN Breakout"]) == 3 * 3 * 3  # 3 games x 3 states x 3 pairs
+
+    rows, long, table = study.past_frames_over_games(games, 3, 2, history=4)
+    assert [r.insensitive for r in rows] == [False, True, False]  # the blind agent's row is drawn, greyed
+    assert "A2C Breakout" not in set(long["agent"])
+    assert (table.loc[("DDDQN Breakout", 0), "n"]) == 3 * 2  # 4 stacked frames: states 3 and 5 of each game
+    assert (table["low"] <= table["mean"] + 1e-12).all() and (table["mean"] <= table["high"] + 1e-12).all()
+
+    att_rows, att_table = study.attention_over_games(games, 1, 3, 2)
+    assert len(att_rows) == 1 and set(att_table.columns) == {"mean", "low", "high", "n"}
+    counts = att_table.xs("Recurrent attention DQN Breakout (final)", level="agent")["n"]
+    assert counts["rho value att vs value saliency"] == 9 and counts["conv3 features, mean"] == 9
+
+    measured = study.streams_layers_claims(games, 3, 2, "smoke")
+    assert [m.claim for m in measured] == ["saliency.streams_differ", "saliency.deep_gradcam_blurred"]
+    assert measured[0].n == 2 * 3 * 3 and measured[0].scale["games"] == 3

@@ -51,6 +51,7 @@ import numpy as np
 __all__ = [
     "VERDICTS",
     "bootstrap_ci",
+    "interval_table",
     "Claim",
     "Measurement",
     "ClaimError",
@@ -209,6 +210,33 @@ def bootstrap_ci(values: Iterable[float], statistic: str = "mean", confidence: f
         raise ClaimError(f"statistic must be one of {sorted(_STATISTICS)}, got {statistic!r}")
     v = np.asarray([float(x) for x in values], dtype=np.float64)
     return _interval(v[np.isfinite(v)], statistic, confidence, seed)
+
+
+def interval_table(table: Any, by: str | Sequence[str], value: str, statistic: str = "mean",
+                   confidence: float = 0.95) -> Any:
+    """``statistic`` of column ``value`` of the DataFrame ``table`` per group of ``by``, with its
+    :func:`bootstrap_ci` interval and the count of finite values: columns ``mean`` (or
+    ``median``), ``low``, ``high``, ``n``. For a page's tables over states, episodes or seeds
+    (every number shown with its interval), not for verdicts."""
+    import pandas as pd
+
+    if statistic not in _STATISTICS:
+        raise ClaimError(f"statistic must be one of {sorted(_STATISTICS)}, got {statistic!r}")
+    if value not in table.columns:
+        raise ClaimError(f"no column {value!r} in the table; it has {list(table.columns)}")
+    rows = {}
+    for key, group in table.groupby(by, sort=False):
+        v = pd.to_numeric(group[value], errors="coerce").to_numpy(dtype=np.float64)
+        v = v[np.isfinite(v)]
+        lo, hi = _interval(v, statistic, confidence, 0)
+        est = float(_STATISTICS[statistic](v)) if v.size else float("nan")
+        rows[key] = {statistic: est, "low": lo, "high": hi, "n": int(v.size)}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    if not isinstance(by, str) and len(by) > 1 and len(out):
+        out.index = pd.MultiIndex.from_tuples(out.index, names=list(by))
+    else:
+        out.index.name = by if isinstance(by, str) else by[0]
+    return out
 
 
 def measure(

@@ -287,13 +287,18 @@ def _greyed(image: np.ndarray) -> np.ndarray:
     return (0.4 * grey[..., None].repeat(3, axis=2) + 0.6 * 255).astype(np.uint8)
 
 
-def plot_lag_shares(share_table, ax=None):
+def plot_lag_shares(share_table, ax=None, intervals=None):
     """Draw one line per row of ``share_table`` (index: agent; columns: the lag ``k`` of the
-    input frame ``t-k``; values: the share of the map's magnitude on it). Returns the figure."""
+    input frame ``t-k``; values: the share of the map's magnitude on it), with error bars from
+    ``intervals`` when given (index (agent, lag); columns ``low`` and ``high``, as
+    :func:`rlinside.claims.interval_table` returns). Returns the figure."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.2))
     for name, row in share_table.iterrows():
-        ax.plot(row.index, row.values, marker="o", label=name)
+        line, = ax.plot(row.index, row.values, marker="o", label=name)
+        if intervals is not None and name in intervals.index.get_level_values(0):
+            iv = intervals.loc[name].reindex(row.index)
+            ax.vlines(row.index, iv["low"], iv["high"], color=line.get_color(), alpha=0.6)
     ax.set_xlabel("lag k of the input frame t-k")
     ax.set_ylabel("share of |guided backprop|")
     ax.set_xticks(range(int(share_table.columns.max()) + 1))

@@ -15,9 +15,11 @@ in). This module holds what the chapter does with them:
   that returns tables (DataFrames) and gallery rows (:class:`MapRow`: a screen and maps in
   [-1, 1]) for the notebook to draw: :func:`zoo_status`, :func:`learning_curves` and
   :func:`filmstrips` (00); :func:`explain_shipped`, :func:`map_statistics` and
-  :func:`stream_maps` (01); :func:`play_most_trained`, then :func:`head_maps`,
-  :func:`head_correlations`, :func:`layer_maps`, :func:`past_frame_saliency`,
-  :func:`attention_maps` and :func:`attention_gradients` (02); :func:`early_final_pairs`,
+  :func:`stream_maps` (01); :func:`play_games` (the states of several evaluation games; the
+  per-state tables of one game are pooled over them by :func:`over_games`), then
+  :func:`head_maps`, :func:`head_correlations`, :func:`layer_maps`,
+  :func:`past_frames_over_games`, :func:`attention_over_games`, :func:`attention_gradients`
+  and :func:`streams_layers_claims` (02); :func:`early_final_pairs`,
   :func:`early_final_gallery`, :func:`early_final_enrichment` and :func:`training_curves` (03);
   :func:`sanity_agents`, then :func:`cascading_study`, :func:`fully_randomized`,
   :func:`edge_correlation`, :func:`perturbation_agreement` and :func:`action_discrimination`
@@ -528,7 +530,8 @@ def head_correlations(played: list[Played], n_states: int, state_every: int, *,
 def layer_maps(played: list[Played], i: int) -> tuple[list[MapRow], pd.DataFrame]:
     """The Grad-CAM family (:data:`COARSE`) at each convolution of :data:`CONVS` for step ``i``:
     one row per agent, columns ``"<method>\\n<conv>"``, and a table (agent x (layer, method))
-    of the share of the map above half its maximum (empty without agents)."""
+    of the share of the map above half its maximum over the agents that passed the gate (empty
+    without agents)."""
     rows, stats = [], []
     for p in played:
         model, obs, screen, action = p.state_at(i)
@@ -538,12 +541,13 @@ def layer_maps(played: list[Played], i: int) -> tuple[list[MapRow], pd.DataFrame
                 raw = make_method(m, model, cam_module(p.net, conv)).attribute(obs, target=action)
                 maps[f"{m}\n{conv}"] = _newest(raw)
                 flat = raw.flatten()
-                stats.append({"agent": p.name, "layer": conv, "method": m,
-                              "area above half max": float((flat > 0.5 * flat.max()).float().mean())
-                              if flat.max() > 0 else float("nan")})
+                if not p.insensitive:  # a failing agent's maps are drawn, never counted
+                    stats.append({"agent": p.name, "layer": conv, "method": m,
+                                  "area above half max": float((flat > 0.5 * flat.max()).float().mean())
+                                  if flat.max() > 0 else float("nan")})
         rows.append(MapRow(p.name, screen, maps, insensitive=p.insensitive))
     table = (pd.DataFrame(stats).pivot_table(index="agent", columns=["layer", "method"], values="area above half max")
-             if rows else pd.DataFrame())
+             if stats else pd.DataFrame())
     return rows, table
 
 
@@ -565,14 +569,15 @@ def layer_spread(played: list[Played], n_states: int, state_every: int,
 
 
 def past_frame_saliency(played: list[Played], n_states: int, state_every: int,
-                        history: int) -> tuple[list[MapRow], pd.DataFrame]:
+                        history: int, *, per_state: bool = False) -> tuple[list[MapRow], pd.DataFrame]:
     """Guided backpropagation of the chosen action with respect to past inputs: each stacked
     frame of a feed-forward agent, the last ``history`` inputs of a recurrent one (unrolled
     from the state it carried; windows with a reset inside are skipped).
 
     Returns one row per agent (its first measured state; columns ``"t"``, ``"t-1"``, ``"t-2"``,
     ``"t-3"``, ``"t-9"`` where it sees them, all frames scaled together) and the mean share of
-    the map's magnitude on each input, agent x lag (empty without agents).
+    the map's magnitude on each input, agent x lag (empty without agents); ``per_state``: one
+    row per (agent, state, lag) with its ``share`` instead (the units of an interval).
     """
     rows, shares = [], []
     for p in played:
@@ -592,13 +597,15 @@ def past_frame_saliency(played: list[Played], n_states: int, state_every: int,
             mags = gb.abs().flatten(1).sum(1)
             total = mags.sum().item()
             for c in range(span):
-                shares.append({"agent": p.name, "lag": lags[c],
+                shares.append({"agent": p.name, "state": i, "lag": lags[c],
                                "share": mags[c].item() / total if total > 0 else float("nan")})
             if not any(r.label == p.name for r in rows):
                 scaled = normalize(gb[None], mode="frame")[0]
                 rows.append(MapRow(p.name, p.frames[i], {f"t-{lags[c]}" if lags[c] else "t": scaled[c].numpy()
                                                          for c in range(span) if lags[c] in (0, 1, 2, 3, 9)},
                                    insensitive=p.insensitive))
+    if per_state:
+        return rows, pd.DataFrame(shares, columns=["agent", "state", "lag", "share"])
     table = pd.DataFrame(shares).groupby(["agent", "lag"])["share"].mean().unstack("lag") if rows else pd.DataFrame()
     return rows, table
 
@@ -630,7 +637,7 @@ def _attention_and_saliency(p: Played, i: int) -> tuple[dict[str, torch.Tensor],
 
 
 def attention_maps(played: list[Played], i: int, n_states: int,
-                   state_every: int) -> tuple[list[MapRow], pd.DataFrame]:
+                   state_every: int, *, per_state: bool = False) -> tuple[list[MapRow], pd.DataFrame]:
     """The attention of the agents with split attention (:func:`has_attention`) next to the
     saliency of their streams.
 
@@ -644,7 +651,8 @@ def attention_maps(played: list[Played], i: int, n_states: int,
     (:func:`~rlinside.explain.attention.mean_over_fields`),
     :func:`~rlinside.explain.attention.attention_summary` of each attention, its enrichment on
     the game's objects (of the placed attention; uniform attention's, for reference), the size
-    of the conv3 features.
+    of the conv3 features. ``per_state``: one row per (agent, state) with those statistics as
+    columns instead.
     """
     rows, stats = [], []
     for p in played:
@@ -666,7 +674,7 @@ def attention_maps(played: list[Played], i: int, n_states: int,
                 conv3 = net.features(torch.from_numpy(p.obs[j:j + 1]))  # (1, 49, 64)
             mask = to_observation_grid(np.logical_or.reduce(list(object_masks(p.game, p.frames[j]).values())))
             flat = {k: a.flatten() for k, a in att.items()}
-            row = {"agent": name,
+            row = {"agent": name, "state": j,
                    "rho value att vs value saliency": spearmanr(flat["value_attention"], pooled["value"]).statistic,
                    "rho value att vs advantage saliency": spearmanr(flat["value_attention"],
                                                                     pooled["advantage"]).statistic,
@@ -684,7 +692,89 @@ def attention_maps(played: list[Played], i: int, n_states: int,
             row["conv3 features, mean"] = float(conv3.mean())
             row["conv3 features, std over locations"] = float(conv3.std(dim=1).mean())
             stats.append(row)
-    return rows, (pd.DataFrame(stats).groupby("agent").mean().T if rows else pd.DataFrame())
+    if per_state:
+        return rows, pd.DataFrame(stats)
+    return rows, (pd.DataFrame(stats).drop(columns="state").groupby("agent").mean().T if rows else pd.DataFrame())
+
+
+def play_games(steps: int, seed: int, n_games: int, per_game: int, state_every: int) -> list[list[Played]]:
+    """What every chapter agent met in ``n_games`` evaluation games ``seed``, ``seed`` + 1, ...:
+    the first game over ``max(steps, per_game * state_every)`` steps (the page's example states
+    come from it), the others over ``per_game * state_every`` steps."""
+    if n_games < 1 or per_game < 1:
+        raise ValueError(f"n_games and per_game must be >= 1, got {n_games} and {per_game}")
+    first = play_most_trained(max(steps, per_game * state_every), seed)
+    return [first] + [play_most_trained(per_game * state_every, seed + g) for g in range(1, n_games)]
+
+
+def over_games(fn, games: list[list[Played]], *args, **kwargs) -> pd.DataFrame:
+    """``fn(gated agents of one game, *args, **kwargs)`` (a per-state DataFrame) over every
+    game, with an ``episode`` column: the states of the agents that passed the gate."""
+    parts = [fn(sensitive(g), *args, **kwargs).assign(episode=k) for k, g in enumerate(games)]
+    parts = [t for t in parts if len(t)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def past_frames_over_games(games: list[list[Played]], per_game: int, state_every: int,
+                           history: int) -> tuple[list[MapRow], pd.DataFrame, pd.DataFrame]:
+    """:func:`past_frame_saliency` over the games of :func:`play_games`: the gallery's rows
+    (first game, every agent, a failing one greyed), the per-state shares of the agents that
+    passed the gate (``agent, state, lag, share, episode``), and their mean share per (agent,
+    lag) with a bootstrap interval over states (:func:`rlinside.claims.interval_table`)."""
+    from rlinside.claims import interval_table
+
+    enough = max(per_game, -(-history // state_every) + 1)  # states enough for a recurrent agent's first window
+    rows, _ = past_frame_saliency(games[0], enough, state_every, history)
+    long = over_games(lambda g: past_frame_saliency(g, per_game, state_every, history, per_state=True)[1], games)
+    table = interval_table(long, ["agent", "lag"], "share") if len(long) else pd.DataFrame()
+    return rows, long, table
+
+
+def attention_over_games(games: list[list[Played]], i: int, per_game: int,
+                         state_every: int) -> tuple[list[MapRow], pd.DataFrame]:
+    """:func:`attention_maps` over the games of :func:`play_games`: the gallery's rows (step
+    ``i`` of the first game) and, per (statistic, agent), the mean over the states of every
+    game with a bootstrap interval over states (agents that passed the gate only)."""
+    from rlinside.claims import interval_table
+
+    rows, _ = attention_maps(games[0], i, 0, state_every, per_state=True)
+    long = over_games(lambda g: attention_maps(g, i, per_game, state_every, per_state=True)[1], games)
+    if not len(long):
+        return rows, pd.DataFrame()
+    stats = long.drop(columns=["state", "episode"]).melt(id_vars="agent", var_name="statistic")
+    return rows, interval_table(stats, ["statistic", "agent"], "value")
+
+
+def streams_layers_claims(games: list[list[Played]], per_game: int, state_every: int,
+                          profile: str | None) -> list:
+    """The measurements of ``saliency.streams_differ`` (Spearman correlation of the two
+    streams' absolute guided-backprop maps, per state of every agent with a value and an
+    advantage stream) and ``saliency.deep_gradcam_blurred`` (Grad-CAM's area above half its
+    maximum at conv3 minus at conv1, per state of every feed-forward agent), over the states of
+    every game of :func:`play_games`, agents that passed the gate only."""
+    from rlinside import claims
+
+    n_games = len(games)
+    heads_ = over_games(head_correlations, games, per_game, state_every, per_state=True)
+    streams = heads_[heads_["heads"].str.startswith("value stream")] if len(heads_) else heads_
+    ff = over_games(lambda g: layer_spread([p for p in g if not is_recurrent(p.agent)], per_game, state_every),
+                     games)
+    if len(ff):
+        wide = ff.pivot_table(index=["agent", "episode", "state"], columns="layer", values="area above half max")
+        deeper = (wide["conv3"] - wide["conv1"]).dropna()
+    else:
+        deeper = pd.Series(dtype=float)
+    scale = {"profile": profile, "states": per_game * n_games, "games": n_games}
+    return [
+        claims.measure("saliency.streams_differ", streams["rho"].dropna().to_numpy() if len(streams) else [],
+                       scale=scale | {"agents": int(streams["agent"].nunique()) if len(streams) else 0},
+                       details={"by agent": streams.groupby("agent")["rho"].mean().round(3).to_dict()
+                                if len(streams) else {}}),
+        claims.measure("saliency.deep_gradcam_blurred", deeper.to_numpy(),
+                       scale=scale | {"agents": int(ff["agent"].nunique()) if len(ff) else 0},
+                       details={"by agent": deeper.groupby(level=0).mean().round(3).to_dict()
+                                if len(deeper) else {}}),
+    ]
 
 
 def attention_gradients(played: list[Played], n_states: int, state_every: int) -> pd.DataFrame:
