@@ -208,3 +208,30 @@ def test_dagger_resumes_after_a_kill_bit_identically(tmp_path):
     assert rows("a") == rows("b") and len(rows("a")) == 4
     with pytest.raises(ValueError, match=r"different configuration \(learning_rate"):
         train_dagger(DaggerConfig(**{**cfg.__dict__, "learning_rate": 1e-2}), tmp_path / "b", progress=False)
+
+
+def test_memory_window_rebuilds_the_state_from_the_last_k_images():
+    """``window=1`` is the reset-every-step ablation; a window longer than the episode is the
+    full memory; ``window=K`` gives at step t the state of a fresh run over images t-K+1..t."""
+    torch.manual_seed(3)
+    from rlinside.nets.maze import MazePolicy
+
+    net = MazePolicy(lstm_size=8).eval()
+    env = MarbleMazeEnv(max_steps=15)
+    full = rollout(net, env, 0, start_angle=2.0)
+    assert np.array_equal(rollout(net, env, 0, start_angle=2.0, window=100)["h"], full["h"])
+    reset = rollout(net, env, 0, start_angle=2.0, memory=False)
+    one = rollout(net, env, 0, start_angle=2.0, window=1)
+    assert np.array_equal(one["h"], reset["h"]) and np.array_equal(one["actions"], reset["actions"])
+    w = rollout(net, env, 0, start_angle=2.0, window=4)
+    t = 9
+    with torch.no_grad():
+        state = None
+        for k in range(t - 3, t + 1):
+            _, _, state = net(torch.from_numpy(w["obs"][k:k + 1]), state)
+    np.testing.assert_allclose(w["h"][t], state[0][0].numpy(), atol=1e-6)
+    assert not np.allclose(w["h"][t], full["h"][t], atol=1e-4)  # the window forgot something
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="window must be an int >= 1"):
+            rollout(net, env, 0, window=bad)
+    env.close()

@@ -134,3 +134,25 @@ def test_delay_table_reuses_the_base_and_delays_the_maze(monkeypatch):
     assert table.loc[0].tolist() == pytest.approx([0.5, 3, 7 / 3, 2.0, 2 / 3])
     assert table.loc[3].tolist() == pytest.approx([1.0, 4, 3.0, 3.0, 1.0])
     assert list(table.columns) == ["success", "offsets", "mean offset", "median offset", "share of offsets > 0"]
+
+
+def test_window_ablation_tables_and_the_seed_policies():
+    import torch
+
+    from rlinside.nets.maze import MazePolicy
+
+    torch.manual_seed(0)
+    net = MazePolicy(lstm_size=8).eval()
+    cfg = MarbleMazeConfig(max_steps=20)
+    episodes, crossings, by_window = study.window_ablation(net, cfg, [1, 3], 2)
+    assert sorted(by_window) == [0, 1, 3] and len(episodes) == 3 * 2
+    assert set(episodes.columns) == {"window", "episode", "success", "steps"}
+    assert set(crossings["window"]) <= {0, 1, 3} and (crossings["wall"] == 4).any()
+    summary = study.window_summary(episodes.assign(seed=7))
+    assert list(summary.index.names) == ["seed", "window"] and (summary["n"] == 2).all()
+    walls = study.window_crossings(crossings.assign(seed=7))
+    assert (walls["reached"] >= 1).all() and walls["share crossed"].between(0, 1).all()
+    with pytest.raises(ValueError, match="windows must be ints >= 1"):
+        study.window_ablation(net, cfg, [0, 2], 1)
+    seeds = [s for s, _, _ in study.seed_policies()]  # the shipped no-delay A2C policies, one per seed
+    assert seeds == sorted(set(seeds)) and len(seeds) >= 3

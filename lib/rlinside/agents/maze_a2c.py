@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -269,31 +270,54 @@ def load_maze_policy(path: str | Path) -> tuple[MazePolicy, dict]:
 
 @torch.no_grad()
 def rollout(net: MazePolicy, env: MarbleMazeEnv, seed: int, *, memory: bool = True, greedy: bool = True,
-            rng: np.random.Generator | None = None, start_angle: float | None = None) -> dict[str, Any]:
-    """One episode; returns arrays per step ``t`` (the decision made on observation ``t``):
+            rng: np.random.Generator | None = None, start_angle: float | None = None,
+            window: int | None = None) -> dict[str, Any]:
+    """One episode. ``memory=False``: the LSTM state is reset to zero before every step;
+    ``window=K``: before every step the state is recomputed from zero over the last ``K``
+    observations (the current one included), so the policy remembers at most ``K - 1`` steps
+    back (``K = 1`` is ``memory=False``; fewer than ``K`` steps so far: from the episode's start,
+    which is the full memory). Returns arrays per step ``t`` (the decision made on observation ``t``):
     ``obs (T, 1, S, S)``, ``actions (T,)``, ``logits (T, 5)``, ``h, c (T, n_l)``, gates
     ``input, forget, output (T, n_l)``, ``ball_xy (T, 2)``, ``ring (T,)``, ``distance_px (T,)``
     (where the ball was when the observation was taken), plus ``success`` and ``steps``."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one image per step: threads only add overhead (and thrash a busy machine)
     try:
-        return _rollout(net, env, seed, memory=memory, greedy=greedy, rng=rng, start_angle=start_angle)
+        if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+            raise ValueError(f"window must be an int >= 1 (steps of memory recomputed), got {window!r}")
+        return _rollout(net, env, seed, memory=memory, greedy=greedy, rng=rng, start_angle=start_angle,
+                        window=window)
     finally:
         torch.set_num_threads(threads)
 
 
-def _rollout(net, env, seed, *, memory, greedy, rng, start_angle):
+def _windowed_state(net: MazePolicy, recent: deque) -> tuple:
+    """The LSTM state after the encoded inputs of ``recent`` but its last, from a zero state."""
+    state = net.initial_state(1)
+    for z in list(recent)[:-1]:
+        _, _, state = net(z, state, encoded=True)
+    return state
+
+
+def _rollout(net, env, seed, *, memory, greedy, rng, start_angle, window=None):
     # test episodes start in the outer ring, whatever curriculum the training used
     options = {"angle": start_angle, "ring": env.config.n_rings} if start_angle is not None else None
     obs, info = env.reset(seed=seed, options=options)
     state = net.initial_state(1)
     keys = ("obs", "actions", "logits", "h", "c", "input", "forget", "output", "ball_xy", "ring", "distance_px")
     rec: dict[str, list] = {k: [] for k in keys}
+    recent: deque = deque(maxlen=window or 1)  # the encoded inputs of the window
     done = False
     while not done:
         if not memory:
             state = net.initial_state(1)
-        logits, _, state, gates = net(torch.from_numpy(obs[None]), state, return_gates=True)
+        if window is not None:
+            recent.append(net.encode(torch.from_numpy(obs[None])))
+            if len(recent) == window:  # else: fewer steps than the window so far, the state is the full memory
+                state = _windowed_state(net, recent)
+            logits, _, state, gates = net(recent[-1], state, return_gates=True, encoded=True)
+        else:
+            logits, _, state, gates = net(torch.from_numpy(obs[None]), state, return_gates=True)
         if greedy:
             action = int(logits.argmax(1))
         else:
@@ -313,15 +337,16 @@ def _rollout(net, env, seed, *, memory, greedy, rng, start_angle):
 
 
 def evaluate_maze(net: MazePolicy, env_config: MarbleMazeConfig, episodes: int = 40, *, seed: int = 1000,
-                  memory: bool = True) -> list[dict[str, Any]]:
+                  memory: bool = True, window: int | None = None) -> list[dict[str, Any]]:
     """Greedy test episodes from start angles spread evenly over the outer ring (episode ``i``
     starts at ``2 pi i / episodes``): per episode its success, steps, and the step at which the
-    ball first entered each ring (``entered``: ring -> step)."""
+    ball first entered each ring (``entered``: ring -> step). ``memory`` and ``window``: as in
+    :func:`rollout`."""
     env = MarbleMazeEnv(env_config)
     try:
         results = []
         for i in range(episodes):
-            r = rollout(net, env, seed + i, memory=memory, start_angle=2 * np.pi * i / episodes)
+            r = rollout(net, env, seed + i, memory=memory, start_angle=2 * np.pi * i / episodes, window=window)
             entered = {}
             for t, ring in enumerate(r["ring"]):
                 entered.setdefault(int(ring), t)

@@ -63,12 +63,17 @@ class MazePolicy(nn.Module):
     def initial_state(self, batch: int, device: torch.device | None = None):
         return self.lstm.initial_state(batch, device)
 
-    def forward(self, x: torch.Tensor, state=None, return_gates: bool = False):
-        if state is None:
-            state = self.initial_state(x.shape[0], x.device)
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The LSTM's input for images ``x`` ``(B, 1, S, S)``: ``(B, hidden)`` (no memory involved)."""
         z = ((x.float() - self.input_mean) * self.input_scale).clamp(-self.input_clip, self.input_clip)
         z = self.relu2(self.conv2(self.relu1(self.conv1(z))))
-        z = self.relu3(self.fc(z.flatten(1)))
+        return self.relu3(self.fc(z.flatten(1)))
+
+    def forward(self, x: torch.Tensor, state=None, return_gates: bool = False, *, encoded: bool = False):
+        """``encoded``: ``x`` is already :meth:`encode`'s output."""
+        if state is None:
+            state = self.initial_state(x.shape[0], x.device)
+        z = x if encoded else self.encode(x)
         out = self.lstm(z, state, return_gates=return_gates)
         h, c = out[0], out[1]
         logits, value = self.policy(h), self.value(h).squeeze(1)

@@ -82,6 +82,10 @@ __all__ = [
     "pooled_ring_means",
     "crossing_times",
     "memoryless_crossings",
+    "seed_policies",
+    "window_ablation",
+    "window_summary",
+    "window_crossings",
 ]
 
 #: A channel enters the per-channel statistics when it is salient on at least this many steps.
@@ -662,3 +666,75 @@ def memoryless_crossings(results: Sequence[Mapping[str, Any]], n_rings: int) -> 
                      "last minus outer": float(last.iloc[0] - outer.mean()) if len(last) and len(outer) else np.nan,
                      "last crossed": bool(len(last) and mine[mine["wall"] == 1]["crossed"].iloc[0])})
     return pd.DataFrame(rows).set_index("episode")
+
+
+# ----------------------------------------------------------------------------- notebook 04: memory by window
+
+
+def seed_policies(obs_delay: int = 0, *, tilt_mode: str = "hold", min_step: int = 1_000_000) -> list:
+    """The stored maze policies of one condition, one per training seed (the most trained of
+    each seed), sorted by seed: trained at least ``min_step`` steps in the maze with observation
+    delay ``obs_delay`` and ``tilt_mode``, A2C only (``[(seed, net, artifact), ...]``)."""
+    from rlinside.agents import shipped
+
+    by_seed: dict[int, list] = {}
+    for a in find_policies():
+        env = a.config.get("env", {})
+        if (a.config.get("trainer", "a2c") == "a2c" and int(env.get("obs_delay", 0)) == obs_delay
+                and env.get("tilt_mode", "hold") == tilt_mode and a.config.get("step", 0) >= min_step):
+            by_seed.setdefault(int(a.config["seed"]), []).append(a)
+    out = []
+    for seed in sorted(by_seed):
+        art = shipped.most_trained(by_seed[seed])
+        net, _ = shipped.load_net("maze-policy", art)
+        out.append((seed, net, art))
+    return out
+
+
+def window_ablation(net: MazePolicy, env_config: MarbleMazeConfig, windows: Sequence[int],
+                    n_tests: int) -> tuple[pd.DataFrame, pd.DataFrame, dict[int, list[dict[str, Any]]]]:
+    """The greedy test with the memory cut to a window: for each ``K`` of ``windows`` the
+    ``n_tests`` test episodes with the LSTM state recomputed from zero over the last ``K``
+    observations before every step (:func:`~rlinside.agents.maze_a2c.evaluate_maze`'s
+    ``window``; ``K = 1`` is the reset-every-step ablation), and with the full memory
+    (``K`` = 0 in the tables, drawn as "full").
+
+    Returns one row per (``window``, ``episode``) with ``success`` and ``steps``,
+    :func:`crossing_times` of every episode with a ``window`` column, and the test results of
+    each window (``window -> evaluate_maze's list``)."""
+    if not windows or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in windows):
+        raise ValueError(f"windows must be ints >= 1 (steps of memory kept), got {list(windows)!r}")
+    rows, crossings, by_window = [], [], {}
+    for k in [0, *windows]:
+        results = by_window[k] = evaluate_maze(net, env_config, n_tests, window=k or None)
+        rows += [{"window": k, "episode": r["episode"], "success": float(r["success"]), "steps": r["steps"]}
+                 for r in results]
+        crossings.append(crossing_times(results, env_config.n_rings).assign(window=k))
+    return pd.DataFrame(rows), pd.concat(crossings, ignore_index=True), by_window
+
+
+def window_summary(episodes: pd.DataFrame) -> pd.DataFrame:
+    """Success rate per (``seed``, ``window``) of :func:`window_ablation`'s episode rows (with a
+    ``seed`` column), with its bootstrap interval over the test episodes
+    (:func:`rlinside.claims.interval_table`)."""
+    from rlinside.claims import interval_table
+
+    return interval_table(episodes, ["seed", "window"], "success")
+
+
+def window_crossings(crossings: pd.DataFrame) -> pd.DataFrame:
+    """Per (``seed``, ``window``, ``wall``) of :func:`window_ablation`'s crossings (with a
+    ``seed`` column): how many episodes reached the wall's ring, the share of those that
+    crossed it, and the mean steps to cross over the crossings with its bootstrap interval."""
+    from rlinside.claims import interval_table
+
+    if not len(crossings):
+        return pd.DataFrame()
+    keys = ["seed", "window", "wall"]
+    reached = crossings.groupby(keys).size().rename("reached")
+    share = crossings.groupby(keys)["crossed"].mean().rename("share crossed")
+    crossed = crossings[crossings["crossed"]]
+    parts = [reached, share]
+    if len(crossed):
+        parts.append(interval_table(crossed, keys, "steps to cross").add_prefix("steps, "))
+    return pd.concat(parts, axis=1)
