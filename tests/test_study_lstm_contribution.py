@@ -156,3 +156,59 @@ def test_window_ablation_tables_and_the_seed_policies():
         study.window_ablation(net, cfg, [0, 2], 1)
     seeds = [s for s, _, _ in study.seed_policies()]  # the shipped no-delay A2C policies, one per seed
     assert seeds == sorted(set(seeds)) and len(seeds) >= 3
+
+
+def _brute_offsets(g, m, theta_g, reading):
+    rows = []
+    for j in range(g.shape[1]):
+        t = 0
+        while t < len(g):
+            if g[t, j] <= theta_g:
+                t += 1
+                continue
+            t0, found = t, False
+            while t < len(g) and g[t, j] > theta_g:
+                if m[t, j] and (reading == "each" or not found):
+                    rows.append((j, t0, t, t - t0))
+                    found = True
+                t += 1
+    return np.array(rows).reshape(-1, 4)
+
+
+@pytest.mark.parametrize("reading", study.READINGS)
+@pytest.mark.parametrize("censored", study.CENSORING)
+def test_offset_readings_and_censoring_match_a_loop(reading, censored):
+    rng = np.random.default_rng(4)
+    g, m = rng.random((80, 6)), rng.random((80, 6)) > 0.7
+    g[:5] = 0.9  # every gate open at the start: left-censored intervals exist
+    o = study.first_salient_offsets(g, m, 0.5, reading=reading, censored=censored)
+    want = _brute_offsets(g, m, 0.5, reading)
+    if censored == "exclude":
+        assert (want[:, 1] == 0).any()
+        want = want[want[:, 1] > 0]
+    np.testing.assert_array_equal(np.c_[o["channel"], o["t0"], o["t"], o["offset"]], want)
+    with pytest.raises(ValueError, match="reading must be one of"):
+        study.first_salient_offsets(g, m, reading="caption")
+
+
+def test_offset_sensitivity_rows_follow_their_settings():
+    rng = np.random.default_rng(5)
+    eps = []
+    for _ in range(6):
+        T = 50
+        r = rng.dirichlet(np.ones(8), size=T)
+        eps.append({"output": rng.random((T, 8)), "input": rng.random((T, 8)), "forget": rng.random((T, 8)),
+                    "r": r, "mask": r > 0.2, "ring": rng.integers(0, 5, T), "distance_px": rng.random(T) * 30})
+    settings = [{}, {"gate": "forget"}, {"theta_c": 0.1}, {"reading": "each"}, {"censored": "exclude"}]
+    table = study.offset_sensitivity(eps, settings, null_draws=20)
+    assert len(table) == 5 and list(table["gate"]) == ["output", "forget", "output", "output", "output"]
+    assert table.loc[2, "offsets"] > table.loc[0, "offsets"]  # a lower threshold: more salient steps
+    assert table.loc[3, "offsets"] >= table.loc[0, "offsets"]  # every salient step, not only the first
+    assert table.loc[4, "offsets"] <= table.loc[0, "offsets"]
+    ok = table.dropna(subset=["positive share low"])
+    assert (ok["positive share low"] <= ok["positive share"]).all()
+    assert (ok["positive share"] <= ok["positive share high"]).all()
+    with pytest.raises(ValueError, match="unknown offset setting"):
+        study.offset_sensitivity(eps, [{"theta": 1}])
+    with pytest.raises(ValueError, match="theta_c must be in"):
+        study.salient_mask(eps[0], 1.5)

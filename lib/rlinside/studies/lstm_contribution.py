@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -82,6 +83,11 @@ __all__ = [
     "pooled_ring_means",
     "crossing_times",
     "memoryless_crossings",
+    "READINGS",
+    "CENSORING",
+    "salient_mask",
+    "with_salience",
+    "offset_sensitivity",
     "seed_policies",
     "window_ablation",
     "window_summary",
@@ -467,13 +473,31 @@ def mean_offset_by_episode(offsets: pd.DataFrame) -> dict[int, float]:
 # ----------------------------------------------------------------------------- the claims
 
 
-def first_salient_offsets(gate: np.ndarray, mask: np.ndarray, theta_g: float = 0.5) -> dict[str, np.ndarray]:
+#: The two readings of the paper's offset (:func:`first_salient_offsets`): ``first``, its text (the
+#: first salient step of each gate interval); ``each``, its Figure 5 caption (every salient step
+#: measured back to the start of the gate interval it falls in).
+READINGS = ("first", "each")
+#: What to do with a gate interval that is open at the episode's first step (its true start is
+#: unknown, so its offsets are only lower bounds): ``keep`` them, or ``exclude`` them.
+CENSORING = ("keep", "exclude")
+
+
+def first_salient_offsets(gate: np.ndarray, mask: np.ndarray, theta_g: float = 0.5, *, reading: str = "first",
+                          censored: str = "keep") -> dict[str, np.ndarray]:
     """The preceding offsets of one episode, vectorised: for every maximal interval in which
     ``gate[:, j] > theta_g`` (``gate``: ``(T, n_l)``), the first step in it at which channel ``j``
     is salient (``mask``: ``(T, n_l)`` bool). Returns arrays ``channel``, ``t0``, ``t``,
     ``offset = t - t0``, ordered by channel, then time: the same offsets as
     :func:`~rlinside.explain.contribution.all_offsets` of ``gate`` and ``mask`` with
-    ``theta_c = 0.5`` (the table of :func:`offset_tests`), fast enough for a null of many draws."""
+    ``theta_c = 0.5`` (the table of :func:`offset_tests`), fast enough for a null of many draws.
+
+    ``reading="each"`` (:data:`READINGS`): one offset per salient step inside an open interval
+    instead of the first one only. ``censored="exclude"`` (:data:`CENSORING`): drop the offsets
+    of intervals open at step 0 (left-censored)."""
+    if reading not in READINGS:
+        raise ValueError(f"reading must be one of {READINGS}, got {reading!r}")
+    if censored not in CENSORING:
+        raise ValueError(f"censored must be one of {CENSORING}, got {censored!r}")
     g = np.asarray(gate, dtype=np.float64)
     m = np.asarray(mask, dtype=bool)
     if g.shape != m.shape or g.ndim != 2:
@@ -481,6 +505,15 @@ def first_salient_offsets(gate: np.ndarray, mask: np.ndarray, theta_g: float = 0
     T = g.shape[0]
     above = g > theta_g
     starts = above & ~np.vstack([np.zeros((1, g.shape[1]), bool), above[:-1]])
+    if reading == "each":  # every salient step with an open gate, back to its interval's start
+        start_time = np.where(starts, np.arange(T)[:, None], -1)
+        t0_at = np.maximum.accumulate(start_time, axis=0)  # the start of the interval each step is in
+        tt, chans = np.nonzero(above & m)
+        t0 = t0_at[tt, chans]
+        order = np.lexsort((tt, chans))
+        tt, chans, t0 = tt[order], chans[order], t0[order]
+        keep = t0 > 0 if censored == "exclude" else np.ones(len(tt), bool)
+        return {"channel": chans[keep], "t0": t0[keep], "t": tt[keep], "offset": (tt - t0)[keep]}
     steps = np.arange(T)[:, None]
     # next step at or after t where the channel is salient / where the gate is closed (T: none)
     next_salient = np.minimum.accumulate(np.where(m, steps, T)[::-1], axis=0)[::-1]
@@ -488,6 +521,8 @@ def first_salient_offsets(gate: np.ndarray, mask: np.ndarray, theta_g: float = 0
     chans, t0 = np.nonzero(starts.T)
     t = next_salient[t0, chans]
     keep = t < next_closed[t0, chans]
+    if censored == "exclude":
+        keep &= t0 > 0
     return {"channel": chans[keep], "t0": t0[keep], "t": t[keep], "offset": (t - t0)[keep]}
 
 
@@ -526,14 +561,15 @@ def mask_statistics(ep: Mapping[str, Any], mask: np.ndarray, *, n_rings: int = 4
 
 
 def offset_statistics(ep: Mapping[str, Any], mask: np.ndarray, *, gate: str = "output", theta_g: float = 0.5,
-                      n_rings: int = 4) -> dict[str, Any]:
+                      n_rings: int = 4, reading: str = "first", censored: str = "keep") -> dict[str, Any]:
     """Per-episode statistics of the preceding offsets (:func:`first_salient_offsets` of
-    ``ep[gate]`` and ``mask``): ``positive share`` (offsets > 0), ``spearman`` (rank correlation
-    of the offset with the ball's ``distance_px`` at the salient step; negative: longer offsets
-    nearer the centre; NaN for fewer than 3 offsets or a constant one), ``mean``, ``offsets``,
-    and per ring of the salient step (index 0 = the centre) ``ring sum`` and ``ring count``,
+    ``ep[gate]`` and ``mask``, with ``reading`` and ``censored``): ``positive share`` (offsets
+    > 0), ``spearman`` (rank correlation of the offset with the ball's ``distance_px`` at the
+    salient step; negative: longer offsets nearer the centre; NaN for fewer than 3 offsets or a
+    constant one), ``mean``, ``offsets``, and per ring of the salient step (index 0 = the
+    centre) ``ring sum`` and ``ring count``,
     from which the offsets' mean by ring is pooled over episodes."""
-    o = first_salient_offsets(ep[gate], mask, theta_g)
+    o = first_salient_offsets(ep[gate], mask, theta_g, reading=reading, censored=censored)
     off = o["offset"].astype(np.float64)
     ring = np.asarray(ep["ring"], dtype=int)[o["t"]]
     dist = np.asarray(ep["distance_px"], dtype=np.float64)[o["t"]]
@@ -738,3 +774,62 @@ def window_crossings(crossings: pd.DataFrame) -> pd.DataFrame:
     if len(crossed):
         parts.append(interval_table(crossed, keys, "steps to cross").add_prefix("steps, "))
     return pd.concat(parts, axis=1)
+
+
+# ----------------------------------------------------------------------------- notebook 03: method choices
+
+
+def salient_mask(ep: Mapping[str, Any], theta_c: float | None = None) -> np.ndarray:
+    """The salient steps of each channel of test episode ``ep`` (``(T, n_l)`` bool): the
+    chapter's default (``theta_c=None``, the smallest set of channels carrying more than half
+    of the chosen action's score, ``ep["mask"]``), or the channels whose share of the score
+    ``ep["r"]`` exceeds ``theta_c`` (the paper's unstated threshold)."""
+    if theta_c is None:
+        return np.asarray(ep["mask"], dtype=bool)
+    if not 0 < theta_c < 1:
+        raise ValueError(f"theta_c must be in (0, 1) (a share of the score) or None, got {theta_c!r}")
+    return np.asarray(ep["r"]) > theta_c
+
+
+def with_salience(episodes: Sequence[Mapping[str, Any]], theta_c: float | None) -> list[dict[str, Any]]:
+    """Shallow copies of ``episodes`` whose ``mask`` is :func:`salient_mask` at ``theta_c``."""
+    return [{**ep, "mask": salient_mask(ep, theta_c)} for ep in episodes]
+
+
+def offset_sensitivity(episodes: Sequence[Mapping[str, Any]], settings: Sequence[Mapping[str, Any]], *,
+                       n_rings: int = 4, null_draws: int = 100, seed: int = 0) -> pd.DataFrame:
+    """The offset claims under other method choices: for each setting (keys ``gate``,
+    ``theta_g``, ``theta_c`` (None: top half of the score), ``reading``, ``censored``; missing
+    keys take the chapter's defaults), over the same test episodes, the number of offsets, the
+    mean over episodes of the positive share and of the Spearman correlation of offset with
+    distance, each with its bootstrap interval and the 95 % range of the time-shift null
+    (``null_draws`` draws), and the mean offset in the outer and the inner ring. Whether a
+    pattern survives the choices, and whether the null produces it too, is read across rows."""
+    from rlinside.claims import bootstrap_ci
+
+    defaults = {"gate": "output", "theta_g": 0.5, "theta_c": None, "reading": "first", "censored": "keep"}
+    rows = []
+    for setting in settings:
+        unknown = set(setting) - set(defaults)
+        if unknown:
+            raise ValueError(f"unknown offset setting(s) {sorted(unknown)}; allowed: {sorted(defaults)}")
+        cfg = {**defaults, **setting}
+        eps = with_salience(episodes, cfg["theta_c"])
+        stat = partial(offset_statistics, gate=cfg["gate"], theta_g=cfg["theta_g"], n_rings=n_rings,
+                       reading=cfg["reading"], censored=cfg["censored"])
+        real = per_episode(eps, stat)
+        null = time_shift_null(eps, stat, null_draws, seed=seed)
+        rings = pooled_ring_means(real)
+        row = {"gate": cfg["gate"], "theta_g": cfg["theta_g"],
+               "theta_c": "top half" if cfg["theta_c"] is None else cfg["theta_c"],
+               "reading": cfg["reading"], "left-censored": cfg["censored"], "offsets": int(np.nansum(real["offsets"]))}
+        for key, name in (("positive share", "positive share"), ("spearman", "rho(offset, distance)")):
+            v = real[key]
+            lo, hi = bootstrap_ci(v)
+            nq = np.nanquantile(np.nanmean(null[key], axis=1), [0.025, 0.975]) if null_draws else (np.nan, np.nan)
+            row |= {name: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan, f"{name} low": lo,
+                    f"{name} high": hi, f"{name} null low": float(nq[0]), f"{name} null high": float(nq[1])}
+        row |= {"mean offset, outer ring": rings.get(f"ring {n_rings}", np.nan),
+                "mean offset, ring 1": rings.get("ring 1", np.nan)}
+        rows.append(row)
+    return pd.DataFrame(rows)
