@@ -43,7 +43,6 @@ from rlinside.agents.maze_zoo import find_policies, load_policy, policy_config
 from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv
 from rlinside.explain.contribution import (
     action_order,
-    all_offsets,
     channel_actions,
     contributions,
     salient_channels,
@@ -51,6 +50,7 @@ from rlinside.explain.contribution import (
 )
 from rlinside.nets.maze import MazePolicy
 from rlinside.store import Artifact
+from rlinside.utils import nan_mean
 
 __all__ = [
     "zero_offset_comparison",
@@ -88,6 +88,8 @@ __all__ = [
     "salient_mask",
     "with_salience",
     "offset_sensitivity",
+    "offset_claims",
+    "example_channel",
     "seed_policies",
     "window_ablation",
     "window_summary",
@@ -356,20 +358,25 @@ def atari_contributions(fraction: float, steps: int, game: str = "Seaquest") -> 
 
 
 def offset_tests(model: MazePolicy, env_config: MarbleMazeConfig, n_tests: int, *, gate: str = "output",
-                 theta_g: float = 0.5) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+                 theta_g: float = 0.5, theta_c: float | None = None, reading: str = "first",
+                 censored: str = "keep") -> tuple[list[dict[str, Any]], pd.DataFrame]:
     """``n_tests`` greedy test episodes of ``model`` with shares ``r`` and salient channels
-    ``mask`` (top half of the score; each ``(T_i, n_l)``) added to each rollout dict, and the
-    preceding offsets of ``gate`` (``> theta_g``) to the first salient step
-    (:func:`~rlinside.explain.contribution.all_offsets`): one row per offset, with its
-    ``episode`` and the ball's ``distance_px`` at the salient step ``t``."""
+    ``mask`` (:func:`salient_mask` at ``theta_c``: by default the top half of the score; each
+    ``(T_i, n_l)``) added to each rollout dict, and the preceding offsets of ``gate``
+    (``> theta_g``) under ``reading`` and ``censored`` (:func:`first_salient_offsets`): one row
+    per offset, with its ``episode``, ``channel``, ``t0``, ``t``, ``offset`` and the ball's
+    ``distance_px`` at the salient step ``t``."""
+    if gate not in ("input", "forget", "output"):
+        raise ValueError(f"gate must be one of input, forget, output, got {gate!r}")
     W_m = model.policy.weight.detach().numpy()
     env = MarbleMazeEnv(env_config)
     eps, rows = [], []
     for i in range(n_tests):
         r = rollout(model, env, 1000 + i, start_angle=2 * np.pi * i / n_tests)
         _, r["r"] = contributions(W_m, r["h"], r["actions"])
-        r["mask"] = salient_channels(r["r"])
-        offs = all_offsets(r[gate], r["mask"].astype(float), theta_g=theta_g, theta_c=0.5)
+        r["mask"] = salient_channels(r["r"]) if theta_c is None else salient_mask(r, theta_c)
+        o = first_salient_offsets(r[gate], r["mask"], theta_g, reading=reading, censored=censored)
+        offs = pd.DataFrame({k: o[k] for k in ("channel", "t0", "t", "offset")})
         offs["episode"] = i
         offs["distance_px"] = r["distance_px"][offs["t"].to_numpy()] if len(offs) else []
         rows.append(offs)
@@ -400,16 +407,16 @@ def _offset_stats(eps: list[dict[str, Any]], offs: pd.DataFrame, at_least: Seque
 
 
 def delay_table(model: MazePolicy, artifact: Artifact, delays: list[int],
-                base: tuple[list[dict[str, Any]], pd.DataFrame], *, n_tests: int, gate: str = "output",
-                theta_g: float = 0.5) -> pd.DataFrame:
+                base: tuple[list[dict[str, Any]], pd.DataFrame], *, n_tests: int, **method: Any) -> pd.DataFrame:
     """The policy of ``artifact`` in its maze seen ``d`` steps late, for each ``d`` of ``delays``:
     success and offset statistics of :func:`offset_tests`, one row per delay. ``base`` is the
-    ``(episodes, offsets)`` of the maze as trained, reused for its own delay."""
+    ``(episodes, offsets)`` of the maze as trained, reused for its own delay; ``method``: the
+    offset choices of :func:`offset_tests` (gate, theta_g, theta_c, reading, censored)."""
     cfg = policy_config(artifact)
     rows = []
     for d in delays:
         eps_d, offs_d = base if d == cfg.env_config().obs_delay else offset_tests(
-            model, MarbleMazeConfig(**{**cfg.env, "obs_delay": d}), n_tests, gate=gate, theta_g=theta_g)
+            model, MarbleMazeConfig(**{**cfg.env, "obs_delay": d}), n_tests, **method)
         rows.append({"delay d": d, **_offset_stats(eps_d, offs_d)})
     return pd.DataFrame(rows).set_index("delay d")
 
@@ -430,10 +437,10 @@ class PolicyOffsets:
 
 
 def trained_delay_tests(artifact: Artifact, base: tuple[list[dict[str, Any]], pd.DataFrame], *, n_tests: int,
-                        gate: str = "output", theta_g: float = 0.5) -> list[PolicyOffsets]:
-    """:func:`offset_tests` of every shipped policy in the maze it was trained in: ``artifact``
-    first (from ``base``, its ``(episodes, offsets)``), then every other one, trained with or
-    without an observation delay."""
+                        **method: Any) -> list[PolicyOffsets]:
+    """:func:`offset_tests` (with the offset choices ``method``) of every shipped policy in the
+    maze it was trained in: ``artifact`` first (from ``base``, its ``(episodes, offsets)``),
+    then every other one, trained with or without an observation delay."""
     def label(a: Artifact, d: int) -> str:
         return f"{a.key} ({a.config.get('trainer', 'a2c')}, {'trained with d = ' + str(d) if d else 'no delay'})"
 
@@ -443,21 +450,20 @@ def trained_delay_tests(artifact: Artifact, base: tuple[list[dict[str, Any]], pd
             continue
         model, _ = load_maze_policy(a.file("weights.pt"))
         d = int(a.config.get("env", {}).get("obs_delay", 0) or 0)
-        eps_d, offs_d = offset_tests(model, policy_config(a).env_config(), n_tests, gate=gate, theta_g=theta_g)
+        eps_d, offs_d = offset_tests(model, policy_config(a).env_config(), n_tests, **method)
         out.append(PolicyOffsets(a, label(a, d), d, eps_d, offs_d))
     return out
 
 
 def trained_delay_table(artifact: Artifact, base: tuple[list[dict[str, Any]], pd.DataFrame], *, n_tests: int,
-                        gate: str = "output", theta_g: float = 0.5,
-                        tests: list[PolicyOffsets] | None = None) -> tuple[pd.DataFrame, bool]:
+                        tests: list[PolicyOffsets] | None = None, **method: Any) -> tuple[pd.DataFrame, bool]:
     """One row per shipped policy (:func:`trained_delay_tests`, or the given ``tests``): success
     and offset statistics, with the share of offsets of at least each trained delay.
 
     Returns ``(table, any_delayed)``: whether a policy trained with a delay is shipped.
     """
     if tests is None:
-        tests = trained_delay_tests(artifact, base, n_tests=n_tests, gate=gate, theta_g=theta_g)
+        tests = trained_delay_tests(artifact, base, n_tests=n_tests, **method)
     delayed = [p for p in tests[1:] if p.delay]
     at_least = sorted({1, *[p.delay for p in delayed]} - {0})
     rows = [{"policy": p.label, "delay d": p.delay, **_offset_stats(p.episodes, p.offsets, at_least)} for p in tests]
@@ -826,10 +832,70 @@ def offset_sensitivity(episodes: Sequence[Mapping[str, Any]], settings: Sequence
         for key, name in (("positive share", "positive share"), ("spearman", "rho(offset, distance)")):
             v = real[key]
             lo, hi = bootstrap_ci(v)
-            nq = np.nanquantile(np.nanmean(null[key], axis=1), [0.025, 0.975]) if null_draws else (np.nan, np.nan)
-            row |= {name: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan, f"{name} low": lo,
+            draws = np.array([nan_mean(d) for d in null[key]])  # the null's pooled statistic, one per draw
+            draws = draws[np.isfinite(draws)]
+            nq = np.quantile(draws, [0.025, 0.975]) if draws.size else (np.nan, np.nan)
+            row |= {name: nan_mean(v), f"{name} low": lo,
                     f"{name} high": hi, f"{name} null low": float(nq[0]), f"{name} null high": float(nq[1])}
         row |= {"mean offset, outer ring": rings.get(f"ring {n_rings}", np.nan),
                 "mean offset, ring 1": rings.get("ring 1", np.nan)}
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def offset_claims(episodes: Sequence[Mapping[str, Any]], policy_tests: Sequence[PolicyOffsets], *,
+                  method: Mapping[str, Any], n_rings: int, null_draws: int, profile: str | None,
+                  planted_delay: int = 4) -> list:
+    """The measurements of the offset claims over the test ``episodes`` (their ``mask`` is the
+    method's salience) under the offset choices ``method`` (``gate``, ``theta_g``, ``reading``,
+    ``censored``): ``gate_precedes_contribution`` and ``offsets_longer_near_centre`` against the
+    time-shift null, and ``planted_delay_moves_offsets`` (the mean offset of the policy trained
+    with ``planted_delay`` minus that of the policy of the same trainer without a delay, paired
+    by test episode) when both are in ``policy_tests``."""
+    from rlinside import claims
+
+    m = {k: method[k] for k in ("gate", "theta_g", "reading", "censored") if k in method}
+    stat = partial(offset_statistics, n_rings=n_rings, **m)
+    real = per_episode(episodes, stat)
+    null_all = time_shift_null(episodes, stat, null_draws)
+    null = {k: np.array([nan_mean(d) for d in null_all[k]]) for k in ("positive share", "spearman")}
+    n_offsets = int(np.nansum(real["offsets"]))
+    scale = {"profile": profile, "episodes": len(episodes)}
+    null_scale = {**scale, "null_draws": null_draws}
+    choices = {k: str(v) for k, v in method.items()}
+    measured = [
+        claims.measure("lstm_contribution.gate_precedes_contribution", real["positive share"], scale=null_scale,
+                       null=null["positive share"],
+                       details={"offsets": n_offsets, "null mean": float(np.mean(null["positive share"])),
+                                **choices}),
+        claims.measure("lstm_contribution.offsets_longer_near_centre", real["spearman"], scale=null_scale,
+                       null=null["spearman"],
+                       details={"null mean": float(np.mean(null["spearman"])),
+                                "mean offset by ring": pooled_ring_means(real),
+                                "null mean offset by ring": pooled_ring_means(null_all), **choices}),
+    ]
+    delayed = [p for p in policy_tests if p.delay == planted_delay]
+    reference = [p for p in policy_tests if delayed and p.delay == 0 and p.trainer == delayed[0].trainer]
+    if delayed and reference:
+        def means(p: PolicyOffsets) -> dict[int, float]:
+            return {i: v for i, v in enumerate(per_episode(p.episodes, stat)["mean"]) if np.isfinite(v)}
+
+        d_off, r_off = means(delayed[0]), means(reference[0])
+        measured.append(claims.measure(
+            "lstm_contribution.planted_delay_moves_offsets", claims.paired_differences(d_off, r_off), scale=scale,
+            details={"delayed policy": delayed[0].artifact.key, "reference policy": reference[0].artifact.key,
+                     "delayed mean offset": float(np.mean(list(d_off.values()))) if d_off else float("nan"),
+                     "reference mean offset": float(np.mean(list(r_off.values()))) if r_off else float("nan"),
+                     **choices}))
+    return measured
+
+
+def example_channel(ep: Mapping[str, Any], gate: str = "output", theta_g: float = 0.5, min_openings: int = 2) -> int:
+    """The channel Figure 5 draws, by a stated rule: among the channels of test episode ``ep``
+    whose ``gate`` rises above ``theta_g`` at least ``min_openings`` times, the one salient on
+    the most steps (ties: the lowest index); with no such channel, the most salient one."""
+    above = np.asarray(ep[gate]) > theta_g
+    openings = (above & ~np.vstack([np.zeros((1, above.shape[1]), bool), above[:-1]])).sum(0)
+    salient = np.asarray(ep["mask"], dtype=bool).sum(0)
+    eligible = openings >= min_openings
+    return int(np.argmax(np.where(eligible, salient, -1)) if eligible.any() else np.argmax(salient))
