@@ -212,3 +212,17 @@ def test_offset_sensitivity_rows_follow_their_settings():
         study.offset_sensitivity(eps, [{"theta": 1}])
     with pytest.raises(ValueError, match="theta_c must be in"):
         study.salient_mask(eps[0], 1.5)
+
+
+def test_known_lag_study_and_its_summary():
+    nets, offs = study.known_lag_study([2, 3], [0], updates=30, episodes=3, gates=("output",))
+    assert list(nets["lag"]) == [2, 3] and nets["accuracy"].between(0, 1).all()
+    assert set(offs["gate"]) <= {"output"} and set(offs["seed"]) <= {0}
+    summary = study.known_lag_summary(offs)
+    for r in summary.itertuples():
+        mine = offs[(offs["lag"] == r.lag) & (offs["gate"] == r.gate)]
+        assert r.offsets == len(mine) and r.error == mine["offset"].median() - r.lag
+    with pytest.raises(ValueError, match="report seeds"):
+        study.known_lag_study([2], [20_000])
+    with pytest.raises(ValueError, match="lags must be ints >= 1"):
+        study.known_lag_study([0], [0])
