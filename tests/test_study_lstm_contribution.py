@@ -42,9 +42,15 @@ def test_readout_ablation_matches_a_step_by_step_computation():
     t = _tests()
     flips = study.readout_ablation(t)
     assert list(flips.columns) == [1, 2, 4, 8]
-    assert list(flips.index) == sorted(["contribution (activation x weight)", "|activation|", "|weight|", "random"])
+    assert list(flips.index) == list(study.RANKINGS)
     h, a, W, b = t.concat("h"), t.actions, t.weight, t.bias
-    for name, score in {"|activation|": lambda ht, at: np.abs(ht), "|weight|": lambda ht, at: np.abs(W[at])}.items():
+
+    def margin(ht, at):
+        second = np.argsort(-(W @ ht + b))[1]
+        return np.maximum(0, (W[at] - W[second]) * ht)
+
+    for name, score in {"|activation|": lambda ht, at: np.abs(ht), "|weight|": lambda ht, at: np.abs(W[at]),
+                        study.RANKINGS[1]: margin}.items():
         for k in (1, 2, 4, 8):
             changed = []
             for ht, at in zip(h, a):
@@ -54,6 +60,12 @@ def test_readout_ablation_matches_a_step_by_step_computation():
             assert flips.loc[name, k] == pytest.approx(np.mean(changed)), (name, k)
     # the top contributor matters more than a random channel
     assert flips.loc["contribution (activation x weight)", 1] > flips.loc["random", 1]
+    removed = study.readout_score_removed(t)
+    pos = np.maximum(0, W[a] * h)
+    top2 = np.sort(pos, axis=1)[:, ::-1][:, :2].sum(1) / pos.sum(1)
+    assert removed.loc["contribution (activation x weight)", 2] == pytest.approx(top2.mean())
+    assert (removed.loc["contribution (activation x weight)"] >= removed.loc["random"] - 1e-12).all()
+    assert removed.loc["contribution (activation x weight)", 8] == pytest.approx(1.0)  # 6 channels: all of it
 
 
 def test_specialisation_counts_rings_per_channel():

@@ -35,16 +35,11 @@ atari_steps: int = 400  # agent steps of the Atari A2C-LSTM analysed (0: skip) |
 null_draws: int = 200  # draws of the time-shift null of the claims | [1, 100_000]
 
 # %%
-from functools import partial
-
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
-from matplotlib.colors import ListedColormap
 
-from rlinside import claims
 from rlinside.envs.marble_maze import ACTION_NAMES
-from rlinside.plots import PALETTE, publish, run_context, set_theme
+from rlinside.plots import publish, run_context, set_theme
+from rlinside.plots.lstm import plot_channel_locations, plot_contribution_heatmap, plot_snapshots
 from rlinside.studies import lstm_contribution as study
 
 set_theme()
@@ -62,26 +57,13 @@ print(f"{n_tests} episodes, {len(tests.actions):,} steps, {tests.successes} succ
 
 # %%
 ep = tests.episodes[figure_episode]
-colours = ["white"] + list(PALETTE[:5])
-grid = np.where(ep["mask"], ep["actions"][:, None] + 1, 0).T[tests.order]
-fig, (ax, ax2) = plt.subplots(2, 1, figsize=(11, 7), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
-ax.imshow(grid, aspect="auto", interpolation="nearest", cmap=ListedColormap(colours), vmin=0, vmax=5)
-ax.set_ylabel("LSTM channel (grouped by action)")
-handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours[1:]]
-ax.legend(handles, ACTION_NAMES, ncol=5, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.12))
-ax2.plot(ep["distance_px"], color="0.2")
-ax2.set(xlabel="step", ylabel="distance to centre (px)")
 snaps = study.snapshot_steps(ep["ring"])  # the first step in each ring
-ax2.scatter(snaps, ep["distance_px"][snaps], color="red", zorder=3)
+fig = plot_contribution_heatmap(ep, tests.order, snaps, ACTION_NAMES)
 publish("lstm_contribution_heatmap", fig,
         f"Figures 2 and 3: salient channels (more than {fraction:.0%} of the chosen action's score) of test "
         f"episode {figure_episode} ({'success' if ep['success'] else 'not reached'}, {ep['steps']} steps), and "
         "the ball's distance to the centre; red points: the snapshots below.")
-fig, axes = plt.subplots(1, len(snaps), figsize=(2.6 * len(snaps), 2.8), squeeze=False)
-for ax, t in zip(axes[0], snaps):
-    ax.imshow(ep["obs"][t, 0], cmap="gray", vmin=0, vmax=255)
-    ax.set_title(f"step {t}, ring {ep['ring'][t]}", fontsize=9)
-    ax.axis("off")
+fig = plot_snapshots(ep, snaps)
 publish("lstm_contribution_snapshots", fig, "The observations at the red points: the ball in successive rings.")
 
 # %% [markdown]
@@ -106,18 +88,8 @@ summary.to_frame("value").round(3)
 # %%
 located = study.located_channels(tests, ring_table)
 if located.chosen:
-    fig, axes = plt.subplots(1, len(located.chosen), figsize=(3.2 * len(located.chosen), 3.3), squeeze=False)
-    R = tests.env_config.outer_radius
-    phi = np.linspace(0, 2 * np.pi, 200)
-    for ax, j in zip(axes[0], located.chosen):
-        on, xy = tests.mask[:, j], located.xy
-        for rad in list(tests.env_config.wall_radii) + [R]:
-            ax.plot(rad * np.cos(phi), rad * np.sin(phi), color="0.85", lw=0.8)
-        ax.scatter(xy[on, 0], xy[on, 1], c=[PALETTE[a] for a in tests.actions[on]], s=4)
-        ax.set_aspect("equal")
-        ax.set(xlim=(-R, R), ylim=(-R, R))
-        ax.set_title(f"channel {j} ({'ring' if j in located.by_ring else 'region'})", fontsize=9)
-        ax.axis("off")
+    fig = plot_channel_locations(tests.mask, tests.actions, located.xy, located.chosen, located.by_ring,
+                                 tests.env_config.wall_radii, tests.env_config.outer_radius)
     publish("lstm_channel_locations", fig,
             f"Figure 4: ball positions at the steps where each channel is salient, over {n_tests} test episodes; "
             "colour: the action served (as in the heat map).")
@@ -126,21 +98,26 @@ if located.chosen:
 # ## Does activation × weight pick the channels that matter?
 #
 # The paper argues that neither the activation `|h_t[j]|` nor the weight `|W_a[a_t, j]|` alone
-# says what a channel contributes. A test: at every step, remove the top `k` channels of a
-# ranking from the read-out (set their `h` to 0 in `W_a h + b` only) and see whether the
-# chosen action changes. The better the ranking, the more flips for the same `k`.
+# says what a channel contributes. Two measures, per ranking and number `k` of top channels:
+# the **share of steps whose action changes** when those channels are removed from the read-out
+# (their `h` set to 0 in `W_a h + b` only), and the **share of the chosen action's score they
+# carry**. They answer different questions: a channel can carry much of the score and still not
+# change the action, when the runner-up loses as much. The *margin* ranking scores a channel by
+# what it adds to the chosen action's lead over the runner-up, the quantity that decides a flip.
 
 # %%
-study.readout_ablation(tests).round(3)
+readout = pd.concat({"action changed (share of steps)": study.readout_ablation(tests),
+                     "score removed (share of the chosen action's score)": study.readout_score_removed(tests)},
+                    axis=1)
+readout.round(3)
 
 # %% [markdown]
 # ## The same analysis on an Atari agent
 #
-# The A2C-LSTM of the saliency chapter (Seaquest) also ends in one linear layer over its LSTM
-# (256 channels, 18 actions). We play `atari_steps` steps. This agent samples its actions
-# from its policy, and its most likely action can stay the same for long stretches, so we
-# explain the action it actually took (and report how many distinct arg-max actions there
-# were).
+# The A2C-LSTM of the saliency chapter on Seaquest (the retrained one with a layer-normalised LSTM
+# input; the first one ignores its screen) also ends in one linear layer over its LSTM (256
+# channels, 18 actions). It samples its actions, so we explain the action it took over
+# `atari_steps` steps (and count the distinct arg-max actions).
 
 # %%
 a = None
@@ -166,35 +143,5 @@ if atari_steps > 0:
 # makes its timing relative to the ball and the actions chance.
 
 # %%
-n_l = tests.weight.shape[1]
-counts = [e["mask"].sum(1) for e in tests.episodes]
-flips = study.readout_flips(tests, k=4)
-stat = partial(study.mask_statistics, n_rings=tests.env_config.n_rings, n_actions=tests.weight.shape[0])
-real = study.per_episode(tests.episodes, stat)
-null = {k: np.nanmean(v, axis=1) for k, v in study.time_shift_null(tests.episodes, stat, null_draws).items()}
-scale = {"profile": run_context().get("profile"), "episodes": n_tests}
-null_scale = {**scale, "null_draws": null_draws}
-pooled = {"mean channels per step": float(summary["channels needed per step (mean)"]),
-          "steps below 10 %": float(summary["steps needing fewer than 10% of channels"]),
-          "channels ever salient": int(summary["channels ever salient"]), "channels": n_l}
-if a is not None:
-    pooled.update({"atari mean fraction": a.mean_fraction, "atari steps below 10 %": a.steps_below_10pct})
-ablation = study.readout_ablation(tests)
-measured = [
-    claims.measure("lstm_contribution.sparse_on_average", [c.mean() / n_l for c in counts], scale=scale,
-                   details=pooled),
-    claims.measure("lstm_contribution.sparse_at_each_step", [np.mean(c < 0.1 * n_l) for c in counts], scale=scale,
-                   details=pooled),
-    claims.measure("lstm_contribution.single_action_channels", real["pure share"], scale=null_scale,
-                   null=null["pure share"], details={"null mean": float(np.mean(null["pure share"]))}),
-    claims.measure("lstm_contribution.ring_channels", real["ring pure share"], scale=null_scale,
-                   null=null["ring pure share"],
-                   details={"null mean": float(np.mean(null["ring pure share"])),
-                            "median share in main ring (mean over episodes)": float(np.nanmean(real["ring share"])),
-                            "null median share in main ring": float(np.mean(null["ring share"]))}),
-    claims.measure("lstm_contribution.contribution_finds_channels",
-                   flips["contribution (activation x weight)"] - flips["|weight|"], scale=scale,
-                   details={f"{name} (k = {k})": float(ablation.loc[name, k]) for name in ablation.index
-                            for k in ablation.columns}),
-]
+measured = study.contribution_claims(tests, summary, a, null_draws=null_draws, profile=run_context().get("profile"))
 pd.DataFrame([m.to_dict() for m in measured])[["claim", "estimate", "low", "high", "n", "null_low", "null_high"]]

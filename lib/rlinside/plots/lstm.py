@@ -10,7 +10,8 @@ import pandas as pd
 
 from rlinside.plots import PALETTE
 
-__all__ = ["plot_offset_channel", "plot_offset_histogram"]
+__all__ = ["plot_offset_channel", "plot_offset_histogram", "plot_contribution_heatmap", "plot_snapshots",
+           "plot_channel_locations"]
 
 
 def plot_offset_channel(ep: Mapping[str, Any], offsets: pd.DataFrame, channel: int, gate: str = "output",
@@ -47,4 +48,55 @@ def plot_offset_histogram(offsets: pd.DataFrame, bins_distance: int = 30):
     fig.colorbar(h[3], ax=ax, label="offsets (log scale)")
     ax.set_xlabel("distance to centre (px)")
     ax.set_ylabel("preceding offset (steps)")
+    return fig
+
+
+def plot_contribution_heatmap(ep: Mapping[str, Any], order: np.ndarray, snaps: np.ndarray,
+                              action_names: tuple[str, ...]):
+    """Figures 2 and 3: the salient channels of test episode ``ep`` over time (rows in
+    ``order``, a cell coloured by the action it serves), and below it the ball's distance to the
+    centre with the steps ``snaps`` marked in red. Returns the figure."""
+    from matplotlib.colors import ListedColormap
+
+    colours = ["white"] + list(PALETTE[:len(action_names)])
+    grid = np.where(ep["mask"], ep["actions"][:, None] + 1, 0).T[order]
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(11, 7), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
+    ax.imshow(grid, aspect="auto", interpolation="nearest", cmap=ListedColormap(colours), vmin=0,
+              vmax=len(action_names))
+    ax.set_ylabel("LSTM channel (grouped by action)")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours[1:]]
+    ax.legend(handles, action_names, ncol=len(action_names), fontsize=8, loc="upper center",
+              bbox_to_anchor=(0.5, 1.12))
+    ax2.plot(ep["distance_px"], color="0.2")
+    ax2.set(xlabel="step", ylabel="distance to centre (px)")
+    ax2.scatter(snaps, ep["distance_px"][snaps], color="red", zorder=3)
+    return fig
+
+
+def plot_snapshots(ep: Mapping[str, Any], snaps: np.ndarray):
+    """The observations of test episode ``ep`` at the steps ``snaps``, with step and ring."""
+    fig, axes = plt.subplots(1, len(snaps), figsize=(2.6 * len(snaps), 2.8), squeeze=False)
+    for ax, t in zip(axes[0], snaps):
+        ax.imshow(ep["obs"][t, 0], cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"step {t}, ring {ep['ring'][t]}", fontsize=9)
+        ax.axis("off")
+    return fig
+
+
+def plot_channel_locations(mask: np.ndarray, actions: np.ndarray, xy: np.ndarray, channels: list[int],
+                           by_ring: set | list, wall_radii, outer_radius: float):
+    """Figure 4: for each of ``channels``, the ball positions ``xy`` at the steps where it is
+    salient (``mask`` ``(T, n_l)``), coloured by the chosen action, over the maze's walls."""
+    fig, axes = plt.subplots(1, len(channels), figsize=(3.2 * len(channels), 3.3), squeeze=False)
+    phi = np.linspace(0, 2 * np.pi, 200)
+    R = outer_radius
+    for ax, j in zip(axes[0], channels):
+        on = mask[:, j]
+        for rad in list(wall_radii) + [R]:
+            ax.plot(rad * np.cos(phi), rad * np.sin(phi), color="0.85", lw=0.8)
+        ax.scatter(xy[on, 0], xy[on, 1], c=[PALETTE[a] for a in actions[on]], s=4)
+        ax.set_aspect("equal")
+        ax.set(xlim=(-R, R), ylim=(-R, R))
+        ax.set_title(f"channel {j} ({'ring' if j in by_ring else 'region'})", fontsize=9)
+        ax.axis("off")
     return fig

@@ -64,6 +64,9 @@ __all__ = [
     "LocatedChannels",
     "located_channels",
     "readout_ablation",
+    "RANKINGS",
+    "readout_score_removed",
+    "contribution_claims",
     "AtariContributions",
     "atari_contributions",
     "offset_tests",
@@ -266,16 +269,8 @@ def _readout_changes(tests: ContributionTests, ks: Sequence[int], seed: int) -> 
     W, b, all_actions = tests.weight, tests.bias, tests.actions
     h_all = tests.concat("h")
     rng = np.random.default_rng(seed)
-    rankings = {
-        "contribution (activation x weight)": lambda h, a: np.maximum(0, W[a] * h),
-        "|activation|": lambda h, a: np.abs(h),
-        "|weight|": lambda h, a: np.abs(W[a]),
-        "random": lambda h, a: rng.random(h.shape),
-    }
     out = {}
-    for name, score in rankings.items():
-        s = score(h_all, all_actions)
-        top = np.argsort(-s, axis=1)
+    for name, top in _rankings(W, b, h_all, all_actions, rng).items():
         for k in ks:
             h_cut = h_all.copy()
             np.put_along_axis(h_cut, top[:, :k], 0.0, axis=1)
@@ -283,17 +278,54 @@ def _readout_changes(tests: ContributionTests, ks: Sequence[int], seed: int) -> 
     return out
 
 
+#: The channel rankings of the read-out tests, in table order.
+RANKINGS = ("contribution (activation x weight)", "margin (activation x weight gap to the runner-up)",
+            "|activation|", "|weight|", "random")
+
+
+def _rankings(W: np.ndarray, b: np.ndarray, h: np.ndarray, actions: np.ndarray,
+              rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Per ranking of :data:`RANKINGS`, the channels of every step ``(T, n_l)`` from the
+    highest score down. *Margin* scores a channel by what it adds to the chosen action's lead
+    over the runner-up, ``max(0, (W[a] - W[a2]) h)``: the channels whose removal closes the gap."""
+    scores = h @ W.T + b
+    runner = np.argsort(-scores, axis=1)[:, 1] if W.shape[0] > 1 else actions
+    raw = {RANKINGS[0]: np.maximum(0, W[actions] * h),
+           RANKINGS[1]: np.maximum(0, (W[actions] - W[runner]) * h),
+           RANKINGS[2]: np.abs(h), RANKINGS[3]: np.abs(W[actions]), RANKINGS[4]: rng.random(h.shape)}
+    return {name: np.argsort(-raw[name], axis=1, kind="stable") for name in RANKINGS}
+
+
+def readout_score_removed(tests: ContributionTests, ks: tuple[int, ...] = (1, 2, 4, 8), seed: int = 0) -> pd.DataFrame:
+    """The other reading of the read-out test: the share of the chosen action's positive score
+    (the sum over channels of ``max(0, W_a[a_t, j] h_t[j])``) that the top ``k`` channels of
+    each ranking carry, mean over the test steps. One row per ranking, one column per ``k``."""
+    W, b, actions = tests.weight, tests.bias, tests.actions
+    h = tests.concat("h")
+    pos = np.maximum(0, W[actions] * h)
+    total = pos.sum(1)
+    rows = []
+    for name, top in _rankings(W, b, h, actions, np.random.default_rng(seed)).items():
+        ranked = np.take_along_axis(pos, top, axis=1).cumsum(1)
+        for k in ks:
+            carried = ranked[:, min(k, ranked.shape[1]) - 1]
+            share = np.divide(carried, total, out=np.full(len(total), np.nan), where=total > 0)
+            rows.append({"ranking": name, "k": k, "score removed": nan_mean(share)})
+    return pd.DataFrame(rows).pivot(index="ranking", columns="k", values="score removed").reindex(list(RANKINGS))
+
+
 def readout_ablation(tests: ContributionTests, ks: tuple[int, ...] = (1, 2, 4, 8), seed: int = 0) -> pd.DataFrame:
     """Share of test steps whose action changes when the top ``k`` channels of a ranking are
     removed from the read-out only (their ``h`` set to 0 in ``W_a h + b``).
 
-    Rankings: the contribution ``max(0, W_a[a_t, j] h_t[j])``, ``|h_t[j]|``, ``|W_a[a_t, j]|``
-    and a random one (``np.random.default_rng(seed)``). Returns a table, one row per ranking
-    (sorted by name), one column per ``k``.
+    Rankings (:data:`RANKINGS`): the contribution ``max(0, W_a[a_t, j] h_t[j])``, the margin
+    (its share of the lead over the runner-up action), ``|h_t[j]|``, ``|W_a[a_t, j]|`` and a
+    random one (``np.random.default_rng(seed)``). Returns a table, one row per ranking (in
+    :data:`RANKINGS` order), one column per ``k``.
     """
     flip_rows = [{"ranking": name, "k": k, "action changed": float(np.mean(changed))}
                  for (name, k), changed in _readout_changes(tests, ks, seed).items()]
-    return pd.DataFrame(flip_rows).pivot(index="ranking", columns="k", values="action changed")
+    return pd.DataFrame(flip_rows).pivot(index="ranking", columns="k", values="action changed").reindex(list(RANKINGS))
 
 
 def readout_flips(tests: ContributionTests, k: int = 4, seed: int = 0) -> pd.DataFrame:
@@ -326,18 +358,21 @@ class AtariContributions:
     argmax_actions: int  #: distinct arg-max actions
 
 
-def atari_contributions(fraction: float, steps: int, game: str = "Seaquest") -> AtariContributions | None:
-    """Contributions of the LSTM channels of the newest shipped ``a2c-lstm`` agent of ``game``
+def atari_contributions(fraction: float, steps: int, game: str = "Seaquest",
+                        family: str = "a2c-lnlstm") -> AtariContributions | None:
+    """Contributions of the LSTM channels of the newest shipped agent of ``family`` on ``game``
     to the action it took (sampled from its policy) over ``steps`` played steps
-    (:func:`~rlinside.agents.zoo.play_states`); None when no such agent is shipped."""
+    (:func:`~rlinside.agents.zoo.play_states`); None when no such agent is shipped. The default
+    family is the A2C-LSTM with a layer-normalised LSTM input, the one that passes the saliency
+    chapter's sensitivity gate (the first A2C-LSTM, ``a2c-lstm``, ignores its input)."""
     from rlinside.agents.zoo import find_agents, load_agent, play_states
 
-    arts = [a for a in find_agents("a2c-lstm", game)]
+    arts = [a for a in find_agents(family, game)]
     if not arts:
         return None
     stage = arts[-1].config["stage"]
-    anet, aart = load_agent("a2c-lstm", game, stage)
-    obs, _, played, states = play_states("a2c-lstm", anet, game, steps=steps, return_states=True)
+    anet, aart = load_agent(family, game, stage)
+    obs, _, played, states = play_states(family, anet, game, steps=steps, return_states=True)
     hs, argmax = [], []
     with torch.no_grad():
         for t in range(len(obs)):
@@ -936,7 +971,9 @@ def known_lag_study(lags: Sequence[int], seeds: Sequence[int], *, hidden: int = 
                 offs += nets_offs[1]
     finally:
         torch.set_num_threads(threads)
-    return pd.DataFrame(nets), pd.concat(offs, ignore_index=True)
+    table = pd.concat(offs, ignore_index=True)  # an empty part (no offset) would leave object columns
+    return pd.DataFrame(nets), table.astype({"episode": int, "channel": int, "offset": int, "t0": int, "lag": int,
+                                             "censored": bool, "correct": bool, "seed": int})
 
 
 def _known_lag_network(lag: int, seed: int, hidden: int, updates: int, episodes: int, theta_g: float,
@@ -966,3 +1003,52 @@ def known_lag_summary(offsets: pd.DataFrame) -> pd.DataFrame:
                      "error": med - lag})
     return pd.DataFrame(rows, columns=["gate", "lag", "seed", "offsets", "censored share", "median offset",
                                        "median, uncensored", "error"])
+
+
+# ----------------------------------------------------------------------------- notebook 02: the claims
+
+
+def contribution_claims(tests: ContributionTests, summary: Mapping[str, Any], atari: AtariContributions | None, *,
+                        null_draws: int, profile: str | None, k: int = 4) -> list:
+    """The measurements of notebook 02's claims over the test episodes of ``tests`` (the unit):
+    sparsity on average and step by step, single-action and single-ring channels against the
+    time-shift null (``null_draws`` draws), and the read-out test (the share of steps whose
+    action changes when the top ``k`` channels by contribution are removed, minus the same by
+    |weight|, paired by episode). ``summary``: the notebook's pooled sparsity figures."""
+    from rlinside import claims
+
+    n_l = tests.weight.shape[1]
+    counts = [e["mask"].sum(1) for e in tests.episodes]
+    flips = readout_flips(tests, k=k)
+    stat = partial(mask_statistics, n_rings=tests.env_config.n_rings, n_actions=tests.weight.shape[0])
+    real = per_episode(tests.episodes, stat)
+    null = {key: np.array([nan_mean(d) for d in v]) for key, v in time_shift_null(tests.episodes, stat,
+                                                                                 null_draws).items()}
+    scale = {"profile": profile, "episodes": len(tests.episodes)}
+    null_scale = {**scale, "null_draws": null_draws}
+    pooled = {"mean channels per step": float(summary["channels needed per step (mean)"]),
+              "steps below 10 %": float(summary["steps needing fewer than 10% of channels"]),
+              "channels ever salient": int(summary["channels ever salient"]), "channels": n_l}
+    if atari is not None:
+        pooled.update({"atari mean fraction": atari.mean_fraction, "atari steps below 10 %": atari.steps_below_10pct})
+    changed = readout_ablation(tests)
+    removed = readout_score_removed(tests)
+    return [
+        claims.measure("lstm_contribution.sparse_on_average", [c.mean() / n_l for c in counts], scale=scale,
+                       details=pooled),
+        claims.measure("lstm_contribution.sparse_at_each_step", [np.mean(c < 0.1 * n_l) for c in counts],
+                       scale=scale, details=pooled),
+        claims.measure("lstm_contribution.single_action_channels", real["pure share"], scale=null_scale,
+                       null=null["pure share"], details={"null mean": nan_mean(null["pure share"])}),
+        claims.measure("lstm_contribution.ring_channels", real["ring pure share"], scale=null_scale,
+                       null=null["ring pure share"],
+                       details={"null mean": nan_mean(null["ring pure share"]),
+                                "median share in main ring (mean over episodes)": nan_mean(real["ring share"]),
+                                "null median share in main ring": nan_mean(null["ring share"])}),
+        claims.measure("lstm_contribution.contribution_finds_channels", flips[RANKINGS[0]] - flips["|weight|"],
+                       scale=scale,
+                       details={f"action changed, {name} (k = {kk})": float(changed.loc[name, kk])
+                                for name in changed.index for kk in changed.columns}
+                       | {f"score removed, {name} (k = {kk})": float(removed.loc[name, kk])
+                          for name in removed.index for kk in removed.columns}),
+    ]
