@@ -238,3 +238,20 @@ def test_known_lag_study_and_its_summary():
         study.known_lag_study([2], [20_000])
     with pytest.raises(ValueError, match="lags must be ints >= 1"):
         study.known_lag_study([0], [0])
+
+
+def test_memory_claims_pair_full_memory_with_the_planted_window():
+    eps = []
+    for seed in (0, 1, 2):
+        for e in range(4):
+            eps += [{"condition": "no delay", "seed": seed, "episode": e, "window": 0, "success": 1.0},
+                    {"condition": "delay 8", "seed": seed, "episode": e, "window": 0, "success": 1.0},
+                    {"condition": "delay 8", "seed": seed, "episode": e, "window": 8, "success": float(e == 0)},
+                    {"condition": "delay 8", "seed": seed, "episode": e, "window": 9, "success": 1.0}]
+    memless = pd.DataFrame([{"condition": "no delay", "seed": s, "reached inner ring": 1.0, "last minus outer": 5.0,
+                             "last crossed": True} for s in (0, 1, 2)])
+    measured = {m.claim: m for m in study.memory_claims(pd.DataFrame(eps), memless, planted_delay=8, profile="t")}
+    needs = measured["lstm_contribution.delayed_policy_needs_memory"]
+    assert needs.n == 12 and needs.estimate == pytest.approx(0.75) and needs.scale["seeds"] == 3
+    assert needs.details["window 9"] == 1.0
+    assert measured["lstm_contribution.memoryless_reaches_inner_ring"].n == 3

@@ -26,64 +26,43 @@
 # %% tags=["parameters"]
 n_tests: int = 40  # greedy test episodes per policy and window, start angles spread over the outer ring | [1, 1000]
 windows: list[int] = [1, 2, 3, 4, 6, 8, 16, 32, 64]  # memory windows K (images the state is rebuilt from) | [1, 10_000]
+planted_delay: int = 8  # observation delay of the delayed policies (fine-tuned from the no-delay ones) | [1, 64]
 
 # %%
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
-from rlinside import claims
-from rlinside.agents.maze_zoo import find_policies, load_policy, policy_config
-from rlinside.plots import PALETTE, publish, run_context, set_theme
+from rlinside.agents.maze_zoo import find_policies, load_policy
+from rlinside.plots import publish, run_context, set_theme
+from rlinside.plots.lstm import plot_window_success
 from rlinside.studies import lstm_contribution as study
 
 set_theme()
-policies = study.seed_policies()  # the chapter's condition: no delay, one policy per training seed
-if not policies:
-    net, art = load_policy()
-    policies = [(int(art.config["seed"]), net, art)]
-env_cfg = policy_config(policies[0][2]).env_config()
-episodes, crossings, memless = [], [], []
-for seed, net, _art in policies:
-    e, c, by_window = study.window_ablation(net, env_cfg, list(windows), n_tests)
-    episodes.append(e.assign(seed=seed))
-    crossings.append(c.assign(seed=seed))
-    memless.append(study.memoryless_crossings(by_window[1], env_cfg.n_rings).assign(seed=seed))  # K = 1
-episodes, crossings = pd.concat(episodes, ignore_index=True), pd.concat(crossings, ignore_index=True)
-print("policies (training seed: key):", ", ".join(f"{s}: {a.key}" for s, _, a in policies))
+no_delay = study.seed_policies() or [(0, *load_policy())]  # the chapter's condition, one policy per seed
+conditions = {"no delay": no_delay, f"trained to see the maze {planted_delay} steps late": study.seed_policies(
+    planted_delay, fine_tuned=True)}
+conditions = {k: v for k, v in conditions.items() if v}
+delays = {k: planted_delay for k in conditions if k != "no delay"}
+episodes, crossings, memless = study.window_study(conditions, list(windows), n_tests, delays)
+for name, policies in conditions.items():
+    print(f"{name}: " + ", ".join(f"seed {s} ({a.key})" for s, _, a in policies))
 
 # %%
 success = study.window_summary(episodes)
-fig, ax = plt.subplots(figsize=(7.5, 3.6))
-labels = ["full" if k == 0 else str(k) for k in [0, *windows]]
-for (seed, sub), colour in zip(success.groupby(level="seed"), PALETTE):
-    sub = sub.droplevel("seed").reindex([0, *windows])
-    x = np.arange(len(labels)) + 0.08 * (seed - 1)
-    ax.errorbar(x, sub["mean"], yerr=[sub["mean"] - sub["low"], sub["high"] - sub["mean"]], marker="o",
-                capsize=3, color=colour, label=f"training seed {seed}")
-ax.set_xticks(range(len(labels)), labels)
-ax.set(xlabel="memory window K (images the LSTM state is rebuilt from before every step)",
-       ylabel="success rate", ylim=(-0.05, 1.05))
-ax.legend(fontsize=8)
-publish("lstm_memory_window", fig, f"Success from the outer ring ({n_tests} greedy test episodes per point) with "
-        "the LSTM state rebuilt from zero over the last K images before every step; K = 1 is the paper's "
-        "memory ablation, 'full' the policy as trained. 95 % bootstrap intervals over the test episodes.")
+publish("lstm_memory_window", plot_window_success(success, list(windows)),
+        f"Success from the outer ring ({n_tests} greedy test episodes per point) with the LSTM state rebuilt from "
+        "zero over the last K images before every step; K = 1 is the paper's memory ablation, 'full' the policy as "
+        "trained. 95 % bootstrap intervals over the test episodes; one line per training seed.")
 success.round(3)
 
 # %% [markdown]
 # Per wall (wall `k` leads from ring `k` into ring `k - 1`, wall 1 into the centre): of the
 # episodes that reached ring `k`, the share that crossed its wall, and the mean steps from
-# entering the ring to crossing the wall, with its interval over the crossings. Full memory,
-# the paper's ablation (`K = 1`) and the smallest window that brings every seed back within
-# the interval of its full-memory success are compared side by side.
+# entering the ring to crossing it, with its interval over the crossings, for the full memory,
+# the paper's ablation (`K = 1`) and `K = 4`.
 
 # %%
 per_wall = study.window_crossings(crossings)
-full = success.xs(0, level="window")["mean"]
-enough = [k for k in windows if all(success.loc[(s, k), "high"] >= full[s] for s in full.index)]
-shown = [0, 1] + enough[:1]
-print("smallest window within every seed's full-memory interval:", enough[0] if enough else "none")
-per_wall[per_wall.index.get_level_values("window").isin(shown)].round(2)
+per_wall[per_wall.index.get_level_values("window").isin([0, 1, 4])].round(2)
 
 # %% [markdown]
 # ## Other policies, and when the maze is seen late
@@ -102,21 +81,15 @@ pd.DataFrame([{"policy": a.key, "trainer": a.config.get("trainer", "a2c"), "seed
 # %% [markdown]
 # ## The claims, measured
 #
-# Per test episode with the state reset every step (`K = 1`), pooled over the training
-# seeds (the unit is the episode; the table beside each claim gives it seed by seed): whether
-# the ball reaches the ring next to the centre, and the steps to cross the last wall into the
-# centre minus the mean steps to cross the outer walls of the same episode (a last wall never
-# crossed counts with the steps from entering ring 1 to the episode's end, a lower bound).
+# Per test episode with the state reset every step (`K = 1`), pooled over the no-delay
+# policies of the training seeds (the unit is the episode; each seed's value is listed
+# beside): whether the ball reaches the ring next to the centre, and the steps to cross the
+# last wall into the centre minus the mean steps to cross the outer walls (a last wall never
+# crossed counts with the steps from entering ring 1 to the episode's end, a lower bound). For
+# the delayed policies: per test episode, success with the full memory minus success with a
+# window of `K = planted_delay` images, which cannot reach the actions taken since the newest
+# image was shot; positive if the policy needs memory at least as long as the planted delay.
 
 # %%
-memless = pd.concat(memless)
-scale = {"profile": run_context().get("profile"), "episodes": len(memless), "seeds": len(policies)}
-by_seed = {k: {f"seed {s}": v for s, v in memless.groupby("seed")[k].mean().round(3).items()}
-           for k in ("reached inner ring", "last minus outer")}
-measured = [
-    claims.measure("lstm_contribution.memoryless_reaches_inner_ring", memless["reached inner ring"], scale=scale,
-                   details={"by seed": by_seed["reached inner ring"]}),
-    claims.measure("lstm_contribution.memoryless_last_gate_slower", memless["last minus outer"], scale=scale,
-                   details={"by seed": by_seed["last minus outer"]}),
-]
+measured = study.memory_claims(episodes, memless, planted_delay=planted_delay, profile=run_context().get("profile"))
 pd.DataFrame([m.to_dict() for m in measured])[["claim", "estimate", "low", "high", "n"]]

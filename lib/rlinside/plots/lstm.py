@@ -11,7 +11,7 @@ import pandas as pd
 from rlinside.plots import PALETTE
 
 __all__ = ["plot_offset_channel", "plot_offset_histogram", "plot_contribution_heatmap", "plot_snapshots",
-           "plot_channel_locations"]
+           "plot_channel_locations", "plot_window_success"]
 
 
 def plot_offset_channel(ep: Mapping[str, Any], offsets: pd.DataFrame, channel: int, gate: str = "output",
@@ -99,4 +99,27 @@ def plot_channel_locations(mask: np.ndarray, actions: np.ndarray, xy: np.ndarray
         ax.set(xlim=(-R, R), ylim=(-R, R))
         ax.set_title(f"channel {j} ({'ring' if j in by_ring else 'region'})", fontsize=9)
         ax.axis("off")
+    return fig
+
+
+def plot_window_success(success: pd.DataFrame, windows: list[int]):
+    """The memory-window figure: one panel per ``condition`` of ``success`` (index ``condition,
+    seed, window``, columns ``mean``, ``low``, ``high``; window 0 is the full memory), one line
+    per training seed with its intervals, over "full" and the windows ``windows`` (a condition's
+    extra windows are drawn too). Returns the figure."""
+    conditions = list(dict.fromkeys(success.index.get_level_values("condition")))
+    fig, axes = plt.subplots(1, len(conditions), figsize=(7.5 * len(conditions), 3.6), squeeze=False, sharey=True)
+    for ax, cond in zip(axes[0], conditions):
+        sub = success.xs(cond, level="condition")
+        ks = sorted(set(sub.index.get_level_values("window")) | set(windows))
+        ks = [0] + [k for k in ks if k]
+        for (seed, line), colour in zip(sub.groupby(level="seed"), PALETTE):
+            line = line.droplevel("seed").reindex(ks)
+            x = np.arange(len(ks)) + 0.08 * (len(PALETTE) and (seed % 3) - 1)
+            ax.errorbar(x, line["mean"], yerr=[line["mean"] - line["low"], line["high"] - line["mean"]],
+                        marker="o", capsize=3, color=colour, label=f"training seed {seed}")
+        ax.set_xticks(range(len(ks)), ["full" if k == 0 else str(k) for k in ks])
+        ax.set(title=cond, xlabel="memory window K (images the state is rebuilt from)", ylim=(-0.05, 1.05))
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("success rate")
     return fig

@@ -99,6 +99,8 @@ __all__ = [
     "window_ablation",
     "window_summary",
     "window_crossings",
+    "window_study",
+    "memory_claims",
 ]
 
 #: A channel enters the per-channel statistics when it is salient on at least this many steps.
@@ -750,17 +752,21 @@ def memoryless_crossings(results: Sequence[Mapping[str, Any]], n_rings: int) -> 
 # ----------------------------------------------------------------------------- notebook 04: memory by window
 
 
-def seed_policies(obs_delay: int = 0, *, tilt_mode: str = "hold", min_step: int = 1_000_000) -> list:
+def seed_policies(obs_delay: int = 0, *, tilt_mode: str = "hold", min_step: int = 1_000_000,
+                  fine_tuned: bool = False) -> list:
     """The stored maze policies of one condition, one per training seed (the most trained of
     each seed), sorted by seed: trained at least ``min_step`` steps in the maze with observation
-    delay ``obs_delay`` and ``tilt_mode``, A2C only (``[(seed, net, artifact), ...]``)."""
+    delay ``obs_delay`` and ``tilt_mode``, A2C only (``[(seed, net, artifact), ...]``);
+    ``fine_tuned``: the policies that started from other weights (``init_weights``, e.g. the
+    no-delay policy of the same seed) instead of the ones trained from scratch."""
     from rlinside.agents import shipped
 
     by_seed: dict[int, list] = {}
     for a in find_policies():
         env = a.config.get("env", {})
         if (a.config.get("trainer", "a2c") == "a2c" and int(env.get("obs_delay", 0)) == obs_delay
-                and env.get("tilt_mode", "hold") == tilt_mode and a.config.get("step", 0) >= min_step):
+                and env.get("tilt_mode", "hold") == tilt_mode and a.config.get("step", 0) >= min_step
+                and bool(a.config.get("init_weights")) == fine_tuned):
             by_seed.setdefault(int(a.config["seed"]), []).append(a)
     out = []
     for seed in sorted(by_seed):
@@ -792,13 +798,40 @@ def window_ablation(net: MazePolicy, env_config: MarbleMazeConfig, windows: Sequ
     return pd.DataFrame(rows), pd.concat(crossings, ignore_index=True), by_window
 
 
+def window_study(conditions: Mapping[str, list], windows: Sequence[int], n_tests: int,
+                 delays: Mapping[str, int] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """:func:`window_ablation` of every policy of every condition (``name -> [(seed, net,
+    artifact), ...]`` as :func:`seed_policies` returns), each in the maze it was trained in, with
+    the windows ``windows`` plus, per condition, its planted delay ``d`` and ``d + 1`` when
+    ``delays`` names one (the windows that just miss and just cover it).
+
+    Returns the episode rows and the crossings (columns ``condition`` and ``seed`` added), and
+    :func:`memoryless_crossings` of the reset-every-step runs (``K = 1``) with the same columns."""
+    episodes, crossings, memless = [], [], []
+    for name, policies in conditions.items():
+        d = (delays or {}).get(name, 0)
+        ks = sorted({*windows, *([d, d + 1] if d else [])})
+        for seed, net, art in policies:
+            env_cfg = policy_config(art).env_config()
+            e, c, by_window = window_ablation(net, env_cfg, ks, n_tests)
+            episodes.append(e.assign(condition=name, seed=seed))
+            crossings.append(c.assign(condition=name, seed=seed))
+            if 1 in by_window:
+                memless.append(memoryless_crossings(by_window[1], env_cfg.n_rings).assign(condition=name, seed=seed))
+    if not episodes:
+        return pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
+    return (pd.concat(episodes, ignore_index=True), pd.concat(crossings, ignore_index=True),
+            pd.concat(memless) if memless else pd.DataFrame())
+
+
 def window_summary(episodes: pd.DataFrame) -> pd.DataFrame:
     """Success rate per (``seed``, ``window``) of :func:`window_ablation`'s episode rows (with a
     ``seed`` column), with its bootstrap interval over the test episodes
     (:func:`rlinside.claims.interval_table`)."""
     from rlinside.claims import interval_table
 
-    return interval_table(episodes, ["seed", "window"], "success")
+    keys = ["condition", "seed", "window"] if "condition" in episodes.columns else ["seed", "window"]
+    return interval_table(episodes, keys, "success")
 
 
 def window_crossings(crossings: pd.DataFrame) -> pd.DataFrame:
@@ -809,7 +842,7 @@ def window_crossings(crossings: pd.DataFrame) -> pd.DataFrame:
 
     if not len(crossings):
         return pd.DataFrame()
-    keys = ["seed", "window", "wall"]
+    keys = (["condition"] if "condition" in crossings.columns else []) + ["seed", "window", "wall"]
     reached = crossings.groupby(keys).size().rename("reached")
     share = crossings.groupby(keys)["crossed"].mean().rename("share crossed")
     crossed = crossings[crossings["crossed"]]
@@ -882,13 +915,15 @@ def offset_sensitivity(episodes: Sequence[Mapping[str, Any]], settings: Sequence
 
 def offset_claims(episodes: Sequence[Mapping[str, Any]], policy_tests: Sequence[PolicyOffsets], *,
                   method: Mapping[str, Any], n_rings: int, null_draws: int, profile: str | None,
-                  planted_delay: int = 4) -> list:
+                  planted_delay: int = 4, recovered_delay: int = 8) -> list:
     """The measurements of the offset claims over the test ``episodes`` (their ``mask`` is the
     method's salience) under the offset choices ``method`` (``gate``, ``theta_g``, ``reading``,
     ``censored``): ``gate_precedes_contribution`` and ``offsets_longer_near_centre`` against the
     time-shift null, and ``planted_delay_moves_offsets`` (the mean offset of the policy trained
     with ``planted_delay`` minus that of the policy of the same trainer without a delay, paired
-    by test episode) when both are in ``policy_tests``."""
+    by test episode) when both are in ``policy_tests``; ``planted_delay_recovered`` over the
+    training seeds: each A2C policy fine-tuned with ``recovered_delay`` against the no-delay A2C
+    policy of its seed, paired by (seed, test episode)."""
     from rlinside import claims
 
     m = {k: method[k] for k in ("gate", "theta_g", "reading", "censored") if k in method}
@@ -911,11 +946,32 @@ def offset_claims(episodes: Sequence[Mapping[str, Any]], policy_tests: Sequence[
                                 "mean offset by ring": pooled_ring_means(real),
                                 "null mean offset by ring": pooled_ring_means(null_all), **choices}),
     ]
+    def means(p: PolicyOffsets) -> dict[int, float]:
+        return {i: v for i, v in enumerate(per_episode(p.episodes, stat)["mean"]) if np.isfinite(v)}
+
+    # over seeds: each fine-tuned delayed A2C policy against the no-delay A2C policy it started from
+    def is_a2c(p: PolicyOffsets) -> bool:
+        return p.trainer == "a2c" and p.artifact.config.get("step", 0) >= 1_000_000
+
+    tuned = [p for p in policy_tests
+             if is_a2c(p) and p.delay == recovered_delay and p.artifact.config.get("init_weights")]
+    diffs, by_seed = {}, {}
+    for p in tuned:
+        seed = int(p.artifact.config["seed"])
+        ref = [q for q in policy_tests if is_a2c(q) and q.delay == 0 and not q.artifact.config.get("init_weights")
+               and int(q.artifact.config["seed"]) == seed]
+        if ref:
+            d = claims.paired_differences(means(p), means(ref[0]))
+            diffs.update({(seed, i): v for i, v in enumerate(d)})
+            by_seed[f"seed {seed}"] = nan_mean(d)
+    if diffs:
+        measured.append(claims.measure(
+            "lstm_contribution.planted_delay_recovered", list(diffs.values()),
+            scale={**scale, "episodes": len(diffs), "seeds": len(by_seed)},
+            details={"by seed": by_seed, "delay": recovered_delay, **choices}))
     delayed = [p for p in policy_tests if p.delay == planted_delay]
     reference = [p for p in policy_tests if delayed and p.delay == 0 and p.trainer == delayed[0].trainer]
     if delayed and reference:
-        def means(p: PolicyOffsets) -> dict[int, float]:
-            return {i: v for i, v in enumerate(per_episode(p.episodes, stat)["mean"]) if np.isfinite(v)}
 
         d_off, r_off = means(delayed[0]), means(reference[0])
         measured.append(claims.measure(
@@ -991,8 +1047,8 @@ def _known_lag_network(lag: int, seed: int, hidden: int, updates: int, episodes:
 def known_lag_summary(offsets: pd.DataFrame) -> pd.DataFrame:
     """Per (``gate``, ``lag``, ``seed``) of :func:`known_lag_study`'s offsets: how many, the
     share left-censored, the median offset (a censored offset counts with its observed value, a
-    lower bound of the true one), the median over the uncensored ones, and the median minus the
-    lag (``error``; 0 where the method recovers the lag)."""
+    lower bound of the true one), the median over the uncensored ones, and each minus the lag
+    (``error`` and ``error, uncensored``; 0 where the method recovers the lag)."""
     rows = []
     for (gate, lag, seed), g in offsets.groupby(["gate", "lag", "seed"]):
         unc = g[~g["censored"]]["offset"]
@@ -1000,9 +1056,9 @@ def known_lag_summary(offsets: pd.DataFrame) -> pd.DataFrame:
         rows.append({"gate": gate, "lag": lag, "seed": seed, "offsets": len(g),
                      "censored share": float(g["censored"].mean()), "median offset": med,
                      "median, uncensored": float(unc.median()) if len(unc) else float("nan"),
-                     "error": med - lag})
+                     "error": med - lag, "error, uncensored": float(unc.median()) - lag if len(unc) else float("nan")})
     return pd.DataFrame(rows, columns=["gate", "lag", "seed", "offsets", "censored share", "median offset",
-                                       "median, uncensored", "error"])
+                                       "median, uncensored", "error", "error, uncensored"])
 
 
 # ----------------------------------------------------------------------------- notebook 02: the claims
@@ -1052,3 +1108,39 @@ def contribution_claims(tests: ContributionTests, summary: Mapping[str, Any], at
                        | {f"score removed, {name} (k = {kk})": float(removed.loc[name, kk])
                           for name in removed.index for kk in removed.columns}),
     ]
+
+
+def memory_claims(episodes: pd.DataFrame, memless: pd.DataFrame, *, planted_delay: int, profile: str | None) -> list:
+    """The measurements of notebook 04's claims from :func:`window_study`'s tables: the two
+    memoryless claims over the reset-every-step episodes of the ``no delay`` policies (pooled
+    over seeds, each seed's value in the details), and, when delayed policies were tested,
+    ``delayed_policy_needs_memory``: per (seed, test episode) of the delayed condition, success
+    with the full memory minus success with a window of ``planted_delay`` images."""
+    from rlinside import claims
+
+    out = []
+    base = memless[memless["condition"] == "no delay"] if len(memless) else memless
+    if len(base):
+        scale = {"profile": profile, "episodes": len(base), "seeds": int(base["seed"].nunique())}
+        by_seed = {k: {f"seed {s}": v for s, v in base.groupby("seed")[k].mean().round(3).items()}
+                   for k in ("reached inner ring", "last minus outer")}
+        out += [claims.measure("lstm_contribution.memoryless_reaches_inner_ring", base["reached inner ring"],
+                               scale=scale, details={"by seed": by_seed["reached inner ring"]}),
+                claims.measure("lstm_contribution.memoryless_last_gate_slower", base["last minus outer"],
+                               scale=scale, details={"by seed": by_seed["last minus outer"]})]
+    delayed = episodes[episodes["condition"] != "no delay"] if len(episodes) else episodes
+    if len(delayed):
+        wide = delayed.pivot_table(index=["seed", "episode"], columns="window", values="success")
+        if 0 in wide.columns and planted_delay in wide.columns:
+            diff = (wide[0] - wide[planted_delay]).dropna()
+            by_seed = {f"seed {s}": float(v) for s, v in diff.groupby(level="seed").mean().round(3).items()}
+            covered = planted_delay + 1 if planted_delay + 1 in wide.columns else None
+            details = {"by seed": by_seed, "full memory": float(wide[0].mean()),
+                       f"window {planted_delay}": float(wide[planted_delay].mean())}
+            if covered:
+                details[f"window {covered}"] = float(wide[covered].mean())
+            out.append(claims.measure(
+                "lstm_contribution.delayed_policy_needs_memory", diff.to_numpy(),
+                scale={"profile": profile, "episodes": int(len(diff)),
+                       "seeds": int(diff.index.get_level_values("seed").nunique())}, details=details))
+    return out
