@@ -18,17 +18,11 @@
 # early and a trained agent, but they do not run the test. We do, with four measurements on
 # `n_states` states of every shipped feed-forward agent (its most trained checkpoint):
 #
-# 1. **cascading randomization**: the layers are re-initialized one after the other from the
-#    output down to the input; after each step every method's map is compared with the map of
-#    the trained network by Spearman rank correlation (signed and absolute) and SSIM;
-# 2. **an edge detector for comparison**: how well each map matches the edges of the input
-#    frame (the Sobel gradient magnitude), for the trained and the fully randomized network;
-# 3. **a non-gradient baseline**: perturbation saliency (Greydanus et al. 2018), which blurs a
-#    soft disc around each point and measures how much the output moves; which gradient
-#    method agrees with it best;
-# 4. **action discrimination**: the maps of every action on the same state. Grad-CAM was
-#    built to be class-discriminative; if the maps of different actions are nearly the same,
-#    a map cannot say which feature decided the action.
+# 1. **cascading randomization**: layers re-initialized from the output down, each method's map
+#    compared with the trained network's (Spearman, signed and absolute, and SSIM);
+# 2. **edges**: how well each map matches the input frame's Sobel edges, trained and randomized;
+# 3. **a non-gradient baseline**: perturbation saliency (Greydanus et al. 2018);
+# 4. **action discrimination**: are the maps of different actions on one state different?
 
 # %% tags=["parameters"]
 n_states: int = 40  # states per agent, spread over `n_games` games (one every `state_every` steps) | [1, 10_000]
@@ -44,13 +38,11 @@ perturbation_stride: int = 5  # grid step of perturbation saliency (Greydanus et
 palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange) | {paper, colorblind}
 
 # %%
-import matplotlib.pyplot as plt
 import pandas as pd
 
-from rlinside import claims
 from rlinside.explain.saliency import METHOD_NAMES
-from rlinside.plots import PALETTE, publish, run_context, set_theme
-from rlinside.plots.saliency import gallery, overlay
+from rlinside.plots import publish, run_context, set_theme
+from rlinside.plots.saliency import gallery, overlay, plot_cascade, strip_of_rows
 from rlinside.studies import saliency as study
 
 set_theme()
@@ -69,22 +61,7 @@ print("agents:", ", ".join(a.name for a in agents) or "none shipped")
 # %%
 cascade, examples = study.cascading_study(agents, cam_layer, randomization_seed, randomization_init)
 if len(cascade):
-    fig, axes = plt.subplots(len(agents), 3, figsize=(12, 3.1 * len(agents)), squeeze=False)
-    for r, a in enumerate(agents):
-        sub = cascade[cascade.agent == a.name]
-        layers = ["trained"] + list(sub.groupby("step")["layer"].first())
-        for c, metric in enumerate(("spearman", "spearman |.|", "ssim")):
-            ax = axes[r, c]
-            for m, colour in zip(METHOD_NAMES, PALETTE):
-                curve = sub[sub.method == m].groupby("step")[metric].mean()
-                ax.plot([0, *curve.index], [1.0, *curve.values], marker="o", ms=3, color=colour, label=m)
-            ax.set_xticks(range(len(layers)))
-            ax.set_xticklabels(layers, rotation=45, ha="right", fontsize=7)
-            ax.axhline(0, color="0.5", lw=0.8, ls=":")
-            ax.set_title(f"{a.name}: {metric}", fontsize=9)
-            ax.set_ylim(-1.05, 1.05)
-    axes[0, 0].legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+    fig = plot_cascade(cascade, [a.name for a in agents], METHOD_NAMES)
     publish("sal_cascading_randomization", fig,
             f"Cascading randomization (Adebayo et al. 2018): similarity between each method's map "
             f"on the trained network and after re-initializing the layers from the top down to the "
@@ -134,11 +111,7 @@ edge_table.round(3) if len(edge_table) else "no agent"
 # %%
 pert, pert_examples = study.perturbation_agreement(agents, cam_layer, perturbation_stride)
 if pert_examples:
-    fig, axes = plt.subplots(1, len(pert_examples), figsize=(3 * len(pert_examples), 3.6), squeeze=False)
-    for ax, r in zip(axes[0], pert_examples):
-        ax.imshow(overlay(r.screen, r.maps["perturbation"], palette=palette))
-        ax.set_title(r.label, fontsize=9)
-        ax.axis("off")
+    fig = strip_of_rows(pert_examples, "perturbation", palette=palette)
     publish("sal_perturbation", fig,
             f"Perturbation saliency (Greydanus et al. 2018; radius 5, stride {perturbation_stride}) "
             "of the chosen action's output vector, first state of each agent; scaled by its maximum.")
@@ -169,19 +142,7 @@ disc.round(3) if len(disc) else "no agent"
 # draws the same map for every action cannot single out what decides the action.
 
 # %%
-profile = run_context().get("profile")
-scale = {"profile": profile, "states": n_states, "agents": len(agents)}
-if len(cascade):
-    last = cascade[(cascade.step == cascade.groupby("agent")["step"].transform("max"))
-                   & (cascade.method == "Guided Backprop")]
-    survive = last["spearman |.|"].dropna().to_numpy()
-else:
-    survive = []
-g1 = (disc_states[disc_states.method == "G1Grad-CAM"]["rho between actions"].dropna().to_numpy()
-      if len(disc_states) else [])
-measured = [
-    claims.measure("saliency.randomization_changes_gbp", survive, scale=scale,
-                   details={"init": randomization_init, "randomization_seed": randomization_seed}),
-    claims.measure("saliency.g1gradcam_ignores_action", g1, scale=scale),
-]
+measured = study.sanity_claims(cascade, disc_states, n_states=n_states, n_agents=len(agents),
+                               profile=run_context().get("profile"), randomization_init=randomization_init,
+                               randomization_seed=randomization_seed)
 pd.DataFrame([m.to_dict() for m in measured])[["claim", "estimate", "low", "high", "n"]]

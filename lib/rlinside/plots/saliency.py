@@ -35,6 +35,8 @@ __all__ = [
     "gallery",
     "gallery_of_rows",
     "plot_lag_shares",
+    "plot_cascade",
+    "strip_of_rows",
 ]
 
 #: Colours (RGB, 0-255) of positive and negative saliency for each palette.
@@ -304,3 +306,41 @@ def plot_lag_shares(share_table, ax=None, intervals=None):
     ax.set_xticks(range(int(share_table.columns.max()) + 1))
     ax.legend(fontsize=8)
     return ax.figure
+
+
+def plot_cascade(cascade, agent_names: Sequence[str], methods: Sequence[str],
+                 metrics: Sequence[str] = ("spearman", "spearman |.|", "ssim")):
+    """The cascading-randomization figure: one row per agent, one panel per similarity metric,
+    one line per method over the randomization steps (step 0: the trained network, similarity
+    1), from the long table of :func:`rlinside.studies.saliency.cascading_study` (columns
+    ``agent, step, layer, method`` and the metrics). Returns the figure."""
+    from rlinside.plots import PALETTE
+
+    fig, axes = plt.subplots(len(agent_names), len(metrics), figsize=(12, 3.1 * len(agent_names)), squeeze=False)
+    for r, name in enumerate(agent_names):
+        sub = cascade[cascade.agent == name]
+        layers = ["trained"] + list(sub.groupby("step")["layer"].first())
+        for c, metric in enumerate(metrics):
+            ax = axes[r, c]
+            for m, colour in zip(methods, PALETTE):
+                curve = sub[sub.method == m].groupby("step")[metric].mean()
+                ax.plot([0, *curve.index], [1.0, *curve.values], marker="o", ms=3, color=colour, label=m)
+            ax.set_xticks(range(len(layers)))
+            ax.set_xticklabels(layers, rotation=45, ha="right", fontsize=7)
+            ax.axhline(0, color="0.5", lw=0.8, ls=":")
+            ax.set_title(f"{name}: {metric}", fontsize=9)
+            ax.set_ylim(-1.05, 1.05)
+    axes[0, 0].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def strip_of_rows(rows: Sequence, key: str, *, palette: str = "paper"):
+    """One panel per row of ``rows`` (:class:`~rlinside.studies.saliency.MapRow`-like: ``screen``,
+    ``maps``, ``label``): the map ``maps[key]`` over the screen, titled by the row's label."""
+    fig, axes = plt.subplots(1, len(rows), figsize=(3 * len(rows), 3.6), squeeze=False)
+    for ax, r in zip(axes[0], rows):
+        ax.imshow(overlay(r.screen, r.maps[key], palette=palette))
+        ax.set_title(r.label, fontsize=9)
+        ax.axis("off")
+    return fig

@@ -13,7 +13,7 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw
 
-__all__ = ["side_by_side", "label_strip", "gif_bytes", "gif_html"]
+__all__ = ["side_by_side", "label_strip", "gif_bytes", "gif_html", "saliency_video"]
 
 
 def _check_rgb(x: np.ndarray, name: str) -> np.ndarray:
@@ -78,3 +78,24 @@ def gif_html(data: bytes, alt: str, width: int | None = None) -> str:
     style = f' width="{int(width)}"' if width else ""
     b64 = base64.b64encode(data).decode("ascii")
     return f'<img src="data:image/gif;base64,{b64}" alt="{html.escape(alt, quote=True)}"{style}/>'
+
+
+def saliency_video(frames: np.ndarray, maps: dict, methods: list[str], *, palette: str = "paper",
+                   fps: float = 15.0) -> tuple[bytes, int]:
+    """The chapter's saliency video: per step the screen, then each method of ``methods``
+    normalized per frame and over the whole video, side by side at half size, under a label
+    strip. Returns the GIF's bytes and its width in pixels."""
+    from rlinside.explain.saliency import normalize
+    from rlinside.plots.saliency import overlay
+
+    per_frame = {m: normalize(maps[m], mode="frame").numpy() for m in methods}
+    per_video = {m: normalize(maps[m], mode="video").numpy() for m in methods}
+    images = []
+    for t, f in enumerate(frames):
+        panels = [f]
+        for m in methods:
+            panels += [overlay(f, per_frame[m][t], palette=palette), overlay(f, per_video[m][t], palette=palette)]
+        images.append(side_by_side([p[::2, ::2] for p in panels]))
+    labels = ["screen"] + [f"{m.replace('Guided Backprop', 'GBP')} {n}" for m in methods for n in ("/frame", "/video")]
+    strip = label_strip(labels, [80] * len(labels))
+    return gif_bytes([np.concatenate([strip, im]) for im in images], fps=fps), strip.shape[1]

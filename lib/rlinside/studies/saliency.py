@@ -1482,3 +1482,124 @@ def step_statistics(game: str, frames: np.ndarray, maps: dict[str, Any]) -> dict
                   "on objects": np.where(np.isfinite(enrich), enrich >= 2, False).astype(np.float64),
                   "consecutive rho": np.asarray(temporal_stability(mp), dtype=np.float64)}
     return out
+
+
+def sanity_claims(cascade: pd.DataFrame, disc_states: pd.DataFrame, *, n_states: int, n_agents: int,
+                  profile: str | None, randomization_init: str, randomization_seed: int) -> list:
+    """The measurements of notebook 05's claims: ``saliency.randomization_changes_gbp`` (per
+    state, the Spearman correlation of guided backprop's absolute map on the trained network
+    with its map once every layer is re-initialized, from :func:`cascading_study`) and
+    ``saliency.g1gradcam_ignores_action`` (per state, G1Grad-CAM's mean correlation between the
+    maps of different actions, from :func:`action_discrimination` with ``per_state``)."""
+    from rlinside import claims
+
+    scale = {"profile": profile, "states": n_states, "agents": n_agents}
+    if len(cascade):
+        last = cascade[(cascade.step == cascade.groupby("agent")["step"].transform("max"))
+                       & (cascade.method == "Guided Backprop")]
+        survive = last["spearman |.|"].dropna().to_numpy()
+    else:
+        survive = []
+    g1 = (disc_states[disc_states.method == "G1Grad-CAM"]["rho between actions"].dropna().to_numpy()
+          if len(disc_states) else [])
+    return [claims.measure("saliency.randomization_changes_gbp", survive, scale=scale,
+                           details={"init": randomization_init, "randomization_seed": randomization_seed}),
+            claims.measure("saliency.g1gradcam_ignores_action", g1, scale=scale)]
+
+
+@dataclass
+class VideoStudy:
+    """What notebook 04 measured: per agent (``"<label> <game> (<stage>)"``) its video's frames
+    and maps, its family, its sensitivity gate, and per (agent, method) the per-step statistics
+    of :func:`step_statistics` over ``n_games`` games (``per_game`` steps of each)."""
+
+    videos: dict[str, tuple[np.ndarray, dict[str, torch.Tensor]]]
+    families: dict[str, str]
+    gates: dict[str, GateResult]
+    stats: dict[tuple[str, str], dict[str, np.ndarray]]
+    stability: pd.DataFrame
+    per_game: int
+    n_games: int
+
+    def statistic(self, key: str) -> dict[tuple[str, str], np.ndarray]:
+        """``(agent, method) -> `` the per-step statistic ``key`` (``enrichment``, ``on objects``)."""
+        return {k: v[key] for k, v in self.stats.items()}
+
+    @property
+    def feed_forward_gated(self) -> list[str]:
+        """The feed-forward agents that passed the gate: the only ones the claims read."""
+        return [n for n in self.videos if not is_recurrent(self.families[n]) and self.gates[n].passed]
+
+
+def video_study(video_steps: int, seed: int, n_games: int, cam_layer: str = "conv1", batch: int = 50) -> VideoStudy:
+    """Every chapter agent (the most trained checkpoint of each) plays ``video_steps`` steps of
+    evaluation game ``seed`` (the video), explained at every step by the six methods; the
+    statistics pool the video's first ``per_game`` steps with ``per_game`` steps of each of the
+    games ``seed + 1 ... seed + n_games - 1`` (``per_game``: ``video_steps / n_games`` rounded
+    down to whole blocks of 10, at least 10)."""
+    from rlinside.agents.zoo import AGENTS, load_agent, play_states
+    from rlinside.explain.sanity import temporal_stability
+    from rlinside.utils import nan_median
+
+    per_game = max(10, video_steps // n_games // 10 * 10)
+    videos, stability, stats, families, gates = {}, [], {}, {}, {}
+    for art in chapter_most_trained():
+        agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
+        net, _ = load_agent(agent, game, stage)
+        obs, frames, actions, carried = play_states(agent, net, game, steps=video_steps, seed=seed,
+                                                    return_states=True)
+        maps = explain_steps(agent, net, obs, carried, actions, cam_layer=cam_layer, batch=batch)
+        name = f"{AGENTS[agent].label} {game} ({stage})"
+        videos[name], families[name] = (frames, maps), agent
+        gates[name] = agent_gate(Played(art, net, obs, frames, actions, carried))
+        parts = [step_statistics(game, frames[:per_game], {m: v[:per_game] for m, v in maps.items()})]
+        for g in range(1, n_games):  # the statistics' other games (the first is the video's start)
+            o, f, a, c = play_states(agent, net, game, steps=per_game, seed=seed + g, return_states=True)
+            parts.append(step_statistics(game, f, explain_steps(agent, net, o, c, a, cam_layer=cam_layer,
+                                                                batch=batch)))
+        screen_corr = nan_median(temporal_stability(obs[:, -1].astype(np.float32), absolute=False))
+        for m in METHOD_NAMES:
+            stats[name, m] = {k: np.concatenate([pt[m][k] for pt in parts]) for k in parts[0][m]}
+            stability.append({"agent": name, "method": m,
+                              "consecutive rho (median)": nan_median(stats[name, m]["consecutive rho"]),
+                              "steps on objects (share)": float(stats[name, m]["on objects"].mean()),
+                              "screen rho (median)": float(screen_corr)})
+    return VideoStudy(videos, families, gates, stats, pd.DataFrame(stability), per_game, n_games)
+
+
+def stability_claims(vs: VideoStudy, profile: str | None, block: int = 10) -> list:
+    """The measurements of notebook 04's claims over the gated feed-forward agents of ``vs``,
+    the unit a block of ``block`` consecutive steps: ``gradient_noisier`` (guided backprop's
+    object enrichment minus the gradient's), ``gbp_most_stable`` (guided backprop's share of
+    steps on the objects minus the best other method's), ``guided_gradcam_unstable`` and
+    ``g2gradcam_unstable`` (that share minus guided backprop's)."""
+    from rlinside import claims
+
+    ff = vs.feed_forward_gated
+    enrichment, on_objects = vs.statistic("enrichment"), vs.statistic("on objects")
+
+    def pooled(table, m, other=None):
+        out = []
+        for n in ff:
+            a = block_means(table[n, m], block)
+            if other is not None:
+                a = a - block_means(table[n, other], block)
+            out.append(a[np.isfinite(a)])
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def best_other(n, m):
+        others = np.stack([block_means(on_objects[n, o], block) for o in METHOD_NAMES if o != m])
+        return block_means(on_objects[n, m], block) - np.nanmax(others, axis=0)
+
+    scale = {"profile": profile, "agents": len(ff), "steps": vs.per_game * vs.n_games, "games": vs.n_games,
+             "blocks": len(pooled(on_objects, "Guided Backprop"))}
+    gbp_best = np.concatenate([best_other(n, "Guided Backprop") for n in ff]) if ff else np.zeros(0)
+    return [
+        claims.measure("saliency.gradient_noisier", pooled(enrichment, "Guided Backprop", "Gradient"), scale=scale,
+                       details={"agents": ff}),
+        claims.measure("saliency.gbp_most_stable", gbp_best[np.isfinite(gbp_best)], scale=scale),
+        claims.measure("saliency.guided_gradcam_unstable", pooled(on_objects, "Guided Grad-CAM", "Guided Backprop"),
+                       scale=scale),
+        claims.measure("saliency.g2gradcam_unstable", pooled(on_objects, "G2Grad-CAM", "Guided Backprop"),
+                       scale=scale),
+    ]
