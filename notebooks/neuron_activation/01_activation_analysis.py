@@ -41,13 +41,11 @@ summary_joints: list[int] = [2, 3, 4]  # arms whose agents of this width enter t
 
 # %%
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
-from scipy.cluster.hierarchy import dendrogram
 
-from rlinside import claims
-from rlinside.plots import PALETTE, publish, run_context, set_theme
+from rlinside.plots import publish, run_context, set_theme
+from rlinside.plots.neurons import plot_cluster_trees, plot_distance_densities
 from rlinside.studies import neuron_activation as na
 from rlinside.studies.neuron_activation import cluster_trees, distance_densities, figure2_networks, trained_vs_random
 
@@ -72,19 +70,7 @@ pd.DataFrame(study.prune_rows)
 
 # %%
 dist = distance_densities(study.activations)
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=False)
-colors = {"random": PALETTE[7], "trained": PALETTE[0], "pruned": PALETTE[3]}
-for name, curves in dist.curves.items():
-    for ax, (scope, (g, dens, n)) in zip(axes, curves.items()):
-        ax.plot(g, dens, color=colors[name], lw=1.6, label=f"{name} (n={n} pairs)")
-        ax.fill_between(g, 0, dens, color=colors[name], alpha=0.12)
-        ax.set_title(scope)
-for ax in axes:
-    ax.set_xlabel("neuron distance (eq. 2)")
-    ax.set_ylabel("density")
-    ax.legend(frameon=False, fontsize=8)
-fig.suptitle(f"{n_joints}-joint arm, 6×{width} DQN, {n_episodes} sample episodes")
-fig.tight_layout()
+fig = plot_distance_densities(dist.curves, f"{n_joints}-joint arm, 6×{width} DQN, {n_episodes} sample episodes")
 publish("na_fig2_densities", fig,
         f"Figure 2 (our run): densities of neuron distances for a random, the trained and the pruned "
         f"(τ = {tau}, {len(study.prune_rows) - 1} prune-retrain step(s)) network of the {n_joints}-joint agent.")
@@ -106,15 +92,7 @@ dist.per_layer
 # would keep at this $\tau$.
 
 # %%
-fig, axes = plt.subplots(3, 6, figsize=(15, 7.2))
-for row, (name, trees) in enumerate(cluster_trees(study.activations, tau).items()):
-    for k, (ax, t) in enumerate(zip(axes[row], trees)):
-        dendrogram(t.linkage, ax=ax, no_labels=True, color_threshold=t.cut, above_threshold_color="0.6")
-        ax.axhline(t.cut, color="k", ls="--", lw=0.8)
-        ax.set_title(f"{name}, layer {k + 1}: {t.neurons}→{t.kept}", fontsize=9)
-        if k == 0:
-            ax.set_ylabel("distance")
-fig.tight_layout()
+fig = plot_cluster_trees(cluster_trees(study.activations, tau))
 publish("na_fig2_dendrograms", fig,
         f"Dendrograms of the random, trained and pruned {n_joints}-joint networks' hidden layers "
         f"(rows); dashed: τ = {tau} of each layer's largest merge distance.")
@@ -154,25 +132,6 @@ per_agent = na.distance_claim_values(across)
 live_gaps = {k: na.distance_claim_values(across, live=True)[k] for k in ("mean_gap", "std_gap")}
 display(pd.DataFrame({f"{k} ({n})": pd.Series(v) for n, d in (("all neurons", per_agent), ("live only", live_gaps))
                       for k, v in d.items() if k in ("mean_gap", "std_gap")}).round(3))  # Xavier minus trained
-per_episode = na.pruned_vs_trained_episodes(na.episode_distance_stats(study.activations))
-per_episode_live = na.pruned_vs_trained_episodes(na.episode_distance_stats(study.activations, live=True))
-scale = {"profile": run_context().get("profile"), "agents": len(across.paired), "episodes": n_episodes}
-pruned_scale = {"profile": run_context().get("profile"), "agents": 1, "episodes": n_episodes,
-                "prune_steps": len(study.prune_rows) - 1}
-agent_claims = [("neuron_activation.trained_mean_below_random", "mean_gap"),
-                ("neuron_activation.trained_spread_below_random", "std_gap"),
-                ("neuron_activation.distances_rise_to_output", "output_rise"),
-                ("neuron_activation.first_layer_distinct", "first_layer")]
-measured = [claims.measure(cid, [per_agent[k][a] for a in sorted(per_agent[k])], scale=scale,
-                           details={"agents": [f"{j} joints, seed {s}" for j, s in sorted(per_agent[k])]}).to_dict()
-            for cid, k in agent_claims]
-measured += [claims.measure(cid, [per_episode[k][e] for e in sorted(per_episode[k])], scale=pruned_scale,
-                            details={"agent": f"{n_joints} joints, width {width}, seed {agent_seed}", "tau": tau,
-                                     "pruned sizes": list(study.nets["pruned"].hidden_sizes)}).to_dict()
-             for cid, k in [("neuron_activation.pruning_raises_mean", "mean_gap"),
-                            ("neuron_activation.pruning_narrows_spread", "std_gap")]]
-measured += [claims.measure(cid, [per_episode_live[k][e] for e in sorted(per_episode_live[k])], scale=pruned_scale,
-                            details={"agent": f"{n_joints} joints, width {width}, seed {agent_seed}", "tau": tau,
-                                     "neurons": "live only"}).to_dict()
-             for cid, k in [("neuron_activation.pruning_raises_mean_live", "mean_gap")]]
-pd.DataFrame(measured)[["claim", "estimate", "low", "high", "n"]]
+measured = na.figure2_claims(study, across, n_joints=n_joints, width=width, agent_seed=agent_seed, tau=tau,
+                             n_episodes=n_episodes, profile=run_context().get("profile"))
+pd.DataFrame([m.to_dict() for m in measured])[["claim", "estimate", "low", "high", "n"]]

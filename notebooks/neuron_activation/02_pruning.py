@@ -43,12 +43,10 @@ retrain_budget: int = 1000  # tau sweep: most training episodes spent to pass va
 iterative_retrain_budget: int = 3000  # iterative study: the same, per step (from scratch: 1,500-3,500) | [1, 100_000]
 
 # %%
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
-from rlinside import claims
-from rlinside.plots import PALETTE, publish, run_context, set_theme
+from rlinside.plots import publish, run_context, set_theme
+from rlinside.plots.neurons import plot_iterative, plot_tau_sweep
 from rlinside.studies import neuron_activation as study
 
 set_theme()
@@ -82,23 +80,7 @@ zero
 # episodes.
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(12.5, 3.5))
-for i, (seed, g) in enumerate(sweep.groupby("seed")):
-    c = PALETTE[i % len(PALETTE)]
-    z = zero[(zero["width"] == width) & (zero["seed"] == seed)]  # tau = 0: no retraining needed
-    taus_ = np.r_[[0.0] * len(z), g["tau"]]
-    axes[0].plot(taus_, np.r_[z["neurons left"], g["neurons_after"] / g["neurons_before"]], "o-", color=c,
-                 label=f"seed {seed}")
-    axes[1].plot(taus_, np.r_[z["success after"], g["accuracy_pruned"]], "o-", color=c)
-    axes[1].axhline(g["accuracy_before"].iloc[0], color=c, ls=":", lw=1)
-    ep = g["retrain_episodes"].astype(float)
-    axes[2].plot(g["tau"], ep, "o-", color=c)
-    over = g[g["retrain_episodes"].isna()]  # budget spent without passing: at least the budget
-    axes[2].plot(over["tau"], np.full(len(over), retrain_budget), "^", color=c, mfc="none", ms=8)
-axes[0].set(xlabel="τ", ylabel="hidden neurons left (share)", ylim=(0, 1.05))
-axes[1].set(xlabel="τ", ylabel="success right after pruning", ylim=(-0.02, 1.02))
-axes[2].set(xlabel="τ", ylabel="episodes to pass again", ylim=(0, retrain_budget * 1.1))
-axes[0].legend()
+fig = plot_tau_sweep(sweep, zero, width, retrain_budget)
 publish("na_fig3_tau", fig,
         f"Figure 3, left (our run): one pruning step of {len(agents)} {n_joints}-joint agent(s) of "
         f"width {width}; dotted: success rate before pruning; open triangles: not passed within "
@@ -123,18 +105,7 @@ if missing:
 iterative
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-for i, (w, g) in enumerate(iterative.groupby("width")):
-    c = PALETTE[i % len(PALETTE)]
-    axes[0].plot(g["step"], g["neurons"], "o-", color=c, label=f"width {w}")
-    last = g.iloc[-1]
-    axes[1].plot(range(1, len(last["sizes"]) + 1), last["sizes"], "o-", color=c,
-                 label=f"width {w}, after step {last['step']}")
-axes[0].set(xlabel="pruning step", ylabel="hidden neurons", yscale="log")
-axes[0].set_xticks(range(steps + 1))
-axes[1].set(xlabel="hidden layer", ylabel="neurons", yscale="log")
-axes[0].legend(fontsize=8)
-axes[1].legend(fontsize=8)
+fig = plot_iterative(iterative, steps)
 publish("na_fig3_steps", fig,
         f"Figure 3, right (our run): network size over {steps} prune-retrain steps at τ = {iterative_tau} "
         f"({n_joints}-joint agents), and the layer shapes after the last step.")
@@ -156,42 +127,7 @@ publish("na_fig3_steps", fig,
 # seeds before it is tested.
 
 # %%
-profile = run_context().get("profile")
-zero_v = study.zero_tau_values(zero)
-it_v = study.iterative_values(iterative)
-it_widths = sorted(set(iterative["width"])) if len(iterative) else []
-zero_scale = {"profile": profile, "agents": len(zero), "episodes": n_episodes}
-sweep_scale = {"profile": profile, "seeds": len(agents), "taus": len({float(t) for t in taus} | {0.0}),
-               "episodes": n_episodes, "retrain_budget": retrain_budget}
-it_scale = {"profile": profile, "widths": len(it_widths), "wide_widths": sum(w >= 128 for w in it_widths),
-            "narrow_widths": sum(w <= 48 for w in it_widths), "seeds": 1, "steps": steps,
-            "retrain_budget": iterative_retrain_budget}
-
-
-def values(d):
-    return [d[k] for k in sorted(d)]
-
-
-rows = [
-    ("neuron_activation.tau0_shrinks", values(zero_v["removed"]), zero_scale, {"agents": sorted(zero_v["removed"])}),
-    ("neuron_activation.tau0_costs_nothing", values(zero_v["success_change"]), zero_scale, {}),
-    ("neuron_activation.size_linear_in_tau", values(study.tau_linearity(sweep, zero, width)), sweep_scale,
-     {"taus": sorted({float(t) for t in taus} | {0.0})}),
-    ("neuron_activation.retraining_cheap_at_tau_0_2",
-     values(study.retrain_cost_values(sweep, agents, tau=0.2, budget=retrain_budget)), sweep_scale,
-     {"scratch episodes": [a.manifest["metrics"].get("training_episodes") for a in agents]}),
-    ("neuron_activation.retraining_cost_rises",
-     values(study.retrain_cost_rise(sweep, low=0.2, high=0.4, budget=retrain_budget)), sweep_scale, {}),
-    ("neuron_activation.first_step_removes_most", values(it_v["first_step_share"]), it_scale, {"widths": it_widths}),
-    ("neuron_activation.wide_widths_similar_size", values(it_v["wide_spread"]), it_scale, {}),
-    ("neuron_activation.narrow_networks_taper", values(it_v["taper"]), it_scale, {}),
-    ("neuron_activation.wide_networks_hourglass", values(it_v["hourglass"]), it_scale, {}),
-]
-deep = study.zero_tau_depth_values(zero)  # Exercise 1: which layers lose neurons at tau = 0
-rows.append(("neuron_activation.ex1", values(deep), zero_scale,
-             {"n_episodes": n_episodes, "agents": len(zero),
-              "success_change": float(np.mean(values(zero_v["success_change"]))) if len(zero) else float("nan"),
-              "sizes": "; ".join(f"width {int(r['width'])} seed {int(r['seed'])}: {list(r['sizes after'])}"
-                                 for _, r in zero.iterrows())}))
-measured = [claims.measure(cid, v, scale=sc, details=det).to_dict() for cid, v, sc, det in rows]
-pd.DataFrame(measured)[["claim", "estimate", "low", "high", "n"]]
+measured = study.pruning_claims(sweep, zero, iterative, agents, width=width, taus=list(taus), steps=steps,
+                                n_episodes=n_episodes, retrain_budget=retrain_budget,
+                                iterative_retrain_budget=iterative_retrain_budget, profile=run_context().get("profile"))
+pd.DataFrame([m.to_dict() for m in measured])[["claim", "estimate", "low", "high", "n"]]

@@ -43,14 +43,12 @@ transform: str = "balanced"  # input transformation for the main figures: balanc
 same_arm: int = 3  # arm whose shipped agents (all widths and seeds) compare greedy and linear maps | {2, 3, 4}
 
 # %%
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from rlinside import claims
 from rlinside.plots import publish, run_context, set_theme
 from rlinside.plots.matrices import plot_layer_matrices
+from rlinside.plots.neurons import plot_error_grids, plot_techniques
 from rlinside.studies import neuron_activation as study
 
 set_theme()
@@ -73,14 +71,7 @@ display(same.means)
 same.pairs
 
 # %%
-fig, ax = plt.subplots(figsize=(5, 3.4))
-for i, method in enumerate(("greedy", "linear")):
-    vals = same.pairs[same.pairs["method"] == method]["normalised error (held out)"]
-    ax.scatter(np.full(len(vals), i) + np.linspace(-0.08, 0.08, len(vals)), vals, s=18)
-    ax.plot([i - 0.2, i + 0.2], [vals.mean()] * 2, color="k", lw=1.5)
-ax.set_xticks([0, 1], ["greedy", "linear (non-negative lasso)"])
-ax.set_ylabel("normalised error, held-out samples")
-ax.set_title(f"{same.n_agents} agents of the {same_arm}-joint arm, all ordered pairs")
+fig = plot_techniques(same.pairs, f"{same.n_agents} agents of the {same_arm}-joint arm, all ordered pairs")
 publish("na_fig5_techniques", fig,
         f"Figure 5, top (our run): greedy against linear maps between {same_arm}-joint agents.")
 
@@ -94,20 +85,8 @@ publish("na_fig5_techniques", fig,
 # penalty).
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
-for ax, kind in zip(axes, ("naive", "balanced", "untrained source")):
-    g = study.error_grid(arms, kind)
-    im = ax.imshow(g, vmin=0, vmax=1, cmap="viridis_r")
-    for (i, j), v in np.ndenumerate(g):
-        ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="w" if v > 0.5 else "k", fontsize=9)
-    ax.set_xticks(range(len(joints)), [f"{b}" for b in joints])
-    ax.set_yticks(range(len(joints)), [f"{a}" for a in joints])
-    ax.set_xlabel("target arm (joints)")
-    if ax is axes[0]:
-        ax.set_ylabel("source arm (joints)")
-    ax.set_title(f"{kind} inputs" if kind != "untrained source" else "untrained source")
-    ax.grid(False)
-fig.colorbar(im, ax=axes, shrink=0.8, label="normalised error (eq. 6)")
+fig = plot_error_grids({("untrained source" if k == "untrained source" else f"{k} inputs"): study.error_grid(arms, k)
+                        for k in ("naive", "balanced", "untrained source")}, list(joints))
 publish("na_projection_errors", fig,
         f"Mean normalised error of linear mappings (λ = {lam}) between the 6×{width} agents for "
         f"{', '.join(map(str, joints))} joints ({len(agent_seeds)} agent(s) per arm, all ordered pairs).")
@@ -164,23 +143,6 @@ cka_summary
 # the claim names them. The verdicts are computed on the chapter page ({doc}`../../claims`).
 
 # %%
-proj_v = study.projection_claim_values(arms)
-profile = run_context().get("profile")
-scale = {"profile": profile, "agents": len(arms.joints) * len(arms.agent_seeds), "episodes": n_episodes}
-technique_v = study.technique_values(same)
-measured = [claims.measure("neuron_activation.linear_beats_greedy", [technique_v[k] for k in sorted(technique_v)],
-                           scale={"profile": profile, "agents": same.n_agents, "episodes": n_episodes},
-                           details={"agents": sorted(technique_v),
-                                    "means": same.means["normalised error (held out)"].to_dict()}).to_dict()]
-for cid, key in [("neuron_activation.corresponding_layers_map_best", "diagonal"),
-                 ("neuron_activation.first_last_layers_map_best", "first_last"),
-                 ("neuron_activation.worse_with_joint_difference", "joint_difference_slope"),
-                 ("neuron_activation.complex_to_simple_better", "complex_to_simple"),
-                 ("neuron_activation.balanced_beats_naive", "naive_minus_balanced"),
-                 ("neuron_activation.distant_arms_use_first_layer", "distant_first_layer"),
-                 ("neuron_activation.trained_beats_untrained", "untrained_gap")]:
-    d = proj_v[key]
-    measured.append(claims.measure(cid, [d[k] for k in sorted(d)], scale=scale,
-                                   details={"agents": [f"{j} joints, seed {s}" for j, s in sorted(d)],
-                                            "transform": transform}).to_dict())
-pd.DataFrame(measured)[["claim", "estimate", "low", "high", "n"]]
+measured = study.projection_claims(arms, same, n_episodes=n_episodes, transform=transform,
+                                   profile=run_context().get("profile"))
+pd.DataFrame([m.to_dict() for m in measured])[["claim", "estimate", "low", "high", "n"]]

@@ -1076,3 +1076,112 @@ def pruning_comparison_task(config: Mapping[str, Any], seed: int) -> dict[str, A
         metrics[f"{key}_accuracy_pruned"] = validate(net, cfg).success_rate
         metrics[f"{key}_retrain_episodes"] = -1 if episodes is None else int(episodes)
     return {"metrics": metrics, "arrays": arrays}
+
+
+def figure2_claims(study: Any, across: Any, *, n_joints: int, width: int, agent_seed: int, tau: float,
+                   n_episodes: int, profile: str | None) -> list:
+    """The measurements of notebook 01's claims: per agent (``across``, :func:`trained_vs_random`:
+    each agent against the Xavier random network of its shape) the mean and spread gaps, the
+    rise of distances to the output and the first layer's distinctness; per sample episode of
+    the one pruned agent (``study``, :func:`figure2_networks`) the pruning claims, over all
+    neurons and over live ones only."""
+    from rlinside import claims
+
+    per_agent = distance_claim_values(across)
+    per_episode = pruned_vs_trained_episodes(episode_distance_stats(study.activations))
+    per_episode_live = pruned_vs_trained_episodes(episode_distance_stats(study.activations, live=True))
+    scale = {"profile": profile, "agents": len(across.paired), "episodes": n_episodes}
+    pruned_scale = {"profile": profile, "agents": 1, "episodes": n_episodes, "prune_steps": len(study.prune_rows) - 1}
+    agent = f"{n_joints} joints, width {width}, seed {agent_seed}"
+    measured = [claims.measure(cid, [per_agent[k][a] for a in sorted(per_agent[k])], scale=scale,
+                               details={"agents": [f"{j} joints, seed {s}" for j, s in sorted(per_agent[k])]})
+                for cid, k in [("neuron_activation.trained_mean_below_random", "mean_gap"),
+                               ("neuron_activation.trained_spread_below_random", "std_gap"),
+                               ("neuron_activation.distances_rise_to_output", "output_rise"),
+                               ("neuron_activation.first_layer_distinct", "first_layer")]]
+    measured += [claims.measure(cid, [per_episode[k][e] for e in sorted(per_episode[k])], scale=pruned_scale,
+                                details={"agent": agent, "tau": tau,
+                                         "pruned sizes": list(study.nets["pruned"].hidden_sizes)})
+                 for cid, k in [("neuron_activation.pruning_raises_mean", "mean_gap"),
+                                ("neuron_activation.pruning_narrows_spread", "std_gap")]]
+    measured.append(claims.measure(
+        "neuron_activation.pruning_raises_mean_live",
+        [per_episode_live["mean_gap"][e] for e in sorted(per_episode_live["mean_gap"])], scale=pruned_scale,
+        details={"agent": agent, "tau": tau, "neurons": "live only"}))
+    return measured
+
+
+def pruning_claims(sweep: pd.DataFrame, zero: pd.DataFrame, iterative: pd.DataFrame, agents: list, *,
+                   width: int, taus: list[float], steps: int, n_episodes: int, retrain_budget: int,
+                   iterative_retrain_budget: int, profile: str | None) -> list:
+    """The measurements of notebook 02's claims: per agent at tau = 0 (``zero``), per agent
+    seed in the tau sweep (``sweep``; a retraining that did not pass counts its budget, a lower
+    bound of its cost), per initial width in the iterative study (``iterative``), and
+    Exercise 1 (which layers lose neurons at tau = 0)."""
+    from rlinside import claims
+
+    zero_v, it_v = zero_tau_values(zero), iterative_values(iterative)
+    it_widths = sorted(set(iterative["width"])) if len(iterative) else []
+    all_taus = sorted({float(t) for t in taus} | {0.0})
+    zero_scale = {"profile": profile, "agents": len(zero), "episodes": n_episodes}
+    sweep_scale = {"profile": profile, "seeds": len(agents), "taus": len(all_taus), "episodes": n_episodes,
+                   "retrain_budget": retrain_budget}
+    it_scale = {"profile": profile, "widths": len(it_widths), "wide_widths": sum(w >= 128 for w in it_widths),
+                "narrow_widths": sum(w <= 48 for w in it_widths), "seeds": 1, "steps": steps,
+                "retrain_budget": iterative_retrain_budget}
+
+    def values(d):
+        return [d[k] for k in sorted(d)]
+
+    deep = zero_tau_depth_values(zero)
+    rows = [
+        ("neuron_activation.tau0_shrinks", values(zero_v["removed"]), zero_scale,
+         {"agents": sorted(zero_v["removed"])}),
+        ("neuron_activation.tau0_costs_nothing", values(zero_v["success_change"]), zero_scale, {}),
+        ("neuron_activation.size_linear_in_tau", values(tau_linearity(sweep, zero, width)), sweep_scale,
+         {"taus": all_taus}),
+        ("neuron_activation.retraining_cheap_at_tau_0_2",
+         values(retrain_cost_values(sweep, agents, tau=0.2, budget=retrain_budget)), sweep_scale,
+         {"scratch episodes": [a.manifest["metrics"].get("training_episodes") for a in agents]}),
+        ("neuron_activation.retraining_cost_rises",
+         values(retrain_cost_rise(sweep, low=0.2, high=0.4, budget=retrain_budget)), sweep_scale, {}),
+        ("neuron_activation.first_step_removes_most", values(it_v["first_step_share"]), it_scale,
+         {"widths": it_widths}),
+        ("neuron_activation.wide_widths_similar_size", values(it_v["wide_spread"]), it_scale, {}),
+        ("neuron_activation.narrow_networks_taper", values(it_v["taper"]), it_scale, {}),
+        ("neuron_activation.wide_networks_hourglass", values(it_v["hourglass"]), it_scale, {}),
+        ("neuron_activation.ex1", values(deep), zero_scale,
+         {"n_episodes": n_episodes, "agents": len(zero),
+          "success_change": float(np.mean(values(zero_v["success_change"]))) if len(zero) else float("nan"),
+          "sizes": "; ".join(f"width {int(r['width'])} seed {int(r['seed'])}: {list(r['sizes after'])}"
+                             for _, r in zero.iterrows())}),
+    ]
+    return [claims.measure(cid, v, scale=sc, details=det) for cid, v, sc, det in rows]
+
+
+def projection_claims(arms: Any, same: Any, *, n_episodes: int, transform: str, profile: str | None) -> list:
+    """The measurements of notebook 03's claims, per agent (a target agent's value averages the
+    maps from its source agents): greedy against linear maps on the same arm (``same``,
+    :func:`compare_techniques`) and the between-arm claims of :func:`projection_claim_values`
+    (``arms``, :func:`project_arms`)."""
+    from rlinside import claims
+
+    proj_v = projection_claim_values(arms)
+    technique_v = technique_values(same)
+    scale = {"profile": profile, "agents": len(arms.joints) * len(arms.agent_seeds), "episodes": n_episodes}
+    measured = [claims.measure("neuron_activation.linear_beats_greedy", [technique_v[k] for k in sorted(technique_v)],
+                               scale={"profile": profile, "agents": same.n_agents, "episodes": n_episodes},
+                               details={"agents": sorted(technique_v),
+                                        "means": same.means["normalised error (held out)"].to_dict()})]
+    for cid, key in [("neuron_activation.corresponding_layers_map_best", "diagonal"),
+                     ("neuron_activation.first_last_layers_map_best", "first_last"),
+                     ("neuron_activation.worse_with_joint_difference", "joint_difference_slope"),
+                     ("neuron_activation.complex_to_simple_better", "complex_to_simple"),
+                     ("neuron_activation.balanced_beats_naive", "naive_minus_balanced"),
+                     ("neuron_activation.distant_arms_use_first_layer", "distant_first_layer"),
+                     ("neuron_activation.trained_beats_untrained", "untrained_gap")]:
+        d = proj_v[key]
+        measured.append(claims.measure(cid, [d[k] for k in sorted(d)], scale=scale,
+                                       details={"agents": [f"{j} joints, seed {s}" for j, s in sorted(d)],
+                                                "transform": transform}))
+    return measured

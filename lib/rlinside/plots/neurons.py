@@ -1,0 +1,131 @@
+"""Figures of the neuron-activation chapter (tables and arrays in, a matplotlib figure out)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from rlinside.plots import PALETTE
+
+__all__ = ["plot_distance_densities", "plot_cluster_trees", "plot_tau_sweep", "plot_iterative",
+           "plot_techniques", "plot_error_grids"]
+
+#: One colour per network of Figure 2.
+NETWORK_COLOURS = {"random": PALETTE[7], "trained": PALETTE[0], "pruned": PALETTE[3]}
+
+
+def plot_distance_densities(curves: Mapping[str, Mapping[str, tuple]], title: str):
+    """Figure 2 (top): per network (``random``, ``trained``, ``pruned``) and scope (all-to-all,
+    within a layer), the density of neuron distances, ``curves[name][scope] = (grid, density,
+    n_pairs)`` as :func:`rlinside.studies.neuron_activation.distance_densities` returns."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=False)
+    for name, per_scope in curves.items():
+        for ax, (scope, (g, dens, n)) in zip(axes, per_scope.items()):
+            colour = NETWORK_COLOURS.get(name, PALETTE[1])
+            ax.plot(g, dens, color=colour, lw=1.6, label=f"{name} (n={n} pairs)")
+            ax.fill_between(g, 0, dens, color=colour, alpha=0.12)
+            ax.set_title(scope)
+    for ax in axes:
+        ax.set_xlabel("neuron distance (eq. 2)")
+        ax.set_ylabel("density")
+        ax.legend(frameon=False, fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_cluster_trees(trees: Mapping[str, list[Any]]):
+    """Figure 2 (bottom): one dendrogram per hidden layer (columns) and network (rows), each
+    tree with its ``linkage``, its cut ``cut`` (dashed) and the neurons it keeps (``neurons``
+    -> ``kept`` in the title), as :func:`rlinside.studies.neuron_activation.cluster_trees` returns."""
+    from scipy.cluster.hierarchy import dendrogram
+
+    n_layers = max(len(t) for t in trees.values())
+    fig, axes = plt.subplots(len(trees), n_layers, figsize=(2.5 * n_layers, 2.4 * len(trees)), squeeze=False)
+    for row, (name, layer_trees) in enumerate(trees.items()):
+        for k, (ax, t) in enumerate(zip(axes[row], layer_trees)):
+            dendrogram(t.linkage, ax=ax, no_labels=True, color_threshold=t.cut, above_threshold_color="0.6")
+            ax.axhline(t.cut, color="k", ls="--", lw=0.8)
+            ax.set_title(f"{name}, layer {k + 1}: {t.neurons}→{t.kept}", fontsize=9)
+            if k == 0:
+                ax.set_ylabel("distance")
+    fig.tight_layout()
+    return fig
+
+
+def plot_tau_sweep(sweep, zero, width: int, retrain_budget: int):
+    """Figure 3 (left): per agent seed of the tau sweep (``sweep``, with the tau = 0 rows of
+    ``zero`` for ``width`` prepended), the share of hidden neurons left, the success right after
+    pruning (dotted: before) and the episodes to pass validation again (open triangles: the
+    budget spent without passing)."""
+    fig, axes = plt.subplots(1, 3, figsize=(12.5, 3.5))
+    for i, (seed, g) in enumerate(sweep.groupby("seed")):
+        c = PALETTE[i % len(PALETTE)]
+        z = zero[(zero["width"] == width) & (zero["seed"] == seed)]  # tau = 0: no retraining needed
+        taus_ = np.r_[[0.0] * len(z), g["tau"]]
+        axes[0].plot(taus_, np.r_[z["neurons left"], g["neurons_after"] / g["neurons_before"]], "o-", color=c,
+                     label=f"seed {seed}")
+        axes[1].plot(taus_, np.r_[z["success after"], g["accuracy_pruned"]], "o-", color=c)
+        axes[1].axhline(g["accuracy_before"].iloc[0], color=c, ls=":", lw=1)
+        axes[2].plot(g["tau"], g["retrain_episodes"].astype(float), "o-", color=c)
+        over = g[g["retrain_episodes"].isna()]  # budget spent without passing: at least the budget
+        axes[2].plot(over["tau"], np.full(len(over), retrain_budget), "^", color=c, mfc="none", ms=8)
+    axes[0].set(xlabel="τ", ylabel="hidden neurons left (share)", ylim=(0, 1.05))
+    axes[1].set(xlabel="τ", ylabel="success right after pruning", ylim=(-0.02, 1.02))
+    axes[2].set(xlabel="τ", ylabel="episodes to pass again", ylim=(0, retrain_budget * 1.1))
+    axes[0].legend()
+    return fig
+
+
+def plot_iterative(iterative, steps: int):
+    """Figure 3 (right): per initial width, the hidden neurons after each prune-retrain step
+    and the layer sizes after the last one (log scales)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for i, (w, g) in enumerate(iterative.groupby("width")):
+        c = PALETTE[i % len(PALETTE)]
+        axes[0].plot(g["step"], g["neurons"], "o-", color=c, label=f"width {w}")
+        last = g.iloc[-1]
+        axes[1].plot(range(1, len(last["sizes"]) + 1), last["sizes"], "o-", color=c,
+                     label=f"width {w}, after step {last['step']}")
+    axes[0].set(xlabel="pruning step", ylabel="hidden neurons", yscale="log")
+    axes[0].set_xticks(range(steps + 1))
+    axes[1].set(xlabel="hidden layer", ylabel="neurons", yscale="log")
+    axes[0].legend(fontsize=8)
+    axes[1].legend(fontsize=8)
+    return fig
+
+
+def plot_techniques(pairs, title: str):
+    """Figure 5 (top): the held-out normalised error of every ordered agent pair, greedy
+    against linear (non-negative lasso) maps, with each method's mean."""
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for i, method in enumerate(("greedy", "linear")):
+        vals = pairs[pairs["method"] == method]["normalised error (held out)"]
+        ax.scatter(np.full(len(vals), i) + np.linspace(-0.08, 0.08, len(vals)), vals, s=18)
+        ax.plot([i - 0.2, i + 0.2], [vals.mean()] * 2, color="k", lw=1.5)
+    ax.set_xticks([0, 1], ["greedy", "linear (non-negative lasso)"])
+    ax.set_ylabel("normalised error, held-out samples")
+    ax.set_title(title)
+    return fig
+
+
+def plot_error_grids(grids: Mapping[str, np.ndarray], joints: list[int]):
+    """Mean normalised error between arms (rows: source, columns: target), one panel per kind
+    of mapping (``grids``: title -> matrix), values written in the cells, one colour bar."""
+    fig, axes = plt.subplots(1, len(grids), figsize=(4 * len(grids), 3.8), squeeze=False)
+    im = None
+    for ax, (title, g) in zip(axes[0], grids.items()):
+        im = ax.imshow(g, vmin=0, vmax=1, cmap="viridis_r")
+        for (i, j), v in np.ndenumerate(g):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="w" if v > 0.5 else "k", fontsize=9)
+        ax.set_xticks(range(len(joints)), [f"{b}" for b in joints])
+        ax.set_yticks(range(len(joints)), [f"{a}" for a in joints])
+        ax.set_xlabel("target arm (joints)")
+        if ax is axes[0][0]:
+            ax.set_ylabel("source arm (joints)")
+        ax.set_title(title)
+        ax.grid(False)
+    fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label="normalised error (eq. 6)")
+    return fig
