@@ -240,3 +240,36 @@ def test_no_pybullet_client_leaks():
     run_policy(random_policy(2), 2, episodes=1, seed=0)
     assert live_clients() == frozenset()
     assert not any(pybullet.isConnected(physicsClientId=c) for c in ids)
+
+
+def test_control_delay_applies_each_command_k_cycles_late_and_damping_slows_the_joints():
+    with BulletArm(2, control_delay=2) as late, BulletArm(2) as now:
+        late.reset(goal=(0.0, 0.5))
+        now.reset(goal=(0.0, 0.5))
+        start = late.targets.copy()
+        late.step([0, 1])
+        late.step([2, 2])
+        np.testing.assert_allclose(late.targets, start)  # nothing has arrived yet
+        late.step([2, 2])  # the first command arrives now
+        now.step([0, 1])
+        np.testing.assert_allclose(late.targets, now.targets)
+    with BulletArm(2, joint_damping=200.0) as damped, BulletArm(2) as free:
+        for arm in (damped, free):
+            arm.reset(goal=(0.0, 0.5))
+            arm.step([0, 0])
+        lag = np.abs(damped.joint_angles() - damped.targets).max()
+        assert lag > np.abs(free.joint_angles() - free.targets).max() + 1e-3  # friction the servo must overcome
+    bads = ({"control_delay": -1}, {"control_delay": 1.5}, {"joint_damping": -0.1}, {"joint_damping": float("nan")})
+    for bad in bads:
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            BulletArm(2, **bad)
+
+
+def test_actuator_sweep_changes_one_setting_at_a_time():
+    from rlinside.studies.neuron_activation import actuator_sweep
+
+    with pytest.raises(ValueError, match="unknown actuator setting"):
+        actuator_sweep([2], 32, 0, episodes=1, seed=0, settings={"gravity": [False]})
+    sweep = actuator_sweep([2], 32, 0, episodes=3, seed=5, settings={"control_delay": [0, 3]})
+    assert len(sweep) == 2 * 3 and set(sweep["setting"]) == {"control_delay"}
+    assert (sweep["gap"] == sweep["success"] - sweep["planar"]).all()

@@ -37,7 +37,8 @@ Added by the twin (our choices; the paper names none of them):
   default 1 m arm weighs 1 kg) and the inertia of a solid cylinder of that mass; a fixed,
   massless base; a fingertip sphere (2 % of the links' mass) on a fixed joint at the end of
   the last link, whose frame origin *is* the finger tip. No joint limits (URDF ``continuous``
-  joints, reported by pybullet as ``JOINT_REVOLUTE``), no joint friction or damping, no
+  joints, reported by pybullet as ``JOINT_REVOLUTE``), no joint friction or damping by default
+  (``joint_damping`` adds viscous friction; ``control_delay`` applies each command k cycles late), no
   self-collision and no floor collision: as in the planar model, links may pass through each
   other and below ``y = 0``.
 - **Servos** (pybullet ``POSITION_CONTROL``, a velocity-motor constraint: each physics step
@@ -80,6 +81,7 @@ solves the task in both, the baseline before trained agents exist.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 import os
@@ -342,6 +344,8 @@ class BulletArm:
         solver_iterations: int = SOLVER_ITERATIONS,
         gravity: bool = True,
         workspace: str = "upper",
+        joint_damping: float = 0.0,
+        control_delay: int = 0,
     ) -> None:
         self._client = -1
         self._finalizer = None
@@ -357,6 +361,10 @@ class BulletArm:
             raise ValueError(f"motor_accel must be a non-negative finite number (rad/s^2), got {motor_accel!r}")
         if not isinstance(gravity, bool):
             raise ValueError(f"gravity must be True or False, got {gravity!r}")
+        if not is_real(joint_damping) or not (math.isfinite(joint_damping) and joint_damping >= 0):
+            raise ValueError(f"joint_damping must be a non-negative finite number (N m s/rad), got {joint_damping!r}")
+        if not is_int(control_delay) or control_delay < 0:
+            raise ValueError(f"control_delay must be a non-negative integer (control steps), got {control_delay!r}")
         if seed is not None and (not is_int(seed) or seed < 0):
             raise ValueError(f"seed must be None or a non-negative integer, got {seed!r}")
         self.n_joints = int(n_joints)
@@ -366,6 +374,9 @@ class BulletArm:
         self.substeps = int(substeps)
         self.position_gain = float(position_gain)
         self.max_torque = motor_torque_limit(self.link_lengths, motor_accel)
+        self.joint_damping = float(joint_damping)
+        self.control_delay = int(control_delay)
+        self._pending: collections.deque = collections.deque()  # actions not yet applied (control delay)
         self._rng = np.random.default_rng(seed)
 
         self._client = pybullet.connect(pybullet.DIRECT)
@@ -393,6 +404,8 @@ class BulletArm:
         self.tip_index = self.n_joints
         for j in range(-1, self.n_joints + 1):  # no velocity damping: the servos are the only force
             pybullet.changeDynamics(self.body, j, linearDamping=0.0, angularDamping=0.0, physicsClientId=c)
+        for j in self.joint_indices:  # viscous joint friction, torque -joint_damping * velocity (default none)
+            pybullet.changeDynamics(self.body, j, jointDamping=self.joint_damping, physicsClientId=c)
         self._goal_body = self._make_goal_marker()
         self._make_floor_marker()
         self._targets = np.asarray(self.config.initial_angles, dtype=np.float64)
@@ -487,6 +500,7 @@ class BulletArm:
         for j, a in zip(self.joint_indices, ang):
             pybullet.resetJointState(self.body, j, float(a), targetVelocity=0.0, physicsClientId=c)
         self._targets = ang.copy()
+        self._pending = collections.deque([np.full(n, 2)] * self.control_delay)  # "none" until the first arrives
         self._command(self._targets, np.zeros(n))
         self._goal = goal_arr.copy()
         pybullet.resetBasePositionAndOrientation(
@@ -512,7 +526,8 @@ class BulletArm:
         moves by ``ACTION_DIRECTIONS[a] * step_size``, the reference ramps there over the
         ``substeps`` physics steps with velocity feed-forward, and then holds it. Set-points
         accumulate the commands (not the measured angles), as on a position-controlled
-        robot, so tracking errors do not add up over an episode.
+        robot, so tracking errors do not add up over an episode. With ``control_delay = k``
+        the command applied is the one given ``k`` cycles earlier (none during the first ``k``).
         """
         self._check_open()
         a = np.asarray(action)
@@ -524,6 +539,9 @@ class BulletArm:
             raise ValueError(
                 f"action must be {self.n_joints} integers in {{0, 1, 2}} (forward, backward, none), got {action!r}"
             )
+        if self.control_delay:  # the command reaches the joints control_delay cycles later
+            self._pending.append(a)
+            a = self._pending.popleft()
         start = self._targets
         end = start + ACTION_DIRECTIONS[a] * self.config.step_size
         velocity = (end - start) / self.dt

@@ -10,7 +10,8 @@ import numpy as np
 from rlinside.plots import PALETTE
 
 __all__ = ["plot_distance_densities", "plot_cluster_trees", "plot_tau_sweep", "plot_iterative",
-           "plot_techniques", "plot_error_grids"]
+           "plot_techniques", "plot_error_grids",
+           "plot_actuator_sweep", "plot_transfer_rewards", "filmstrip"]
 
 #: One colour per network of Figure 2.
 NETWORK_COLOURS = {"random": PALETTE[7], "trained": PALETTE[0], "pruned": PALETTE[3]}
@@ -128,4 +129,52 @@ def plot_error_grids(grids: Mapping[str, np.ndarray], joints: list[int]):
         ax.set_title(title)
         ax.grid(False)
     fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label="normalised error (eq. 6)")
+    return fig
+
+
+def plot_actuator_sweep(summary, labels: Mapping[str, str], log_x: tuple[str, ...] = ("motor_accel",)):
+    """Success in the pybullet twin against each actuator setting (one panel per ``setting``,
+    one line per arm, intervals from ``summary``: index ``(setting, joints, value)``, columns
+    ``mean``, ``low``, ``high`` and ``planar``, the planar model's success on the same goals,
+    dotted)."""
+    settings = list(dict.fromkeys(summary.index.get_level_values("setting")))
+    fig, axes = plt.subplots(1, len(settings), figsize=(4.2 * len(settings), 3.5), squeeze=False, sharey=True)
+    for ax, name in zip(axes[0], settings):
+        sub = summary.xs(name, level="setting")
+        for (n, line), colour in zip(sub.groupby(level="joints"), PALETTE):
+            line = line.droplevel("joints").sort_index()
+            x = line.index.to_numpy(dtype=float)
+            ax.errorbar(x, line["mean"], yerr=[line["mean"] - line["low"], line["high"] - line["mean"]], marker="o",
+                        capsize=3, color=colour, label=f"{n} joints")
+            ax.axhline(line["planar"].iloc[0], color=colour, ls=":", lw=1)
+        if name in log_x:
+            ax.set_xscale("log")
+        ax.set(xlabel=labels.get(name, name), ylim=(-0.05, 1.05))
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("success in pybullet")
+    return fig
+
+
+def plot_transfer_rewards(results: Mapping[int, tuple[dict, dict]]):
+    """One panel per arm: the final reward of each goal in the planar model (x) and in pybullet
+    (y), the diagonal and the success threshold 0.9 (dashed); ``results``: joints -> ``(planar,
+    bullet)`` runs."""
+    fig, axes = plt.subplots(1, len(results), figsize=(3.6 * len(results), 3.4), squeeze=False)
+    for ax, (n, (planar, bullet)) in zip(axes[0], results.items()):
+        ax.scatter(planar["final_reward"], bullet["final_reward"], s=8, alpha=0.6, color=PALETTE[0])
+        ax.plot([0, 1], [0, 1], color="0.6", lw=1)
+        ax.axvline(0.9, color="0.4", ls="--", lw=0.8)
+        ax.axhline(0.9, color="0.4", ls="--", lw=0.8)
+        ax.set(xlim=(0, 1.02), ylim=(0, 1.02), xlabel="final reward, planar model",
+               ylabel="final reward, pybullet", title=f"{n} joints")
+    return fig
+
+
+def filmstrip(frames: np.ndarray, n: int = 5):
+    """``n`` frames spread evenly over an episode's ``frames`` (first and last included)."""
+    picks = frames[np.unique(np.linspace(0, len(frames) - 1, n).round().astype(int))]
+    fig, axes = plt.subplots(1, len(picks), figsize=(2.4 * len(picks), 2.0), squeeze=False)
+    for ax, f in zip(axes[0], picks):
+        ax.imshow(f)
+        ax.axis("off")
     return fig

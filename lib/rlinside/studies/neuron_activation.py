@@ -1028,6 +1028,70 @@ def transfer_success_differences(results: dict[int, tuple[dict, dict]]) -> dict[
     return out
 
 
+def transfer_runs(joints: list[int], width: int, agent_seed: int, *, episodes: int,
+                  seed: int) -> tuple[dict[int, tuple[dict, dict]], pd.DataFrame]:
+    """Each shipped agent (``joints`` x ``width``, seed ``agent_seed``) on the same ``episodes``
+    goals in the planar model and in the default pybullet twin: ``joints -> (planar, bullet)``
+    runs and a table of success rates and final distances per arm."""
+    from rlinside.agents.arm_dqn import greedy_actions, load_arm_agent
+    from rlinside.envs.planar_arm_bullet import run_policy, run_policy_planar
+
+    results, rows = {}, []
+    for n in joints:
+        model, art = load_arm_agent(n, width, agent_seed)
+
+        def policy(obs, model=model):
+            return greedy_actions(model, np.asarray(obs, dtype=np.float32)[None])[0]
+
+        planar = run_policy_planar(policy, n, episodes=episodes, seed=seed)
+        bullet = run_policy(policy, n, episodes=episodes, seed=seed)
+        results[n] = (planar, bullet)
+        rows.append({"joints": n, "agent": art.key, "episodes": episodes,
+                     "success planar": planar["success_rate"], "success pybullet": bullet["success_rate"],
+                     "mean final distance planar": float(planar["final_distance"].mean()),
+                     "mean final distance pybullet": float(bullet["final_distance"].mean()),
+                     "pybullet control steps/s": round(bullet["steps_per_s"], 1)})
+    return results, pd.DataFrame(rows)
+
+
+#: The twin's settings of the transfer study (:func:`actuator_sweep`): motor strength (the
+#: acceleration its torque limit is sized for, rad/s^2), control delay (cycles of 50 ms) and
+#: viscous joint damping (N m s/rad); the first entry of each is the default twin.
+ACTUATOR_DEFAULTS = {"motor_accel": 200.0, "control_delay": 0, "joint_damping": 0.0}
+
+
+def actuator_sweep(joints: list[int], width: int, agent_seed: int, *, episodes: int, seed: int,
+                   settings: Mapping[str, list]) -> pd.DataFrame:
+    """The transfer test with a twin that can fail: each shipped agent (``joints`` x ``width``,
+    seed ``agent_seed``) on the same ``episodes`` goals (goal seed ``seed``) in the planar model
+    and in the pybullet twin with each value of each actuator setting of ``settings`` (keys of
+    :data:`ACTUATOR_DEFAULTS`: one setting changed at a time from the default twin).
+
+    Returns one row per (arm, setting, value, goal): ``success`` in the twin, ``planar`` success
+    on the same goal, and their difference ``gap`` (twin minus planar)."""
+    from rlinside.agents.arm_dqn import greedy_actions, load_arm_agent
+    from rlinside.envs.planar_arm_bullet import run_policy, run_policy_planar
+
+    unknown = set(settings) - set(ACTUATOR_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown actuator setting(s) {sorted(unknown)}; allowed: {sorted(ACTUATOR_DEFAULTS)}")
+    rows = []
+    for n in joints:
+        model, _ = load_arm_agent(n, width, agent_seed)
+
+        def policy(obs, model=model):
+            return greedy_actions(model, np.asarray(obs, dtype=np.float32)[None])[0]
+
+        planar = np.asarray(run_policy_planar(policy, n, episodes=episodes, seed=seed)["success"], dtype=float)
+        for name, values in settings.items():
+            for v in values:
+                twin = run_policy(policy, n, episodes=episodes, seed=seed, **{**ACTUATOR_DEFAULTS, name: v})
+                ok = np.asarray(twin["success"], dtype=float)
+                rows += [{"joints": n, "setting": name, "value": v, "goal": e, "success": ok[e],
+                          "planar": planar[e], "gap": ok[e] - planar[e]} for e in range(len(ok))]
+    return pd.DataFrame(rows)
+
+
 # ------------------------------------------------------------------- pruning against baselines
 
 #: The pruning methods of :func:`pruning_comparison_task`: the paper's cluster merge, then two
