@@ -50,6 +50,11 @@ from rlinside.studies import neuron_activation as na
 from rlinside.studies.neuron_activation import cluster_trees, distance_densities, figure2_networks, trained_vs_random
 
 set_theme()
+# Every stored agent, with its hold-out test (300 fresh goals, at least 279 successes; training stopped at the
+# first passed validation, so an agent can pass validation and still fail the hold-out test):
+agents = na.agents_table()
+display(agents)
+print(f"hold-out test failed by {int((agents['hold-out passed'] == False).sum())} of {len(agents)} agents")  # noqa: E712
 # The pruned network: prune-retrain `prune_steps` times (the study of notebook 02, stored).
 study = figure2_networks(n_joints, width, agent_seed, n_episodes=n_episodes, episode_seed=episode_seed, tau=tau,
                          prune_steps=prune_steps, prune_episodes=prune_episodes, retrain_budget=retrain_budget)

@@ -94,14 +94,14 @@ study.tau_summary(sweep)
 # retrained, and pruned again. Widths for which no agent is shipped are listed and skipped. A
 # study stops at the first step whose retraining does not pass validation within
 # `iterative_retrain_budget` episodes (its last row has no retraining episodes): the network
-# it would prune next is not a working agent.
+# it would prune next is not a working agent. A width without a shipped agent is an error.
 
 # %%
 iterative, missing = study.iterative_table(n_joints, widths, iterative_tau, steps=steps, n_episodes=n_episodes,
                                           episode_seed=episode_seed, retrain_budget=iterative_retrain_budget)
-if missing:
-    print(f"no shipped {n_joints}-joint agent of width {missing} (seed 0): train them with "
-          f"scripts/train_arm.py --joints {n_joints} --width W --seed 0")
+if missing:  # a profile never silently runs on fewer widths than it asks for
+    raise ValueError(f"no shipped {n_joints}-joint agent of width {missing} (seed 0): train them with "
+                     f"scripts/train_arm.py --joints {n_joints} --width W --seed 0")
 iterative
 
 # %%

@@ -229,8 +229,33 @@ def mean_or_nan(values) -> float:
 
 def sweep_agents(n_joints: int, width: int, agent_seeds) -> list:
     """The shipped agents of the tau sweep: the first stored ``arm-dqn`` artifact of
-    ``(n_joints, width, seed)`` for each seed of ``agent_seeds`` (seeds with none are skipped)."""
-    return [a for s in agent_seeds for a in find_arm_agents(n_joints, width, s)[:1]]
+    ``(n_joints, width, seed)`` for each seed of ``agent_seeds``. A seed without an agent is an
+    error that names the command to train it (a profile never silently runs on fewer agents
+    than it asks for)."""
+    found = {s: find_arm_agents(n_joints, width, s)[:1] for s in agent_seeds}
+    missing = [s for s, a in found.items() if not a]
+    if missing:
+        raise store.ArtifactError(
+            f"no stored {n_joints}-joint agent of width {width} for seed(s) {missing}; train each with "
+            f"python scripts/train_arm.py --joints {n_joints} --width {width} --seed S (or run the profile's sweep)")
+    return [a for s in agent_seeds for a in found[s]]
+
+
+def agents_table(widths: list[int] | None = None) -> pd.DataFrame:
+    """Every stored arm agent (of ``widths``, default all): its arm, width and seed, the training
+    episodes it took to pass validation, and its success on the 300 validation goals and on 300
+    fresh hold-out goals, with whether the hold-out test (at least 279 of 300) passed too. An
+    agent can pass validation (where training stopped) and still fail the hold-out test."""
+    rows = []
+    for a in find_arm_agents():
+        if widths is not None and a.config["width"] not in widths:
+            continue
+        m = a.manifest.get("metrics", {})
+        rows.append({"joints": a.config["n_joints"], "width": a.config["width"], "seed": a.config["seed"],
+                     "agent": a.key, "training episodes": m.get("training_episodes"),
+                     "validation success": m.get("validation_success_rate_shipped", m.get("validation_success_rate")),
+                     "hold-out success": m.get("holdout_success_rate"), "hold-out passed": m.get("holdout_passed")})
+    return pd.DataFrame(rows)
 
 
 def tau_sweep_table(agents, taus, *, n_episodes: int, episode_seed: int, retrain_budget: int) -> pd.DataFrame:
