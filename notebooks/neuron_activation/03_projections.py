@@ -101,7 +101,8 @@ publish("na_projection_errors", fig,
 
 # %%
 mean_P, layer_summary = study.layer_projections(arms)
-fig = plot_layer_matrices({f"{a}→{b}": P for (a, b), P in mean_P.items()}, ncols=len(joints))
+fig = plot_layer_matrices({f"{a}→{b}": P for (a, b), P in mean_P.items()}, ncols=len(joints),
+                          label="share of the target layer's projection weights (eq. 9)")
 publish("na_layer_projection", fig,
         f"Mean layer projection matrices (eq. 9) over all agent pairs, {transform} inputs between arms; "
         f"diagonal pairs: {arms.diag_kind} maps.")
@@ -114,7 +115,7 @@ layer_summary
 
 # %%
 pair_errors = study.layer_pair_errors(arms)
-publish("na_layer_pair_errors", plot_layer_matrices(pair_errors, ncols=len(joints)),
+publish("na_layer_pair_errors", plot_layer_matrices(pair_errors, ncols=len(joints), label="normalised error (eq. 6)"),
         f"Normalised error (eq. 6) of a linear mapping from each source layer (rows) onto each target layer "
         f"(columns), one agent pair per pair of arms, {transform} inputs between arms, at most 2,000 samples.")
 
@@ -129,7 +130,7 @@ publish("na_layer_pair_errors", plot_layer_matrices(pair_errors, ncols=len(joint
 
 # %%
 cka, cka_summary = study.layer_cka(arms)
-fig = plot_layer_matrices(cka, cmap="cividis", ncols=len(joints))
+fig = plot_layer_matrices(cka, cmap="cividis", ncols=len(joints), label="linear CKA")
 publish("na_cka", fig, f"Mean linear CKA between the layers of agents (all agent pairs), {transform} inputs "
         f"between arms; diagonal pairs: {arms.diag_kind}.")
 cka_summary
