@@ -123,7 +123,8 @@ sensitivity.round(3)
 # %% [markdown]
 # ## The claims, measured
 #
-# Unit: the test episode, interval bootstrapped over episodes, this page's choices (first row above).
+# Unit: the test episode, pooled over the no-delay A2C policies of every training seed (each seed's value in the
+# details), interval bootstrapped over episodes, this page's choices (first row above).
 # Null: each channel's salient mask moved by a random time within its episode, offsets recomputed
 # against the unchanged gates (a gate open for long stretches gives long positive offsets by chance).
 # The planted delay pairs the policy trained with a 4-step delay with its trainer's no-delay policy.

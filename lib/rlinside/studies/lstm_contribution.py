@@ -916,8 +916,10 @@ def offset_sensitivity(episodes: Sequence[Mapping[str, Any]], settings: Sequence
 def offset_claims(episodes: Sequence[Mapping[str, Any]], policy_tests: Sequence[PolicyOffsets], *,
                   method: Mapping[str, Any], n_rings: int, null_draws: int, profile: str | None,
                   planted_delay: int = 4, recovered_delay: int = 8) -> list:
-    """The measurements of the offset claims over the test ``episodes`` (their ``mask`` is the
-    method's salience) under the offset choices ``method`` (``gate``, ``theta_g``, ``reading``,
+    """The measurements of the offset claims over the test episodes of the no-delay A2C policy
+    of every training seed in ``policy_tests`` (pooled; each seed's value in the details; the
+    given ``episodes`` when there is none), their ``mask`` the method's salience, under the
+    offset choices ``method`` (``gate``, ``theta_g``, ``reading``,
     ``censored``): ``gate_precedes_contribution`` and ``offsets_longer_near_centre`` against the
     time-shift null, and ``planted_delay_moves_offsets`` (the mean offset of the policy trained
     with ``planted_delay`` minus that of the policy of the same trainer without a delay, paired
@@ -928,13 +930,21 @@ def offset_claims(episodes: Sequence[Mapping[str, Any]], policy_tests: Sequence[
 
     m = {k: method[k] for k in ("gate", "theta_g", "reading", "censored") if k in method}
     stat = partial(offset_statistics, n_rings=n_rings, **m)
+    # the unit is the test episode, pooled over the no-delay A2C policies of every training seed
+    seeds = {int(p.artifact.config["seed"]): p.episodes for p in policy_tests
+             if p.trainer == "a2c" and p.delay == 0 and p.artifact.config.get("step", 0) >= 1_000_000
+             and not p.artifact.config.get("init_weights")}
+    if seeds:
+        episodes = [ep for s in sorted(seeds) for ep in seeds[s]]
     real = per_episode(episodes, stat)
     null_all = time_shift_null(episodes, stat, null_draws)
     null = {k: np.array([nan_mean(d) for d in null_all[k]]) for k in ("positive share", "spearman")}
     n_offsets = int(np.nansum(real["offsets"]))
-    scale = {"profile": profile, "episodes": len(episodes)}
+    scale = {"profile": profile, "episodes": len(episodes), "seeds": max(1, len(seeds))}
     null_scale = {**scale, "null_draws": null_draws}
-    choices = {k: str(v) for k, v in method.items()}
+    per_seed = {s: per_episode(eps, stat) for s, eps in sorted(seeds.items())}
+    choices = {k: str(v) for k, v in method.items()} | {
+        f"seed {s}: {k}": nan_mean(v[k]) for s, v in per_seed.items() for k in ("positive share", "spearman")}
     measured = [
         claims.measure("lstm_contribution.gate_precedes_contribution", real["positive share"], scale=null_scale,
                        null=null["positive share"],
