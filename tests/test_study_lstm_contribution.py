@@ -255,3 +255,16 @@ def test_memory_claims_pair_full_memory_with_the_planted_window():
     assert needs.n == 12 and needs.estimate == pytest.approx(0.75) and needs.scale["seeds"] == 3
     assert needs.details["window 9"] == 1.0
     assert measured["lstm_contribution.memoryless_reaches_inner_ring"].n == 3
+
+
+def test_ring_permutation_keeps_each_channels_salience_per_ring():
+    rng = np.random.default_rng(7)
+    ring = np.repeat([4, 3, 2, 1], 25)
+    mask = rng.random((100, 5)) > 0.7
+    out = study.ring_permute_mask(mask, ring, np.random.default_rng(0))
+    for r in (1, 2, 3, 4):
+        np.testing.assert_array_equal(out[ring == r].sum(0), mask[ring == r].sum(0))
+    assert not np.array_equal(out, mask)
+    eps = [{"mask": mask, "ring": ring, "output": rng.random((100, 5)), "distance_px": rng.random(100)}]
+    null = study.ring_permutation_null(eps, lambda ep, m: {"n": float(m.sum())}, n_draws=3)
+    assert null["n"].shape == (3, 1) and (null["n"] == mask.sum()).all()

@@ -82,6 +82,8 @@ __all__ = [
     "offset_statistics",
     "per_episode",
     "time_shift_null",
+    "ring_permute_mask",
+    "ring_permutation_null",
     "mean_offset_by_episode",
     "pooled_ring_means",
     "crossing_times",
@@ -582,6 +584,35 @@ def shift_mask(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return m[(np.arange(T)[:, None] - lags[None, :]) % max(T, 1), np.arange(n)[None, :]]
 
 
+def ring_permute_mask(mask: np.ndarray, ring: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The within-ring permutation null of one episode: each channel's column of ``mask``
+    (``(T, n_l)``) shuffled among the steps the ball spent in the same ring (``ring``: ``(T,)``),
+    channel by channel. How often a channel is salient in each ring stays; when, within the
+    ring and relative to the gates, becomes chance (runs of salience are broken up, unlike in
+    :func:`shift_mask`)."""
+    m = np.asarray(mask)
+    out = m.copy()
+    ring = np.asarray(ring)
+    for r in np.unique(ring):
+        steps = np.flatnonzero(ring == r)
+        if len(steps) < 2:
+            continue
+        for j in range(m.shape[1]):
+            out[steps, j] = m[rng.permutation(steps), j]
+    return out
+
+
+def ring_permutation_null(episodes: Sequence[Mapping[str, Any]], statistic: "Statistic", n_draws: int = 200,
+                          seed: int = 0) -> dict[str, np.ndarray]:
+    """:func:`time_shift_null` with :func:`ring_permute_mask` instead of the time shift: the
+    second null of the offset claims, which keeps each channel's salience rate per ring."""
+    rng = np.random.default_rng(seed)
+    draws = [[statistic(ep, ring_permute_mask(ep["mask"], ep["ring"], rng)) for ep in episodes]
+             for _ in range(n_draws)]
+    keys = draws[0][0] if draws and draws[0] else {}
+    return {k: np.array([[v[k] for v in d] for d in draws], dtype=np.float64) for k in keys}
+
+
 def mask_statistics(ep: Mapping[str, Any], mask: np.ndarray, *, n_rings: int = 4, n_actions: int = 5,
                     min_steps: int = MIN_STEPS) -> dict[str, float]:
     """Per-episode statistics of a salient ``mask`` (``(T, n_l)``) of test episode ``ep`` (its
@@ -943,16 +974,25 @@ def offset_claims(episodes: Sequence[Mapping[str, Any]], policy_tests: Sequence[
     scale = {"profile": profile, "episodes": len(episodes), "seeds": max(1, len(seeds))}
     null_scale = {**scale, "null_draws": null_draws}
     per_seed = {s: per_episode(eps, stat) for s, eps in sorted(seeds.items())}
+    ring_null_all = ring_permutation_null(episodes, stat, min(null_draws, 100))
+    ring_null = {k: np.array([nan_mean(d) for d in ring_null_all[k]]) for k in ("positive share", "spearman")}
+
+    def ring_range(k: str) -> list[float]:
+        d = ring_null[k][np.isfinite(ring_null[k])]
+        return [float(q) for q in np.quantile(d, [0.025, 0.975])] if d.size else [float("nan")] * 2
+
     choices = {k: str(v) for k, v in method.items()} | {
         f"seed {s}: {k}": nan_mean(v[k]) for s, v in per_seed.items() for k in ("positive share", "spearman")}
     measured = [
         claims.measure("lstm_contribution.gate_precedes_contribution", real["positive share"], scale=null_scale,
                        null=null["positive share"],
                        details={"offsets": n_offsets, "null mean": float(np.mean(null["positive share"])),
+                                "within-ring permutation null, 95 % range": ring_range("positive share"),
                                 **choices}),
         claims.measure("lstm_contribution.offsets_longer_near_centre", real["spearman"], scale=null_scale,
                        null=null["spearman"],
                        details={"null mean": float(np.mean(null["spearman"])),
+                                "within-ring permutation null, 95 % range": ring_range("spearman"),
                                 "mean offset by ring": pooled_ring_means(real),
                                 "null mean offset by ring": pooled_ring_means(null_all), **choices}),
     ]
