@@ -219,10 +219,13 @@ def test_memory_window_rebuilds_the_state_from_the_last_k_images():
     net = MazePolicy(lstm_size=8).eval()
     env = MarbleMazeEnv(max_steps=15)
     full = rollout(net, env, 0, start_angle=2.0)
-    assert np.array_equal(rollout(net, env, 0, start_angle=2.0, window=100)["h"], full["h"])
+    long = rollout(net, env, 0, start_angle=2.0, window=100)  # batched slots: float32 rounding only
+    np.testing.assert_allclose(long["h"], full["h"], atol=1e-6)
+    assert np.array_equal(long["actions"], full["actions"])
     reset = rollout(net, env, 0, start_angle=2.0, memory=False)
     one = rollout(net, env, 0, start_angle=2.0, window=1)
-    assert np.array_equal(one["h"], reset["h"]) and np.array_equal(one["actions"], reset["actions"])
+    np.testing.assert_allclose(one["h"], reset["h"], atol=1e-6)
+    assert np.array_equal(one["actions"], reset["actions"])
     w = rollout(net, env, 0, start_angle=2.0, window=4)
     t = 9
     with torch.no_grad():

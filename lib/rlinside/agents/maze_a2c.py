@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -291,14 +290,6 @@ def rollout(net: MazePolicy, env: MarbleMazeEnv, seed: int, *, memory: bool = Tr
         torch.set_num_threads(threads)
 
 
-def _windowed_state(net: MazePolicy, recent: deque) -> tuple:
-    """The LSTM state after the encoded inputs of ``recent`` but its last, from a zero state."""
-    state = net.initial_state(1)
-    for z in list(recent)[:-1]:
-        _, _, state = net(z, state, encoded=True)
-    return state
-
-
 def _rollout(net, env, seed, *, memory, greedy, rng, start_angle, window=None):
     # test episodes start in the outer ring, whatever curriculum the training used
     options = {"angle": start_angle, "ring": env.config.n_rings} if start_angle is not None else None
@@ -306,18 +297,28 @@ def _rollout(net, env, seed, *, memory, greedy, rng, start_angle, window=None):
     state = net.initial_state(1)
     keys = ("obs", "actions", "logits", "h", "c", "input", "forget", "output", "ball_xy", "ring", "distance_px")
     rec: dict[str, list] = {k: [] for k in keys}
-    recent: deque = deque(maxlen=window or 1)  # the encoded inputs of the window
+    # window K: K staggered LSTM states advanced together; slot k restarts from zero every K steps
+    # (at steps k, k + K, ...), so at step t slot (t + 1) % K has seen exactly the last K inputs
+    slots = net.initial_state(window) if window is not None else None
+    t = 0
     done = False
     while not done:
         if not memory:
             state = net.initial_state(1)
         if window is not None:
-            recent.append(net.encode(torch.from_numpy(obs[None])))
-            if len(recent) == window:  # else: fewer steps than the window so far, the state is the full memory
-                state = _windowed_state(net, recent)
-            logits, _, state, gates = net(recent[-1], state, return_gates=True, encoded=True)
+            if t >= window:  # restart the slot whose window just ended
+                k = t % window
+                slots = tuple(x.clone() for x in slots)
+                slots[0][k].zero_()
+                slots[1][k].zero_()
+            z = net.encode(torch.from_numpy(obs[None])).expand(window, -1)
+            all_logits, _, slots, all_gates = net(z, slots, return_gates=True, encoded=True)
+            use = (t + 1) % window if t >= window - 1 else 0  # before K steps: slot 0, the full memory
+            logits = all_logits[use:use + 1]
+            gates = type(all_gates)(*(g[use:use + 1] for g in all_gates))
         else:
             logits, _, state, gates = net(torch.from_numpy(obs[None]), state, return_gates=True)
+        t += 1
         if greedy:
             action = int(logits.argmax(1))
         else:
