@@ -1014,11 +1014,10 @@ def offset_claims(episodes: Sequence[Mapping[str, Any]], policy_tests: Sequence[
             d = claims.paired_differences(means(p), means(ref[0]))
             diffs.update({(seed, i): v for i, v in enumerate(d)})
             by_seed[f"seed {seed}"] = nan_mean(d)
-    if diffs:
-        measured.append(claims.measure(
-            "lstm_contribution.planted_delay_recovered", list(diffs.values()),
-            scale={**scale, "episodes": len(diffs), "seeds": len(by_seed)},
-            details={"by seed": by_seed, "delay": recovered_delay, **choices}))
+    measured.append(claims.measure(  # with no fine-tuned delayed policy shipped: no values, "not tested"
+        "lstm_contribution.planted_delay_recovered", list(diffs.values()),
+        scale={**scale, "episodes": len(diffs), "seeds": len(by_seed)},
+        details={"by seed": by_seed, "delay": recovered_delay, "delayed policies": len(tuned), **choices}))
     delayed = [p for p in policy_tests if p.delay == planted_delay]
     reference = [p for p in policy_tests if delayed and p.delay == 0 and p.trainer == delayed[0].trainer]
     if delayed and reference:
@@ -1179,6 +1178,7 @@ def memory_claims(episodes: pd.DataFrame, memless: pd.DataFrame, *, planted_dela
                 claims.measure("lstm_contribution.memoryless_last_gate_slower", base["last minus outer"],
                                scale=scale, details={"by seed": by_seed["last minus outer"]})]
     delayed = episodes[episodes["condition"] != "no delay"] if len(episodes) else episodes
+    diff, details = pd.Series(dtype=float), {"delayed policies": 0}
     if len(delayed):
         wide = delayed.pivot_table(index=["seed", "episode"], columns="window", values="success")
         if 0 in wide.columns and planted_delay in wide.columns:
@@ -1189,8 +1189,8 @@ def memory_claims(episodes: pd.DataFrame, memless: pd.DataFrame, *, planted_dela
                        f"window {planted_delay}": float(wide[planted_delay].mean())}
             if covered:
                 details[f"window {covered}"] = float(wide[covered].mean())
-            out.append(claims.measure(
-                "lstm_contribution.delayed_policy_needs_memory", diff.to_numpy(),
-                scale={"profile": profile, "episodes": int(len(diff)),
-                       "seeds": int(diff.index.get_level_values("seed").nunique())}, details=details))
+    seeds = int(diff.index.get_level_values("seed").nunique()) if len(diff) else 0
+    out.append(claims.measure(  # with no delayed policy shipped: no values, "not tested"
+        "lstm_contribution.delayed_policy_needs_memory", diff.to_numpy(),
+        scale={"profile": profile, "episodes": int(len(diff)), "seeds": seeds}, details=details))
     return out
