@@ -37,12 +37,13 @@ from rlinside.plots.lstm import plot_window_success
 from rlinside.studies import lstm_contribution as study
 
 set_theme()
-no_delay = study.seed_policies() or [(0, *load_policy())]  # the chapter's condition, one policy per seed
-conditions = {"no delay": no_delay, f"trained to see the maze {planted_delay} steps late": study.seed_policies(
-    planted_delay, fine_tuned=True)}
+base, late = "A2C, no delay", f"DAgger, {planted_delay}-step delay"
+conditions = {base: study.seed_policies() or [(0, *load_policy())],  # the chapter's policies, one per seed
+              "DAgger, no delay": study.seed_policies(trainer="dagger"),
+              late: study.seed_policies(planted_delay, trainer="dagger")}
 conditions = {k: v for k, v in conditions.items() if v}
-delays = {k: planted_delay for k in conditions if k != "no delay"}
-episodes, crossings, memless = study.window_study(conditions, list(windows), n_tests, delays)
+episodes, crossings, memless = study.window_study(conditions, list(windows), n_tests,
+                                                  {k: planted_delay for k in conditions if k != base})
 for name, policies in conditions.items():
     print(f"{name}: " + ", ".join(f"seed {s} ({a.key})" for s, _, a in policies))
 
@@ -86,10 +87,12 @@ pd.DataFrame([{"policy": a.key, "trainer": a.config.get("trainer", "a2c"), "seed
 # beside): whether the ball reaches the ring next to the centre, and the steps to cross the
 # last wall into the centre minus the mean steps to cross the outer walls (a last wall never
 # crossed counts with the steps from entering ring 1 to the episode's end, a lower bound). For
-# the delayed policies: per test episode, success with the full memory minus success with a
-# window of `K = planted_delay` images, which cannot reach the actions taken since the newest
-# image was shot; positive if the policy needs memory at least as long as the planted delay.
+# the policies trained by DAgger to see the maze `planted_delay` steps late (A2C trained from
+# scratch with that delay did not learn the task): per test episode, success with the full
+# memory minus success with a window of `K = planted_delay` images, which cannot reach the
+# actions taken since the newest image was shot; positive if the policy needs that memory.
 
 # %%
-measured = study.memory_claims(episodes, memless, planted_delay=planted_delay, profile=run_context().get("profile"))
+measured = study.memory_claims(episodes, memless, planted_delay=planted_delay, profile=run_context().get("profile"),
+                               base_condition=base, delayed_condition=late)
 pd.DataFrame([m.to_dict() for m in measured])[["claim", "estimate", "low", "high", "n"]]

@@ -783,19 +783,23 @@ def memoryless_crossings(results: Sequence[Mapping[str, Any]], n_rings: int) -> 
 # ----------------------------------------------------------------------------- notebook 04: memory by window
 
 
-def seed_policies(obs_delay: int = 0, *, tilt_mode: str = "hold", min_step: int = 1_000_000,
-                  fine_tuned: bool = False) -> list:
+def seed_policies(obs_delay: int = 0, *, tilt_mode: str = "hold", min_step: int | None = None,
+                  fine_tuned: bool = False, trainer: str = "a2c") -> list:
     """The stored maze policies of one condition, one per training seed (the most trained of
-    each seed), sorted by seed: trained at least ``min_step`` steps in the maze with observation
-    delay ``obs_delay`` and ``tilt_mode``, A2C only (``[(seed, net, artifact), ...]``);
-    ``fine_tuned``: the policies that started from other weights (``init_weights``, e.g. the
-    no-delay policy of the same seed) instead of the ones trained from scratch."""
+    each seed), sorted by seed: trained by ``trainer`` (``a2c`` or ``dagger``) for at least
+    ``min_step`` steps (default: 1M for A2C, any for DAgger, whose steps are labelled steps) in
+    the maze with observation delay ``obs_delay`` and ``tilt_mode`` (``[(seed, net, artifact),
+    ...]``); ``fine_tuned``: the policies that started from other weights (``init_weights``)
+    instead of the ones trained from scratch."""
+    if trainer not in ("a2c", "dagger"):
+        raise ValueError(f"trainer must be a2c or dagger, got {trainer!r}")
+    min_step = (1_000_000 if trainer == "a2c" else 0) if min_step is None else min_step
     from rlinside.agents import shipped
 
     by_seed: dict[int, list] = {}
     for a in find_policies():
         env = a.config.get("env", {})
-        if (a.config.get("trainer", "a2c") == "a2c" and int(env.get("obs_delay", 0)) == obs_delay
+        if (a.config.get("trainer", "a2c") == trainer and int(env.get("obs_delay", 0) or 0) == obs_delay
                 and env.get("tilt_mode", "hold") == tilt_mode and a.config.get("step", 0) >= min_step
                 and bool(a.config.get("init_weights")) == fine_tuned):
             by_seed.setdefault(int(a.config["seed"]), []).append(a)
@@ -946,7 +950,7 @@ def offset_sensitivity(episodes: Sequence[Mapping[str, Any]], settings: Sequence
 
 def offset_claims(episodes: Sequence[Mapping[str, Any]], policy_tests: Sequence[PolicyOffsets], *,
                   method: Mapping[str, Any], n_rings: int, null_draws: int, profile: str | None,
-                  planted_delay: int = 4, recovered_delay: int = 8) -> list:
+                  planted_delay: int = 4, recovered_delay: int = 8, recovered_trainer: str = "dagger") -> list:
     """The measurements of the offset claims over the test episodes of the no-delay A2C policy
     of every training seed in ``policy_tests`` (pooled; each seed's value in the details; the
     given ``episodes`` when there is none), their ``mask`` the method's salience, under the
@@ -955,8 +959,8 @@ def offset_claims(episodes: Sequence[Mapping[str, Any]], policy_tests: Sequence[
     time-shift null, and ``planted_delay_moves_offsets`` (the mean offset of the policy trained
     with ``planted_delay`` minus that of the policy of the same trainer without a delay, paired
     by test episode) when both are in ``policy_tests``; ``planted_delay_recovered`` over the
-    training seeds: each A2C policy fine-tuned with ``recovered_delay`` against the no-delay A2C
-    policy of its seed, paired by (seed, test episode)."""
+    training seeds: each ``recovered_trainer`` policy trained with ``recovered_delay`` against the
+    no-delay policy of the same trainer and seed, paired by (seed, test episode)."""
     from rlinside import claims
 
     m = {k: method[k] for k in ("gate", "theta_g", "reading", "censored") if k in method}
@@ -999,17 +1003,14 @@ def offset_claims(episodes: Sequence[Mapping[str, Any]], policy_tests: Sequence[
     def means(p: PolicyOffsets) -> dict[int, float]:
         return {i: v for i, v in enumerate(per_episode(p.episodes, stat)["mean"]) if np.isfinite(v)}
 
-    # over seeds: each fine-tuned delayed A2C policy against the no-delay A2C policy it started from
-    def is_a2c(p: PolicyOffsets) -> bool:
-        return p.trainer == "a2c" and p.artifact.config.get("step", 0) >= 1_000_000
-
-    tuned = [p for p in policy_tests
-             if is_a2c(p) and p.delay == recovered_delay and p.artifact.config.get("init_weights")]
+    # over seeds: each DAgger policy trained with the delay against the no-delay DAgger policy of its seed
+    # (A2C trained from scratch with this delay does not learn the task; see the chapter page)
+    tuned = [p for p in policy_tests if p.trainer == recovered_trainer and p.delay == recovered_delay]
     diffs, by_seed = {}, {}
     for p in tuned:
         seed = int(p.artifact.config["seed"])
-        ref = [q for q in policy_tests if is_a2c(q) and q.delay == 0 and not q.artifact.config.get("init_weights")
-               and int(q.artifact.config["seed"]) == seed]
+        ref = [q for q in policy_tests if q.trainer == recovered_trainer and q.delay == 0
+               and not q.artifact.config.get("init_weights") and int(q.artifact.config["seed"]) == seed]
         if ref:
             d = claims.paired_differences(means(p), means(ref[0]))
             diffs.update({(seed, i): v for i, v in enumerate(d)})
@@ -1159,16 +1160,18 @@ def contribution_claims(tests: ContributionTests, summary: Mapping[str, Any], at
     ]
 
 
-def memory_claims(episodes: pd.DataFrame, memless: pd.DataFrame, *, planted_delay: int, profile: str | None) -> list:
+def memory_claims(episodes: pd.DataFrame, memless: pd.DataFrame, *, planted_delay: int, profile: str | None,
+                  base_condition: str = "no delay", delayed_condition: str | None = None) -> list:
     """The measurements of notebook 04's claims from :func:`window_study`'s tables: the two
-    memoryless claims over the reset-every-step episodes of the ``no delay`` policies (pooled
-    over seeds, each seed's value in the details), and, when delayed policies were tested,
-    ``delayed_policy_needs_memory``: per (seed, test episode) of the delayed condition, success
-    with the full memory minus success with a window of ``planted_delay`` images."""
+    memoryless claims over the reset-every-step episodes of the ``base_condition`` policies
+    (pooled over seeds, each seed's value in the details), and ``delayed_policy_needs_memory``:
+    per (seed, test episode) of ``delayed_condition`` (default: every condition but the base),
+    success with the full memory minus success with a window of ``planted_delay`` images (no
+    values when none was tested)."""
     from rlinside import claims
 
     out = []
-    base = memless[memless["condition"] == "no delay"] if len(memless) else memless
+    base = memless[memless["condition"] == base_condition] if len(memless) else memless
     if len(base):
         scale = {"profile": profile, "episodes": len(base), "seeds": int(base["seed"].nunique())}
         by_seed = {k: {f"seed {s}": v for s, v in base.groupby("seed")[k].mean().round(3).items()}
@@ -1177,7 +1180,12 @@ def memory_claims(episodes: pd.DataFrame, memless: pd.DataFrame, *, planted_dela
                                scale=scale, details={"by seed": by_seed["reached inner ring"]}),
                 claims.measure("lstm_contribution.memoryless_last_gate_slower", base["last minus outer"],
                                scale=scale, details={"by seed": by_seed["last minus outer"]})]
-    delayed = episodes[episodes["condition"] != "no delay"] if len(episodes) else episodes
+    if not len(episodes):
+        delayed = episodes
+    elif delayed_condition is None:
+        delayed = episodes[episodes["condition"] != base_condition]
+    else:
+        delayed = episodes[episodes["condition"] == delayed_condition]
     diff, details = pd.Series(dtype=float), {"delayed policies": 0}
     if len(delayed):
         wide = delayed.pivot_table(index=["seed", "episode"], columns="window", values="success")
