@@ -22,7 +22,8 @@
 # set), which is what its LSTM is for. This notebook reads the shipped policy and shows
 #
 # 1. the maze as the policy sees it;
-# 2. the training curve (success and return per episode, from the run's log);
+# 2. the training curve from the run's log: rolling success rate and episode length (A2C), or loss
+#    and success per round (DAgger);
 # 3. the test: `n_tests` greedy episodes from start angles spread evenly over the outer ring,
 #    with the policy's memory and with its LSTM state reset at every step;
 # 4. example trajectories.
