@@ -154,3 +154,12 @@ def test_project_arms_on_one_agent_uses_project_networks(monkeypatch):
     assert mean_P[(2, 2)].shape == (6, 6) and list(layers["source→target"]) == ["2→2"]
     cka, cka_table = arm_pruning.layer_cka(r)
     assert cka["2→2"][0, 0] == pytest.approx(1.0)  # a layer against itself
+
+
+def test_lambda_comparison_trades_error_for_fewer_sources():
+    from rlinside.studies.neuron_activation import lambda_comparison
+
+    t = lambda_comparison(3, 32, [0, 1], [1.0, 1000.0], n_episodes=3, episode_seed=5)
+    assert len(t) == 2 * 2 and set(t["lambda"]) == {1.0, 1000.0}  # 2 ordered pairs x 2 penalties
+    small, large = (t[t["lambda"] == v].mean(numeric_only=True) for v in (1.0, 1000.0))
+    assert small["normalised error (held out)"] < large["normalised error (held out)"]

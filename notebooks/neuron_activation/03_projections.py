@@ -11,25 +11,16 @@
 # %% [markdown]
 # # Do networks for different arms share neurons? Projections between networks
 #
-# This notebook regenerates the projection experiments of *Neuron activation analysis in
-# multi-joint robot RL* (its Figures 4 and 5 and the mapping tables): can the hidden
-# activations of a network trained for a $b$-joint arm be predicted from those of a network
-# trained for an $a$-joint arm, neuron by neuron?
-#
-# - Both networks see the *same* situations: observations from episodes of the target arm,
-#   translated into the source arm's inputs, either **naively** (the joints of the shorter
-#   arm are padded with zero angles or cut off) or **balanced** (each joint of the short arm
-#   stands for a group of joints of the long one, so the fingertip ends in the same place).
-# - A **linear mapping** predicts every target neuron as a non-negative combination of source
-#   neurons (a non-negative lasso with penalty $\lambda$), on activations scaled to [0, 1].
-# - The fit is scored by its **normalised error** (eq. 6: the error relative to predicting
-#   zero), its **saturation** (eq. 7: how spread each target neuron's weights are; 0 means one
-#   source neuron explains it) and **coverage** (eq. 8: how evenly the source neurons are
-#   used). The **layer projection matrix** (eq. 9) shows which source layers feed which target
-#   layers.
-# - Baselines: the **reflexive** mapping of a network onto itself (error near 0), and an
-#   **untrained** network of the same shape as source. Beyond the paper, **linear CKA**
-#   (Kornblith et al. 2019) compares layers without fitting anything.
+# The projection experiments of the paper (Figures 4, 5 and the mapping tables): can the hidden
+# activations of a network for a $b$-joint arm be predicted, neuron by neuron, from those of a
+# network for an $a$-joint arm? Both see the target arm's situations, translated into the source
+# arm's inputs **naively** (zero-padded or cut joints) or **balanced** (each short-arm joint
+# stands for a group, the fingertip in the same place). A **linear mapping** is a non-negative
+# lasso (penalty $\lambda$) on activations scaled to [0, 1], scored by its **normalised error**
+# (eq. 6), **saturation** (eq. 7: 0 when one source neuron explains a target neuron) and
+# **coverage** (eq. 8: how evenly the sources are used); the **layer projection matrix** (eq. 9)
+# shows which layers feed which. Baselines: the **reflexive** map, an **untrained** source and,
+# beyond the paper, **linear CKA** (Kornblith et al. 2019), which fits nothing.
 
 # %% tags=["parameters"]
 joints: list[int] = [2, 3, 4]  # arms whose shipped agents are compared | nonempty; unique; {2, 3, 4}
@@ -48,7 +39,7 @@ from IPython.display import display
 
 from rlinside.plots import publish, run_context, set_theme
 from rlinside.plots.matrices import plot_layer_matrices
-from rlinside.plots.neurons import plot_error_grids, plot_techniques
+from rlinside.plots.neurons import plot_error_grids, plot_lambda_comparison, plot_techniques
 from rlinside.studies import neuron_activation as study
 
 set_theme()
@@ -62,13 +53,22 @@ arms.table.round(3)
 # Between two networks trained for the *same* arm (different seeds or widths), on the same
 # samples: the **greedy** map assigns each target neuron its single closest source neuron
 # (eq. 2 distance over the samples); the **linear** map is the non-negative lasso. Errors are
-# measured on a second, held-out set of episodes. "Diagonal" is the share of target layers
-# whose largest layer-projection entry (eq. 9) is the source layer of the same depth.
+# measured on a second, held-out set of the target's episodes. "Diagonal" is the share of target
+# layers whose largest layer-projection entry (eq. 9) is the source layer of the same depth. The
+# figure after the table shows why the penalty is 50: below, each neuron spreads over many
+# sources; above, the error grows.
 
 # %%
 same = study.compare_techniques(same_arm, n_episodes=n_episodes, episode_seed=episode_seed, lam=lam)
 display(same.means)
 same.pairs
+
+# %%
+lams = study.lambda_comparison(same_arm, width, list(agent_seeds), [1.0, 5.0, 20.0, 50.0, 200.0, 1000.0],
+                               n_episodes=n_episodes, episode_seed=episode_seed)
+publish("na_lambda", plot_lambda_comparison(lams, lam),
+        f"The lasso penalty: held-out error, saturation and coverage of the linear maps between the {same_arm}-joint "
+        f"agents of width {width} (mean over ordered pairs, band: their range); dashed: λ = {lam}, used here.")
 
 # %%
 fig = plot_techniques(same.pairs, f"{same.n_agents} agents of the {same_arm}-joint arm, all ordered pairs")

@@ -11,7 +11,8 @@ from rlinside.plots import PALETTE
 
 __all__ = ["plot_distance_densities", "plot_cluster_trees", "plot_tau_sweep", "plot_iterative",
            "plot_techniques", "plot_error_grids",
-           "plot_actuator_sweep", "plot_transfer_rewards", "filmstrip"]
+           "plot_actuator_sweep", "plot_transfer_rewards", "filmstrip",
+           "plot_lambda_comparison"]
 
 #: One colour per network of Figure 2.
 NETWORK_COLOURS = {"random": PALETTE[7], "trained": PALETTE[0], "pruned": PALETTE[3]}
@@ -177,4 +178,20 @@ def filmstrip(frames: np.ndarray, n: int = 5):
     for ax, f in zip(axes[0], picks):
         ax.imshow(f)
         ax.axis("off")
+    return fig
+
+
+def plot_lambda_comparison(table, chosen: float):
+    """Held-out error, saturation and coverage of the linear maps against the lasso penalty
+    (log scale), mean over agent pairs with their range; the dashed line marks ``chosen``."""
+    cols = ["normalised error (held out)", "saturation", "coverage"]
+    g = table.groupby("lambda")[cols]
+    mean, lo, hi = g.mean(), g.min(), g.max()
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    for ax, col, colour in zip(axes, cols, PALETTE):
+        ax.plot(mean.index, mean[col], "o-", color=colour)
+        ax.fill_between(mean.index, lo[col], hi[col], color=colour, alpha=0.2)
+        ax.axvline(chosen, color="0.4", ls="--", lw=0.8)
+        ax.set(xscale="log", xlabel="lasso penalty λ", ylabel=col)
+    fig.tight_layout()
     return fig

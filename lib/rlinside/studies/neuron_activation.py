@@ -677,15 +677,17 @@ class TechniqueComparison:
 def compare_techniques(same_arm: int, *, n_episodes: int, episode_seed: int, lam: float) -> TechniqueComparison:
     """Greedy and linear (``lam``) maps between every ordered pair of the shipped agents of the
     arm ``same_arm`` (all widths and seeds), fitted on the samples of ``n_episodes`` episodes of
-    the first agent (goals from ``episode_seed``) and scored (eq. 6) on held-out episodes
-    (``episode_seed + 1000``). Fits by :func:`~rlinside.explain.projection.project_networks`."""
+    the target agent (goals from ``episode_seed``) and scored (eq. 6) on held-out episodes of the
+    target (``episode_seed + 1000``). Fits by :func:`~rlinside.explain.projection.project_networks`."""
     same = [(a.config["width"], a.config["seed"], load_arm_weights(a.file("weights.pt"))[0])
             for a in find_arm_agents(same_arm)]
     cfg_same = ArmDQNConfig.from_dict(find_arm_agents(same_arm)[0].config)
-    x_fit = _samples(same[0][2], cfg_same, n_episodes, episode_seed)
-    x_test = _samples(same[0][2], cfg_same, n_episodes, episode_seed + 1000)
+    # each mapping is fitted and scored on the samples of its target agent's own episodes
+    fit = {(w, s): _samples(m, cfg_same, n_episodes, episode_seed) for w, s, m in same}
+    held_out = {(w, s): _samples(m, cfg_same, n_episodes, episode_seed + 1000) for w, s, m in same}
     technique_rows = []
     for (wa, sa, ma), (wb, sb, mb) in itertools.permutations(same, 2):
+        x_fit, x_test = fit[wb, sb], held_out[wb, sb]
         src_test, tgt_test = record_activations(ma, [x_test])[0], record_activations(mb, [x_test])[0]
         for method in ("greedy", "linear"):
             proj = project_networks(ma, mb, x_fit, method=method, lam=lam)
@@ -698,6 +700,30 @@ def compare_techniques(same_arm: int, *, n_episodes: int, episode_seed: int, lam
     techniques = pd.DataFrame(technique_rows)
     means = techniques.groupby("method")[["normalised error (held out)", "saturation", "coverage", "diagonal"]].mean()
     return TechniqueComparison(len(same), techniques, means)
+
+
+def lambda_comparison(same_arm: int, width: int, agent_seeds: list[int], lams: list[float], *, n_episodes: int,
+                      episode_seed: int) -> pd.DataFrame:
+    """The choice of the lasso penalty: linear maps between every ordered pair of the shipped
+    agents ``(same_arm, width, seed)`` for each ``lam`` of ``lams``, fitted on the target's
+    episodes and scored on held-out ones (as :func:`compare_techniques`). One row per (pair,
+    lam): held-out normalised error (eq. 6), saturation (eq. 7) and coverage (eq. 8). A small
+    penalty fits best but spreads each target neuron over many sources; a large one forces
+    few sources at the cost of error: the paper's 50 sits between."""
+    agents = sweep_agents(same_arm, width, agent_seeds)
+    cfg = ArmDQNConfig.from_dict(agents[0].config)
+    nets = {a.config["seed"]: load_arm_weights(a.file("weights.pt"))[0] for a in agents}
+    fit = {s: _samples(m, cfg, n_episodes, episode_seed) for s, m in nets.items()}
+    held_out = {s: _samples(m, cfg, n_episodes, episode_seed + 1000) for s, m in nets.items()}
+    rows = []
+    for sa, sb in itertools.permutations(sorted(nets), 2):
+        src_test, tgt_test = (record_activations(nets[k], [held_out[sb]])[0] for k in (sa, sb))
+        for lam in lams:
+            proj = project_networks(nets[sa], nets[sb], fit[sb], method="linear", lam=lam)
+            rows.append({"source": sa, "target": sb, "lambda": float(lam),
+                         "normalised error (held out)": proj.normalized_error(src_test, tgt_test),
+                         "saturation": proj.saturation(), "coverage": proj.coverage()})
+    return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------ the claims' values
