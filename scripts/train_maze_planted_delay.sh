@@ -1,0 +1,19 @@
+#!/bin/bash
+# Usage: nice -n 10 scripts/train_maze_planted_delay.sh > runs/maze_dagger_d8.log 2>&1 &
+# DAgger maze policies with an 8-step observation delay (and the no-delay references of the same
+# seeds), for the planted-delay experiment of the LSTM chapter. Resumable: rerun; each run resumes
+# (train_maze_dagger.py keeps its rounds) and ships once.
+set -e
+cd "$(dirname "$0")/.."
+run() {  # run-dir seed delay
+  d=$1
+  if [ ! -f $d/shipped ]; then
+    .venv/bin/python scripts/train_maze_dagger.py --run-dir $d --seed $2 --obs-delay $3
+    .venv/bin/python scripts/train_maze.py --run-dir $d --ship && touch $d/shipped
+  fi
+}
+run runs/maze_dagger_d8_s0 0 8
+run runs/maze_dagger_s1 1 0
+run runs/maze_dagger_d8_s1 1 8
+run runs/maze_dagger_s2 2 0
+run runs/maze_dagger_d8_s2 2 8
