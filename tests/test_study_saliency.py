@@ -187,3 +187,16 @@ def test_tables_pool_the_gated_agents_of_every_game(dueling, drqn):
     measured = study.streams_layers_claims(games, 3, 2, "smoke")
     assert [m.claim for m in measured] == ["saliency.streams_differ", "saliency.deep_gradcam_blurred"]
     assert measured[0].n == 2 * 3 * 3 and measured[0].scale["games"] == 3
+
+
+def test_frame_sign_values_take_newest_minus_oldest_for_the_dddqns():
+    rows = []
+    for agent in ("DDDQN Breakout", "A2C Breakout"):
+        for state in (4, 9):
+            for lag in range(4 if agent.startswith("DDDQN") else 3):
+                rows.append({"agent": agent, "episode": 0, "state": state, "lag": lag, "share": 0.25,
+                             "signed": 0.3 - 0.1 * lag + (0.01 if state == 9 else 0.0)})
+    v = study.frame_sign_values(pd.DataFrame(rows))
+    assert len(v) == 2 and np.allclose(v.to_numpy(), 0.3)  # lag 0 (newest) minus lag 3 (oldest)
+    assert np.allclose(study.frame_sign_values(pd.DataFrame(rows), "A2C ").to_numpy(), 0.2)
+    assert study.frame_sign_values(pd.DataFrame()).empty

@@ -146,5 +146,5 @@ grads if len(grads) else "the recurrent attention DQN is not shipped"
 # half its maximum at conv3 minus at conv1.
 
 # %%
-measured = study.streams_layers_claims(games, per_game, state_every, run_context().get("profile"))
+measured = study.streams_layers_claims(games, per_game, state_every, run_context().get("profile"), frame_shares)
 pd.DataFrame([m.to_dict() for m in measured])[["claim", "estimate", "low", "high", "n"]]

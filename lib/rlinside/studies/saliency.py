@@ -577,7 +577,9 @@ def past_frame_saliency(played: list[Played], n_states: int, state_every: int,
     Returns one row per agent (its first measured state; columns ``"t"``, ``"t-1"``, ``"t-2"``,
     ``"t-3"``, ``"t-9"`` where it sees them, all frames scaled together) and the mean share of
     the map's magnitude on each input, agent x lag (empty without agents); ``per_state``: one
-    row per (agent, state, lag) with its ``share`` instead (the units of an interval).
+    row per (agent, state, lag) with its ``share`` and its ``signed`` share (the map's sum on
+    that input over the magnitude on all inputs: > 0 where positive gradients dominate)
+    instead (the units of an interval).
     """
     rows, shares = [], []
     for p in played:
@@ -595,17 +597,19 @@ def past_frame_saliency(played: list[Played], n_states: int, state_every: int,
                 model, obs = net, torch.from_numpy(p.obs[i:i + 1])
             gb = GuidedBackprop(model).attribute(obs, target=int(p.actions[i]))[0]  # (span, 84, 84)
             mags = gb.abs().flatten(1).sum(1)
+            signed = gb.flatten(1).sum(1)
             total = mags.sum().item()
             for c in range(span):
                 shares.append({"agent": p.name, "state": i, "lag": lags[c],
-                               "share": mags[c].item() / total if total > 0 else float("nan")})
+                               "share": mags[c].item() / total if total > 0 else float("nan"),
+                               "signed": signed[c].item() / total if total > 0 else float("nan")})
             if not any(r.label == p.name for r in rows):
                 scaled = normalize(gb[None], mode="frame")[0]
                 rows.append(MapRow(p.name, p.frames[i], {f"t-{lags[c]}" if lags[c] else "t": scaled[c].numpy()
                                                          for c in range(span) if lags[c] in (0, 1, 2, 3, 9)},
                                    insensitive=p.insensitive))
     if per_state:
-        return rows, pd.DataFrame(shares, columns=["agent", "state", "lag", "share"])
+        return rows, pd.DataFrame(shares, columns=["agent", "state", "lag", "share", "signed"])
     table = pd.DataFrame(shares).groupby(["agent", "lag"])["share"].mean().unstack("lag") if rows else pd.DataFrame()
     return rows, table
 
@@ -745,13 +749,29 @@ def attention_over_games(games: list[list[Played]], i: int, per_game: int,
     return rows, interval_table(stats, ["statistic", "agent"], "value")
 
 
+def frame_sign_values(frame_shares: pd.DataFrame, label: str = "DDDQN ") -> pd.Series:
+    """Per state of the agents whose name starts with ``label`` (the feed-forward DDDQNs): the
+    signed share of guided backprop on the newest stacked frame minus that on the oldest (from
+    :func:`past_frames_over_games`' per-state table): > 0 when the newest frame is the most
+    positive and the oldest the most negative, the paper's time-dependent negative gradients."""
+    if not len(frame_shares):
+        return pd.Series(dtype=float)
+    mine = frame_shares[frame_shares["agent"].str.startswith(label)]
+    if not len(mine):
+        return pd.Series(dtype=float)
+    wide = mine.pivot_table(index=["agent", "episode", "state"], columns="lag", values="signed")
+    return (wide[wide.columns.min()] - wide[wide.columns.max()]).dropna()
+
+
 def streams_layers_claims(games: list[list[Played]], per_game: int, state_every: int,
-                          profile: str | None) -> list:
+                          profile: str | None, frame_shares: pd.DataFrame | None = None) -> list:
     """The measurements of ``saliency.streams_differ`` (Spearman correlation of the two
     streams' absolute guided-backprop maps, per state of every agent with a value and an
     advantage stream) and ``saliency.deep_gradcam_blurred`` (Grad-CAM's area above half its
     maximum at conv3 minus at conv1, per state of every feed-forward agent), over the states of
-    every game of :func:`play_games`, agents that passed the gate only."""
+    every game of :func:`play_games`, agents that passed the gate only; and, from the per-state
+    past-frame table ``frame_shares``, ``saliency.dddqn_negative_gradients_time_dependent``
+    (:func:`frame_sign_values`; no values without it)."""
     from rlinside import claims
 
     n_games = len(games)
@@ -765,6 +785,10 @@ def streams_layers_claims(games: list[list[Played]], per_game: int, state_every:
     else:
         deeper = pd.Series(dtype=float)
     scale = {"profile": profile, "states": per_game * n_games, "games": n_games}
+    fs = frame_shares if frame_shares is not None else pd.DataFrame()
+    sign = frame_sign_values(fs)
+    others = ({n: round(float(frame_sign_values(fs, n).mean()), 3) for n in fs["agent"].unique()
+               if not n.startswith("DDDQN ") and fs[fs["agent"] == n]["lag"].nunique() > 1} if len(fs) else {})
     return [
         claims.measure("saliency.streams_differ", streams["rho"].dropna().to_numpy() if len(streams) else [],
                        scale=scale | {"agents": int(streams["agent"].nunique()) if len(streams) else 0},
@@ -774,6 +798,10 @@ def streams_layers_claims(games: list[list[Played]], per_game: int, state_every:
                        scale=scale | {"agents": int(ff["agent"].nunique()) if len(ff) else 0},
                        details={"by agent": deeper.groupby(level=0).mean().round(3).to_dict()
                                 if len(deeper) else {}}),
+        claims.measure("saliency.dddqn_negative_gradients_time_dependent", sign.to_numpy(),
+                       scale=scale | {"agents": int(sign.index.get_level_values(0).nunique()) if len(sign) else 0},
+                       details={"by agent": sign.groupby(level=0).mean().round(3).to_dict() if len(sign) else {},
+                                "other agents, same statistic": others}),
     ]
 
 
