@@ -8,19 +8,29 @@ module holds what the chapter does with them, on the policies of :mod:`rlinside.
 - :func:`contribution_tests`: ``n_tests`` greedy test episodes with each step's channel
   contributions and salient channels; on them :func:`snapshot_steps`, :func:`specialisation`
   (how sparse, how pure, how tied to one ring), :func:`located_channels` (the channels of
-  Figure 4) and :func:`readout_ablation` (does activation times weight rank the channels that
-  change the action?); :func:`atari_contributions` does the same on the Atari A2C-LSTM agent
-  (notebook 02);
-- :func:`offset_tests`: the test episodes with the preceding offsets of one gate;
-  :func:`offsets_by_ring`, :func:`delay_table` (the same policy seeing the maze late) and
+  Figure 4), :func:`readout_ablation` and :func:`readout_score_removed` (does activation times
+  weight rank the channels that change the action, and carry its score?);
+  :func:`atari_contributions` does the same on the Atari A2C-LSTM agent; the claims in
+  :func:`contribution_claims` (notebook 02);
+- :func:`offset_tests`: the test episodes with the preceding offsets of one gate under the
+  method's choices (``theta_c``, the two :data:`READINGS`, :data:`CENSORING`);
+  :func:`offsets_by_ring`, :func:`delay_table` (the same policy seeing the maze late),
   :func:`trained_delay_tests` / :func:`trained_delay_table` (every shipped policy, some trained
-  with a delay) (notebook 03);
+  with a delay), :func:`offset_sensitivity` (each choice in turn against the null),
+  :func:`example_channel` (Figure 5's rule) and :func:`offset_claims` (notebook 03);
+- :func:`seed_policies`, :func:`window_ablation` / :func:`window_study` (memory by window:
+  the state rebuilt from the last K images), :func:`window_summary`, :func:`window_crossings`
+  and :func:`memory_claims` (notebook 04);
+- :func:`known_lag_study` and :func:`known_lag_summary`: the offset method on a task with a
+  planted lag (notebook 05);
 - the claims' per-episode statistics (:func:`mask_statistics`, :func:`offset_statistics`,
   :func:`readout_flips`, :func:`crossing_times`, :func:`memoryless_crossings`), their values on
   every test episode (:func:`per_episode`) and the **time-shift null** (:func:`shift_mask`,
   :func:`time_shift_null`): each channel's salient mask moved by a random time within its
   episode, which keeps how often and in what runs a channel is salient but breaks its timing
-  relative to the gates, the ball and the actions (notebooks 02-04).
+  relative to the gates, the ball and the actions (notebooks 02-04); and the second null of
+  the offset claims, the within-ring permutation (:func:`ring_permute_mask`,
+  :func:`ring_permutation_null`).
 
 Test episode ``i`` of ``n_tests`` starts at angle ``2 pi i / n_tests`` of the outer ring with
 seed ``1000 + i``, actions are greedy (the arg-max of the scores, as in the paper).
