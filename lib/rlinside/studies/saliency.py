@@ -21,8 +21,9 @@ in). This module holds what the chapter does with them:
   :func:`past_frames_over_games`, :func:`attention_over_games`, :func:`attention_gradients`
   and :func:`streams_layers_claims` (02); :func:`early_final_pairs`,
   :func:`early_final_gallery`, :func:`early_final_enrichment` and :func:`training_curves` (03);
-  :func:`sanity_agents`, then :func:`cascading_study`, :func:`fully_randomized`,
-  :func:`edge_correlation`, :func:`perturbation_agreement` and :func:`action_discrimination`
+  :func:`video_study` and :func:`stability_claims` (04); :func:`sanity_agents`, then
+  :func:`cascading_study`, :func:`fully_randomized`, :func:`edge_correlation`,
+  :func:`perturbation_agreement`, :func:`action_discrimination` and :func:`sanity_claims`
   (05, the sanity checks of Adebayo et al.);
 - the measurement over training (below).
 
