@@ -31,9 +31,9 @@ agent_seed: int = 0  # training seed of those agents | [0, 999]
 episodes: int = 300  # goals per arm, the same in both simulators | [1, 10_000]
 episode_seed: int = 5  # seed of the goals | [0, 2_147_483_647]
 sweep_episodes: int = 100  # goals per arm and twin setting in the actuator sweep | [1, 10_000]
-motor_accels: list[float] = [200.0, 100.0, 50.0, 20.0, 10.0, 5.0]  # motor strengths swept (rad/s^2) | nonempty
+motor_accels: list[float] = [200.0, 100.0, 50.0, 20.0, 10.0, 5.0]  # motor strengths (rad/s^2) | nonempty; [0.1, 10_000]
 control_delays: list[int] = [0, 1, 2, 4]  # command delays swept (50 ms cycles) | nonempty; [0, 20]
-joint_dampings: list[float] = [0.0, 5.0, 20.0, 50.0]  # viscous joint damping swept (N m s/rad) | nonempty
+joint_dampings: list[float] = [0.0, 5.0, 20.0, 50.0]  # viscous joint damping swept (N m s/rad) | nonempty; [0, 1_000]
 animate_joints: int = 3  # arm shown in the animation | {2, 3, 4}
 render_every: int = 2  # control steps between two animation frames | [1, 1000]
 
