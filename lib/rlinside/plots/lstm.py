@@ -115,7 +115,7 @@ def plot_window_success(success: pd.DataFrame, windows: list[int]):
         ks = [0] + [k for k in ks if k]
         for (seed, line), colour in zip(sub.groupby(level="seed"), PALETTE):
             line = line.droplevel("seed").reindex(ks)
-            x = np.arange(len(ks)) + 0.08 * (len(PALETTE) and (seed % 3) - 1)
+            x = np.arange(len(ks)) + 0.08 * (seed % 3 - 1)  # seeds side by side
             ax.errorbar(x, line["mean"], yerr=[line["mean"] - line["low"], line["high"] - line["mean"]],
                         marker="o", capsize=3, color=colour, label=f"training seed {seed}")
         ax.set_xticks(range(len(ks)), ["full" if k == 0 else str(k) for k in ks])
