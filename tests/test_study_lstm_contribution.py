@@ -268,3 +268,31 @@ def test_ring_permutation_keeps_each_channels_salience_per_ring():
     eps = [{"mask": mask, "ring": ring, "output": rng.random((100, 5)), "distance_px": rng.random(100)}]
     null = study.ring_permutation_null(eps, lambda ep, m: {"n": float(m.sum())}, n_draws=3)
     assert null["n"].shape == (3, 1) and (null["n"] == mask.sum()).all()
+
+
+def test_readout_over_seeds_pools_episode_means_of_every_seed():
+    by_seed = {0: _tests(0, (40, 60)), 1: _tests(1, (50,))}
+    table = study.readout_over_seeds(by_seed, ks=(1, 2))
+    assert table.loc[("action changed", "|weight|", 2), "n"] == 3  # three episodes over two seeds
+    values = [study.readout_flips(t, k=2)["|weight|"].tolist() for t in by_seed.values()]
+    assert table.loc[("action changed", "|weight|", 2), "mean"] == pytest.approx(np.mean(sum(values, [])))
+    low, high = table.loc[("action changed", "|weight|", 2), ["low", "high"]]
+    assert low <= table.loc[("action changed", "|weight|", 2), "mean"] <= high
+    # one seed's one episode: the score removed equals the pooled measure of that seed
+    single = study.readout_over_seeds({1: by_seed[1]}, ks=(2,))
+    assert single.loc[("score removed", study.RANKINGS[0], 2), "mean"] == pytest.approx(
+        study.readout_score_removed(by_seed[1], ks=(2,)).loc[study.RANKINGS[0], 2])
+
+
+def test_contribution_claims_pool_the_seeds_episodes():
+    by_seed = {0: _tests(0, (40, 60)), 1: _tests(1, (50,))}
+    summary, _ = study.specialisation(by_seed[0])
+    measured = study.contribution_claims(by_seed[0], summary, None, null_draws=5, profile="smoke", by_seed=by_seed)
+    m = {x.claim: x for x in measured}
+    sparse = m["lstm_contribution.sparse_on_average"]
+    assert sparse.scale["seeds"] == 2 and sparse.scale["episodes"] == 3
+    expected = [e["mask"].sum(1).mean() / 6 for t in by_seed.values() for e in t.episodes]
+    assert sparse.estimate == pytest.approx(np.mean(expected))
+    assert set(sparse.details["by seed"]) == {"seed 0", "seed 1"}
+    alone = {x.claim: x for x in study.contribution_claims(by_seed[0], summary, None, null_draws=5, profile="smoke")}
+    assert alone["lstm_contribution.sparse_on_average"].scale["seeds"] == 1

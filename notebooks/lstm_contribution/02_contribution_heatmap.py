@@ -20,8 +20,9 @@
 # 1. draws the paper's Figure 2 (salient channels over time, coloured by the action they
 #    serve, rows grouped by action), Figure 3 (distance to the centre over the same episode,
 #    with snapshots) and Figure 4 (where the ball is when chosen channels are salient);
-# 2. measures, over `n_tests` greedy test episodes, how sparse the contributions are, how
-#    faithful channels are to one action and to one ring of the maze;
+# 2. measures, over `n_tests` greedy test episodes of the policy of each of `seeds` training
+#    seeds, how sparse the contributions are, how faithful channels are to one action and to one
+#    ring of the maze;
 # 3. tests the paper's argument that activation times weight finds the channels that matter
 #    better than either alone: removing the top channels of each ranking from the read-out,
 #    how often does the action change?
@@ -33,6 +34,7 @@ fraction: float = 0.5  # share of the score the salient channels must exceed (th
 figure_episode: int = 0  # test episode drawn in Figures 2-3 | [0, 999]; < n_tests
 atari_steps: int = 400  # agent steps of the Atari A2C-LSTM analysed (0: skip) | [0, 100_000]
 null_draws: int = 200  # draws of the time-shift null of the claims | [1, 100_000]
+seeds: int = 3  # training seeds of the no-delay A2C policy whose test episodes the tables and claims pool | [1, 10]
 
 # %%
 import pandas as pd
@@ -44,8 +46,10 @@ from rlinside.studies import lstm_contribution as study
 
 set_theme()
 tests = study.contribution_tests(n_tests, fraction)
-print(f"{n_tests} episodes, {len(tests.actions):,} steps, {tests.successes} successes; "
-      f"LSTM of {tests.weight.shape[1]} channels")
+by_seed = study.seed_contribution_tests(n_tests, fraction, seeds, figure=tests)
+for s, t in by_seed.items():
+    print(f"seed {s}: {n_tests} episodes, {len(t.actions):,} steps, {t.successes} successes; "
+          f"LSTM of {t.weight.shape[1]} channels")
 
 # %% [markdown]
 # ## Figures 2 and 3: one episode
@@ -69,14 +73,14 @@ publish("lstm_contribution_snapshots", fig, "The observations at the red points:
 # %% [markdown]
 # ## How sparse, how specialised
 #
-# Over all test steps: how many channels carry the score, how pure each channel is (share of
-# its salient steps that serve its main action), and how concentrated it is in one ring (share
-# of its salient steps in its most frequent ring, against the share of all steps spent in that
-# ring).
+# Over all test steps of each seed's policy: how many channels carry the score, how pure each
+# channel is (share of its salient steps that serve its main action), and how concentrated it
+# is in one ring (share of its salient steps in its most frequent ring, against the share of
+# all steps spent in that ring). Seed 0 is the policy of the figures.
 
 # %%
 summary, ring_table = study.specialisation(tests)
-summary.to_frame("value").round(3)
+study.seed_summaries(by_seed).round(3)
 
 # %% [markdown]
 # ## Figure 4: where the ball is when a channel is salient
@@ -104,12 +108,13 @@ if located.chosen:
 # carry**. They answer different questions: a channel can carry much of the score and still not
 # change the action, when the runner-up loses as much. The *margin* ranking scores a channel by
 # what it adds to the chosen action's lead over the runner-up, the quantity that decides a flip.
+# Each value is a mean over the test episodes of all seeds' policies, with its 95 % bootstrap
+# interval over those episodes.
 
 # %%
-readout = pd.concat({"action changed (share of steps)": study.readout_ablation(tests),
-                     "score removed (share of the chosen action's score)": study.readout_score_removed(tests)},
-                    axis=1)
-readout.round(3)
+readout = study.readout_over_seeds(by_seed)
+readout["value"] = [f"{r['mean']:.2f} [{r['low']:.2f}, {r['high']:.2f}]" for _, r in readout.iterrows()]
+readout["value"].unstack("k").reindex(list(study.RANKINGS), level="ranking")
 
 # %% [markdown]
 # ## The same analysis on an Atari agent
@@ -120,28 +125,21 @@ readout.round(3)
 # `atari_steps` steps (and count the distinct arg-max actions).
 
 # %%
-a = None
-if atari_steps > 0:
-    a = study.atari_contributions(fraction, atari_steps)
-    if a is not None:
-        print(f"A2C-LSTM Seaquest ({a.stage}, {a.train_steps:,} steps): {a.channels} channels; "
-              f"{a.mean_channels:.1f} needed per step on average ({a.mean_fraction:.1%}); fewer than 10% on "
-              f"{a.steps_below_10pct:.0%} of steps; {a.channels_ever_salient} channels ever salient; "
-              f"purity >= 0.9 for {a.pure_share:.0%} of the {a.frequent_channels} channels salient on >= 20 "
-              f"steps; distinct actions taken: {a.actions_taken}, distinct arg-max actions: {a.argmax_actions}")
-    else:
-        print("No A2C-LSTM agent shipped yet (see the saliency chapter's agent zoo).")
+a = study.atari_contributions(fraction, atari_steps) if atari_steps > 0 else None
+print(a if a is not None else "Atari analysis skipped (atari_steps = 0) or no A2C-LSTM agent shipped yet.")
 
 # %% [markdown]
 # ## The claims, measured
 #
-# The unit is the test episode: each claim's statistic is computed per episode and its
-# interval bootstrapped over the episodes (the verdicts are computed on the chapter page,
+# The unit is the test episode, pooled over the seeds' policies (each seed's value in the
+# claims' details): each claim's statistic is computed per episode and its interval
+# bootstrapped over the episodes (the verdicts are computed on the chapter page,
 # {doc}`../../claims`). Whether a channel serves one action or one ring is judged against a
 # time-shift null: each channel's salient mask is moved by a random time within its episode
 # (`null_draws` draws), which keeps how often and in what runs the channel is salient but
 # makes its timing relative to the ball and the actions chance.
 
 # %%
-measured = study.contribution_claims(tests, summary, a, null_draws=null_draws, profile=run_context().get("profile"))
+measured = study.contribution_claims(tests, summary, a, null_draws=null_draws, profile=run_context().get("profile"),
+                                     by_seed=by_seed)
 pd.DataFrame([m.to_dict() for m in measured])[["claim", "estimate", "low", "high", "n", "null_low", "null_high"]]

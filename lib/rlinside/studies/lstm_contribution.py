@@ -370,6 +370,15 @@ class AtariContributions:
     frequent_channels: int  #: number of channels salient on >= MIN_STEPS steps
     actions_taken: int  #: distinct actions played
     argmax_actions: int  #: distinct arg-max actions
+    game: str = "Seaquest"  #: the game played
+
+    def __str__(self) -> str:
+        return (f"A2C-LSTM {self.game} ({self.stage}, {self.train_steps:,} steps): {self.channels} channels; "
+                f"{self.mean_channels:.1f} needed per step on average ({self.mean_fraction:.1%}); fewer than 10% "
+                f"on {self.steps_below_10pct:.0%} of steps; {self.channels_ever_salient} channels ever salient; "
+                f"purity >= 0.9 for {self.pure_share:.0%} of the {self.frequent_channels} channels salient on "
+                f">= {MIN_STEPS} steps; distinct actions taken: {self.actions_taken}, distinct arg-max actions: "
+                f"{self.argmax_actions}")
 
 
 def atari_contributions(fraction: float, steps: int, game: str = "Seaquest",
@@ -402,7 +411,7 @@ def atari_contributions(fraction: float, steps: int, game: str = "Seaquest",
     return AtariContributions(stage, aart.config["step"], asp["channels"], asp["mean"], asp["mean_fraction"],
                               asp["steps_below_10pct"], asp["channels_ever_salient"],
                               np.mean(aact["purity"] >= 0.9) if len(aact) else float("nan"), len(aact),
-                              len(set(acts)), len(set(argmax)))
+                              len(set(acts)), len(set(argmax)), game)
 
 
 # ----------------------------------------------------------------------------- notebook 03
@@ -1124,27 +1133,95 @@ def known_lag_summary(offsets: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- notebook 02: the claims
 
 
-def contribution_claims(tests: ContributionTests, summary: Mapping[str, Any], atari: AtariContributions | None, *,
-                        null_draws: int, profile: str | None, k: int = 4) -> list:
-    """The measurements of notebook 02's claims over the test episodes of ``tests`` (the unit):
-    sparsity on average and step by step, single-action and single-ring channels against the
-    time-shift null (``null_draws`` draws), and the read-out test (the share of steps whose
-    action changes when the top ``k`` channels by contribution are removed, minus the same by
-    |weight|, paired by episode). ``summary``: the notebook's pooled sparsity figures."""
+def seed_contribution_tests(n_tests: int, fraction: float, seeds: int,
+                            figure: ContributionTests | None = None) -> dict[int, ContributionTests]:
+    """:func:`contribution_tests` for the no-delay A2C policy of each of the first ``seeds``
+    training seeds (:func:`seed_policies`), ``{seed: tests}``; ``figure``: the tests already run
+    on the chapter's policy (seed 0), reused for its seed. Raises when fewer seeds are stored."""
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
+    stored = seed_policies(0)
+    if len(stored) < seeds:
+        raise ValueError(f"{seeds} training seeds asked for, {len(stored)} no-delay A2C maze policies stored "
+                         f"(seeds {[s for s, _, _ in stored]}); train more with scripts/train_maze.py or lower seeds")
+    out = {}
+    for seed, net, art in stored[:seeds]:
+        if figure is not None and seed == 0:
+            out[seed] = figure
+        else:
+            out[seed] = contribution_tests(n_tests, fraction, net=net, env_config=policy_config(art).env_config())
+    return out
+
+
+def seed_summaries(by_seed: Mapping[int, ContributionTests]) -> pd.DataFrame:
+    """:func:`specialisation`'s summary of every training seed side by side: one column per seed."""
+    return pd.DataFrame({f"seed {s}": specialisation(t)[0] for s, t in by_seed.items()})
+
+
+def readout_over_seeds(by_seed: Mapping[int, ContributionTests], ks: tuple[int, ...] = (1, 2, 4, 8)) -> pd.DataFrame:
+    """Both read-out measures (:func:`readout_ablation`, :func:`readout_score_removed`) per
+    ranking and ``k``, each episode's mean over its steps, then the mean over the test episodes
+    of every seed's policy with a bootstrap interval over those episodes: one row per (measure, ranking, k), columns
+    ``mean``, ``low``, ``high``, ``n`` (episodes)."""
     from rlinside import claims
 
+    rows = []
+    for tests in by_seed.values():
+        bounds = np.cumsum([0] + [len(e["actions"]) for e in tests.episodes])
+        h_all = tests.concat("h")
+        rankings = _rankings(tests.weight, tests.bias, h_all, tests.actions, np.random.default_rng(0))
+        pos = np.maximum(0, tests.weight[tests.actions] * h_all)
+        total = pos.sum(1)
+        for name, top in rankings.items():
+            for k in ks:
+                h_cut = h_all.copy()
+                np.put_along_axis(h_cut, top[:, :k], 0.0, axis=1)
+                changed = (h_cut @ tests.weight.T + tests.bias).argmax(1) != tests.actions
+                kept = np.take_along_axis(pos, top[:, :k], axis=1).sum(1)
+                removed = np.divide(kept, total, out=np.full(len(total), np.nan), where=total > 0)
+                for a, b in zip(bounds[:-1], bounds[1:]):
+                    if b > a:
+                        rows += [{"measure": "action changed", "ranking": name, "k": k,
+                                  "value": float(np.mean(changed[a:b]))},
+                                 {"measure": "score removed", "ranking": name, "k": k,
+                                  "value": float(np.nanmean(removed[a:b]))}]
+    return claims.interval_table(pd.DataFrame(rows), ["measure", "ranking", "k"], "value")
+
+
+def contribution_claims(tests: ContributionTests, summary: Mapping[str, Any], atari: AtariContributions | None, *,
+                        null_draws: int, profile: str | None, k: int = 4,
+                        by_seed: Mapping[int, ContributionTests] | None = None) -> list:
+    """The measurements of notebook 02's claims over the test episodes (the unit) of ``tests``,
+    or pooled over the policies of every training seed in ``by_seed`` (each seed's value in the
+    details): sparsity on average and step by step, single-action and single-ring channels
+    against the time-shift null (``null_draws`` draws), and the read-out test (the share of
+    steps whose action changes when the top ``k`` channels by contribution are removed, minus
+    the same by |weight|, paired by episode). ``summary``: the chapter policy's pooled sparsity
+    figures."""
+    from rlinside import claims
+
+    by_seed = dict(by_seed) if by_seed else {0: tests}
     n_l = tests.weight.shape[1]
-    counts = [e["mask"].sum(1) for e in tests.episodes]
-    flips = readout_flips(tests, k=k)
+    episodes = [ep for t in by_seed.values() for ep in t.episodes]
+    counts = [e["mask"].sum(1) for e in episodes]
+    flips = pd.concat([readout_flips(t, k=k) for t in by_seed.values()], ignore_index=True)
     stat = partial(mask_statistics, n_rings=tests.env_config.n_rings, n_actions=tests.weight.shape[0])
-    real = per_episode(tests.episodes, stat)
-    null = {key: np.array([nan_mean(d) for d in v]) for key, v in time_shift_null(tests.episodes, stat,
+    real = per_episode(episodes, stat)
+    null = {key: np.array([nan_mean(d) for d in v]) for key, v in time_shift_null(episodes, stat,
                                                                                  null_draws).items()}
-    scale = {"profile": profile, "episodes": len(tests.episodes)}
+    scale = {"profile": profile, "episodes": len(episodes), "seeds": len(by_seed)}
     null_scale = {**scale, "null_draws": null_draws}
-    pooled = {"mean channels per step": float(summary["channels needed per step (mean)"]),
-              "steps below 10 %": float(summary["steps needing fewer than 10% of channels"]),
-              "channels ever salient": int(summary["channels ever salient"]), "channels": n_l}
+    seeds: dict[str, Any] = {}
+    for s, t in by_seed.items():
+        r, c, f = per_episode(t.episodes, stat), [e["mask"].sum(1) for e in t.episodes], readout_flips(t, k=k)
+        seeds[f"seed {s}"] = {"fraction of channels": nan_mean([x.mean() / n_l for x in c]),
+                              "steps below 10 %": nan_mean([np.mean(x < 0.1 * n_l) for x in c]),
+                              "pure share": nan_mean(r["pure share"]), "ring pure share": nan_mean(r["ring pure share"]),
+                              "flip difference": nan_mean(f[RANKINGS[0]] - f["|weight|"])}
+    pooled = {"mean channels per step (seed 0)": float(summary["channels needed per step (mean)"]),
+              "steps below 10 % (seed 0)": float(summary["steps needing fewer than 10% of channels"]),
+              "channels ever salient (seed 0)": int(summary["channels ever salient"]), "channels": n_l,
+              "by seed": seeds}
     if atari is not None:
         pooled.update({"atari mean fraction": atari.mean_fraction, "atari steps below 10 %": atari.steps_below_10pct})
     changed = readout_ablation(tests)
@@ -1155,18 +1232,18 @@ def contribution_claims(tests: ContributionTests, summary: Mapping[str, Any], at
         claims.measure("lstm_contribution.sparse_at_each_step", [np.mean(c < 0.1 * n_l) for c in counts],
                        scale=scale, details=pooled),
         claims.measure("lstm_contribution.single_action_channels", real["pure share"], scale=null_scale,
-                       null=null["pure share"], details={"null mean": nan_mean(null["pure share"])}),
+                       null=null["pure share"], details={"null mean": nan_mean(null["pure share"]), "by seed": seeds}),
         claims.measure("lstm_contribution.ring_channels", real["ring pure share"], scale=null_scale,
                        null=null["ring pure share"],
                        details={"null mean": nan_mean(null["ring pure share"]),
                                 "median share in main ring (mean over episodes)": nan_mean(real["ring share"]),
-                                "null median share in main ring": nan_mean(null["ring share"])}),
+                                "null median share in main ring": nan_mean(null["ring share"]), "by seed": seeds}),
         claims.measure("lstm_contribution.contribution_finds_channels", flips[RANKINGS[0]] - flips["|weight|"],
                        scale=scale,
-                       details={f"action changed, {name} (k = {kk})": float(changed.loc[name, kk])
+                       details={f"action changed, {name} (k = {kk}, seed 0)": float(changed.loc[name, kk])
                                 for name in changed.index for kk in changed.columns}
-                       | {f"score removed, {name} (k = {kk})": float(removed.loc[name, kk])
-                          for name in removed.index for kk in removed.columns}),
+                       | {f"score removed, {name} (k = {kk}, seed 0)": float(removed.loc[name, kk])
+                          for name in removed.index for kk in removed.columns} | {"by seed": seeds}),
     ]
 
 
