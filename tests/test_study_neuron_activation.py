@@ -163,3 +163,23 @@ def test_lambda_comparison_trades_error_for_fewer_sources():
     assert len(t) == 2 * 2 and set(t["lambda"]) == {1.0, 1000.0}  # 2 ordered pairs x 2 penalties
     small, large = (t[t["lambda"] == v].mean(numeric_only=True) for v in (1.0, 1000.0))
     assert small["normalised error (held out)"] < large["normalised error (held out)"]
+
+
+def test_dead_pruned_maps_drop_the_dead_neurons_and_keep_the_pairs():
+    from rlinside.studies import neuron_activation as study
+
+    setup = dict(n_episodes=2, episode_seed=5, lam=1.0, transform="balanced")
+    arms = study.project_arms([2, 3], 32, [0], **setup)
+    pruned = study.project_arms([2, 3], 32, [0], **setup, dead_pruned=True)
+    assert set(pruned.mappings["inputs"]) == {"reflexive", "balanced"}  # no naive, no untrained source
+    for (a, b, kind), maps in pruned.projections.items():
+        full = arms.projections[(a, b, kind)][0]
+        assert maps[0].weights.shape[0] <= full.weights.shape[0]  # fewer (or as many) source neurons
+    assert sum(p.weights.shape[0] for p in pruned.projections[(2, 3, "balanced")]) < \
+        sum(p.weights.shape[0] for p in arms.projections[(2, 3, "balanced")])  # width-32 agents have dead neurons
+    table = study.dead_pruned_table(arms, pruned)
+    assert list(table.columns.get_level_values(0).unique()) == ["normalised error", "saturation", "coverage"]
+    assert table.loc[("2→3", "balanced"), ("coverage", "all neurons")] == pytest.approx(
+        arms.mappings.query("`source→target` == '2→3' and inputs == 'balanced'")["coverage"].mean())
+    saturation = study.error_grid(arms, "balanced", "saturation")
+    assert saturation[0, 1] == pytest.approx(table.loc[("2→3", "balanced"), ("saturation", "all neurons")])

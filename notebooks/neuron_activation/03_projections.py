@@ -19,8 +19,8 @@
 # lasso (penalty $\lambda$) on activations scaled to [0, 1], scored by its **normalised error**
 # (eq. 6), **saturation** (eq. 7: 0 when one source neuron explains a target neuron) and
 # **coverage** (eq. 8: how evenly the sources are used); the **layer projection matrix** (eq. 9)
-# shows which layers feed which. Baselines: the **reflexive** map, an **untrained** source and,
-# beyond the paper, **linear CKA** (Kornblith et al. 2019), which fits nothing.
+# shows which layers feed which. Baselines: the **reflexive** map, an **untrained** source,
+# networks with their dead neurons pruned and **linear CKA** (Kornblith et al. 2019).
 
 # %% tags=["parameters"]
 joints: list[int] = [2, 3, 4]  # arms whose shipped agents are compared | nonempty; unique; {2, 3, 4}
@@ -43,20 +43,18 @@ from rlinside.plots.neurons import plot_error_grids, plot_lambda_comparison, plo
 from rlinside.studies import neuron_activation as study
 
 set_theme()
-arms = study.project_arms(joints, width, agent_seeds, n_episodes=n_episodes, episode_seed=episode_seed, lam=lam,
-                          transform=transform)
+setup = dict(n_episodes=n_episodes, episode_seed=episode_seed, lam=lam, transform=transform)
+arms = study.project_arms(joints, width, agent_seeds, **setup)
 arms.table.round(3)
 
 # %% [markdown]
 # ## Greedy or linear? Networks of the same arm (Figure 5, top)
 #
-# Between two networks trained for the *same* arm (different seeds or widths), on the same
-# samples: the **greedy** map assigns each target neuron its single closest source neuron
-# (eq. 2 distance over the samples); the **linear** map is the non-negative lasso. Errors are
-# measured on a second, held-out set of the target's episodes. "Diagonal" is the share of target
-# layers whose largest layer-projection entry (eq. 9) is the source layer of the same depth. The
-# figure after the table shows why the penalty is 50: below, each neuron spreads over many
-# sources; above, the error grows.
+# Between networks trained for the *same* arm (other seeds or widths): the **greedy** map gives
+# each target neuron its closest source neuron (eq. 2), the **linear** map is the lasso. Errors
+# are held out (a second set of the target's episodes). "Diagonal": the share of target layers
+# whose largest eq. 9 entry is the source layer of the same depth. The penalty figure shows why
+# λ = 50: below, each neuron spreads over many sources; above, the error grows.
 
 # %%
 same = study.compare_techniques(same_arm, n_episodes=n_episodes, episode_seed=episode_seed, lam=lam)
@@ -69,8 +67,6 @@ lams = study.lambda_comparison(same_arm, width, list(agent_seeds), [1.0, 5.0, 20
 publish("na_lambda", plot_lambda_comparison(lams, lam),
         f"The lasso penalty: held-out error, saturation and coverage of the linear maps between the {same_arm}-joint "
         f"agents of width {width} (mean over ordered pairs, band: their range); dashed: λ = {lam}, used here.")
-
-# %%
 fig = plot_techniques(same.pairs, f"{same.n_agents} agents of the {same_arm}-joint arm, all ordered pairs")
 publish("na_fig5_techniques", fig,
         f"Figure 5, top (our run): greedy against linear maps between {same_arm}-joint agents.")
@@ -78,26 +74,34 @@ publish("na_fig5_techniques", fig,
 # %% [markdown]
 # ## Mapping quality between arms
 #
-# The mean normalised error over every ordered pair of agents (rows: source arm, columns:
-# target arm). Diagonal cells map between *different* agents of the same arm (the paper's
-# "native" mappings); the right panel uses untrained source networks. The reflexive map of a
-# network onto itself is in the table above (its error is not exactly 0 because of the lasso
-# penalty).
+# Means over every ordered pair of agents (rows: source arm, columns: target arm). Diagonal
+# cells map between *different* agents of one arm (the paper's "native" maps); "untrained
+# source" panels use untrained source networks. The reflexive map is in the first table (its
+# error is not 0 because of the lasso penalty).
 
 # %%
-fig = plot_error_grids({("untrained source" if k == "untrained source" else f"{k} inputs"): study.error_grid(arms, k)
-                        for k in ("naive", "balanced", "untrained source")}, list(joints))
-publish("na_projection_errors", fig,
-        f"Mean normalised error of linear mappings (λ = {lam}) between the 6×{width} agents for "
-        f"{', '.join(map(str, joints))} joints ({len(agent_seeds)} agent(s) per arm, all ordered pairs).")
+kinds = {"naive": "naive inputs", "balanced": "balanced inputs", "untrained source": "untrained source"}
+for metric, what in (("normalised error", "eq. 6"), ("saturation", "eq. 7, low: few sources per target neuron"),
+                     ("coverage", "eq. 8, high: the source's neurons used evenly")):
+    fig = plot_error_grids({t: study.error_grid(arms, k, metric) for k, t in kinds.items()}, list(joints),
+                           f"{metric} ({what.split(',')[0]})")
+    publish("na_projection_" + {"normalised error": "errors"}.get(metric, metric), fig,
+            f"Mean {metric} ({what}) of linear maps (λ = {lam}) between the 6×{width} agents for "
+            f"{', '.join(map(str, joints))} joints ({len(agent_seeds)} agent(s) per arm, all ordered pairs).")
+
+# %% [markdown]
+# **Dead neurons** can neither explain nor be explained: the same maps between the agents pruned
+# at τ = 0 (dead and duplicate neurons removed on each agent's own episodes; same function).
+
+# %%
+study.dead_pruned_table(arms, study.project_arms(joints, width, agent_seeds, **setup, dead_pruned=True)).round(3)
 
 # %% [markdown]
 # ## Which layers map onto which (eq. 9)
 #
-# For each pair of different arms, the share of each target layer's projection weights that
-# comes from each source layer. A strong diagonal means the two networks are organised alike
-# layer by layer; mass in the first row means target neurons are mostly explained by the
-# source's first layer.
+# Per pair of arms, the share of each target layer's projection weights from each source layer.
+# A strong diagonal: the networks are organised alike layer by layer; mass in the first row:
+# target neurons are mostly explained by the source's first layer.
 
 # %%
 mean_P, layer_summary = study.layer_projections(arms)
@@ -122,11 +126,9 @@ publish("na_layer_pair_errors", plot_layer_matrices(pair_errors, ncols=len(joint
 # %% [markdown]
 # ## Beyond the paper: linear CKA between layers
 #
-# CKA compares two layers' representations of the same samples without fitting a mapping
-# (1: identical up to rotation and scale). Rows: layers of the source network, columns:
-# layers of the target network, on the target arm's samples. A high CKA between trained agents
-# means little on its own: the table gives the same diagonal for an untrained (Xavier) source
-# network on the same inputs, the baseline it has to beat.
+# CKA compares two layers' representations of the same samples without fitting a map (1:
+# identical up to rotation and scale); rows: source layers, columns: target layers. A high CKA
+# means little alone: the table gives the diagonal for an untrained (Xavier) source too.
 
 # %%
 cka, cka_summary = study.layer_cka(arms)
@@ -138,10 +140,9 @@ cka_summary
 # %% [markdown]
 # ## The chapter's claims about Figure 5
 #
-# Measured per agent: a target agent's value averages the maps from its source agents (the
-# maps of two agents share both networks, so the agent, not the pair, is the unit). Same-arm
-# maps are from the other agents of the arm; between arms the inputs are `transform` unless
-# the claim names them. The verdicts are computed on the chapter page ({doc}`../../claims`).
+# Per target agent (the unit: two agents' maps share both networks), the mean of the maps from
+# its source agents; between arms with `transform` inputs unless the claim names them. The
+# verdicts are computed on the chapter page ({doc}`../../claims`).
 
 # %%
 measured = study.projection_claims(arms, same, n_episodes=n_episodes, transform=transform,

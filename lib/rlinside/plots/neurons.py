@@ -113,9 +113,10 @@ def plot_techniques(pairs, title: str):
     return fig
 
 
-def plot_error_grids(grids: Mapping[str, np.ndarray], joints: list[int]):
-    """Mean normalised error between arms (rows: source, columns: target), one panel per kind
-    of mapping (``grids``: title -> matrix), values written in the cells, one colour bar."""
+def plot_error_grids(grids: Mapping[str, np.ndarray], joints: list[int], label: str = "normalised error (eq. 6)"):
+    """Mean normalised error (or another metric in [0, 1], named by ``label``) between arms
+    (rows: source, columns: target), one panel per kind of mapping (``grids``: title ->
+    matrix), values written in the cells, one colour bar."""
     fig, axes = plt.subplots(1, len(grids), figsize=(4 * len(grids), 3.8), squeeze=False)
     im = None
     for ax, (title, g) in zip(axes[0], grids.items()):
@@ -129,7 +130,7 @@ def plot_error_grids(grids: Mapping[str, np.ndarray], joints: list[int]):
             ax.set_ylabel("source arm (joints)")
         ax.set_title(title)
         ax.grid(False)
-    fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label="normalised error (eq. 6)")
+    fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label=label)
     return fig
 
 

@@ -1216,7 +1216,8 @@ def contribution_claims(tests: ContributionTests, summary: Mapping[str, Any], at
         r, c, f = per_episode(t.episodes, stat), [e["mask"].sum(1) for e in t.episodes], readout_flips(t, k=k)
         seeds[f"seed {s}"] = {"fraction of channels": nan_mean([x.mean() / n_l for x in c]),
                               "steps below 10 %": nan_mean([np.mean(x < 0.1 * n_l) for x in c]),
-                              "pure share": nan_mean(r["pure share"]), "ring pure share": nan_mean(r["ring pure share"]),
+                              "pure share": nan_mean(r["pure share"]),
+                              "ring pure share": nan_mean(r["ring pure share"]),
                               "flip difference": nan_mean(f[RANKINGS[0]] - f["|weight|"])}
     pooled = {"mean channels per step (seed 0)": float(summary["channels needed per step (mean)"]),
               "steps below 10 % (seed 0)": float(summary["steps needing fewer than 10% of channels"]),

@@ -534,7 +534,7 @@ class ArmProjections:
 
 
 def project_arms(joints, width: int, agent_seeds, *, n_episodes: int, episode_seed: int, lam: float,
-                 transform: str) -> ArmProjections:
+                 transform: str, dead_pruned: bool = False) -> ArmProjections:
     """Map every ordered pair of the shipped agents ``(arm in joints, seed in agent_seeds)`` of
     ``width`` with the linear mapping (eq. 5, penalty ``lam``) on the target's samples
     (deduplicated observations of ``n_episodes`` episodes, goals from ``episode_seed``),
@@ -546,12 +546,20 @@ def project_arms(joints, width: int, agent_seeds, *, n_episodes: int, episode_se
     source's architecture) with ``transform`` inputs. The errors (eq. 6) are measured on the fitting
     samples. The fit is :func:`~rlinside.explain.projection.project_networks`; the activations
     for the error and for CKA are recorded once more from the same inputs (identical values).
+
+    ``dead_pruned``: every trained agent is first pruned at ``tau = 0`` on its own ``n_episodes``
+    episodes (:func:`~rlinside.explain.pruning.prune_mlp`: its dead neurons removed, exact
+    duplicates merged; the same function), so the maps see only its live neurons; only the
+    ``transform`` maps between arms are fitted, and no untrained source.
     """
     keys = [(n, s) for n in joints for s in agent_seeds]  # (joints, training seed) of each agent
     agents = {k: load_arm_agent(k[0], width, k[1]) for k in keys}
     models = {k: m for k, (m, _) in agents.items()}
     configs = {k: ArmDQNConfig.from_dict(a.config) for k, (_, a) in agents.items()}
     samples = {k: _samples(models[k], configs[k], n_episodes, episode_seed) for k in keys}
+    if dead_pruned:
+        models = {k: prune_mlp(m, run_episodes(m, configs[k], n_episodes, episode_seed).activations, 0.0)[0]
+                  for k, m in models.items()}
     seed_everything(99)
     untrained = {k: build_q_network(configs[k], init="xavier") for k in keys}
 
@@ -566,7 +574,9 @@ def project_arms(joints, width: int, agent_seeds, *, n_episodes: int, episode_se
     def input_kinds(src, tgt) -> tuple[str, ...]:
         if src == tgt:
             return ("reflexive",)
-        return ("same arm",) if src[0] == tgt[0] else ("naive", "balanced")
+        if src[0] == tgt[0]:
+            return ("same arm",)
+        return (transform,) if dead_pruned else ("naive", "balanced")
 
     rows, projections, pair_acts, projection_keys, untrained_acts = [], {}, {}, {}, {}
     for src, tgt in itertools.product(keys, keys):
@@ -579,7 +589,7 @@ def project_arms(joints, width: int, agent_seeds, *, n_episodes: int, episode_se
             rows.append({"source→target": f"{src[0]}→{tgt[0]}", "inputs": kind, "source seed": src[1],
                          "target seed": tgt[1], "normalised error": err,
                          "saturation": p.saturation(), "coverage": p.coverage()})
-        if src[1] == tgt[1]:  # one untrained source per (target agent, source arm)
+        if src[1] == tgt[1] and not dead_pruned:  # one untrained source per (target agent, source arm)
             kind = transform if src[0] != tgt[0] else "naive"
             u, u_err, u_acts = mapping(src, tgt, kind, source_models=untrained)
             untrained_acts.setdefault((src[0], tgt[0]), []).append(u_acts)
@@ -593,9 +603,24 @@ def project_arms(joints, width: int, agent_seeds, *, n_episodes: int, episode_se
                           projection_keys, untrained_acts)
 
 
-def error_grid(result: ArmProjections, kind: str) -> np.ndarray:
-    """Mean normalised error per (source arm, target arm), ``(J, J)`` in the order of
-    ``result.joints``, for inputs ``kind`` (``naive``, ``balanced``, ``untrained source``).
+def dead_pruned_table(arms: ArmProjections, pruned: ArmProjections) -> pd.DataFrame:
+    """The three mapping metrics of the same agent pairs before and after pruning the agents'
+    dead neurons (``pruned``: :func:`project_arms` with ``dead_pruned=True``): one row per
+    (source→target, inputs) of ``arms.transform`` inputs between arms and ``diag_kind`` within
+    one, columns (metric, ``all neurons`` / ``dead pruned``) of the means over the agent pairs."""
+    kinds = (arms.transform, arms.diag_kind)
+    metrics = ["normalised error", "saturation", "coverage"]
+    out = {}
+    for label, r in (("all neurons", arms), ("dead pruned", pruned)):
+        m = r.mappings[r.mappings["inputs"].isin(kinds)]
+        out[label] = m.groupby(["source→target", "inputs"], sort=False)[metrics].mean()
+    return pd.concat(out, axis=1).swaplevel(0, 1, axis=1)[metrics]
+
+
+def error_grid(result: ArmProjections, kind: str, metric: str = "normalised error") -> np.ndarray:
+    """Mean ``metric`` (``normalised error``, ``saturation``, ``coverage``) per (source arm,
+    target arm), ``(J, J)`` in the order of ``result.joints``, for inputs ``kind`` (``naive``,
+    ``balanced``, ``untrained source``).
     Same-arm cells use other agents of the arm (the reflexive map when only one seed is given),
     except for untrained sources."""
     joints, table = result.joints, result.table
@@ -603,7 +628,7 @@ def error_grid(result: ArmProjections, kind: str) -> np.ndarray:
     for i, a in enumerate(joints):
         for j, b in enumerate(joints):
             k = kind if a != b or kind == "untrained source" else result.diag_kind
-            g[i, j] = table.loc[(f"{a}→{b}", k), ("normalised error", "mean")]
+            g[i, j] = table.loc[(f"{a}→{b}", k), (metric, "mean")]
     return g
 
 
