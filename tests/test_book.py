@@ -3,13 +3,9 @@ the HTML, the pages work offline, and a real browser finds no broken image or co
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import re
-import shutil
-import threading
 
 import nbformat
 import pytest
@@ -62,71 +58,36 @@ def test_html_needs_no_network(smoke_book):
     assert (html_root / "_static" / "mathjax" / "tex-chtml.js").is_file(), "MathJax is not bundled"
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 @pytest.mark.browser
 def test_every_page_renders_in_a_real_browser(smoke_book):
-    exe = _chromium()
+    from rlinside.pagecheck import PAGE_LIMIT_BYTES, check_pages, chromium
+
+    exe = chromium()
     if exe is None:
         msg = ("no Chromium found: install Debian's `chromium` package (apt-get install chromium) "
                "to run the browser test of the book")
         if os.environ.get("RLINSIDE_REQUIRE_BROWSER"):
             pytest.fail(msg)
         pytest.skip(msg)
-    from playwright.sync_api import sync_playwright
-
     html_root = smoke_book / "_build" / "html"
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html_root))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
-    pages = sorted(str(p.relative_to(html_root)) for p in html_root.rglob("*.html")
-                   if "_static" not in p.parts and "_sources" not in p.parts)
-    problems: list[str] = []
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=exe, headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-            )
-            page = browser.new_page()
-            current = {"url": ""}
-            page.on("console", lambda m: problems.append(
-                f"{current['url']}: console {m.type}: {m.text} at {m.location.get('url')}")
-                if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(f"{current['url']}: page error: {e}"))
-            page.on("requestfailed", lambda r: problems.append(f"{current['url']}: request failed: {r.url}"))
-            page.on("response", lambda r: problems.append(f"{current['url']}: HTTP {r.status}: {r.url}")
-                    if r.status >= 400 else None)
-            for rel in pages:
-                current["url"] = rel
-                page.goto(base + rel, wait_until="load")
-                page.wait_for_load_state("networkidle")
-                try:  # large inline images (a GIF as a data URI) may still be decoding
-                    page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=15000)
-                except Exception:
-                    pass  # reported below as broken images
-                broken = page.evaluate(
-                    "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
-                    ".map(i => i.src)")
-                problems += [f"{rel}: broken image {src}" for src in broken]
-            # the trace patterning page shows its figures at real size
-            page.goto(base + "book/generated/rtrl/01_trace_patterning_task.html", wait_until="load")
-            widths = page.evaluate("Array.from(document.images).map(i => i.naturalWidth)")
-            assert sum(w > 300 for w in widths) >= 2, widths
-            browser.close()
-    finally:
-        server.shutdown()
-    assert len(pages) >= 8
-    assert not problems, "\n".join(problems[:20])
+    report = check_pages(html_root, exe)
+    assert len(report.pages) >= 8
+    assert not report.problems, "\n".join(report.problems[:20])
+    # the trace patterning page shows its figures at real size
+    assert sum(w > 300 for w in report.image_widths["book/generated/rtrl/01_trace_patterning_task.html"]) >= 2
+    # every page weighs at most 5 MB with what it loads; the videos page loads its stills only
+    assert not report.too_heavy(), {p: f"{w / 1e6:.1f} MB" for p, w in report.too_heavy().items()}
+    videos = "book/generated/saliency/04_videos.html"
+    assert 0 < report.weights[videos] < PAGE_LIMIT_BYTES
+    text = (html_root / videos).read_text()
+    assert "<video" in text and "data:image/gif" not in text
+
+
+def test_pages_inline_no_large_media(smoke_book):
+    html_root = smoke_book / "_build" / "html"
+    inlined = {str(p.relative_to(html_root)): len(m) for p in html_root.rglob("*.html")
+               for m in re.findall(r"data:(?:image|video)/[a-z]+;base64,[A-Za-z0-9+/=]{200000,}", p.read_text())}
+    assert not inlined, f"pages inline media of 150 kB or more as base64: {inlined}"
 
 
 def test_every_figure_names_the_artifacts_behind_it(smoke_book):

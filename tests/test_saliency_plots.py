@@ -11,6 +11,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from rlinside.plots.saliency import (  # noqa: E402
+    PALETTE_CMAPS,
     SALIENCY_PALETTES,
     frame_label,
     gallery,
@@ -132,3 +133,23 @@ def test_gallery_bad_inputs(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         gallery(args.pop("images"), **args)
+
+
+def test_diverging_palette_reads_the_colour_map_and_lifts_weak_values():
+    import matplotlib
+
+    cmap = matplotlib.colormaps[PALETTE_CMAPS["diverging"]]
+    frame = np.zeros((1, 3, 3), dtype=np.uint8)
+    out = overlay(frame, np.array([[1.0, -1.0, 0.25]]), alpha=1.0, palette="diverging")
+    np.testing.assert_array_equal(out[0, 0], np.rint(np.array(cmap(1.0)[:3]) * 255))  # + : green end
+    np.testing.assert_array_equal(out[0, 1], np.rint(np.array(cmap(0.0)[:3]) * 255))  # - : pink end
+    # 0.25 ** 0.5 = 0.5: drawn at half opacity, in the colour of 0.5
+    np.testing.assert_allclose(out[0, 2], 0.5 * np.array(cmap(0.75)[:3]) * 255, atol=0.51)
+    for end, v in (("positive", 1.0), ("negative", 0.0)):  # the legend shows the ends of the map
+        assert SALIENCY_PALETTES["diverging"][end] == tuple(round(255 * c) for c in cmap(v)[:3])
+    # defaults: opacity 0.8 for the diverging palette, the paper's linear 0.5 for the others
+    grey = np.full((1, 1, 3), 100, dtype=np.uint8)
+    np.testing.assert_array_equal(overlay(grey, np.ones((1, 1)), palette="diverging"),
+                                  overlay(grey, np.ones((1, 1)), palette="diverging", alpha=0.8, gamma=0.5))
+    with pytest.raises(ValueError, match="gamma"):
+        overlay(grey, np.ones((1, 1)), gamma=0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -290,6 +291,25 @@ def toc_mismatch(specs: list[NotebookSpec], root: Path) -> tuple[list[str], list
     return sorted(made - listed), sorted(listed - made)
 
 
+def publish_media(root: Path) -> list[Path]:
+    """Mirror every executed notebook's media folder (``book/generated/<chapter>/<name>_media``,
+    :func:`rlinside.notebook.media_dir`) into ``book/generated/_extra``, which Sphinx copies
+    to the root of the HTML (``html_extra_path``), so the pages find their videos at the same
+    relative address as the notebooks do. Media of notebooks no longer executed are dropped.
+    Returns the mirrored folders."""
+    gen = Path(root) / "book" / "generated"
+    target_root = gen / "_extra" / "book" / "generated"
+    shutil.rmtree(target_root, ignore_errors=True)
+    done = []
+    for folder in sorted(gen.glob("*/*_media")):
+        if folder.parent.name.startswith("_") or not folder.is_dir():
+            continue
+        target = target_root / folder.parent.name / folder.name
+        shutil.copytree(folder, target)
+        done.append(target)
+    return done
+
+
 def build_book(profile: str = "book", jobs: int = 1, force: bool = False, build: bool = True) -> int:
     """Execute what changed, write the status page, build the HTML. Returns an exit status."""
     root = repo_root()
@@ -332,6 +352,7 @@ def build_book(profile: str = "book", jobs: int = 1, force: bool = False, build:
                 ex_failed.append(ex.id)
     write_status_page(specs, root)
     write_claims_pages(root)
+    publish_media(root)
     from rlinside import exercises as E
 
     contradicted = E.contradicted(E.write_exercise_pages(root))

@@ -67,6 +67,13 @@ __all__ = [
 PROFILES = ("smoke", "book", "paper")
 RUN_ENV = "RLINSIDE_RUN"  # JSON run context handed to the kernel (read by rlinside.plots.publish)
 
+
+def media_dir(output: Path) -> Path:
+    """The folder of an executed notebook's media files (videos, their stills): ``<stem>_media``
+    beside it; its pages load them by the relative address ``<stem>_media/<file>``."""
+    output = Path(output)
+    return output.with_name(f"{output.stem}_media")
+
 _TYPES = {
     "int": int,
     "float": float,
@@ -672,6 +679,12 @@ def run_notebook(
     claims_log = temp_path(output.with_name(f"{output.stem}.claims.jsonl"))
     for log in (reads_log, claims_log):
         log.unlink(missing_ok=True)
+    # videos and other media files of the run (rlinside.plots.publish_video): written to a
+    # temporary folder, which replaces the notebook's media folder only when the run succeeds
+    media = media_dir(output)
+    media_tmp = temp_path(media)
+    shutil.rmtree(media_tmp, ignore_errors=True)
+    ctx |= {"media_dir": str(media_tmp), "media_url": media.name}
     saved = {k: os.environ.get(k) for k in (RUN_ENV, store.READS_ENV, _claims.CLAIMS_ENV)}
     os.environ[RUN_ENV] = json.dumps(ctx, default=str)
     os.environ[store.READS_ENV] = str(reads_log)
@@ -701,13 +714,16 @@ def run_notebook(
         inputs = store.inputs_of(reads_log)
         if claims_log.is_file():
             measured = [json.loads(line) for line in claims_log.read_text().splitlines() if line.strip()]
-        executed.metadata["rlinside"] = {k: v for k, v in ctx.items() if k != "started"} | {
+        executed.metadata["rlinside"] = {k: v for k, v in ctx.items() if k not in ("started", "media_dir")} | {
             "key": key, "inputs": inputs, "claims": [m["claim"] for m in measured]}
         nbformat.write(executed, tmp)
         os.replace(tmp, output)
         from rlinside.utils import atomic_write_bytes
 
         atomic_write_bytes(output.with_suffix(".claims.json"), (json.dumps(measured, indent=1) + "\n").encode())
+        shutil.rmtree(media, ignore_errors=True)  # this run's media (or none) replace the last run's
+        if media_tmp.is_dir():
+            os.replace(media_tmp, media)
         if failed.exists():
             failed.unlink()
         status = "ok"
@@ -737,6 +753,7 @@ def run_notebook(
             tmp.unlink()
         reads_log.unlink(missing_ok=True)
         claims_log.unlink(missing_ok=True)
+        shutil.rmtree(media_tmp, ignore_errors=True)
         shutil.rmtree(runtime, ignore_errors=True)
     wall = time.perf_counter() - t0
     import datetime as _dt

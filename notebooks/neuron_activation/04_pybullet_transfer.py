@@ -46,9 +46,8 @@ from rlinside import claims
 from rlinside.agents.arm_dqn import greedy_actions, load_arm_agent
 from rlinside.claims import interval_table
 from rlinside.envs.planar_arm_bullet import run_policy
-from rlinside.plots import publish, publish_html, run_context, set_theme
+from rlinside.plots import publish, publish_video, run_context, set_theme
 from rlinside.plots.neurons import filmstrip, plot_actuator_sweep, plot_transfer_rewards
-from rlinside.plots.video import gif_bytes, gif_html
 from rlinside.studies import neuron_activation as study
 from rlinside.studies.neuron_activation import transfer_success_differences
 
@@ -136,10 +135,9 @@ model, _ = load_arm_agent(animate_joints, width, agent_seed)
 run = run_policy(policy_of(model), animate_joints, episodes=1, seed=episode_seed + 1,
                  render_every=render_every)
 frames = run["frames"][0]
-# An animated GIF embedded as a data URI: plays in any browser, needs no script or network.
-publish_html(gif_html(gif_bytes(list(frames), fps=1000 / 150),
-                      alt=f"the {animate_joints}-joint agent reaching in pybullet"),
-             f"The {animate_joints}-joint agent reaching in pybullet, one frame every {render_every} control steps.")
+publish_video("na_pybullet_episode", list(frames), alt=f"the {animate_joints}-joint agent reaching in pybullet",
+              caption=f"The {animate_joints}-joint agent reaching in pybullet, one frame every {render_every} "
+                      "control steps.", fps=1000 / 150)
 fig = filmstrip(frames)
 publish("na_pybullet_filmstrip", fig,
         f"The {animate_joints}-joint agent in pybullet: final reward {run['final_reward'][0]:.2f} "

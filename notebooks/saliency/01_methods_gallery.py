@@ -24,12 +24,11 @@
 #    step and carry a memory: they are explained from the recurrent state they had built up
 #    in the game so far, which enters the maps as a constant;
 # 2. each map is scaled to [-1, 1] by its own largest magnitude and drawn on the game screen:
-#    green where raising the pixel raises the output, red where it lowers it (the paper's
-#    convention; `palette="colorblind"` uses blue and orange). The gradient methods give one
-#    map per stacked frame and we show the newest frame `t`, as the paper does; the Grad-CAM
-#    maps are one map for the whole stack (taken at convolution `cam_layer`, after its ReLU as
-#    in Selvaraju et al. and the reference libraries; the paper found the first convolution
-#    best);
+#    green where raising the pixel raises the output, pink where it lowers it, brighter and
+#    more opaque the stronger (`palette="paper"`: the paper's green and red). The gradient
+#    methods give one map per stacked frame; we show the newest frame `t`, as the paper does.
+#    Grad-CAM maps are one map for the whole stack, at convolution `cam_layer` after its ReLU as
+#    in Selvaraju et al. and the reference libraries (the paper found the first layer best);
 # 3. a table of how much of each map is positive and how large it was before scaling;
 # 4. for the dueling DQN, the same methods on its **value** and **advantage** streams (the
 #    paper's Figures 8 and 9);
@@ -43,8 +42,9 @@ warmup_steps: int = 60  # agent decisions played before the explained state (eva
 seed: int = 0  # evaluation game the agents play | [0, 2_147_483_647]
 # layer of the Grad-CAM family: convK after its ReLU (standard), convK:pre before it (variant); the paper: conv1
 cam_layer: str = "conv1"  # | {conv1, conv2, conv3, conv1:pre, conv2:pre, conv3:pre}
-palette: str = "paper"  # "paper" (positive green, negative red) or "colorblind" (blue, orange) | {paper, colorblind}
-alpha: float = 0.5  # opacity of a saliency value of +-1 on the screen (the paper: 0.5) | (0, 1]
+# overlay colours: diverging (perceptually uniform: + green, - pink), paper (green/red) or colorblind
+palette: str = "diverging"  # | {diverging, paper, colorblind}
+alpha: float = 0.8  # opacity of a saliency value of +-1 (the paper: 0.5; the diverging palette: 0.8) | (0, 1]
 n_states: int = 40  # states of the post- vs pre-ReLU comparison (one every `state_every` steps) | [1, 10_000]
 state_every: int = 5  # agent steps between two of those states | [1, 1000]
 

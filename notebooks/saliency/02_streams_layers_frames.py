@@ -11,13 +11,12 @@
 # %% [markdown]
 # # Which output, which layer, which frame
 #
-# A saliency map answers a question that the user picks in three places: **which output** is explained (a
-# Q-value, the value or the advantage stream, the actor or the critic), **at which layer** the Grad-CAM family
-# reads the network, and **which input frame** is shown, since every agent sees a stack or a history of
-# frames. Rosynski et al. vary each of them in turn (Figures 8-16 and 27-28 for the streams, 33-41 for the
-# layers, 10-12 and 42 for past frames). This notebook does the same on the most trained shipped agent of each
-# kind and game, then sets the recurrent attention DQN's attention beside its streams' saliency. Galleries show
-# one state of the first game; every table and claim pools `n_states` states of each agent over `n_games` games.
+# A saliency map answers a question picked in three places: **which output** is explained (a Q-value, the
+# value or advantage stream, the actor or the critic), **at which layer** the Grad-CAM family reads the
+# network, and **which input frame** is shown (every agent sees a stack or a history of frames). Rosynski et
+# al. vary each in turn (Figures 8-16 and 27-28 for the streams, 33-41 for the layers, 10-12 and 42 for past
+# frames). We do the same on the most trained shipped agent of each kind and game, then set the recurrent
+# attention DQN's attention beside its streams' saliency. Galleries: one state; tables and claims: `n_states`.
 
 # %% tags=["parameters"]
 warmup_steps: int = 60  # agent decisions before the explained state (evaluation game `seed`) | [1, 10_000]
@@ -26,7 +25,8 @@ n_states: int = 40  # states of each agent behind every table and claim, spread 
 n_games: int = 5  # evaluation games `seed`, `seed` + 1, ... the states are spread over | [1, 100]
 state_every: int = 5  # agent steps between two of those states | [1, 1000]
 history: int = 10  # inputs of the recurrent agent explained at once (t-9 ... t) | [1, 100]
-palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange) | {paper, colorblind}
+# overlay colours: diverging (perceptually uniform: + green, - pink), paper (green/red) or colorblind
+palette: str = "diverging"  # | {diverging, paper, colorblind}
 
 # %%
 import pandas as pd

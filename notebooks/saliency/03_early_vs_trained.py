@@ -31,7 +31,8 @@ seed: int = 0  # evaluation game the states come from | [0, 2_147_483_647]
 warmup_steps: int = 60  # agent decisions before the gallery's state | [1, 10_000]
 n_states: int = 40  # states of the zoo measurement (one every `state_every` steps) | [1, 10_000]
 state_every: int = 5  # agent steps between two measured states | [1, 1000]
-palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange) | {paper, colorblind}
+# overlay colours: diverging (perceptually uniform: + green, - pink), paper (green/red) or colorblind
+palette: str = "diverging"  # | {diverging, paper, colorblind}
 
 # %%
 import matplotlib.pyplot as plt

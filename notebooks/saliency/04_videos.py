@@ -34,7 +34,8 @@ n_games: int = 5  # evaluation games the statistics are spread over, `video_step
 video_methods: list[str] = ["Guided Backprop", "Grad-CAM"]
 # layer of the Grad-CAM family: convK after its ReLU (standard), convK:pre before it (variant)
 cam_layer: str = "conv1"  # | {conv1, conv2, conv3, conv1:pre, conv2:pre, conv3:pre}
-palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange) | {paper, colorblind}
+# overlay colours: diverging (perceptually uniform: + green, - pink), paper (green/red) or colorblind
+palette: str = "diverging"  # | {diverging, paper, colorblind}
 batch: int = 50  # states explained per call | [1, 1000]
 
 # %%
@@ -45,8 +46,8 @@ import pandas as pd
 from rlinside import claims
 from rlinside.agents.zoo import AGENTS
 from rlinside.explain.saliency import METHOD_NAMES
-from rlinside.plots import publish_html, run_context, set_theme
-from rlinside.plots.video import gif_html, saliency_video
+from rlinside.plots import publish_video, run_context, set_theme
+from rlinside.plots.video import saliency_video
 from rlinside.studies import saliency as study
 
 set_theme()
@@ -64,11 +65,10 @@ print(f"{len(vs.videos)} agent(s), {video_steps} steps each (statistics: {vs.per
 # strength, so moments when the output hardly depends on the screen fade out.
 
 # %%
-for name, (frames, maps) in vs.videos.items():
-    gif, width = saliency_video(frames, maps, list(video_methods), palette=palette)
-    publish_html(gif_html(gif, alt=f"{name}: screen and saliency maps, per-frame and per-video normalization",
-                          width=2 * width),
-                 f"**{name}**, {len(frames)} agent steps of evaluation game {seed} ({len(gif) / 1e6:.1f} MB).")
+for i, (name, (frames, maps)) in enumerate(vs.videos.items()):
+    publish_video(f"saliency_video_{i}", saliency_video(frames, maps, list(video_methods), palette=palette),
+                  f"**{name}**, {len(frames)} agent steps of evaluation game {seed}, panels enlarged 3x.",
+                  alt=f"{name}: screen and saliency maps, per-frame and per-video normalization")
 
 # %% [markdown]
 # ## Stability, measured

@@ -35,7 +35,8 @@ randomization_init: str = "own"  # | {own, default}
 # layer of the Grad-CAM family: convK after its ReLU (standard), convK:pre before it (variant)
 cam_layer: str = "conv1"  # | {conv1, conv2, conv3, conv1:pre, conv2:pre, conv3:pre}
 perturbation_stride: int = 5  # grid step of perturbation saliency (Greydanus et al.: 5) | [1, 84]
-palette: str = "paper"  # "paper" (green/red) or "colorblind" (blue/orange) | {paper, colorblind}
+# overlay colours: diverging (perceptually uniform: + green, - pink), paper (green/red) or colorblind
+palette: str = "diverging"  # | {diverging, paper, colorblind}
 
 # %%
 import pandas as pd

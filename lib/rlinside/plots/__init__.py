@@ -10,9 +10,11 @@ parameters that differ from the book defaults, code version, wall time, and the 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -22,7 +24,8 @@ matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))  # headless by default; note
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-__all__ = ["set_theme", "PALETTE", "run_context", "provenance", "publish", "publish_html", "SCALE_NOTE"]
+__all__ = ["set_theme", "PALETTE", "run_context", "provenance", "publish", "publish_html", "publish_video",
+           "SCALE_NOTE"]
 
 #: The book's categorical palette (Okabe & Ito 2008, colour-blind safe).
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -122,6 +125,35 @@ def publish(name: str, fig: plt.Figure, caption: str | None = None, *, stamp: bo
     if caption:
         text = f"{caption}\n\n{text}"
     display(Markdown(text))
+
+
+def publish_video(name: str, frames: list, caption: str, *, alt: str, fps: float = 15.0,
+                  width: int | None = None) -> Path:
+    """Write ``frames`` (RGB uint8) as the H.264 video ``<name>.mp4`` with the still
+    ``<name>.png`` (its middle frame) into the run's media folder (``<notebook>_media`` beside
+    the executed notebook, :func:`rlinside.notebook.media_dir`; ``./media`` in an interactive
+    session) and show it with :func:`publish_html`: the page loads the still, and the video
+    only when played. Returns the video's path."""
+    from PIL import Image
+
+    from rlinside.plots.video import video_html, write_mp4
+    from rlinside.utils import atomic_write_bytes
+
+    if not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"video name {name!r} must be letters, digits, '_' or '-'")
+    if not frames:
+        raise ValueError("frames must not be empty")
+    ctx = run_context()
+    folder = Path(ctx.get("media_dir") or Path.cwd() / "media")
+    url = ctx.get("media_url") or "media"
+    folder.mkdir(parents=True, exist_ok=True)
+    video = write_mp4(list(frames), folder / f"{name}.mp4", fps=fps)
+    buf = io.BytesIO()
+    Image.fromarray(frames[len(frames) // 2]).save(buf, format="PNG", optimize=True)
+    atomic_write_bytes(folder / f"{name}.png", buf.getvalue())
+    size = f"{video.stat().st_size / 1e6:.1f} MB video"
+    publish_html(video_html(f"{url}/{name}.mp4", f"{url}/{name}.png", alt, width), f"{caption} ({size})")
+    return video
 
 
 def publish_html(html: str, caption: str | None = None) -> None:

@@ -9,7 +9,11 @@ negative gradients, green has been used for positive ones"). The maps themselves
   positive colour (paper: green) or the negative colour (paper: red) by ``alpha * |value|``,
   so a value of +-1 is drawn at ``alpha`` (50 %) opacity and 0 leaves the screen untouched.
   ``palette="colorblind"`` uses blue ``#0072B2`` (positive) and orange ``#E69F00``
-  (negative) of the Okabe-Ito palette instead, as the rest of the book does.
+  (negative) of the Okabe-Ito palette instead, as the rest of the book does;
+  ``palette="diverging"`` (the book's default) takes the colour of each value from
+  matplotlib's perceptually uniform diverging map ``vanimo`` (Crameri's scientific colour
+  maps: dark at 0, brighter pink towards -1, brighter green towards +1), so a stronger value is
+  both brighter and more opaque, and green still means positive as in the paper.
 - :func:`reduce_channels` picks the map of one stacked frame: channel ``C-1`` of an
   observation ``(C, 84, 84)`` is the newest frame (time ``t``), ``C-2`` is ``t-1`` and so on
   (``gymnasium.wrappers.FrameStackObservation`` order). :func:`frame_label` names a channel.
@@ -28,6 +32,7 @@ from matplotlib.patches import Patch
 
 __all__ = [
     "SALIENCY_PALETTES",
+    "PALETTE_CMAPS",
     "check_palette",
     "overlay",
     "reduce_channels",
@@ -43,7 +48,10 @@ __all__ = [
 SALIENCY_PALETTES: dict[str, dict[str, tuple[int, int, int]]] = {
     "paper": {"positive": (0, 255, 0), "negative": (255, 0, 0)},  # Rosynski et al.: green / red
     "colorblind": {"positive": (0, 114, 178), "negative": (230, 159, 0)},  # Okabe-Ito #0072B2 / #E69F00
+    "diverging": {"positive": (190, 253, 165), "negative": (255, 205, 253)},  # the ends of matplotlib's vanimo
 }
+#: Palettes whose colour varies with the value: the matplotlib colour map, read at ``(1 + v) / 2``.
+PALETTE_CMAPS: dict[str, str] = {"diverging": "vanimo"}
 
 _RANGE_TOL = 1e-5  # float slack allowed outside [-1, 1]
 
@@ -77,8 +85,9 @@ def overlay(
     frame_rgb: np.ndarray,
     saliency: np.ndarray | torch.Tensor,
     *,
-    alpha: float = 0.5,
+    alpha: float | None = None,
     palette: str = "paper",
+    gamma: float | None = None,
 ) -> np.ndarray:
     """Blend a saliency map onto an RGB screen.
 
@@ -87,14 +96,19 @@ def overlay(
         saliency: ``(h, w)`` float map with values in [-1, 1] (e.g. the 84x84 map of
             :func:`reduce_channels` after :func:`~rlinside.explain.saliency.normalize`); it is
             resized bilinearly to ``(H, W)`` first.
-        alpha: opacity of a value of +-1 (the paper: 0.5); a value ``v`` is drawn at opacity
-            ``alpha * |v|``.
-        palette: ``"paper"`` (positive green, negative red) or ``"colorblind"`` (positive blue
-            #0072B2, negative orange #E69F00).
+        alpha: opacity of a value of +-1 (default: the paper's 0.5; 0.8 for ``diverging``); a
+            value ``v`` is drawn at opacity ``alpha * |v| ** gamma``.
+        gamma: the display's contrast for weak values (default: 1, linear, as the paper; 0.5 for
+            ``diverging``, so a value of 0.25 shows at half strength). Only the drawing changes:
+            every statistic is computed on the maps themselves.
+        palette: ``"paper"`` (positive green, negative red), ``"colorblind"`` (positive blue
+            #0072B2, negative orange #E69F00) or ``"diverging"`` (the colour of each value from
+            matplotlib's perceptually uniform diverging map ``vanimo``, :data:`PALETTE_CMAPS`).
 
     Returns:
-        ``(H, W, 3)`` uint8: ``round((1 - a) * frame + a * colour)`` with ``a = alpha * |v|``
-        and ``colour`` the positive or negative colour by the sign of ``v``.
+        ``(H, W, 3)`` uint8: ``round((1 - a) * frame + a * colour)`` with ``a = alpha * |v| ** gamma``
+        and ``colour`` the positive or negative colour by the sign of ``v`` (``diverging``: the
+        colour map's colour at ``(1 + v) / 2``).
     """
     check_palette(palette)
     frame = _as_numpy(frame_rgb, "frame_rgb")
@@ -117,13 +131,25 @@ def overlay(
             f"saliency must lie in [-1, 1], got max |value| {float(np.abs(sal).max()):.4g}; "
             "scale it with rlinside.explain.saliency.normalize first"
         )
+    if alpha is None:
+        alpha = 0.8 if palette in PALETTE_CMAPS else 0.5
+    if gamma is None:
+        gamma = 0.5 if palette in PALETTE_CMAPS else 1.0
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    if isinstance(gamma, bool) or not isinstance(gamma, int | float) or not 0 < gamma <= 4:
+        raise ValueError(f"gamma must be a number in (0, 4], got {gamma!r}")
     sal = np.clip(_resize_bilinear(sal, frame.shape[:2]), -1.0, 1.0)
+    sal = np.sign(sal) * np.abs(sal) ** float(gamma)
     colours = SALIENCY_PALETTES[palette]
-    pos = np.asarray(colours["positive"], dtype=np.float32)
-    neg = np.asarray(colours["negative"], dtype=np.float32)
-    colour = np.where(sal[..., None] >= 0, pos, neg)  # (H, W, 3)
+    if palette in PALETTE_CMAPS:
+        import matplotlib
+
+        colour = matplotlib.colormaps[PALETTE_CMAPS[palette]]((1.0 + sal) / 2)[..., :3].astype(np.float32) * 255
+    else:
+        pos = np.asarray(colours["positive"], dtype=np.float32)
+        neg = np.asarray(colours["negative"], dtype=np.float32)
+        colour = np.where(sal[..., None] >= 0, pos, neg)  # (H, W, 3)
     a = (float(alpha) * np.abs(sal))[..., None]
     out = (1.0 - a) * frame.astype(np.float32) + a * colour
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

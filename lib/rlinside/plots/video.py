@@ -1,7 +1,11 @@
-"""Animated GIFs for the book: side-by-side panels per frame, embedded in the page.
+"""Videos for the book: side-by-side panels per frame, written as files the page loads.
 
-GIF (Pillow, no ffmpeg needed) plays in every browser and is embedded in the notebook as a
-``data:`` URL, so the built book is self-contained. Frames are RGB uint8 arrays.
+The book's videos are H.264 MP4 files (:func:`write_mp4`, with the ffmpeg that the
+``imageio-ffmpeg`` wheel ships, so no system package is needed), shown by a ``<video>`` tag
+that loads nothing but its still until the reader presses play (:func:`video_html`; the
+notebooks call :func:`rlinside.plots.publish_video`). Small animations can still be GIFs
+(Pillow) embedded in the page (:func:`gif_bytes`, :func:`gif_html`). Frames are RGB uint8
+arrays; :func:`upscale` enlarges Atari-sized panels by whole pixels.
 """
 
 from __future__ import annotations
@@ -9,11 +13,14 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-__all__ = ["side_by_side", "label_strip", "gif_bytes", "gif_html", "saliency_video"]
+__all__ = ["side_by_side", "label_strip", "upscale", "gif_bytes", "gif_html", "write_mp4", "video_html",
+           "saliency_video"]
 
 
 def _check_rgb(x: np.ndarray, name: str) -> np.ndarray:
@@ -80,11 +87,70 @@ def gif_html(data: bytes, alt: str, width: int | None = None) -> str:
     return f'<img src="data:image/gif;base64,{b64}" alt="{html.escape(alt, quote=True)}"{style}/>'
 
 
-def saliency_video(frames: np.ndarray, maps: dict, methods: list[str], *, palette: str = "paper",
-                   fps: float = 15.0) -> tuple[bytes, int]:
+def upscale(image: np.ndarray, factor: int) -> np.ndarray:
+    """``image`` ``(H, W, 3)`` enlarged ``factor`` times by repeating pixels (nearest neighbour:
+    no blur, every screen pixel stays a sharp square)."""
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+        raise ValueError(f"factor must be a whole number >= 1, got {factor!r}")
+    image = _check_rgb(image, "image")
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+def write_mp4(frames: list[np.ndarray], path: str | Path, fps: float = 15.0, crf: int = 23) -> Path:
+    """Write ``frames`` (same shape, RGB uint8) as an H.264 MP4 at ``fps`` to ``path``.
+
+    Odd sizes are padded by one white row or column (the codec's 4:2:0 colour needs even ones);
+    ``crf`` is x264's quality (lower: better and larger). The file is written beside ``path``
+    and renamed over it when complete, so an interrupted write leaves the old file."""
+    import imageio_ffmpeg
+
+    if not frames:
+        raise ValueError("frames must not be empty")
+    if not fps > 0:
+        raise ValueError(f"fps must be > 0, got {fps!r}")
+    if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 51:
+        raise ValueError(f"crf must be a whole number in [0, 51], got {crf!r}")
+    shape = _check_rgb(frames[0], "frames[0]").shape
+    for i, f in enumerate(frames):
+        if _check_rgb(f, f"frames[{i}]").shape != shape:
+            raise ValueError(f"frames must share one shape, frames[{i}] is {f.shape}, frames[0] {shape}")
+    path = Path(path)
+    if path.suffix != ".mp4":
+        raise ValueError(f"path must end in .mp4, got {path.name!r}")
+    h, w = shape[:2]
+    pad = ((0, h % 2), (0, w % 2), (0, 0))
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.mp4")
+    writer = imageio_ffmpeg.write_frames(
+        str(tmp), (w + w % 2, h + h % 2), fps=float(fps), codec="libx264", pix_fmt_in="rgb24",
+        pix_fmt_out="yuv420p", macro_block_size=1, ffmpeg_log_level="error",
+        output_params=["-crf", str(crf), "-movflags", "+faststart"])
+    try:
+        writer.send(None)
+        for f in frames:
+            writer.send(np.ascontiguousarray(np.pad(f, pad, constant_values=255)))
+        writer.close()
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def video_html(src: str, poster: str, alt: str, width: int | None = None) -> str:
+    """A ``<video>`` tag for the MP4 at ``src`` that shows the still ``poster`` and loads the
+    video only when played (``preload="none"``); browsers without H.264 show the still."""
+    if not alt:
+        raise ValueError("alt text is required: describe what the video shows")
+    style = f' width="{int(width)}" style="max-width:100%;height:auto"' if width else ' style="max-width:100%"'
+    a, s, p = (html.escape(x, quote=True) for x in (alt, src, poster))
+    return (f'<video controls loop muted playsinline preload="none" poster="{p}"{style} aria-label="{a}">'
+            f'<source src="{s}" type="video/mp4"/><img src="{p}" alt="{a}"/></video>')
+
+
+def saliency_video(frames: np.ndarray, maps: dict, methods: list[str], *, palette: str = "diverging",
+                   scale: int = 3) -> list[np.ndarray]:
     """The chapter's saliency video: per step the screen, then each method of ``methods``
-    normalized per frame and over the whole video, side by side at half size, under a label
-    strip. Returns the GIF's bytes and its width in pixels."""
+    normalized per frame and over the whole video, side by side, each panel enlarged ``scale``
+    times (nearest neighbour), under a label strip. Returns the frames (RGB uint8)."""
     from rlinside.explain.saliency import normalize
     from rlinside.plots.saliency import overlay
 
@@ -95,7 +161,10 @@ def saliency_video(frames: np.ndarray, maps: dict, methods: list[str], *, palett
         panels = [f]
         for m in methods:
             panels += [overlay(f, per_frame[m][t], palette=palette), overlay(f, per_video[m][t], palette=palette)]
-        images.append(side_by_side([p[::2, ::2] for p in panels]))
-    labels = ["screen"] + [f"{m.replace('Guided Backprop', 'GBP')} {n}" for m in methods for n in ("/frame", "/video")]
-    strip = label_strip(labels, [80] * len(labels))
-    return gif_bytes([np.concatenate([strip, im]) for im in images], fps=fps), strip.shape[1]
+        images.append(side_by_side([upscale(p, scale) for p in panels], gap=2 * scale))
+    width = frames[0].shape[1] * scale
+    labels = ["screen"] + [f"{m.replace('Guided Backprop', 'GBP')} {n}" for m in methods
+                           for n in ("per frame", "per video")]
+    strip = upscale(label_strip(labels, [width // scale] * len(labels), gap=2, height=14), scale)
+    strip = strip[:, :images[0].shape[1]]
+    return [np.concatenate([strip, im]) for im in images]
