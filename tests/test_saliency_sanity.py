@@ -398,3 +398,26 @@ def test_cascading_randomization_can_use_the_agents_own_initialization():
 
     with pytest.raises(ValueError, match="same architecture"):
         list(cascading_randomization(net, fresh=lambda: DuelingQNetwork(4, in_channels=3), order=["policy"]))
+
+
+def test_step_statistics_measure_the_oxygen_bar_and_divers_in_seaquest():
+    from rlinside.envs.atari_objects import SEAQUEST_DIVER, SEAQUEST_OXYGEN, SEAQUEST_WATER, to_observation_grid
+    from rlinside.studies.saliency import step_statistics
+
+    frame = np.zeros((210, 160, 3), dtype=np.uint8)
+    frame[46:153] = SEAQUEST_WATER
+    frame[170:175, 40:80] = SEAQUEST_OXYGEN
+    frame[100:104, 20:28] = SEAQUEST_DIVER
+    frames = np.stack([frame, frame])
+    target = to_observation_grid((frame == np.array(SEAQUEST_OXYGEN, np.uint8)).all(-1)
+                                 | (frame == np.array(SEAQUEST_DIVER, np.uint8)).all(-1))
+    on = torch.tensor(target, dtype=torch.float32)[None].repeat(2, 1, 1)  # all magnitude on them
+    off = 1.0 - on  # none on them
+    stats = step_statistics("Seaquest", frames, {"on": on, "off": off})
+    np.testing.assert_allclose(stats["on"]["enrichment, oxygen and divers"], 1 / target.mean())
+    np.testing.assert_allclose(stats["off"]["enrichment, oxygen and divers"], 0.0)
+    empty = np.zeros_like(frames)
+    empty[:, 46:153] = SEAQUEST_WATER
+    assert np.isnan(step_statistics("Seaquest", empty, {"on": on})["on"]["enrichment, oxygen and divers"]).all()
+    assert "enrichment, oxygen and divers" not in step_statistics(
+        "Breakout", np.zeros_like(frames), {"on": on})["on"]

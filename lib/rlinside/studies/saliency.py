@@ -1500,16 +1500,25 @@ def step_statistics(game: str, frames: np.ndarray, maps: dict[str, Any]) -> dict
     """Per method, per step of a video: ``enrichment`` of the map on the game's objects (NaN for
     an empty map or a screen without objects), ``on objects`` (1 where the enrichment is at
     least 2; an empty map counts as 0) and ``consecutive rho`` (Spearman correlation of the
-    absolute maps of this step and the next; NaN where either is empty)."""
+    absolute maps of this step and the next; NaN where either is empty). Seaquest adds
+    ``enrichment, oxygen and divers``: the enrichment on the oxygen bar and the divers in the sea
+    (NaN on a screen with neither)."""
     from rlinside.explain.sanity import temporal_stability
 
-    masks = [to_observation_grid(np.logical_or.reduce(list(object_masks(game, f).values()))) for f in frames]
+    per_frame = [object_masks(game, f) for f in frames]
+    masks = [to_observation_grid(np.logical_or.reduce(list(o.values()))) for o in per_frame]
+    oxygen_divers = ([to_observation_grid(o["oxygen"] | o["divers"]) for o in per_frame] if game == "Seaquest"
+                     else None)
     out = {}
     for m, mp in maps.items():
         enrich = np.array([object_share(mp[t], masks[t])[1] for t in range(len(frames))])
         out[m] = {"enrichment": enrich,
                   "on objects": np.where(np.isfinite(enrich), enrich >= 2, False).astype(np.float64),
                   "consecutive rho": np.asarray(temporal_stability(mp), dtype=np.float64)}
+        if oxygen_divers is not None:
+            out[m]["enrichment, oxygen and divers"] = np.array(
+                [object_share(mp[t], oxygen_divers[t])[1] if oxygen_divers[t].any() else np.nan
+                 for t in range(len(frames))])
     return out
 
 
@@ -1551,8 +1560,9 @@ class VideoStudy:
     n_games: int
 
     def statistic(self, key: str) -> dict[tuple[str, str], np.ndarray]:
-        """``(agent, method) -> `` the per-step statistic ``key`` (``enrichment``, ``on objects``)."""
-        return {k: v[key] for k, v in self.stats.items()}
+        """``(agent, method) -> `` the per-step statistic ``key`` (``enrichment``, ``on objects``;
+        ``enrichment, oxygen and divers`` for the Seaquest agents only)."""
+        return {k: v[key] for k, v in self.stats.items() if key in v}
 
     @property
     def feed_forward_gated(self) -> list[str]:
@@ -1601,7 +1611,9 @@ def stability_claims(vs: VideoStudy, profile: str | None, block: int = 10) -> li
     the unit a block of ``block`` consecutive steps: ``gradient_noisier`` (guided backprop's
     object enrichment minus the gradient's), ``gbp_most_stable`` (guided backprop's share of
     steps on the objects minus the best other method's), ``guided_gradcam_unstable`` and
-    ``g2gradcam_unstable`` (that share minus guided backprop's)."""
+    ``g2gradcam_unstable`` (that share minus guided backprop's) and
+    ``gradcam_misses_oxygen_and_divers`` (Grad-CAM's enrichment on the oxygen bar and the divers,
+    Seaquest agents)."""
     from rlinside import claims
 
     ff = vs.feed_forward_gated
@@ -1623,7 +1635,19 @@ def stability_claims(vs: VideoStudy, profile: str | None, block: int = 10) -> li
     scale = {"profile": profile, "agents": len(ff), "steps": vs.per_game * vs.n_games, "games": vs.n_games,
              "blocks": len(pooled(on_objects, "Guided Backprop"))}
     gbp_best = np.concatenate([best_other(n, "Guided Backprop") for n in ff]) if ff else np.zeros(0)
+    od = vs.statistic("enrichment, oxygen and divers")
+    sea = [n for n in ff if (n, "Grad-CAM") in od]
+
+    def od_blocks(m):
+        out = [block_means(od[n, m], block) for n in sea]
+        v = np.concatenate(out) if out else np.zeros(0)
+        return v[np.isfinite(v)]
+
     return [
+        claims.measure("saliency.gradcam_misses_oxygen_and_divers", od_blocks("Grad-CAM"),
+                       scale={**scale, "agents": len(sea), "blocks": len(od_blocks("Grad-CAM"))},
+                       details={"agents": sea, **{f"{m}: mean enrichment": float(np.mean(od_blocks(m)))
+                                                  if len(od_blocks(m)) else float("nan") for m in METHOD_NAMES}}),
         claims.measure("saliency.gradient_noisier", pooled(enrichment, "Guided Backprop", "Gradient"), scale=scale,
                        details={"agents": ff}),
         claims.measure("saliency.gbp_most_stable", gbp_best[np.isfinite(gbp_best)], scale=scale),
