@@ -11,11 +11,12 @@
 # %% [markdown]
 # # Early against trained: do saliency maps see learning before the reward does?
 #
-# Rosynski et al. (Figures 43-48) explain a DDDQN saved after 325 episodes, whose reward
-# curve had barely moved, next to the trained one. On the early network Grad-CAM and
-# G1Grad-CAM already light up the ball and the paddle, and the authors conclude that these
-# two methods show what an agent learns before its rewards do. Their evidence is one state
-# looked at by eye. This notebook
+# Rosynski et al. (Figures 43-48) explain their split-attention recurrent DQN on Seaquest saved
+# after 325 episodes (about 250k steps, three actions in four still random), whose reward curve
+# had not yet moved. On that network Grad-CAM and G1Grad-CAM already light up the fish and the
+# submarine, and the authors conclude that these methods show learning before the rewards do.
+# Their evidence is one state looked at by eye. Our early snapshots (250k steps) explore less:
+# their ε reached 0.01 at 150k steps. This notebook
 #
 # 1. repeats their gallery: the six methods on the early and the final checkpoint of each
 #    shipped agent, on the *same* state (played by the final agent);
