@@ -296,3 +296,23 @@ def test_contribution_claims_pool_the_seeds_episodes():
     assert set(sparse.details["by seed"]) == {"seed 0", "seed 1"}
     alone = {x.claim: x for x in study.contribution_claims(by_seed[0], summary, None, null_draws=5, profile="smoke")}
     assert alone["lstm_contribution.sparse_on_average"].scale["seeds"] == 1
+
+
+def test_seed_memory_tests_pool_the_seeds(monkeypatch):
+    from types import SimpleNamespace
+
+    arts = [SimpleNamespace(key=f"k{s}", config={}) for s in range(3)]
+    monkeypatch.setattr(study, "seed_policies", lambda delay: [(s, f"net{s}", arts[s]) for s in range(3)])
+    monkeypatch.setattr(study, "policy_config", lambda art: SimpleNamespace(env_config=lambda: None))
+    # seed s succeeds on the first s + 1 of 4 episodes with memory, never without
+    monkeypatch.setattr(study, "evaluate_maze", lambda net, env, n, memory=True: [
+        {"success": memory and i <= int(net[-1])} for i in range(n)])
+    table = study.seed_memory_tests(4, 2)
+    assert table.loc[(0, "with memory"), "success"] == 0.25 and table.loc[(1, "with memory"), "success"] == 0.5
+    assert table.loc[("all", "with memory"), "success"] == 0.375
+    assert table.loc[("all", "with memory"), "episodes"] == 8
+    assert table.loc[("all", "without memory"), "success"] == 0.0
+    lo, hi = table.loc[("all", "with memory"), ["low", "high"]]
+    assert lo < 0.375 < hi
+    with pytest.raises(ValueError, match="4 training seeds"):
+        study.seed_memory_tests(4, 4)

@@ -32,6 +32,7 @@
 n_tests: int = 40  # test episodes (the paper: 40) | [1, 1000]
 n_trajectories: int = 4  # example trajectories drawn | [1, 16]
 smoothing: int = 200  # training episodes per point of the curve | [1, 100_000]
+seeds: int = 3  # training seeds of the no-delay A2C policy whose curves and tests are shown | [1, 10]
 
 # %%
 import matplotlib.pyplot as plt
@@ -40,8 +41,9 @@ import pandas as pd
 
 from rlinside.agents.maze_zoo import load_policy, policy_config
 from rlinside.envs.marble_maze import MarbleMazeEnv
-from rlinside.plots import PALETTE, publish, set_theme
-from rlinside.studies.lstm_contribution import example_trajectories, memory_test
+from rlinside.plots import publish, set_theme
+from rlinside.plots.lstm import plot_dagger_log, plot_maze_layout, plot_training_logs
+from rlinside.studies import lstm_contribution as study
 
 set_theme()
 net, art = load_policy()
@@ -61,79 +63,51 @@ print(f"policy {art.key}: {art.config['step']:,} training steps, LSTM of {cfg.ls
 # %%
 env = MarbleMazeEnv(env_cfg)
 obs, info = env.reset(seed=0, options={"angle": 2.5})
-fig, (ax, ax2) = plt.subplots(1, 2, figsize=(8, 4))
-ax.imshow(obs[0], cmap="gray", vmin=0, vmax=255)
-ax.set_title("observation (64 x 64)")
-ax.axis("off")
-phi = np.linspace(0, 2 * np.pi, 400)
-for k, (r, gate) in enumerate(zip(env_cfg.wall_radii, env_cfg.gates), 1):
-    open_ = np.abs((phi - gate + np.pi) % (2 * np.pi) - np.pi) * r < env_cfg.gate_width / 2
-    ax2.plot(np.where(open_, np.nan, r * np.cos(phi)), np.where(open_, np.nan, r * np.sin(phi)), color="0.3")
-    ax2.annotate(f"wall {k}", (r * np.cos(gate + 0.4), r * np.sin(gate + 0.4)), fontsize=7)
-ax2.plot(env_cfg.outer_radius * np.cos(phi), env_cfg.outer_radius * np.sin(phi), color="0.3")
-ax2.set_aspect("equal")
-ax2.set_title("walls and gates (metres)")
 tilting = (f"each action holds the board tilted by {np.degrees(env_cfg.max_tilt):.1f} degrees about its axis "
            "(no-op: level)" if env_cfg.tilt_mode == "hold" else
            f"tilt step {np.degrees(env_cfg.tilt_step):.1f} degrees, at most {np.degrees(env_cfg.max_tilt):.1f}")
-publish("maze_layout", fig, f"The maze: {env_cfg.n_rings} ring walls with one gate each; the ball "
-        f"starts in the outer ring. Tilt mode '{env_cfg.tilt_mode}': {tilting}; {env_cfg.substeps} physics "
-        "steps of 1/240 s per action.")
+publish("maze_layout", plot_maze_layout(obs[0], env_cfg), f"The maze: {env_cfg.n_rings} ring walls with one gate "
+        f"each; the ball starts in the outer ring. Tilt mode '{env_cfg.tilt_mode}': {tilting}; {env_cfg.substeps} "
+        "physics steps of 1/240 s per action.")
 
 # %% [markdown]
 # ## Training
 #
 # Two trainers exist (see the chapter page): recurrent A2C on 16 mazes (one point per
-# `smoothing` episodes: success and episode length), and DAgger from a privileged controller
-# (one point per round: the imitation loss, and how often the episodes the policy drove
-# itself reached the centre; these start in any ring, half of them in the outer one).
+# `smoothing` episodes: success and episode length; one line per training seed), and DAgger
+# from a privileged controller (one point per round: the imitation loss, and how often the
+# episodes the policy drove itself reached the centre; these start in any ring, half of them
+# in the outer one).
 
 # %%
-trainer = art.config.get("trainer", "a2c")
-fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
-if trainer == "dagger":
-    log = pd.read_csv(art.file("log.csv"))
-    ax.plot(log["round"], log["loss"], marker="o", color=PALETTE[0])
-    ax.set_xlabel("DAgger round")
-    ax.set_ylabel("imitation loss (cross-entropy)")
-    ax2.plot(log["round"], log["policy_success"], marker="o", color=PALETTE[1], label="all policy-driven")
-    if "greedy_success" in log and log["greedy_success"].notna().any():
-        ax2.plot(log["round"], log["greedy_success"], marker="s", color=PALETTE[2], label="arg-max actions")
-        ax2.legend(fontsize=8)
-    ax2.set_xlabel("DAgger round")
-    ax2.set_ylabel("episodes reaching the centre")
-    ax2.set_ylim(-0.02, 1.02)
-    what = f"DAgger, {len(log)} rounds, {art.config['step']:,} labelled steps"
+if art.config.get("trainer", "a2c") == "dagger":
+    fig = plot_dagger_log(pd.read_csv(art.file("log.csv")))
+    what = f"DAgger, {art.config['step']:,} labelled steps"
 else:
-    log = pd.read_csv(art.file("metrics.csv"))
-    roll = log.rolling(smoothing, min_periods=1).mean()
-    ax.plot(log["step"], roll["success"], color=PALETTE[0])
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel(f"success (mean of {smoothing} episodes)")
-    ax.set_ylim(-0.02, 1.02)
-    ax2.plot(log["step"], roll["length"], color=PALETTE[1])
-    ax2.set_xlabel("environment steps")
-    ax2.set_ylabel("episode length (steps)")
-    what = f"A2C, {len(log):,} episodes, {art.config['step']:,} steps"
-publish("maze_training", fig, f"Training of policy {art.key} ({what}, "
-        f"{(art.manifest.get('wall_time_s') or 0) / 3600:.2f} h on one CPU core).")
+    runs = study.seed_policies(0)[:seeds]
+    fig = plot_training_logs({f"seed {s} ({a.key})": pd.read_csv(a.file("metrics.csv")) for s, _, a in runs},
+                             smoothing)
+    what = (f"A2C, {len(runs)} training seed(s) of {art.config['step']:,} steps, "
+            f"{sum((a.manifest.get('wall_time_s') or 0) for _, _, a in runs) / 3600:.1f} h on one CPU core in all")
+publish("maze_training", fig, f"Training of the maze policies ({what}); the figures of the chapter use {art.key}.")
 
 # %% [markdown]
 # ## The test
 #
 # Greedy actions (the arg-max of the scores, as in the paper); episode `i` starts at angle
 # `2 pi i / n_tests` of the outer ring. "Without memory" resets the LSTM's hidden and cell
-# states to zero before every step.
+# states to zero before every step. One row per training seed and condition, the success with
+# its 95 % bootstrap interval over the test episodes; the last rows pool the seeds.
 
 # %%
-memory_test(net, env_cfg, n_tests).round(3)
+study.seed_memory_tests(n_tests, seeds).round(3)
 
 # %% [markdown]
 # ## Trajectories
 
 # %%
 fig, axes = plt.subplots(1, n_trajectories, figsize=(3.2 * n_trajectories, 3.4), squeeze=False)
-for ax, r in zip(axes[0], example_trajectories(net, env, n_trajectories)):
+for ax, r in zip(axes[0], study.example_trajectories(net, env, n_trajectories)):
     ax.imshow(r["obs"][0, 0], cmap="gray", vmin=0, vmax=255, extent=[-1, 1, -1, 1])
     scale = 1 / (env_cfg.outer_radius + 0.004)
     xy = r["ball_xy"] * scale

@@ -11,7 +11,8 @@ import pandas as pd
 from rlinside.plots import PALETTE
 
 __all__ = ["plot_offset_channel", "plot_offset_histogram", "plot_contribution_heatmap", "plot_snapshots",
-           "plot_channel_locations", "plot_window_success"]
+           "plot_channel_locations", "plot_window_success", "plot_maze_layout", "plot_training_logs",
+           "plot_dagger_log"]
 
 
 def plot_offset_channel(ep: Mapping[str, Any], offsets: pd.DataFrame, channel: int, gate: str = "output",
@@ -122,4 +123,57 @@ def plot_window_success(success: pd.DataFrame, windows: list[int]):
         ax.set(title=cond, xlabel="memory window K (images the state is rebuilt from)", ylim=(-0.05, 1.05))
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("success rate")
+    return fig
+
+
+def plot_maze_layout(obs: np.ndarray, env_cfg: Any):
+    """The maze: the 64 x 64 observation ``obs`` ``(H, W)`` the policy receives (left) and the
+    walls with their gates in metres (right), from the maze config ``env_cfg``."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(8, 4))
+    ax.imshow(obs, cmap="gray", vmin=0, vmax=255)
+    ax.set_title(f"observation ({obs.shape[0]} x {obs.shape[1]})")
+    ax.axis("off")
+    phi = np.linspace(0, 2 * np.pi, 400)
+    for k, (r, gate) in enumerate(zip(env_cfg.wall_radii, env_cfg.gates), 1):
+        open_ = np.abs((phi - gate + np.pi) % (2 * np.pi) - np.pi) * r < env_cfg.gate_width / 2
+        ax2.plot(np.where(open_, np.nan, r * np.cos(phi)), np.where(open_, np.nan, r * np.sin(phi)), color="0.3")
+        ax2.annotate(f"wall {k}", (r * np.cos(gate + 0.4), r * np.sin(gate + 0.4)), fontsize=7)
+    ax2.plot(env_cfg.outer_radius * np.cos(phi), env_cfg.outer_radius * np.sin(phi), color="0.3")
+    ax2.set_aspect("equal")
+    ax2.set_title("walls and gates (metres)")
+    return fig
+
+
+def plot_training_logs(logs: Mapping[str, pd.DataFrame], smoothing: int):
+    """A2C training curves of several runs (``logs``: label -> the run's ``metrics.csv`` with
+    ``step``, ``success``, ``length`` per episode): the success rate and the episode length,
+    each a rolling mean over ``smoothing`` episodes, one line per run."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for (label, log), colour in zip(logs.items(), PALETTE):
+        roll = log.rolling(smoothing, min_periods=1).mean()
+        ax.plot(log["step"], roll["success"], color=colour, label=label, lw=1.2)
+        ax2.plot(log["step"], roll["length"], color=colour, lw=1.2)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(f"success (mean of {smoothing} episodes)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=8)
+    ax2.set_xlabel("environment steps")
+    ax2.set_ylabel("episode length (steps)")
+    return fig
+
+
+def plot_dagger_log(log: pd.DataFrame):
+    """A DAgger run's log (one row per round): the imitation loss, and how often the episodes
+    the policy drove itself (and, where logged, its arg-max actions) reached the centre."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+    ax.plot(log["round"], log["loss"], marker="o", color=PALETTE[0])
+    ax.set_xlabel("DAgger round")
+    ax.set_ylabel("imitation loss (cross-entropy)")
+    ax2.plot(log["round"], log["policy_success"], marker="o", color=PALETTE[1], label="all policy-driven")
+    if "greedy_success" in log and log["greedy_success"].notna().any():
+        ax2.plot(log["round"], log["greedy_success"], marker="s", color=PALETTE[2], label="arg-max actions")
+        ax2.legend(fontsize=8)
+    ax2.set_xlabel("DAgger round")
+    ax2.set_ylabel("episodes reaching the centre")
+    ax2.set_ylim(-0.02, 1.02)
     return fig

@@ -140,6 +140,31 @@ def memory_test(net: MazePolicy, env_config: MarbleMazeConfig, n_tests: int) -> 
     }, index=["with memory", "without memory"])
 
 
+def seed_memory_tests(n_tests: int, seeds: int) -> pd.DataFrame:
+    """The greedy test with and without memory (:func:`memory_test`'s two conditions) of the
+    no-delay A2C policy of each of the first ``seeds`` training seeds (:func:`seed_policies`):
+    one row per (seed, condition) with the success rate, its 95 % bootstrap interval over the
+    test episodes and the policy's key; the last rows pool the seeds' episodes."""
+    from rlinside.claims import bootstrap_ci
+
+    stored = seed_policies(0)
+    if len(stored) < seeds:
+        raise ValueError(f"{seeds} training seeds asked for, {len(stored)} no-delay A2C maze policies stored")
+    rows, pooled = [], {"with memory": [], "without memory": []}
+    for seed, net, art in stored[:seeds]:
+        env_config = policy_config(art).env_config()
+        for cond, memory in (("with memory", True), ("without memory", False)):
+            s = [float(r["success"]) for r in evaluate_maze(net, env_config, n_tests, memory=memory)]
+            pooled[cond] += s
+            rows.append({"seed": seed, "condition": cond, "success": float(np.mean(s)),
+                         "low": bootstrap_ci(s)[0], "high": bootstrap_ci(s)[1], "episodes": len(s),
+                         "policy": art.key})
+    for cond, s in pooled.items():
+        rows.append({"seed": "all", "condition": cond, "success": float(np.mean(s)), "low": bootstrap_ci(s)[0],
+                     "high": bootstrap_ci(s)[1], "episodes": len(s), "policy": ""})
+    return pd.DataFrame(rows).set_index(["seed", "condition"])
+
+
 def example_trajectories(net: MazePolicy, env: MarbleMazeEnv, n: int) -> list[dict[str, Any]]:
     """``n`` greedy episodes in ``env`` (episode ``k``: seed ``2000 + k``, start angle
     ``2 pi k / n + 0.3``), each a :func:`~rlinside.agents.maze_a2c.rollout` dict (``obs
