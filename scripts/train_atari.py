@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init", choices=("pytorch", "orthogonal"), default=None,
                         help="drqn only: weight initialization of the network (default: "
                         "pytorch; the shipped agent used orthogonal, see rlinside.nets.attention)")
+    parser.add_argument("--bug", choices=("value_link", "merge"), default=None,
+                        help="dddqn only: plant an error in the dueling head (the saliency chapter's "
+                        "bug-localisation study; see rlinside.nets.atari.DUELING_BUGS)")
     parser.add_argument("--eval-episodes", type=int, default=10,
                         help="full games played with the final weights (0: skip)")
     args = parser.parse_args(argv)
@@ -68,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--snapshots must lie in [0, {steps}] (the total steps), got {args.snapshots!r}")
     if args.init is not None and "init" not in fields:
         parser.error(f"--init applies to the agents whose config has an init, not --agent {args.agent}")
+    if args.bug is not None and "bug" not in fields:
+        parser.error(f"--bug applies to the dddqn agent, not --agent {args.agent}")
     early = [args.early_step] if 0 < args.early_step <= steps else []
     common = dict(game=args.game, seed=args.seed, total_steps=steps, torch_threads=args.threads,
                   snapshot_steps=tuple(sorted(set(early + extra))))
@@ -75,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         common["checkpoint_every"] = args.checkpoint_every
     if args.init is not None:
         common["init"] = args.init
+    if args.bug is not None:
+        common["bug"] = args.bug
     if "save_replay" in fields:
         common["save_replay"] = not args.no_replay
     config = kind.make_config(**common)

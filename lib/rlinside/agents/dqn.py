@@ -136,11 +136,18 @@ class DQNConfig(RunConfig):
     save_replay: bool = True  # store the replay buffer with checkpoints (exact resume)
     snapshot_steps: tuple[int, ...] = ()  # agent steps at which float16 weights are saved
     torch_threads: int = 1  # torch.set_num_threads for the run
+    bug: str = ""  # a planted error of the dueling head (nets.atari.DUELING_BUGS; "" = none), for the bug study
 
     def __post_init__(self) -> None:
         for name in ("double", "dueling", "channels_last", "save_replay"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        from rlinside.nets.atari import DUELING_BUGS
+
+        if self.bug not in DUELING_BUGS:
+            raise ValueError(f"bug must be one of {sorted(DUELING_BUGS)}, got {self.bug!r}")
+        if self.bug and not self.dueling:
+            raise ValueError(f"bug={self.bug!r} plants an error in the dueling head: it needs dueling=True")
         validate_off_policy_config(self, learning_starts_min="batch_size")
 
 
@@ -204,7 +211,7 @@ def _update(
 
 def _new_network(n_actions: int, config: DQNConfig) -> DuelingQNetwork | QNetwork:
     if getattr(config, "dueling", True):
-        return DuelingQNetwork(n_actions, in_channels=config.frame_stack)
+        return DuelingQNetwork(n_actions, in_channels=config.frame_stack, bug=getattr(config, "bug", ""))
     return QNetwork(n_actions, in_channels=config.frame_stack)
 
 
@@ -227,7 +234,8 @@ def _sample(
 
 
 def _weights_meta(q_net: DuelingQNetwork, config: DQNConfig) -> dict[str, Any]:
-    return {"n_actions": q_net.n_actions, "frame_stack": config.frame_stack, "dueling": config.dueling}
+    meta = {"n_actions": q_net.n_actions, "frame_stack": config.frame_stack, "dueling": config.dueling}
+    return meta | ({"bug": config.bug} if config.bug else {})
 
 
 AGENT = OffPolicyAgent(
@@ -296,6 +304,6 @@ def load_weights(
     Returns the network and the file's metadata (``game``, ``step``, ``config`` as a dict)."""
     return load_weights_file(
         path, WEIGHTS_FORMAT, "a DQN",
-        lambda p: (DuelingQNetwork if p.get("dueling", True) else QNetwork)(
-            p["n_actions"], in_channels=p["frame_stack"]), device,
+        lambda p: DuelingQNetwork(p["n_actions"], in_channels=p["frame_stack"], bug=p.get("bug", ""))
+        if p.get("dueling", True) else QNetwork(p["n_actions"], in_channels=p["frame_stack"]), device,
     )

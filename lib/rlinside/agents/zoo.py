@@ -337,11 +337,15 @@ def select_snapshot(agent: str, run_dir: str | Path, *, from_step: int, episodes
     return candidates[best], record
 
 
-def find_agents(agent: str | None = None, game: str | None = None, stage: str | None = None) -> list:
+def find_agents(agent: str | None = None, game: str | None = None, stage: str | None = None, *,
+                bug: str = "") -> list:
     """Verified ``atari-agent`` artifacts (shipped, then cached) matching the filters, sorted by
-    (agent order of :data:`AGENTS`, game, stage, step)."""
+    (agent order of :data:`AGENTS`, game, stage, step). Agents trained with a planted bug
+    (``train_config["bug"]``, the saliency chapter's bug study) are found only by their ``bug``;
+    the zoo (``bug=""``) never sees them."""
     order = {name: i for i, name in enumerate(AGENTS)}
-    found = store.find(ARTIFACT_KIND, ARTIFACT_VERSION, agent=agent, game=game, stage=stage)
+    found = [a for a in store.find(ARTIFACT_KIND, ARTIFACT_VERSION, agent=agent, game=game, stage=stage)
+             if (a.config.get("train_config") or {}).get("bug", "") == bug]
     return sorted(found, key=lambda a: (order.get(a.config["agent"], 99), a.config["game"],
                                         STAGES.index(a.config["stage"]), a.config["step"]))
 

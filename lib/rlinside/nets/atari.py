@@ -47,6 +47,14 @@ class NatureCNN(nn.Module):
         return self.flatten(x)
 
 
+#: The programming errors :class:`DuelingQNetwork` can plant (``bug``), with what each does.
+DUELING_BUGS = {
+    "": "none: the correct dueling network",
+    "value_link": "mis-linked layer: the value output reads the advantage stream's hidden layer",
+    "merge": "wrong merge: the advantage's mean over the whole batch and all actions, not per state",
+}
+
+
 class DuelingQNetwork(nn.Module):
     """Nature CNN torso with the dueling head of Wang et al. 2016 ("Dueling network
     architectures for deep reinforcement learning", Eq. 9).
@@ -59,12 +67,22 @@ class DuelingQNetwork(nn.Module):
 
     Modules: ``torso`` (:class:`NatureCNN`), ``value_hidden``, ``value_relu``, ``value_out``,
     ``advantage_hidden``, ``advantage_relu``, ``advantage_out``.
+
+    ``bug`` plants one of the two programming errors Rosynski et al. (Sec. 4) found in their
+    value stream with guided backprop, for the chapter's bug-localisation experiment
+    (:data:`DUELING_BUGS`): ``"value_link"``, a mis-linked layer (the value output reads the
+    *advantage* stream's hidden layer, so ``value_hidden`` is cut off and never learns), or
+    ``"merge"``, a wrong merge of the streams (the advantage's mean taken over the whole batch
+    and every action, instead of per state). The default ``""`` is the correct network.
     """
 
-    def __init__(self, n_actions: int, in_channels: int = 4, hidden: int = 512) -> None:
+    def __init__(self, n_actions: int, in_channels: int = 4, hidden: int = 512, bug: str = "") -> None:
         super().__init__()
         if n_actions < 1:
             raise ValueError(f"n_actions must be >= 1, got {n_actions!r}")
+        if bug not in DUELING_BUGS:
+            raise ValueError(f"bug must be one of {sorted(DUELING_BUGS)}, got {bug!r}")
+        self.bug = bug
         self.n_actions = n_actions
         self.torso = NatureCNN(in_channels)
         features = self.torso.out_features
@@ -89,9 +107,16 @@ class DuelingQNetwork(nn.Module):
             advantage: (B, n_actions))``.
         """
         features = self.torso(x)
-        value = self.value_out(self.value_relu(self.value_hidden(features)))
-        advantage = self.advantage_out(self.advantage_relu(self.advantage_hidden(features)))
-        q = value + advantage - advantage.mean(dim=1, keepdim=True)
+        adv_hidden = self.advantage_relu(self.advantage_hidden(features))
+        if self.bug == "value_link":  # planted: the value output linked to the advantage stream's layer
+            value = self.value_out(adv_hidden)
+        else:
+            value = self.value_out(self.value_relu(self.value_hidden(features)))
+        advantage = self.advantage_out(adv_hidden)
+        if self.bug == "merge":  # planted: the mean over the whole batch and all actions
+            q = value + advantage - advantage.mean()
+        else:
+            q = value + advantage - advantage.mean(dim=1, keepdim=True)
         if return_streams:
             return q, value, advantage
         return q
