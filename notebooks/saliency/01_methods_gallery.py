@@ -70,29 +70,29 @@ def draw(screen, maps):
 # %% [markdown]
 # ## The gallery
 #
-# One row per agent, one column per method; all maps explain the agent's chosen action in
-# the same state. The gradient methods show the newest frame only; the Grad-CAM maps are
-# non-negative by construction (a ReLU ends them), so they are never red.
+# One figure per game, one row per final agent, one column per method, all maps explaining the
+# agent's chosen action; gradient methods show the newest frame only. Grad-CAM maps end in a
+# ReLU, so they are never pink. The early agents are drawn in {doc}`03_early_vs_trained`.
 
 # %%
 def label(art):
     c = art.config
-    return f"{study.label(c['agent'])} {c['game']}\n{c['stage']}, {c['step']:,} steps"
+    return f"{study.label(c['agent'])}\n{c['stage']}, {c['step']:,} steps"
 
 
-if states:
-    fig = gallery([draw(s.screen, s.maps) for s in states], row_labels=[label(s.art) for s in states],
-                  col_labels=list(METHOD_NAMES), palette=palette)
-    publish("sal_methods_gallery", fig,
-            "The six saliency methods on one state per agent: "
-            + "; ".join(f"{study.label(s.agent)} {s.art.config['game']} "
-                        f"{s.art.config['stage']} ({s.art.config['step']:,} training steps), "
-                        f"state after {warmup_steps} decisions of evaluation game {seed}, "
-                        f"action {s.action}" for s in states)
-            + f". Grad-CAM family at {cam_layer} ({'before' if ':pre' in cam_layer else 'after'} its ReLU); "
-            "gradient methods: newest frame t; "
-            "each map scaled by its own maximum |value|.")
-else:
+finals = [s for s in states if s.art.config["stage"] == "final"] or states
+for game in dict.fromkeys(s.art.config["game"] for s in finals):
+    rows = [s for s in finals if s.art.config["game"] == game]
+    fig = gallery([draw(s.screen, s.maps) for s in rows], row_labels=[label(s.art) for s in rows],
+                  col_labels=list(METHOD_NAMES), palette=palette, title=game)
+    publish(f"sal_methods_gallery_{game.lower()}", fig,
+            f"The six saliency methods on one {game} state per agent: "
+            + "; ".join(f"{study.label(s.agent)} {s.art.config['stage']} ({s.art.config['step']:,} training "
+                        f"steps), action {s.action}" for s in rows)
+            + f"; each state after {warmup_steps} decisions of evaluation game {seed}. Grad-CAM family at "
+            f"{cam_layer} ({'before' if ':pre' in cam_layer else 'after'} its ReLU); gradient methods: newest "
+            "frame t; each map scaled by its own maximum |value|.")
+if not states:
     print("No Atari agent is shipped in data/ yet: nothing to explain. Train one "
           "with scripts/train_atari.py and ship it with scripts/ship_atari_agent.py.")
 
