@@ -40,15 +40,45 @@ class PageReport:
         return {p: w for p, w in self.weights.items() if w > limit}
 
 
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # no line per request on stderr
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):  # the browser hung up
+            super().handle_error(request, client_address)
+
+
+def _aborted_media(request) -> bool:
+    """A video or audio request the browser dropped itself (leaving the page, or having read
+    enough of the file): not a broken link (the video's file is checked separately)."""
+    return request.resource_type == "media" and "ERR_ABORTED" in (request.failure or "")
+
+
+def _head(url: str) -> str:
+    """``"<status> <content type>"`` of a HEAD request to ``url`` (outside the browser)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=10) as r:
+            return f"{r.status} {r.headers.get('Content-Type')}"
+    except urllib.error.HTTPError as e:
+        return f"{e.code} {e.headers.get('Content-Type')}"
+
+
 def check_pages(html_root: Path, exe: str) -> PageReport:
     """Serve ``html_root`` on a local port and visit every HTML page (but ``_static`` and
     ``_sources``) with the browser ``exe``."""
     from playwright.sync_api import sync_playwright
 
     html_root = Path(html_root)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html_root))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler = functools.partial(_QuietHandler, directory=str(html_root))
+    server = _Server(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     report = PageReport(pages=sorted(str(p.relative_to(html_root)) for p in html_root.rglob("*.html")
@@ -67,7 +97,7 @@ def check_pages(html_root: Path, exe: str) -> PageReport:
             def on_response(r) -> None:
                 if r.status >= 400:
                     problems.append(f"{current['url']}: HTTP {r.status}: {r.url}")
-                if "/_static/" not in r.url and r.url.startswith(base) and r.request.method != "HEAD":
+                if "/_static/" not in r.url and r.url.startswith(base):
                     size = r.headers.get("content-length")
                     report.weights[current["url"]] = report.weights.get(current["url"], 0) + int(size or 0)
 
@@ -75,7 +105,8 @@ def check_pages(html_root: Path, exe: str) -> PageReport:
                 f"{current['url']}: console {m.type}: {m.text} at {m.location.get('url')}")
                 if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(f"{current['url']}: page error: {e}"))
-            page.on("requestfailed", lambda r: problems.append(f"{current['url']}: request failed: {r.url}"))
+            page.on("requestfailed", lambda r: None if _aborted_media(r) else problems.append(
+                f"{current['url']}: request failed: {r.url} ({r.failure})"))
             page.on("response", on_response)
             for rel in report.pages:
                 current["url"] = rel
@@ -91,11 +122,9 @@ def check_pages(html_root: Path, exe: str) -> PageReport:
                     ".map(i => i.src)")
                 problems += [f"{rel}: broken image {src}" for src in broken]
                 report.image_widths[rel] = page.evaluate("Array.from(document.images).map(i => i.naturalWidth)")
-                videos = page.evaluate(
-                    "Promise.all(Array.from(document.querySelectorAll('video source')).map("
-                    "s => fetch(s.src, {method: 'HEAD'}).then(r => [s.src, r.status, r.headers.get('content-type')])))")
-                problems += [f"{rel}: video {src} answers {status} ({kind})" for src, status, kind in videos
-                             if status != 200 or "mp4" not in (kind or "")]
+                sources = page.evaluate("Array.from(document.querySelectorAll('video source')).map(s => s.src)")
+                problems += [f"{rel}: video {src} answers {answer}" for src, answer in
+                             ((src, _head(src)) for src in sources) if answer != "200 video/mp4"]
             browser.close()
     finally:
         server.shutdown()
