@@ -26,7 +26,7 @@
 # %% tags=["parameters"]
 n_tests: int = 40  # greedy test episodes per policy and window, start angles spread over the outer ring | [1, 1000]
 windows: list[int] = [1, 2, 4, 8, 16, 64]  # memory windows K (images the state is rebuilt from) | [1, 10_000]
-planted_delay: int = 8  # observation delay of the delayed policies (fine-tuned from the no-delay ones) | [1, 64]
+planted_delay: int = 8  # observation delay of the delayed policies (trained by DAgger with it) | [1, 64]
 
 # %%
 import pandas as pd
