@@ -19,7 +19,7 @@ LAYERS = {
     "agents": 3, "rtrl": 3,
     "explain": 4, "plots": 4,
     "studies": 5,
-    "params": 6, "notebook": 6, "exercises": 6, "book": 6, "cli": 6, "sphinxext": 6, "__init__": 6,
+    "params": 6, "notebook": 6, "exercises": 6, "book": 6, "pagecheck": 6, "cli": 6, "sphinxext": 6, "__init__": 6,
 }
 
 
