@@ -183,3 +183,21 @@ def test_dead_pruned_maps_drop_the_dead_neurons_and_keep_the_pairs():
         arms.mappings.query("`source→target` == '2→3' and inputs == 'balanced'")["coverage"].mean())
     saturation = study.error_grid(arms, "balanced", "saturation")
     assert saturation[0, 1] == pytest.approx(table.loc[("2→3", "balanced"), ("saturation", "all neurons")])
+
+
+def test_input_transformation_figure_draws_both_modes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+
+    from rlinside.envs.planar_arm import joint_positions, transform_joint_angles
+    from rlinside.plots.neurons import plot_input_transformations
+
+    fig = plot_input_transformations([(2, 4), (4, 2)], n_poses=2)
+    assert len(fig.axes) == 4 and "balanced" in fig.axes[1].get_title()
+    # balanced 2 -> 4: the 4-joint arm puts its fingertip where the 2-joint arm's is
+    pose = np.array([[0.7, -0.4]])
+    four = transform_joint_angles(pose, 4, "balanced")
+    np.testing.assert_allclose(joint_positions(four[0], np.full(4, 0.25))[-1],
+                               joint_positions(pose[0], np.full(2, 0.5))[-1], atol=1e-12)

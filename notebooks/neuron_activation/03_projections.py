@@ -37,6 +37,7 @@ same_arm: int = 3  # arm whose shipped agents (all widths and seeds) compare gre
 import pandas as pd
 from IPython.display import display
 
+from rlinside.plots import neurons as plots_na
 from rlinside.plots import publish, run_context, set_theme
 from rlinside.plots.matrices import plot_layer_matrices
 from rlinside.plots.neurons import plot_error_grids, plot_lambda_comparison, plot_techniques
@@ -74,12 +75,14 @@ publish("na_fig5_techniques", fig,
 # %% [markdown]
 # ## Mapping quality between arms
 #
-# Means over every ordered pair of agents (rows: source arm, columns: target arm). Diagonal
-# cells map between *different* agents of one arm (the paper's "native" maps); "untrained
-# source" panels use untrained source networks. The reflexive map is in the first table (its
-# error is not 0 because of the lasso penalty).
+# First, what the source network reads (the paper's 4a/4b): target poses and the source arm's
+# pose under each transformation. Then means over every ordered pair of agents (rows: source
+# arm, columns: target arm); diagonal cells map between *different* agents of one arm (the
+# "native" maps); "untrained source": untrained source networks; the reflexive map is above.
 
 # %%
+publish("na_input_transformations", plots_na.plot_input_transformations([(2, 4), (4, 2), (3, 4)]),
+        "The input transformations: three random target poses (pale) and the source arm they become (thin).")
 kinds = {"naive": "naive inputs", "balanced": "balanced inputs", "untrained source": "untrained source"}
 for metric, what in (("normalised error", "eq. 6"), ("saturation", "eq. 7, low: few sources per target neuron"),
                      ("coverage", "eq. 8, high: the source's neurons used evenly")):
@@ -90,8 +93,7 @@ for metric, what in (("normalised error", "eq. 6"), ("saturation", "eq. 7, low: 
             f"{', '.join(map(str, joints))} joints ({len(agent_seeds)} agent(s) per arm, all ordered pairs).")
 
 # %% [markdown]
-# **Dead neurons** can neither explain nor be explained: the same maps between the agents pruned
-# at τ = 0 (dead and duplicate neurons removed on each agent's own episodes; same function).
+# **Dead neurons** explain nothing: the same maps between agents pruned at τ = 0 (same function).
 
 # %%
 study.dead_pruned_table(arms, study.project_arms(joints, width, agent_seeds, **setup, dead_pruned=True)).round(3)
@@ -99,9 +101,8 @@ study.dead_pruned_table(arms, study.project_arms(joints, width, agent_seeds, **s
 # %% [markdown]
 # ## Which layers map onto which (eq. 9)
 #
-# Per pair of arms, the share of each target layer's projection weights from each source layer.
-# A strong diagonal: the networks are organised alike layer by layer; mass in the first row:
-# target neurons are mostly explained by the source's first layer.
+# Per pair of arms, the share of each target layer's projection weights from each source layer;
+# a strong diagonal: networks organised alike layer by layer.
 
 # %%
 mean_P, layer_summary = study.layer_projections(arms)
@@ -141,8 +142,7 @@ cka_summary
 # ## The chapter's claims about Figure 5
 #
 # Per target agent (the unit: two agents' maps share both networks), the mean of the maps from
-# its source agents; between arms with `transform` inputs unless the claim names them. The
-# verdicts are computed on the chapter page ({doc}`../../claims`).
+# its source agents, `transform` inputs unless the claim names them; verdicts on the chapter page.
 
 # %%
 measured = study.projection_claims(arms, same, n_episodes=n_episodes, transform=transform,

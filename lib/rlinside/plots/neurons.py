@@ -12,7 +12,7 @@ from rlinside.plots import PALETTE
 __all__ = ["plot_distance_densities", "plot_cluster_trees", "plot_tau_sweep", "plot_iterative",
            "plot_techniques", "plot_error_grids",
            "plot_actuator_sweep", "plot_transfer_rewards", "filmstrip",
-           "plot_lambda_comparison"]
+           "plot_lambda_comparison", "plot_input_transformations"]
 
 #: One colour per network of Figure 2.
 NETWORK_COLOURS = {"random": PALETTE[7], "trained": PALETTE[0], "pruned": PALETTE[3]}
@@ -194,5 +194,38 @@ def plot_lambda_comparison(table, chosen: float):
         ax.fill_between(mean.index, lo[col], hi[col], color=colour, alpha=0.2)
         ax.axvline(chosen, color="0.4", ls="--", lw=0.8)
         ax.set(xscale="log", xlabel="lasso penalty λ", ylabel=col)
+    fig.tight_layout()
+    return fig
+
+
+def plot_input_transformations(pairs: list[tuple[int, int]], n_poses: int = 3, seed: int = 0):
+    """The paper's input transformations (Figure 5, 4a naive and 4b balanced): for each pair
+    ``(source joints, target joints)``, ``n_poses`` random poses of the target arm (thick, pale;
+    joint angles uniform in [-pi/2, pi/2], ``seed``; fingertip: square) and the source arm
+    posed by the transformed angles (thin, same colour; fingertip: star), both arms with equal
+    links of total length 1; one column per mode. The mapping networks read exactly these
+    source-arm inputs (plus the goal, copied)."""
+    from rlinside.envs.planar_arm import joint_positions, transform_joint_angles
+
+    rng = np.random.default_rng(seed)
+    fig, axes = plt.subplots(len(pairs), 2, figsize=(6.4, 3.0 * len(pairs)), squeeze=False)
+    for row, (src, tgt) in zip(axes, pairs):
+        poses = rng.uniform(-np.pi / 2, np.pi / 2, size=(n_poses, tgt))
+        for ax, mode in zip(row, ("naive", "balanced")):
+            moved = transform_joint_angles(poses, src, mode)
+            for k, (p_t, p_s) in enumerate(zip(poses, moved)):
+                colour = PALETTE[k % len(PALETTE)]
+                t = joint_positions(p_t, np.full(tgt, 1 / tgt))
+                s = joint_positions(p_s, np.full(src, 1 / src))
+                ax.plot(t[:, 0], t[:, 1], color=colour, alpha=0.35, lw=5, solid_capstyle="round", zorder=1)
+                ax.plot(s[:, 0], s[:, 1], color=colour, lw=1.5, marker="o", ms=3, zorder=2)
+                ax.plot(*t[-1], marker="s", color=colour, alpha=0.5, ms=7, zorder=3)
+                ax.plot(*s[-1], marker="*", color=colour, ms=9, zorder=3)
+            ax.set_aspect("equal")
+            ax.set_xlim(-1.05, 1.05)
+            ax.set_ylim(-1.05, 1.05)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{tgt}-joint pose read by a {src}-joint network, {mode}", fontsize=8)
     fig.tight_layout()
     return fig
