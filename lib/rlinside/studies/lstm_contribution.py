@@ -157,11 +157,10 @@ def seed_memory_tests(n_tests: int, seeds: int) -> pd.DataFrame:
             s = [float(r["success"]) for r in evaluate_maze(net, env_config, n_tests, memory=memory)]
             pooled[cond] += s
             rows.append({"seed": seed, "condition": cond, "success": float(np.mean(s)),
-                         "low": bootstrap_ci(s)[0], "high": bootstrap_ci(s)[1], "episodes": len(s),
-                         "policy": art.key})
+                         **dict(zip(("low", "high"), bootstrap_ci(s))), "episodes": len(s), "policy": art.key})
     for cond, s in pooled.items():
-        rows.append({"seed": "all", "condition": cond, "success": float(np.mean(s)), "low": bootstrap_ci(s)[0],
-                     "high": bootstrap_ci(s)[1], "episodes": len(s), "policy": ""})
+        rows.append({"seed": "all", "condition": cond, "success": float(np.mean(s)),
+                     **dict(zip(("low", "high"), bootstrap_ci(s))), "episodes": len(s), "policy": ""})
     return pd.DataFrame(rows).set_index(["seed", "condition"])
 
 
