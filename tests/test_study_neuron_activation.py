@@ -71,26 +71,52 @@ def test_mean_or_nan_skips_runs_that_did_not_pass():
 # ------------------------------------------------------------------ the notebooks' tables and measurements
 
 
-def test_tau_summary_averages_over_agents_and_counts_passed_runs():
-    import math
-
+def _comparison_rows():
+    """A :func:`pruning_comparison` table: width 32, seeds 0-1, tau 0 and 0.2, three rules."""
     import pandas as pd
 
-    sweep = pd.DataFrame([
-        {"seed": 0, "tau": 0.1, "neurons_before": 100, "neurons_after": 60, "accuracy_pruned": 0.5,
-         "retrain_episodes": 200},
-        {"seed": 1, "tau": 0.1, "neurons_before": 100, "neurons_after": 40, "accuracy_pruned": 0.7,
-         "retrain_episodes": None},
-        {"seed": 0, "tau": 0.3, "neurons_before": 100, "neurons_after": 20, "accuracy_pruned": 0.1,
-         "retrain_episodes": None},
-    ])
-    s = arm_pruning.tau_summary(sweep)
-    assert list(s.index) == [0.1, 0.3]
-    assert s.loc[0.1, "size_share"] == pytest.approx(0.5)
-    assert s.loc[0.1, "accuracy_pruned"] == pytest.approx(0.6)
-    assert s.loc[0.1, "retrain_episodes_of_passed"] == 200.0  # the run that did not pass is left out
-    assert math.isnan(s.loc[0.3, "retrain_episodes_of_passed"])
-    assert list(s["passed_within_budget"]) == [1, 0] and list(s["agents"]) == [2, 1]
+    rows = []
+    acc = {"cluster merge": 0.8, "low-activation": 0.5, "random-live": 0.2}
+    episodes = {"cluster merge": 300, "low-activation": None, "random-live": 900}
+    for seed in (0, 1):
+        for tau, after in ((0.0, 150), (0.2, 90)):
+            for method in arm_pruning.PRUNING_METHODS:
+                rows.append({"width": 32, "seed": seed, "tau": tau, "method": method, "neurons_before": 192,
+                             "neurons_after": after + seed, "sizes_after": [after + seed], "accuracy_before": 0.95,
+                             "accuracy_pruned": 0.9 if tau == 0 else acc[method] - 0.1 * seed,
+                             "retrain_episodes": 0 if tau == 0 else episodes[method], "retrain_budget": 1000})
+    return pd.DataFrame(rows)
+
+
+def test_comparison_tables_and_claim_values():
+    import math
+
+    table = _comparison_rows()
+    merge = arm_pruning.merge_rows(table, 32)
+    assert len(merge) == 4 and list(merge["tau"]) == [0.0, 0.2, 0.0, 0.2]
+    assert arm_pruning.merge_rows(table, 48).empty
+    zero = arm_pruning.zero_rows(table)
+    assert list(zero["seed"]) == [0, 1] and zero["neurons left"].tolist() == pytest.approx([150 / 192, 151 / 192])
+    s = arm_pruning.comparison_summary(table).set_index(["tau", "method"])
+    assert s.loc[(0.2, "cluster merge"), "success after pruning"] == pytest.approx(0.75)
+    assert s.loc[(0.2, "low-activation"), "passed"] == 0
+    assert s.loc[(0.2, "low-activation"), "retrain episodes (median)"] == 1000.0  # spent: counts the budget
+    assert s.loc[(0.2, "cluster merge"), "low"] <= 0.75 <= s.loc[(0.2, "cluster merge"), "high"]
+    gaps = arm_pruning.baseline_gap_values(table, 0.2, "random-live")
+    assert gaps == {(32, 0): pytest.approx(0.6), (32, 1): pytest.approx(0.6)}
+    assert arm_pruning.baseline_gap_values(table, 0.3, "random-live") == {}
+    # the better simple rule is random-live (900 episodes; low-activation spent its 1000)
+    assert arm_pruning.baseline_retrain_values(table, 0.2) == {(32, 0): 600.0, (32, 1): 600.0}
+    assert not math.isnan(next(iter(arm_pruning.baseline_retrain_values(table, 0.0).values())))
+
+
+def test_shape_table_sets_the_papers_shape_last():
+    import pandas as pd
+
+    it = pd.DataFrame([{"width": 32, "step": 0, "sizes": [32] * 6}, {"width": 32, "step": 1, "sizes": [20, 10, 5]}])
+    t = arm_pruning.shape_table(it)
+    assert t["sizes"].iloc[0] == [20, 10, 5] and t["shape (share of largest layer)"].iloc[0] == [1.0, 0.5, 0.25]
+    assert t["sizes"].iloc[-1] == list(arm_pruning.PAPER_SHAPE)
 
 
 def _episodes(rng, n_episodes=3, T=40):

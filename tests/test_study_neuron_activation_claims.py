@@ -209,3 +209,40 @@ def test_pruning_comparison_task_on_a_shipped_agent():
     assert m["neurons_after"] == int(r["arrays"]["sizes_after"].sum()) < m["neurons_before"]
     for k in ("cluster_merge", "low_activation", "random_live"):
         assert 0 <= m[f"{k}_accuracy_pruned"] <= 1 and m[f"{k}_retrain_episodes"] in (-1, 0)
+
+
+def test_pruning_comparison_names_missing_agents_before_any_work(monkeypatch):
+    from rlinside import store, sweep
+
+    def no_work(*a, **k):  # the check must come first
+        raise AssertionError("the sweep ran although an agent is missing")
+
+    monkeypatch.setattr(sweep, "run_sweep", no_work)
+    with pytest.raises(store.ArtifactError, match=r"sweeps/arm_pruning_agents.yml.*") as e:
+        na.pruning_comparison(3, [32], [0, 998], [0.2], retrain_budget=0, n_episodes=5, episode_seed=11,
+                              agent_max_episodes=4000)
+    assert "(32, 998)" in str(e.value) and "(32, 0)" not in str(e.value)
+    with pytest.raises(ValueError, match="tau must be in"):
+        na.pruning_comparison(3, [32], [0], [1.5], retrain_budget=0, n_episodes=5, episode_seed=11,
+                              agent_max_episodes=4000)
+
+
+def test_pruning_comparison_reads_the_tasks_it_runs(tmp_path, monkeypatch):
+    """The table holds one row per rule of each stored task, and a second call reads the store."""
+    from rlinside import sweep
+
+    monkeypatch.setenv("RLINSIDE_CACHE", str(tmp_path))
+    args = dict(retrain_budget=0, n_episodes=3, episode_seed=11, agent_max_episodes=4000)
+    table = na.pruning_comparison(3, [32], [0], [0.0, 0.3], **args)
+    assert len(table) == 2 * len(na.PRUNING_METHODS) and set(table["method"]) == set(na.PRUNING_METHODS)
+    assert table.groupby("tau")["neurons_after"].nunique().eq(1).all()  # every rule at the merge's sizes
+    assert set(table["retrain_episodes"].dropna()) <= {0}
+
+    def no_work(fn, configs, seeds, **k):
+        raise AssertionError("ran again")
+
+    real = sweep._call
+    monkeypatch.setattr(sweep, "_call", no_work)
+    again = na.pruning_comparison(3, [32], [0], [0.0, 0.3], **args)
+    monkeypatch.setattr(sweep, "_call", real)
+    assert again.drop(columns=["sizes_after"]).equals(table.drop(columns=["sizes_after"]))

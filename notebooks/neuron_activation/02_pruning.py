@@ -21,79 +21,89 @@
 #
 # * **Left (one pruning step, several $\tau$).** How small does the network get, how good is
 #   it right after pruning (the paper's "initial accuracy"), and how many training episodes
-#   does it need to pass validation again?
+#   does it need to pass validation again? Beside the merge, two simple rules that cut the
+#   network to the *same* layer sizes (the paper has none), so that the merge can be seen to help.
 # * **Right (three pruning steps).** Prune, retrain, repeat: the network size after each step,
 #   for networks of different initial widths.
 #
-# Both experiments are stored (kind `arm-pruning`): the book reads results computed once;
-# rerunning with other parameters computes and caches new ones.
+# Every experiment is stored (the comparison by `sweeps/arm_pruning_comparison.yml` and
+# `sweeps/arm_pruning_no_retrain.yml`): the book reads results computed once; other parameters
+# compute and cache new ones.
 
 # %% tags=["parameters"]
 n_joints: int = 3  # arm of the agents studied (shipped: 2, 3, 4 joints) | {2, 3, 4}
-width: int = 32  # width of the agents in the tau sweep | {32, 48, 128, 256, 512}
-agent_seeds: list[int] = [0, 1]  # seeds of the tau sweep's agents (shipped 3-joint: 0, 1) | nonempty; unique; [0, 999]
-taus: list[float] = [0.1, 0.2, 0.3, 0.4]  # thresholds of the tau sweep | nonempty; unique; [0, 1]
+width: int = 32  # width of the agents whose retraining is compared | {32, 48, 128, 256, 512}
+agent_seeds: list[int] = [0, 1, 2, 3, 4]  # agent seeds (sweeps/arm_pruning_agents.yml) | nonempty; unique; [0, 999]
+taus: list[float] = [0.2, 0.4, 0.1, 0.3]  # thresholds of the retraining comparison | nonempty; unique; [0, 1]
+size_widths: list[int] = [32, 48]  # widths compared without retraining | nonempty; unique; {32, 48, 128, 256, 512}
+# thresholds of the comparison without retraining | nonempty; unique; [0, 1]
+size_taus: list[float] = [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4]
+compare_tau: float = 0.2  # threshold of the claims against the simple rules (in taus and size_taus) | [0, 1]
+agent_max_episodes: int = 5000  # training budget the compared agents were trained with | [1, 100_000]
 # widths of the iterative study (paper: 32-512) | nonempty; unique; {32, 48, 128, 256, 512}
 widths: list[int] = [32, 48, 128]
 iterative_tau: float = 0.1  # threshold of the iterative study (paper: 0.2; see the text) | [0, 1]
 steps: int = 3  # prune-retrain steps (paper: 3) | [1, 10]
 n_episodes: int = 100  # sample episodes whose activations decide the clusters | [1, 10_000]
 episode_seed: int = 11  # seed of those episodes' goals | [0, 2_147_483_647]
-retrain_budget: int = 1000  # tau sweep: most training episodes spent to pass validation again | [1, 100_000]
+retrain_budget: int = 2000  # most training episodes spent to pass validation again | [1, 100_000]
 iterative_retrain_budget: int = 3000  # iterative study: the same, per step (from scratch: 1,500-3,500) | [1, 100_000]
 
 # %%
 import pandas as pd
 
 from rlinside.plots import publish, run_context, set_theme
-from rlinside.plots.neurons import plot_iterative, plot_tau_sweep
+from rlinside.plots.neurons import plot_iterative, plot_pruning_comparison
 from rlinside.studies import neuron_activation as study
 
 set_theme()
-agents = study.sweep_agents(n_joints, width, agent_seeds)
-print(f"tau sweep on {len(agents)} shipped agent(s): "
-      + ", ".join(f"{n_joints} joints, width {width}, seed {a.config['seed']}" for a in agents))
-sweep = study.tau_sweep_table(agents, taus, n_episodes=n_episodes, episode_seed=episode_seed,
-                              retrain_budget=retrain_budget)
-sweep[["seed", "tau", "neurons_before", "neurons_after", "sizes_after", "accuracy_before",
-       "accuracy_pruned", "retrain_episodes", "accuracy_retrained"]]
+if compare_tau not in taus or compare_tau not in size_taus:
+    raise ValueError(f"compare_tau={compare_tau} must be one of taus {taus} and of size_taus {size_taus}")
+agents = study.comparison_agents(n_joints, [width], agent_seeds, agent_max_episodes=agent_max_episodes)
+common = dict(n_episodes=n_episodes, episode_seed=episode_seed, agent_max_episodes=agent_max_episodes)
+sizes = study.pruning_comparison(n_joints, size_widths, agent_seeds, size_taus, retrain_budget=0, **common)
+comparison = study.pruning_comparison(n_joints, [width], agent_seeds, taus, retrain_budget=retrain_budget, **common)
 
 # %% [markdown]
 # ## $\tau = 0$: only dead and duplicate neurons go
 #
 # At $\tau = 0$ only clusters at distance zero are merged: neurons that never fire on the
 # sample episodes, and exact scaled copies. The paper reports that this alone shrinks the
-# network considerably at no cost. Every shipped agent of the arm, no retraining:
+# network considerably at no cost. Every agent of the comparison, no retraining:
 
 # %%
-zero = study.zero_tau_table(n_joints, n_episodes=n_episodes, episode_seed=episode_seed)
+zero = study.zero_rows(sizes)
 zero
 
 # %% [markdown]
-# ## Figure 3 (left): one pruning step at each $\tau$
+# ## Figure 3 (left), with two simple rules beside the merge
 #
-# Size is the number of hidden neurons left, as a share of the original network. Accuracy is
-# the validation success rate (final reward at least 0.9, over the 300 validation goals) right
-# after pruning. Retraining episodes are those needed to pass validation again; an open
-# triangle at the budget means `retrain_budget` episodes were spent without passing (the
-# true cost is higher). For scale: training these agents from scratch took 1,500 to 2,600
-# episodes.
+# One pruning step at each $\tau$. The merge decides the layer sizes; the two simple rules cut
+# the same trained network to exactly those sizes: **low-activation** keeps the neurons with the
+# largest mean activation on the sample episodes, **random-live** drops the dead neurons and
+# then keeps a random subset of the live ones. Accuracy is the validation success rate (final
+# reward at least 0.9 over the 300 validation goals) right after pruning; retraining episodes
+# are those needed to pass validation again, and an open triangle at the budget means it was
+# spent without passing (the true cost is higher); the episodes each agent needed from scratch
+# are printed below the figure. Retraining is compared at one width and four thresholds only,
+# a scale set by compute (its cost is worked out in `sweeps/arm_pruning_comparison.yml`).
 
 # %%
-fig = plot_tau_sweep(sweep, zero, width, retrain_budget)
+summary = study.comparison_summary(sizes)
+fig = plot_pruning_comparison(sizes, comparison, summary, retrain_budget)
 publish("na_fig3_tau", fig,
-        f"Figure 3, left (our run): one pruning step of {len(agents)} {n_joints}-joint agent(s) of "
-        f"width {width}; dotted: success rate before pruning; open triangles: not passed within "
-        f"{retrain_budget} episodes.")
-study.tau_summary(sweep)
+        f"Figure 3, left (our run): one pruning step of {len(agent_seeds)} {n_joints}-joint agents per width; "
+        f"middle: three pruning rules at the same layer sizes (band: 95 % bootstrap interval over seeds); "
+        f"right: retraining at width {width}, open triangles: not passed within {retrain_budget} episodes.")
+print("episodes from scratch:", {a.config["seed"]: a.manifest["metrics"]["training_episodes"] for a in agents})
+study.comparison_summary(comparison).round(3)
 
 # %% [markdown]
 # ## Figure 3 (right): three pruning steps, initial widths 32 to 512
 #
 # Each shipped agent (seed 0) of the widths asked for is pruned at $\tau$ = `iterative_tau`,
-# retrained, and pruned again. Widths for which no agent is shipped are listed and skipped. A
-# study stops at the first step whose retraining does not pass validation within
-# `iterative_retrain_budget` episodes (its last row has no retraining episodes): the network
+# retrained, and pruned again. A study stops at the first step whose retraining does not pass
+# validation within `iterative_retrain_budget` episodes (its last row has no retraining episodes): the network
 # it would prune next is not a working agent. A width without a shipped agent is an error.
 
 # %%
@@ -115,19 +125,25 @@ publish("na_fig3_steps", fig,
 # and later steps plateau; networks of 128 neurons per layer and more shrink to about the
 # same size in the first step; and after pruning, narrow networks taper towards the output
 # while wide ones narrow in the middle and widen again at the last layer (an hourglass). The
-# chapter's claims table compares each with the rows above.
+# chapter's claims table compares each with the rows above. The paper gives one mean shape,
+# over its widths 256 and 512 after three steps at $\tau = 0.2$; ours, at the widths and
+# threshold of this run, are set beside it:
+
+# %%
+study.shape_table(iterative)
 
 # %% [markdown]
 # ## The chapter's claims about Figure 3
 #
-# Measured per agent (tau = 0), per agent seed (the tau sweep) and per initial width (the
-# iterative study, one seed per width); a retraining run that did not pass within its budget
-# counts the budget, a lower bound of its cost. The verdicts are computed on the chapter page
-# ({doc}`../../claims`); the paper averages 20 networks per setting, so a claim needs 5 agent
-# seeds before it is tested.
+# Measured per agent (tau = 0 and the simple rules, without retraining), per agent seed (size
+# and retraining) and per initial width (the iterative study, one seed per width); a retraining
+# run that did not pass within its budget counts the budget, a lower bound of its cost. The
+# claims against the simple rules are ours: the paper compares with no other pruning rule. The
+# verdicts are computed on the chapter page ({doc}`../../claims`); the paper averages 20
+# networks per setting, so a claim needs 5 agent seeds before it is tested.
 
 # %%
-measured = study.pruning_claims(sweep, zero, iterative, agents, width=width, taus=list(taus), steps=steps,
-                                n_episodes=n_episodes, retrain_budget=retrain_budget,
+measured = study.pruning_claims(comparison, sizes, iterative, agents, width=width, compare_tau=compare_tau,
+                                steps=steps, n_episodes=n_episodes, retrain_budget=retrain_budget,
                                 iterative_retrain_budget=iterative_retrain_budget, profile=run_context().get("profile"))
 pd.DataFrame([m.to_dict() for m in measured])[["claim", "estimate", "low", "high", "n"]]

@@ -9,10 +9,10 @@ import numpy as np
 
 from rlinside.plots import PALETTE
 
-__all__ = ["plot_distance_densities", "plot_cluster_trees", "plot_tau_sweep", "plot_iterative",
+__all__ = ["plot_distance_densities", "plot_cluster_trees", "plot_iterative",
            "plot_techniques", "plot_error_grids",
            "plot_actuator_sweep", "plot_transfer_rewards", "filmstrip",
-           "plot_lambda_comparison", "plot_input_transformations"]
+           "plot_lambda_comparison", "plot_input_transformations", "plot_pruning_comparison"]
 
 #: One colour per network of Figure 2.
 NETWORK_COLOURS = {"random": PALETTE[7], "trained": PALETTE[0], "pruned": PALETTE[3]}
@@ -57,27 +57,51 @@ def plot_cluster_trees(trees: Mapping[str, list[Any]]):
     return fig
 
 
-def plot_tau_sweep(sweep, zero, width: int, retrain_budget: int):
-    """Figure 3 (left): per agent seed of the tau sweep (``sweep``, with the tau = 0 rows of
-    ``zero`` for ``width`` prepended), the share of hidden neurons left, the success right after
-    pruning (dotted: before) and the episodes to pass validation again (open triangles: the
-    budget spent without passing)."""
-    fig, axes = plt.subplots(1, 3, figsize=(12.5, 3.5))
-    for i, (seed, g) in enumerate(sweep.groupby("seed")):
-        c = PALETTE[i % len(PALETTE)]
-        z = zero[(zero["width"] == width) & (zero["seed"] == seed)]  # tau = 0: no retraining needed
-        taus_ = np.r_[[0.0] * len(z), g["tau"]]
-        axes[0].plot(taus_, np.r_[z["neurons left"], g["neurons_after"] / g["neurons_before"]], "o-", color=c,
-                     label=f"seed {seed}")
-        axes[1].plot(taus_, np.r_[z["success after"], g["accuracy_pruned"]], "o-", color=c)
-        axes[1].axhline(g["accuracy_before"].iloc[0], color=c, ls=":", lw=1)
-        axes[2].plot(g["tau"], g["retrain_episodes"].astype(float), "o-", color=c)
-        over = g[g["retrain_episodes"].isna()]  # budget spent without passing: at least the budget
-        axes[2].plot(over["tau"], np.full(len(over), retrain_budget), "^", color=c, mfc="none", ms=8)
-    axes[0].set(xlabel="τ", ylabel="hidden neurons left (share)", ylim=(0, 1.05))
-    axes[1].set(xlabel="τ", ylabel="success right after pruning", ylim=(-0.02, 1.02))
-    axes[2].set(xlabel="τ", ylabel="episodes to pass again", ylim=(0, retrain_budget * 1.1))
-    axes[0].legend()
+#: One colour per pruning rule of the comparison (cluster merge first).
+METHOD_COLOURS = {"cluster merge": PALETTE[0], "low-activation": PALETTE[1], "random-live": PALETTE[2]}
+
+
+def plot_pruning_comparison(sizes, comparison, summary, retrain_budget: int):
+    """The pruning comparison: (left) hidden neurons left after one cluster-merge step against
+    tau, per width (dots: agent seeds; line: their mean); (middle) validation success right
+    after pruning, no retraining, per rule at the same layer sizes (``summary``, from
+    :func:`rlinside.studies.neuron_activation.comparison_summary` of ``sizes``: mean over seeds
+    with its 95 % bootstrap interval; solid: the first width, dashed: the others); (right) the
+    retraining episodes to pass validation again per rule (``comparison``: dots per seed, open
+    triangles at the budget where it was spent without passing; line: median over seeds)."""
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.7))
+    widths = sorted(sizes["width"].unique())
+    merge = sizes[sizes["method"] == "cluster merge"]
+    for i, w in enumerate(widths):
+        g = merge[merge["width"] == w]
+        share = g["neurons_after"] / g["neurons_before"]
+        axes[0].scatter(g["tau"], share, s=10, color=PALETTE[i + 3], alpha=0.5)
+        m, n = share.groupby(g["tau"]).mean(), g["seed"].nunique()
+        axes[0].plot(m.index, m.values, "o-", color=PALETTE[i + 3], label=f"width {w} ({n} seed{'s' * (n > 1)})")
+    for method, c in METHOD_COLOURS.items():
+        for i, w in enumerate(widths):
+            g = summary[(summary["method"] == method) & (summary["width"] == w)].sort_values("tau")
+            axes[1].plot(g["tau"], g["success after pruning"], "o-" if i == 0 else "s--", color=c, ms=4,
+                         label=f"{method}, width {w}")
+            axes[1].fill_between(g["tau"], g["low"], g["high"], color=c, alpha=0.12)
+        g = comparison[comparison["method"] == method]
+        ep = g["retrain_episodes"].astype(float)
+        jitter = {"cluster merge": -0.006, "low-activation": 0.0, "random-live": 0.006}[method]
+        done = ep.notna()
+        axes[2].scatter(g["tau"][done] + jitter, ep[done], s=14, color=c)
+        axes[2].scatter(g["tau"][~done] + jitter, np.full(int((~done).sum()), retrain_budget), marker="^", s=30,
+                        facecolors="none", edgecolors=c)
+        med = ep.fillna(float(retrain_budget)).groupby(g["tau"]).median()
+        axes[2].plot(med.index, med.values, "-", color=c, label=method)
+    axes[0].set(xlabel="τ", ylabel="hidden neurons left (share)", ylim=(0, 1.05), title="size after one merge step")
+    axes[1].set(xlabel="τ", ylabel="success right after pruning", ylim=(-0.02, 1.02),
+                title="same sizes, three rules")
+    axes[2].set(xlabel="τ", ylabel="episodes to pass again", ylim=(0, retrain_budget * 1.08),
+                title=f"retraining (width {', '.join(str(w) for w in sorted(comparison['width'].unique()))})")
+    axes[0].legend(fontsize=8)
+    axes[1].legend(fontsize=7)
+    axes[2].legend(fontsize=8)
+    fig.tight_layout()
     return fig
 
 

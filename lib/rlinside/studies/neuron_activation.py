@@ -18,9 +18,15 @@ Pruning (:func:`rlinside.explain.pruning.prune_mlp`) reads the activations of
 network until the 300-episode validation test passes, with at most ``retrain_budget``
 episodes. A network that does not pass within the budget is recorded with
 ``retrain_episodes = None`` (and, in the iterative study, the study stops there).
-:func:`sweep_agents`, :func:`tau_sweep_table`, :func:`zero_tau_table`, :func:`tau_summary`
-and :func:`iterative_table` run them over the chapter's agents and build the tables of
-``02_pruning``.
+:func:`iterative_table` runs the iterative study over the chapter's agents for ``02_pruning``.
+
+**Pruning against simple rules.** :func:`pruning_comparison_task` (a :mod:`rlinside.sweep`
+task, ``sweeps/arm_pruning_*.yml``) prunes one agent at one ``tau`` by the cluster merge and
+cuts it to the same layer sizes by two simple rules (:data:`PRUNING_METHODS`), with or without
+retraining; :func:`pruning_comparison` reads or computes a grid of them, and
+:func:`merge_rows`, :func:`zero_rows`, :func:`comparison_summary`, :func:`baseline_gap_values`,
+:func:`baseline_retrain_values` and :func:`shape_table` give ``02_pruning``'s tables and claim
+values.
 
 **Distances (Figure 2).** :func:`figure2_networks` gives a random, the trained and the pruned
 network of one agent with their activations on the same sample episodes;
@@ -83,7 +89,7 @@ from rlinside.nets.mlp import MLP
 from rlinside.utils import seed_everything
 
 __all__ = ["ARTIFACT_KIND", "tau_sweep", "iterative_study", "pruned_agent", "mean_or_nan",
-           "sweep_agents", "tau_sweep_table", "zero_tau_table", "tau_summary", "iterative_table",
+           "sweep_agents", "iterative_table",
            "ArmNetworks", "figure2_networks", "DistanceDensities", "distance_densities", "LayerTree",
            "cluster_trees", "TrainedVsRandom", "trained_vs_random", "RANDOM_NETWORKS", "dead_neuron_table",
            "ArmProjections", "project_arms", "error_grid", "layer_projections", "layer_cka", "layer_pair_errors",
@@ -91,7 +97,9 @@ __all__ = ["ARTIFACT_KIND", "tau_sweep", "iterative_study", "pruned_agent", "mea
            "pruned_vs_trained_episodes", "zero_tau_values", "zero_tau_depth_values", "tau_linearity",
            "retrain_cost_values",
            "retrain_cost_rise", "iterative_values", "projection_claim_values", "technique_values",
-           "transfer_success_differences", "PRUNING_METHODS", "pruning_comparison_task"]
+           "transfer_success_differences", "PRUNING_METHODS", "pruning_comparison_task", "COMPARISON_SWEEPS",
+           "comparison_agents", "pruning_comparison", "merge_rows", "zero_rows", "comparison_summary",
+           "baseline_gap_values", "baseline_retrain_values", "PAPER_SHAPE", "shape_table"]
 
 ARTIFACT_KIND = "arm-pruning"
 DEFAULT_COMMAND = "rlinside run neuron_activation/02_pruning"  # the notebook that runs the study
@@ -256,45 +264,6 @@ def agents_table(widths: list[int] | None = None) -> pd.DataFrame:
                      "validation success": m.get("validation_success_rate_shipped", m.get("validation_success_rate")),
                      "hold-out success": m.get("holdout_success_rate"), "hold-out passed": m.get("holdout_passed")})
     return pd.DataFrame(rows)
-
-
-def tau_sweep_table(agents, taus, *, n_episodes: int, episode_seed: int, retrain_budget: int) -> pd.DataFrame:
-    """:func:`tau_sweep` of every agent of ``agents``: one row per (agent, tau), with the
-    agent's training ``seed`` first and then :func:`tau_sweep`'s columns."""
-    rows = []
-    for art in agents:
-        for r in tau_sweep(art, taus, n_episodes=n_episodes, episode_seed=episode_seed,
-                           retrain_budget=retrain_budget):
-            rows.append({"seed": art.config["seed"], **r})
-    return pd.DataFrame(rows)
-
-
-def zero_tau_table(n_joints: int, *, n_episodes: int, episode_seed: int) -> pd.DataFrame:
-    """Pruning at ``tau = 0`` (only dead and duplicate neurons merge), no retraining, for every
-    shipped agent of the arm: one row per agent with ``width``, ``seed``, ``sizes after`` (per
-    layer), ``neurons left`` (share of the hidden neurons), ``success before`` / ``success
-    after`` (validation success rate before and right after pruning)."""
-    zero_rows = []
-    for art in find_arm_agents(n_joints):
-        r = tau_sweep(art, [0.0], n_episodes=n_episodes, episode_seed=episode_seed, retrain_budget=0)[0]
-        zero_rows.append({"width": art.config["width"], "seed": art.config["seed"], "sizes after": r["sizes_after"],
-                          "neurons left": r["neurons_after"] / r["neurons_before"],
-                          "success before": r["accuracy_before"], "success after": r["accuracy_pruned"]})
-    return pd.DataFrame(zero_rows)
-
-
-def tau_summary(sweep: pd.DataFrame) -> pd.DataFrame:
-    """The tau sweep table (:func:`tau_sweep_table`) averaged over agents, one row per tau:
-    ``size_share`` (hidden neurons left, as a share of the first row's original network),
-    ``accuracy_pruned``, ``retrain_episodes_of_passed`` (mean over the agents that passed
-    within the budget, :func:`mean_or_nan`), ``passed_within_budget`` and ``agents`` (counts)."""
-    summary = sweep.groupby("tau").agg(size_share=("neurons_after", "mean"),
-                                       accuracy_pruned=("accuracy_pruned", "mean"),
-                                       retrain_episodes_of_passed=("retrain_episodes", mean_or_nan),
-                                       passed_within_budget=("retrain_episodes", lambda v: int(v.notna().sum())),
-                                       agents=("retrain_episodes", "size"))
-    summary["size_share"] /= sweep["neurons_before"].iloc[0] if len(sweep) else 1
-    return summary
 
 
 def iterative_table(n_joints: int, widths, tau: float, *, steps: int, n_episodes: int, episode_seed: int,
@@ -1218,6 +1187,145 @@ def pruning_comparison_task(config: Mapping[str, Any], seed: int) -> dict[str, A
     return {"metrics": metrics, "arrays": arrays}
 
 
+COMPARISON_SWEEPS = {True: "arm-pruning-comparison", False: "arm-pruning-no-retrain"}  #: by "retrains?"
+COMPARISON_VERSION = 1
+
+
+def comparison_agents(n_joints: int, widths, agent_seeds, *, agent_max_episodes: int) -> list:
+    """The agents of the pruning comparison (``sweeps/arm_pruning_agents.yml``): for each width
+    and seed the stored ``arm-dqn`` artifact trained with ``agent_max_episodes``. A missing one
+    is an error naming the sweep that trains it, raised before any work starts."""
+    found = {(int(w), int(s)): find_arm_agents(int(n_joints), int(w), int(s), max_episodes=int(agent_max_episodes))
+             for w in widths for s in agent_seeds}
+    missing = sorted(k for k, v in found.items() if not v)
+    if missing:
+        raise store.ArtifactError(
+            f"no stored {n_joints}-joint agent trained with max_episodes={agent_max_episodes} for (width, seed) "
+            f"{missing}; train them with: rlinside sweep sweeps/arm_pruning_agents.yml (edit its grid and seeds)")
+    return [found[k][0] for k in sorted(found)]
+
+
+def pruning_comparison(n_joints: int, widths, agent_seeds, taus, *, retrain_budget: int, n_episodes: int,
+                       episode_seed: int, agent_max_episodes: int, baseline_seed: int = 0,
+                       workers: int | None = None) -> pd.DataFrame:
+    """The pruning comparison (:func:`pruning_comparison_task`) of every (width, tau, seed), read
+    from the store or computed there (sweep ``arm-pruning-comparison``, or
+    ``arm-pruning-no-retrain`` when ``retrain_budget`` is 0: the same tasks as
+    ``sweeps/arm_pruning_*.yml``, so the book reads what the background sweeps stored).
+
+    One row per (width, seed, tau, method of :data:`PRUNING_METHODS`): ``neurons_before``,
+    ``neurons_after``, ``sizes_after`` (per layer, the same for every method), ``accuracy_before``,
+    ``accuracy_pruned`` (validation success right after pruning), ``retrain_episodes`` (to pass
+    validation again; None when the budget was spent; with a zero budget 0 means it passes as it
+    is) and ``retrain_budget``."""
+    from rlinside import sweep
+
+    _check(taus, n_episodes, retrain_budget)
+    comparison_agents(n_joints, widths, agent_seeds, agent_max_episodes=agent_max_episodes)
+    base = {"n_joints": int(n_joints), "retrain_budget": int(retrain_budget), "n_episodes": int(n_episodes),
+            "episode_seed": int(episode_seed), "agent_max_episodes": int(agent_max_episodes),
+            "baseline_seed": int(baseline_seed)}
+    configs = sweep.grid(base, {"width": [int(w) for w in widths], "tau": [float(t) for t in taus]})
+    report = sweep.run_sweep(pruning_comparison_task, configs, [int(s) for s in agent_seeds],
+                             name=COMPARISON_SWEEPS[int(retrain_budget) > 0], version=COMPARISON_VERSION,
+                             scheduler="synchronous" if (workers or 1) == 1 else None, workers=workers,
+                             progress=False, command=DEFAULT_COMMAND)
+    if report.failed:
+        raise RuntimeError(report.summary())
+    rows = []
+    for r in report.results:
+        m, sizes = r.metrics, [int(x) for x in r.arrays()["sizes_after"]]
+        for method in PRUNING_METHODS:
+            key = method.replace(" ", "_").replace("-", "_")
+            ep = int(m[f"{key}_retrain_episodes"])
+            rows.append({"width": int(r.config["width"]), "seed": int(r.seed), "tau": float(r.config["tau"]),
+                         "method": method, "neurons_before": int(m["neurons_before"]),
+                         "neurons_after": int(m["neurons_after"]), "sizes_after": sizes,
+                         "accuracy_before": float(m["accuracy_before"]),
+                         "accuracy_pruned": float(m[f"{key}_accuracy_pruned"]),
+                         "retrain_episodes": None if ep < 0 else ep, "retrain_budget": int(retrain_budget)})
+    return pd.DataFrame(rows).sort_values(["width", "seed", "tau", "method"], ignore_index=True)
+
+
+def merge_rows(comparison: pd.DataFrame, width: int) -> pd.DataFrame:
+    """The cluster-merge rows of :func:`pruning_comparison` for ``width``, in the columns of
+    :func:`tau_sweep_table` (``seed``, ``tau``, sizes, accuracies, ``retrain_episodes``)."""
+    g = comparison[(comparison["method"] == PRUNING_METHODS[0]) & (comparison["width"] == int(width))]
+    cols = ["seed", "tau", "neurons_before", "neurons_after", "sizes_after", "accuracy_before", "accuracy_pruned",
+            "retrain_episodes"]
+    return g[cols].sort_values(["seed", "tau"], ignore_index=True)
+
+
+def zero_rows(comparison: pd.DataFrame) -> pd.DataFrame:
+    """The tau = 0 cluster-merge rows of :func:`pruning_comparison` (every width) in the columns
+    of :func:`zero_tau_table`."""
+    g = comparison[(comparison["method"] == PRUNING_METHODS[0]) & np.isclose(comparison["tau"].astype(float), 0.0)]
+    return pd.DataFrame({"width": g["width"], "seed": g["seed"], "sizes after": g["sizes_after"],
+                         "neurons left": g["neurons_after"] / g["neurons_before"],
+                         "success before": g["accuracy_before"], "success after": g["accuracy_pruned"]}
+                        ).reset_index(drop=True)
+
+
+def comparison_summary(comparison: pd.DataFrame) -> pd.DataFrame:
+    """:func:`pruning_comparison` per (width, tau, method) over the agent seeds: the mean share of
+    hidden neurons left, the mean success right after pruning with a 95 % bootstrap interval over
+    seeds, and the retraining episodes: median over seeds (a run that spent the budget counts
+    the budget, so a median at the budget means at least half did not pass) and how many passed."""
+    from rlinside import claims
+
+    rows = []
+    for (w, tau, method), g in comparison.groupby(["width", "tau", "method"], sort=True):
+        acc = g["accuracy_pruned"].to_numpy(dtype=float)
+        low, high = claims.bootstrap_ci(acc)
+        ep = g["retrain_episodes"].astype(float).fillna(float(g["retrain_budget"].iloc[0]))
+        rows.append({"width": w, "tau": tau, "method": method, "seeds": len(g),
+                     "neurons left": float((g["neurons_after"] / g["neurons_before"]).mean()),
+                     "success after pruning": float(acc.mean()), "low": low, "high": high,
+                     "retrain episodes (median)": float(ep.median()) if g["retrain_budget"].iloc[0] else None,
+                     "passed": int(g["retrain_episodes"].notna().sum())})
+    return pd.DataFrame(rows)
+
+
+PAPER_SHAPE = (51.6, 21.0, 15.9, 12.6, 10.2, 16.7)  #: Sec. 5: mean layer sizes, widths 256/512, 3 steps, tau 0.2
+
+
+def shape_table(iterative: pd.DataFrame) -> pd.DataFrame:
+    """The layer sizes after the last step of each width of :func:`iterative_table`, with the
+    paper's mean shape (:data:`PAPER_SHAPE`) as the last row, and each row's sizes as shares of
+    its largest layer (the shapes compare at any scale)."""
+    rows = []
+    for w, g in iterative.groupby("width"):
+        last = g.iloc[-1]
+        rows.append({"network": f"ours: width {w}, after step {int(last['step'])}", "sizes": list(last["sizes"])})
+    rows.append({"network": "paper: widths 256/512, after step 3, tau 0.2", "sizes": list(PAPER_SHAPE)})
+    out = pd.DataFrame(rows)
+    out["shape (share of largest layer)"] = [[round(x / max(r), 2) for x in r] for r in out["sizes"]]
+    return out
+
+
+def baseline_gap_values(comparison: pd.DataFrame, tau: float, baseline: str) -> dict[tuple[int, int], float]:
+    """Per agent ``(width, seed)`` at ``tau``: the cluster merge's validation success right after
+    pruning minus that of ``baseline`` (a rule of :data:`PRUNING_METHODS`) at the same layer sizes."""
+    g = comparison[np.isclose(comparison["tau"].astype(float), float(tau))]
+    acc = g.pivot_table(index=["width", "seed"], columns="method", values="accuracy_pruned")
+    if not len(acc):
+        return {}
+    return {(int(w), int(s)): float(r[PRUNING_METHODS[0]] - r[baseline]) for (w, s), r in acc.iterrows()}
+
+
+def baseline_retrain_values(comparison: pd.DataFrame, tau: float) -> dict[tuple[int, int], float]:
+    """Per agent ``(width, seed)`` at ``tau``: the retraining episodes of the better simple rule
+    (the fewer of the two) minus those of the cluster merge; a run that spent the budget counts
+    the budget, so when both sides spent it the value is 0 (nothing learned)."""
+    g = comparison[np.isclose(comparison["tau"].astype(float), float(tau))].copy()
+    if not len(g):
+        return {}
+    g["episodes"] = g["retrain_episodes"].astype(float).fillna(g["retrain_budget"].astype(float))
+    ep = g.pivot_table(index=["width", "seed"], columns="method", values="episodes")
+    return {(int(w), int(s)): float(min(r[m] for m in PRUNING_METHODS[1:]) - r[PRUNING_METHODS[0]])
+            for (w, s), r in ep.iterrows()}
+
+
 def figure2_claims(study: Any, across: Any, *, n_joints: int, width: int, agent_seed: int, tau: float,
                    n_episodes: int, profile: str | None) -> list:
     """The measurements of notebook 01's claims: per agent (``across``, :func:`trained_vs_random`:
@@ -1251,21 +1359,29 @@ def figure2_claims(study: Any, across: Any, *, n_joints: int, width: int, agent_
     return measured
 
 
-def pruning_claims(sweep: pd.DataFrame, zero: pd.DataFrame, iterative: pd.DataFrame, agents: list, *,
-                   width: int, taus: list[float], steps: int, n_episodes: int, retrain_budget: int,
+def pruning_claims(comparison: pd.DataFrame, sizes: pd.DataFrame, iterative: pd.DataFrame, agents: list, *,
+                   width: int, compare_tau: float, steps: int, n_episodes: int, retrain_budget: int,
                    iterative_retrain_budget: int, profile: str | None) -> list:
-    """The measurements of notebook 02's claims: per agent at tau = 0 (``zero``), per agent
-    seed in the tau sweep (``sweep``; a retraining that did not pass counts its budget, a lower
-    bound of its cost), per initial width in the iterative study (``iterative``), and
-    Exercise 1 (which layers lose neurons at tau = 0)."""
+    """The measurements of notebook 02's claims. ``comparison`` and ``sizes`` are
+    :func:`pruning_comparison` with and without retraining; ``agents`` the comparison's agents of
+    ``width`` (:func:`comparison_agents`). Per agent at tau = 0 (the cluster merge's rows of
+    ``sizes``, every width), per agent seed of ``width`` for the size and retraining claims (a
+    retraining that did not pass counts its budget, a lower bound of its cost), per agent at
+    ``compare_tau`` against the simple rules, per initial width in the iterative study
+    (``iterative``), and Exercise 1 (which layers lose neurons at tau = 0)."""
     from rlinside import claims
 
+    retrain_sweep, size_sweep, zero = merge_rows(comparison, width), merge_rows(sizes, width), zero_rows(sizes)
     zero_v, it_v = zero_tau_values(zero), iterative_values(iterative)
     it_widths = sorted(set(iterative["width"])) if len(iterative) else []
-    all_taus = sorted({float(t) for t in taus} | {0.0})
+    size_taus = sorted({float(t) for t in size_sweep["tau"]} | ({0.0} if len(zero) else set()))
+    seeds_of = {w: g["seed"].nunique() for w, g in sizes.groupby("width")}
     zero_scale = {"profile": profile, "agents": len(zero), "episodes": n_episodes}
-    sweep_scale = {"profile": profile, "seeds": len(agents), "taus": len(all_taus), "episodes": n_episodes,
-                   "retrain_budget": retrain_budget}
+    size_scale = {"profile": profile, "seeds": int(size_sweep["seed"].nunique()), "taus": len(size_taus),
+                  "episodes": n_episodes}
+    retrain_scale = {"profile": profile, "seeds": len(agents), "episodes": n_episodes, "retrain_budget": retrain_budget}
+    base_scale = {"profile": profile, "seeds": min(seeds_of.values(), default=0), "widths": len(seeds_of),
+                  "episodes": n_episodes}
     it_scale = {"profile": profile, "widths": len(it_widths), "wide_widths": sum(w >= 128 for w in it_widths),
                 "narrow_widths": sum(w <= 48 for w in it_widths), "seeds": 1, "steps": steps,
                 "retrain_budget": iterative_retrain_budget}
@@ -1274,17 +1390,25 @@ def pruning_claims(sweep: pd.DataFrame, zero: pd.DataFrame, iterative: pd.DataFr
         return [d[k] for k in sorted(d)]
 
     deep = zero_tau_depth_values(zero)
+    gaps = {b: baseline_gap_values(sizes, compare_tau, b) for b in PRUNING_METHODS[1:]}
+    faster = baseline_retrain_values(comparison[comparison["width"] == int(width)], compare_tau)
     rows = [
         ("neuron_activation.tau0_shrinks", values(zero_v["removed"]), zero_scale,
          {"agents": sorted(zero_v["removed"])}),
         ("neuron_activation.tau0_costs_nothing", values(zero_v["success_change"]), zero_scale, {}),
-        ("neuron_activation.size_linear_in_tau", values(tau_linearity(sweep, zero, width)), sweep_scale,
-         {"taus": all_taus}),
+        ("neuron_activation.size_linear_in_tau", values(tau_linearity(size_sweep, zero, width)), size_scale,
+         {"taus": size_taus, "width": width}),
         ("neuron_activation.retraining_cheap_at_tau_0_2",
-         values(retrain_cost_values(sweep, agents, tau=0.2, budget=retrain_budget)), sweep_scale,
+         values(retrain_cost_values(retrain_sweep, agents, tau=0.2, budget=retrain_budget)), retrain_scale,
          {"scratch episodes": [a.manifest["metrics"].get("training_episodes") for a in agents]}),
         ("neuron_activation.retraining_cost_rises",
-         values(retrain_cost_rise(sweep, low=0.2, high=0.4, budget=retrain_budget)), sweep_scale, {}),
+         values(retrain_cost_rise(retrain_sweep, low=0.2, high=0.4, budget=retrain_budget)), retrain_scale, {}),
+        ("neuron_activation.merge_beats_low_activation", values(gaps["low-activation"]), base_scale,
+         {"tau": compare_tau, "agents (width, seed)": sorted(gaps["low-activation"])}),
+        ("neuron_activation.merge_beats_random_live", values(gaps["random-live"]), base_scale,
+         {"tau": compare_tau, "agents (width, seed)": sorted(gaps["random-live"])}),
+        ("neuron_activation.merge_retrains_faster", values(faster), retrain_scale,
+         {"tau": compare_tau, "width": width}),
         ("neuron_activation.first_step_removes_most", values(it_v["first_step_share"]), it_scale,
          {"widths": it_widths}),
         ("neuron_activation.wide_widths_similar_size", values(it_v["wide_spread"]), it_scale, {}),
