@@ -91,6 +91,8 @@ def _comparison_rows():
 def test_comparison_tables_and_claim_values():
     import math
 
+    import pandas as pd
+
     table = _comparison_rows()
     merge = arm_pruning.merge_rows(table, 32)
     assert len(merge) == 4 and list(merge["tau"]) == [0.0, 0.2, 0.0, 0.2]
@@ -102,12 +104,17 @@ def test_comparison_tables_and_claim_values():
     assert s.loc[(0.2, "low-activation"), "passed"] == 0
     assert s.loc[(0.2, "low-activation"), "retrain episodes (median)"] == 1000.0  # spent: counts the budget
     assert s.loc[(0.2, "cluster merge"), "low"] <= 0.75 <= s.loc[(0.2, "cluster merge"), "high"]
-    gaps = arm_pruning.baseline_gap_values(table, 0.2, "random-live")
+    gaps = arm_pruning.baseline_gap_values(table, "random-live")  # tau = 0 left out: all rules agree there
     assert gaps == {(32, 0): pytest.approx(0.6), (32, 1): pytest.approx(0.6)}
-    assert arm_pruning.baseline_gap_values(table, 0.3, "random-live") == {}
+    assert arm_pruning.baseline_gap_values(table[table["tau"] == 0], "random-live") == {}
     # the better simple rule is random-live (900 episodes; low-activation spent its 1000)
-    assert arm_pruning.baseline_retrain_values(table, 0.2) == {(32, 0): 600.0, (32, 1): 600.0}
-    assert not math.isnan(next(iter(arm_pruning.baseline_retrain_values(table, 0.0).values())))
+    assert arm_pruning.baseline_retrain_values(table) == {(32, 0): 600.0, (32, 1): 600.0}
+    more = table.copy()
+    more.loc[(more["tau"] == 0.2) & (more["seed"] == 0), "tau"] = 0.3  # seed 0 at two thresholds
+    extra = table[(table["tau"] == 0.2) & (table["seed"] == 0)].assign(accuracy_pruned=0.8)
+    mixed = arm_pruning.baseline_gap_values(pd.concat([more, extra]), "random-live")
+    assert mixed[(32, 0)] == pytest.approx((0.6 + 0.0) / 2)  # the mean over its thresholds
+    assert not any(math.isnan(v) for v in arm_pruning.baseline_retrain_values(table).values())
 
 
 def test_shape_table_sets_the_papers_shape_last():

@@ -38,7 +38,6 @@ taus: list[float] = [0.2, 0.4, 0.1, 0.3]  # thresholds of the retraining compari
 size_widths: list[int] = [32, 48]  # widths compared without retraining | nonempty; unique; {32, 48, 128, 256, 512}
 # thresholds of the comparison without retraining | nonempty; unique; [0, 1]
 size_taus: list[float] = [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4]
-compare_tau: float = 0.2  # threshold of the claims against the simple rules (in taus and size_taus) | [0, 1]
 agent_max_episodes: int = 5000  # training budget the compared agents were trained with | [1, 100_000]
 # widths of the iterative study (paper: 32-512) | nonempty; unique; {32, 48, 128, 256, 512}
 widths: list[int] = [32, 48, 128]
@@ -57,8 +56,6 @@ from rlinside.plots.neurons import plot_iterative, plot_pruning_comparison
 from rlinside.studies import neuron_activation as study
 
 set_theme()
-if compare_tau not in taus or compare_tau not in size_taus:
-    raise ValueError(f"compare_tau={compare_tau} must be one of taus {taus} and of size_taus {size_taus}")
 agents = study.comparison_agents(n_joints, [width], agent_seeds, agent_max_episodes=agent_max_episodes)
 common = dict(n_episodes=n_episodes, episode_seed=episode_seed, agent_max_episodes=agent_max_episodes)
 sizes = study.pruning_comparison(n_joints, size_widths, agent_seeds, size_taus, retrain_budget=0, **common)
@@ -143,7 +140,7 @@ study.shape_table(iterative)
 # networks per setting, so a claim needs 5 agent seeds before it is tested.
 
 # %%
-measured = study.pruning_claims(comparison, sizes, iterative, agents, width=width, compare_tau=compare_tau,
-                                steps=steps, n_episodes=n_episodes, retrain_budget=retrain_budget,
+measured = study.pruning_claims(comparison, sizes, iterative, agents, width=width, steps=steps,
+                                n_episodes=n_episodes, retrain_budget=retrain_budget,
                                 iterative_retrain_budget=iterative_retrain_budget, profile=run_context().get("profile"))
 pd.DataFrame([m.to_dict() for m in measured])[["claim", "estimate", "low", "high", "n"]]
