@@ -6,6 +6,9 @@ Examples (the agents of the book; hours on one CPU thread each)::
         --run-dir runs/dddqn_breakout_s0 --threads 1
     python scripts/train_atari.py --game Seaquest --agent a2c-lstm --steps 3000000 --seed 0 \\
         --run-dir runs/a2c-lstm_seaquest_s0 --threads 1
+    python scripts/train_atari.py --game Seaquest --agent drqn --steps 250000 --init orthogonal \\
+        --epsilon-decay-steps 1000000 --snapshots 0,50000,100000,150000,200000 --no-replay \\
+        --run-dir runs/drqn_seaquest_slow_eps_s0   # the paper's early agent (Figures 43-48)
 
 Run it again with the same arguments to resume from ``RUN_DIR/checkpoint.pt`` (``--steps``
 may be raised to train longer). Besides the files of ``rlinside.agents.dqn.train_dqn`` it
@@ -56,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bug", choices=("value_link", "merge"), default=None,
                         help="dddqn only: plant an error in the dueling head (the saliency chapter's "
                         "bug-localisation study; see rlinside.nets.atari.DUELING_BUGS)")
+    parser.add_argument("--epsilon-decay-steps", type=int, default=None,
+                        help="dqn/drqn only: agent steps of the linear exploration decay (default: the "
+                        "config's 150k; 1000000 leaves 75 %% of actions random at step 250k, the "
+                        "paper's early agent of Figures 43-48)")
     parser.add_argument("--eval-episodes", type=int, default=10,
                         help="full games played with the final weights (0: skip)")
     args = parser.parse_args(argv)
@@ -73,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--init applies to the agents whose config has an init, not --agent {args.agent}")
     if args.bug is not None and "bug" not in fields:
         parser.error(f"--bug applies to the dddqn agent, not --agent {args.agent}")
+    if args.epsilon_decay_steps is not None and "epsilon_decay_steps" not in fields:
+        parser.error(f"--epsilon-decay-steps applies to the Q-learning agents, not --agent {args.agent}")
+    if args.epsilon_decay_steps is not None and args.epsilon_decay_steps < 1:
+        parser.error(f"--epsilon-decay-steps must be >= 1, got {args.epsilon_decay_steps}")
     early = [args.early_step] if 0 < args.early_step <= steps else []
     common = dict(game=args.game, seed=args.seed, total_steps=steps, torch_threads=args.threads,
                   snapshot_steps=tuple(sorted(set(early + extra))))
@@ -82,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         common["init"] = args.init
     if args.bug is not None:
         common["bug"] = args.bug
+    if args.epsilon_decay_steps is not None:
+        common["epsilon_decay_steps"] = args.epsilon_decay_steps
     if "save_replay" in fields:
         common["save_replay"] = not args.no_replay
     config = kind.make_config(**common)
