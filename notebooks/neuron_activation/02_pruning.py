@@ -83,7 +83,9 @@ zero
 # are those needed to pass validation again, and an open triangle at the budget means it was
 # spent without passing (the true cost is higher); the episodes each agent needed from scratch
 # are printed below the figure. Retraining is compared at one width and four thresholds only,
-# a scale set by compute (its cost is worked out in `sweeps/arm_pruning_comparison.yml`).
+# a scale set by compute (its cost is worked out in `sweeps/arm_pruning_comparison.yml`). Where
+# a simple rule spent the budget and the merge did not, the gap between them is a lower bound:
+# the budget binds the rules, not the merge, so it can only make the merge look less good.
 
 # %%
 summary = study.comparison_summary(sizes)
