@@ -86,7 +86,7 @@ def plot_pruning_comparison(sizes, comparison, summary, retrain_budget: int):
             axes[1].fill_between(g["tau"], g["low"], g["high"], color=c, alpha=0.12)
         g = comparison[comparison["method"] == method]
         ep = g["retrain_episodes"].astype(float)
-        jitter = {"cluster merge": -0.006, "low-activation": 0.0, "random-live": 0.006}[method]
+        jitter = {"cluster merge": -0.01, "low-activation": 0.0, "random-live": 0.01}[method]
         done = ep.notna()
         axes[2].scatter(g["tau"][done] + jitter, ep[done], s=14, color=c)
         axes[2].scatter(g["tau"][~done] + jitter, np.full(int((~done).sum()), retrain_budget), marker="^", s=30,
@@ -96,6 +96,10 @@ def plot_pruning_comparison(sizes, comparison, summary, retrain_budget: int):
     axes[0].set(xlabel="τ", ylabel="hidden neurons left (share)", ylim=(0, 1.05), title="size after one merge step")
     axes[1].set(xlabel="τ", ylabel="success right after pruning", ylim=(-0.02, 1.02),
                 title="same sizes, three rules")
+    taus = sorted(comparison["tau"].unique())
+    if len(taus):
+        axes[2].set_xticks(taus)
+        axes[2].set_xlim(taus[0] - 0.05, taus[-1] + 0.05)
     axes[2].set(xlabel="τ", ylabel="episodes to pass again", ylim=(0, retrain_budget * 1.08),
                 title=f"retraining (width {', '.join(str(w) for w in sorted(comparison['width'].unique()))})")
     axes[0].legend(fontsize=8)
