@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="dqn/drqn only: agent steps of the linear exploration decay (default: the "
                         "config's 150k; 1000000 leaves 75 %% of actions random at step 250k, the "
                         "paper's early agent of Figures 43-48)")
+    parser.add_argument("--noop-max", type=int, default=None,
+                        help="A2C agents only: most reset no-ops (default 30; 0: every game starts "
+                        "the same, the deterministic variant of the saliency chapter's memorised-policy study)")
     parser.add_argument("--eval-episodes", type=int, default=10,
                         help="full games played with the final weights (0: skip)")
     args = parser.parse_args(argv)
@@ -84,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--epsilon-decay-steps applies to the Q-learning agents, not --agent {args.agent}")
     if args.epsilon_decay_steps is not None and args.epsilon_decay_steps < 1:
         parser.error(f"--epsilon-decay-steps must be >= 1, got {args.epsilon_decay_steps}")
+    if args.noop_max is not None and "noop_max" not in fields:
+        parser.error(f"--noop-max applies to the A2C agents, not --agent {args.agent}")
+    if args.noop_max is not None and args.noop_max < 0:
+        parser.error(f"--noop-max must be >= 0, got {args.noop_max}")
     early = [args.early_step] if 0 < args.early_step <= steps else []
     common = dict(game=args.game, seed=args.seed, total_steps=steps, torch_threads=args.threads,
                   snapshot_steps=tuple(sorted(set(early + extra))))
@@ -95,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         common["bug"] = args.bug
     if args.epsilon_decay_steps is not None:
         common["epsilon_decay_steps"] = args.epsilon_decay_steps
+    if args.noop_max is not None:
+        common["noop_max"] = args.noop_max
     if "save_replay" in fields:
         common["save_replay"] = not args.no_replay
     config = kind.make_config(**common)

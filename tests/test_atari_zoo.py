@@ -169,3 +169,26 @@ def test_ship_script_refuses_selection_on_the_reported_games(tmp_path, capsys):
             module.main(["--run-dir", str(tmp_path), "--agent", "drqn", "--select-from-step", "0",
                          *args])
         assert message in capsys.readouterr().err
+
+
+def test_study_variants_stay_out_of_the_zoo(roots):
+    """A deterministic-start agent (noop_max 0, the memorised-policy study) is found only by
+    asking for it; its training games all start from the same screen."""
+    from rlinside.agents.a2c import _PythonGames
+
+    config = A2CConfig(game="Breakout", total_steps=160, n_envs=2, checkpoint_every=10**6, noop_max=0)
+    games = _PythonGames(config)
+    first = games.reset([1, 2])
+    assert np.array_equal(first[0], first[1])  # no reset no-ops: the seed does not change the start
+    games.close()
+    run = roots / "run"
+    train_a2c(config, run, progress=False)
+    export_a2c_weights(run, run / "weights_final_fp16.pt")
+    art = ship_agent(run, "a2c", "final", episodes=1)
+    assert art.config["train_config"]["noop_max"] == 0
+    assert find_agents("a2c", "Breakout") == []
+    assert [a.key for a in find_agents("a2c", "Breakout", noop_max=0)] == [art.key]
+    with pytest.raises(ValueError, match="unknown variant fields"):
+        find_agents(noop=0)
+    with pytest.raises(ValueError, match="noop_max must be a non-negative integer"):
+        A2CConfig(noop_max=-1)

@@ -14,6 +14,8 @@ import train_atari  # noqa: E402
     (["--agent", "drqn", "--epsilon-decay-steps", "0"], "must be >= 1"),
     (["--agent", "a2c", "--bug", "merge"], "applies to the dddqn agent"),
     (["--agent", "drqn", "--snapshots", "x"], "comma-separated integers"),
+    (["--agent", "dddqn", "--noop-max", "0"], "applies to the A2C agents"),
+    (["--agent", "a2c", "--noop-max", "-1"], "must be >= 0"),
 ])
 def test_bad_flags_fail_before_any_run(tmp_path, capsys, argv, message):
     run_dir = tmp_path / "run"

@@ -112,6 +112,7 @@ class A2CConfig(RunConfig):
     n_envs: int = 16  # games stepped together (Baselines: 16)
     frame_stack: int = 3  # frames per observation (Rosynski et al.: 3 for A3C; 1 with LSTM)
     repeat_action_probability: float = 0.0  # no sticky actions (see rlinside.envs.atari)
+    noop_max: int = 30  # reset no-ops drawn up to this; 0: every game starts the same (deterministic)
     env_backend: str = "python"  # "python" or "native" (C++ batch; module docstring)
     # -- network
     lstm_size: int = 0  # 0: feed-forward A2C; > 0: A2C-LSTM with this many cells
@@ -134,13 +135,15 @@ class A2CConfig(RunConfig):
     def __post_init__(self) -> None:
         if self.env_backend not in ENV_BACKENDS:
             raise ValueError(f"env_backend must be one of {ENV_BACKENDS}, got {self.env_backend!r}")
+        if self.env_backend == "native" and self.noop_max != 30:
+            raise ValueError(f"env_backend 'native' draws 30 reset no-ops; noop_max={self.noop_max!r} needs 'python'")
         if self.env_backend == "native" and self.game in ATARI_GAMES and ATARI_GAMES[self.game].fire_to_start:
             raise ValueError(f"env_backend 'native' cannot train {self.game}: it serves on FIRE after each "
                              "lost life, which the C++ batch cannot press for one game; use 'python'")
         self._validate(
             positive_ints=("total_steps", "n_envs", "frame_stack", "n_steps", "checkpoint_every",
                            "torch_threads", "env_threads"),
-            non_negative_ints=("seed", "lstm_size"),  # lstm_size 0: feed-forward
+            non_negative_ints=("seed", "lstm_size", "noop_max"),  # lstm_size 0: feed-forward
             unit_interval=("gamma", "rmsprop_alpha", "repeat_action_probability"),
             positive=("learning_rate", "rmsprop_eps", "max_grad_norm"),
             non_negative=("value_coef", "entropy_coef"),
@@ -228,7 +231,7 @@ class _PythonGames:
     def __init__(self, config: A2CConfig) -> None:
         self.envs = [
             make_atari_env(config.game, seed=game_seed(config.seed, 0, purpose=_GAME_PURPOSE + e),
-                           frame_stack=config.frame_stack, training=True,
+                           frame_stack=config.frame_stack, training=True, noop_max=config.noop_max,
                            repeat_action_probability=config.repeat_action_probability)
             for e in range(config.n_envs)
         ]
@@ -439,12 +442,14 @@ def evaluate_a2c(
     seed: int,
     *,
     repeat_action_probability: float = 0.0,
+    noop_max: int = 30,
     progress: bool = False,
 ) -> np.ndarray:
     """Full-game scores of an actor-critic agent over ``episodes`` games.
 
     Protocol: the evaluation environment of :func:`rlinside.envs.atari.make_atari_env`
-    (``training=False``: raw score, all lives, up to 108,000 frames, up to 30 reset no-ops),
+    (``training=False``: raw score, all lives, up to 108,000 frames, up to ``noop_max`` reset
+    no-ops; 0: the deterministic start of the memorised-policy study),
     game ``i`` seeded with ``game_seed(seed, i, purpose=1)`` like the DQN evaluation; actions
     *sampled* from the policy (the A3C evaluation of Mnih et al. 2016), with draws seeded by
     ``seed``; the LSTM state zeroed at the start of the game and after each lost life, as in
@@ -457,7 +462,8 @@ def evaluate_a2c(
         raise ValueError(f"episodes must be >= 1, got {episodes!r}")
     device = next(net.parameters()).device
     envs = [make_atari_env(game, seed=game_seed(seed, i, purpose=1), frame_stack=net.torso.in_channels,
-                           training=False, repeat_action_probability=repeat_action_probability)
+                           training=False, noop_max=noop_max,
+                           repeat_action_probability=repeat_action_probability)
             for i in range(episodes)]
     if int(envs[0].action_space.n) != net.n_actions:
         raise ValueError(f"{game} has {envs[0].action_space.n} actions, the network {net.n_actions}")

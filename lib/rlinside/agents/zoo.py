@@ -337,15 +337,33 @@ def select_snapshot(agent: str, run_dir: str | Path, *, from_step: int, episodes
     return candidates[best], record
 
 
+#: Training settings that make an agent a *study variant* rather than a zoo agent, with the
+#: zoo's value: a planted bug (the saliency chapter's bug study), a deterministic start
+#: (``noop_max`` 0, its memorised-policy study) and a slow exploration schedule (its early
+#: recurrent agent of Figures 43-48). A train config without the field has the zoo's value.
+VARIANT_FIELDS = {"bug": "", "noop_max": 30, "epsilon_decay_steps": 150_000}
+
+
+def variant_of(art) -> dict[str, Any]:
+    """The :data:`VARIANT_FIELDS` of a shipped agent's training config."""
+    tc = art.config.get("train_config") or {}
+    return {k: tc.get(k, v) for k, v in VARIANT_FIELDS.items()}
+
+
 def find_agents(agent: str | None = None, game: str | None = None, stage: str | None = None, *,
-                bug: str = "") -> list:
+                bug: str = "", **variant: Any) -> list:
     """Verified ``atari-agent`` artifacts (shipped, then cached) matching the filters, sorted by
-    (agent order of :data:`AGENTS`, game, stage, step). Agents trained with a planted bug
-    (``train_config["bug"]``, the saliency chapter's bug study) are found only by their ``bug``;
-    the zoo (``bug=""``) never sees them."""
+    (agent order of :data:`AGENTS`, game, stage, step). Study variants (:data:`VARIANT_FIELDS`:
+    a planted bug, a deterministic start, a slow exploration schedule) are found only by asking
+    for them (``bug="merge"``, ``noop_max=0``, ``epsilon_decay_steps=1_000_000``); the zoo (every
+    field at its default) never sees them."""
+    unknown = set(variant) - set(VARIANT_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown variant fields {sorted(unknown)}; allowed: {sorted(VARIANT_FIELDS)}")
+    want = {**VARIANT_FIELDS, **variant, "bug": bug}
     order = {name: i for i, name in enumerate(AGENTS)}
     found = [a for a in store.find(ARTIFACT_KIND, ARTIFACT_VERSION, agent=agent, game=game, stage=stage)
-             if (a.config.get("train_config") or {}).get("bug", "") == bug]
+             if variant_of(a) == want]
     return sorted(found, key=lambda a: (order.get(a.config["agent"], 99), a.config["game"],
                                         STAGES.index(a.config["stage"]), a.config["step"]))
 
