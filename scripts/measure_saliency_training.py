@@ -20,16 +20,18 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from rlinside import store
-from rlinside.studies.saliency import feed_forward_agents, measure_run, ship_measurement
+from rlinside.agents import registry
+from rlinside.studies.saliency import measure_run, ship_measurement
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", type=Path, required=True)
-    parser.add_argument("--agent", required=True, choices=feed_forward_agents())
+    parser.add_argument("--agent", required=True, choices=[k.name for k in registry.kinds("atari")])
     parser.add_argument("--game", required=True, choices=("Breakout", "Seaquest"))
     parser.add_argument("--states", type=int, default=40, help="states explained per snapshot")
     parser.add_argument("--every", type=int, default=5, help="agent steps between two states")
@@ -45,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
                         seed=args.seed, progress=True)
     config = {"agent": args.agent, "game": args.game, "run": args.run_dir.name, "states": args.states,
               "every": args.every, "seed": args.seed, "cam_layer": "conv1", "dilate": 1}
-    art = ship_measurement(table, config, root=store.data_root() if args.ship else None,
+    games = pd.read_csv(args.run_dir / "metrics.csv")[["step", "return"]]
+    art = ship_measurement(table, config, root=store.data_root() if args.ship else None, returns=games,
                            command="python scripts/measure_saliency_training.py " + " ".join(sys.argv[1:]),
                            wall_time_s=round(time.perf_counter() - t0, 1))
     print(f"stored {art.path}")

@@ -328,8 +328,34 @@ def test_features_before_reward_measurement_on_a_tiny_run(tmp_path, monkeypatch)
     art = ship_measurement(table, {"agent": "a2c", "game": "Breakout", "run": "tiny"})
     loaded, art2 = load_measurement(agent="a2c", game="Breakout", run="tiny")
     assert art2.key == art.key and len(loaded) == len(table)
-    with pytest.raises(ValueError, match="feed-forward"):
-        measure_run(run, "a2c-lstm", "Breakout")
+    with pytest.raises(ValueError, match="agent must be one of"):
+        measure_run(run, "a2c-gru", "Breakout")
+
+
+def test_recurrent_networks_replay_their_own_memory(tmp_path):
+    """A recurrent network replayed over the game it played itself carries exactly the states it
+    acted from; the over-training measurement takes recurrent runs (each snapshot explains the
+    states from the memory it built over the same game)."""
+    from rlinside.agents.a2c import A2CConfig, train_a2c
+    from rlinside.agents.zoo import load_weights_file, play_states, replay_states
+    from rlinside.studies.saliency import measure_run, snapshots
+
+    config = A2CConfig(game="Breakout", total_steps=160, n_envs=4, checkpoint_every=10**6, frame_stack=1,
+                       lstm_size=8, snapshot_steps=(1,))
+    run = tmp_path / "run"
+    train_a2c(config, run, progress=False)
+    net, _ = load_weights_file("a2c-lstm", snapshots(run)[-1][1])
+    obs, _, _, carried = play_states("a2c-lstm", net, "Breakout", steps=12, seed=0, return_states=True)
+    replayed = replay_states("a2c-lstm", net, obs, [c is None for c in carried])
+    assert carried[0] is None and replayed[0] is None and sum(c is None for c in carried) >= 1
+    for mine, theirs in zip(replayed, carried):
+        assert (mine is None) == (theirs is None)
+        assert mine is None or all(torch.equal(a, b) for a, b in zip(mine, theirs))
+    assert replay_states("a2c", net, obs, [False] * len(obs)) == [None] * len(obs)
+    with pytest.raises(ValueError, match="one flag per observation"):
+        replay_states("a2c-lstm", net, obs, [True])
+    table = measure_run(run, "a2c-lstm", "Breakout", n_states=2, every=2)
+    assert set(table.step) == {s for s, _ in snapshots(run)} and set(table.method) == set(METHOD_NAMES)
 
 
 def test_receptive_field_of_the_nature_cnn_by_brute_force():

@@ -48,6 +48,37 @@ def test_every_and_labels():
     assert study.has_streams("dddqn") and not study.has_streams("drqn") and not study.has_streams("a2c")
 
 
+def test_departure_steps_and_the_learning_first_ratio():
+    """On a synthetic run whose Grad-CAM curve leaves its start at step 10 and whose return only
+    at step 30, the departure steps, their bootstrap intervals and the ratio say so."""
+    rng = np.random.default_rng(0)
+    steps = [0, 10, 20, 30, 40]
+    rows = []
+    for state in range(30):
+        for step in steps:
+            for method, at in (("Grad-CAM", 10), ("Gradient", 30)):
+                rows.append({"step": step, "state": state, "method": method, "object": "all",
+                             "enrichment": 1.0 + 2.0 * (step >= at) + 0.1 * rng.standard_normal(),
+                             "train_return": float(step >= 30)})
+    table = pd.DataFrame(rows)
+    games = pd.DataFrame({"step": np.repeat(np.arange(1, 41), 5),
+                          "return": np.repeat((np.arange(1, 41) >= 25) * 10.0, 5) + rng.standard_normal(200)})
+    dep = study.departure_steps(table, games, fraction=0.25, window=10, n_boot=200)
+    assert list(dep.index) == ["Gradient", "Grad-CAM", "training return"]
+    assert dep.loc["Grad-CAM", "step"] == 10 and dep.loc["Gradient", "step"] == 30
+    assert dep.loc["training return", "step"] == 30
+    assert dep.loc["Grad-CAM", "low"] == dep.loc["Grad-CAM", "high"] == 10  # a clean jump: no doubt
+    r = study.learning_first_ratio(dep, "Grad-CAM")
+    assert r["ratio"] == 3 and r["low"] <= 3 <= r["high"]
+    no_games = study.departure_steps(table, None, n_boot=50)
+    assert no_games.loc["training return", "step"] == 30 and np.isnan(no_games.loc["training return", "low"])
+    assert np.isnan(study.learning_first_ratio(no_games, "Grad-CAM")["low"])
+    with pytest.raises(ValueError, match="fraction"):
+        study.rise_step(pd.Series([0.0, 1.0]), 1.0)
+    # a curve that crosses the mark and falls back departs only from where it stays
+    assert study.rise_step(pd.Series([0.0, 1, 0, 1, 1], index=[0, 10, 20, 30, 40]), 0.5) == 30
+
+
 def test_half_rise_step():
     assert study.half_rise_step(pd.Series([0.0, 1, 2, 3, 4], index=[0, 10, 20, 30, 40])) == 20
     assert study.half_rise_step(pd.Series([4.0, 4, 1, 0], index=[0, 10, 20, 30])) == 20

@@ -428,6 +428,32 @@ def _play(agent: str, net: torch.nn.Module, game: str, *, steps: int, seed: int 
         env.close()
 
 
+@torch.no_grad()
+def replay_states(agent: str, net: torch.nn.Module, observations: np.ndarray, resets) -> list:
+    """The recurrent states ``net`` would carry into each of ``observations`` (``(T, C, 84, 84)``
+    uint8, e.g. played by another network of the same family), starting afresh wherever
+    ``resets[i]`` is true (the start of a game or, for families that reset there, of a life:
+    where the player's own state was None). A feed-forward family gets ``[None] * T``.
+
+    This lets two networks of one recurrent family (an early and a final one) be explained on
+    the same situations, each from its own memory of the game."""
+    kind = _spec(agent)
+    resets = np.asarray(resets, dtype=bool)
+    if len(resets) != len(observations):
+        raise ValueError(f"resets must have one flag per observation, got {len(resets)} for {len(observations)}")
+    if not kind.recurrent:
+        return [None] * len(observations)
+    device = next(net.parameters()).device
+    state, out = None, []
+    for obs, reset in zip(observations, resets):
+        if reset:
+            state = None
+        out.append(state)
+        result = net(torch.from_numpy(np.asarray(obs)[None]).to(device), state)
+        state = result[-1]
+    return out
+
+
 def play_frames(
     agent: str, net: torch.nn.Module, game: str, *, steps: int, seed: int = 0,
 ) -> tuple[list[np.ndarray], np.ndarray, list[int]]:

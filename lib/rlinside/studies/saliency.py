@@ -100,7 +100,9 @@ __all__ = ["block_means", "enrichment_blocks", "layer_spread", "is_recurrent", "
            "head_maps", "head_correlations", "layer_maps", "past_frame_saliency", "has_attention", "attention_maps",
            "attention_gradients", "SanityAgent", "sanity_agents", "newest_maps", "cascading_study",
            "fully_randomized", "edge_correlation", "perturbation_agreement", "action_discrimination",
-           "MEASURED_RUN", "early_final_pairs", "early_final_gallery", "early_final_enrichment", "half_rise_step",
+           "MEASURED_RUN", "PAPER_EARLY_VARIANT", "exploration_at", "stage_label", "PlayedPair",
+           "early_final_pairs", "early_final_gallery", "early_final_enrichment", "rise_step", "half_rise_step",
+           "departure_steps", "learning_first_ratio", "training_returns",
            "TrainingCurves", "training_curves", "zoo_status", "checkpoint_label", "LearningCurve", "learning_curves",
            "Filmstrip", "filmstrips", "ExplainedState", "explain_state", "explain_shipped", "map_statistics",
            "has_streams", "stream_maps", "GATE_STATES", "gate_distribution", "agent_gate", "sensitive",
@@ -172,6 +174,7 @@ def object_saliency(
     methods: tuple[str, ...] = METHOD_NAMES,
     cam_layer: str = "conv1",
     dilate: int = 1,
+    cam_net: torch.nn.Module | None = None,
 ) -> pd.DataFrame:
     """One row per (state, method, object) -- objects of :data:`OBJECTS` plus ``"all"``, their
     union -- with ``share`` and ``enrichment`` (:func:`~rlinside.explain.sanity.object_share`)
@@ -179,12 +182,14 @@ def object_saliency(
 
     ``observations: (T, C, 84, 84)`` uint8 and ``frames: (T, 210, 160, 3)`` the matching
     screens (as :func:`rlinside.agents.zoo.play_states` returns them). States without any
-    object on screen give NaN for that object.
+    object on screen give NaN for that object. ``net`` may be a recurrent network unrolled from
+    the states it carried (:func:`saliency_model`); ``cam_net`` is then the network itself, where
+    the Grad-CAM layer ``cam_layer`` is found (default: ``net``).
     """
     if len(observations) != len(frames):
         raise ValueError(f"observations and frames must have the same length, got {len(observations)} and "
                          f"{len(frames)}")
-    layer = cam_module(net, cam_layer)
+    layer = cam_module(net if cam_net is None else cam_net, cam_layer)
     obs = torch.from_numpy(np.asarray(observations))
     with torch.no_grad():
         actions = _first(net(obs.float())).argmax(dim=1)
@@ -243,22 +248,27 @@ def measure_run(
     """The measurement of this module for one run folder: the states are the ``n_states``
     states every ``every``-th agent step of evaluation game ``seed`` played by the run's last
     network; one row per (snapshot, state, method, object), with the snapshot's ``step`` and
-    the mean ``train_return`` of the last ``return_window`` training games before it."""
-    from rlinside.agents.zoo import load_weights_file, play_states
+    the mean ``train_return`` of the last ``return_window`` training games before it. A
+    recurrent snapshot explains each state from the memory it built over the same game
+    (:func:`rlinside.agents.zoo.replay_states`)."""
+    from rlinside.agents.zoo import load_weights_file, play_states, replay_states
 
-    if agent not in feed_forward_agents():
-        raise ValueError(f"agent must be one of {feed_forward_agents()} (feed-forward agents), got {agent!r}")
+    families = tuple(k.name for k in registry.kinds("atari"))
+    if agent not in families:
+        raise ValueError(f"agent must be one of {families}, got {agent!r}")
     if game not in OBJECTS:
         raise ValueError(f"game must be one of {sorted(OBJECTS)}, got {game!r}")
     snaps = snapshots(run_dir)
     metrics = pd.read_csv(Path(run_dir) / "metrics.csv")
     last, _ = load_weights_file(agent, snaps[-1][1])
-    obs, frames, _ = play_states(agent, last, game, steps=n_states * every, seed=seed)
-    obs, frames = obs[every - 1::every], frames[every - 1::every]
+    obs, frames, _, carried = play_states(agent, last, game, steps=n_states * every, seed=seed, return_states=True)
+    resets = [c is None for c in carried]
+    idx = np.arange(every - 1, n_states * every, every)
     tables = []
     for step, path in snaps:
         net, _ = load_weights_file(agent, path)
-        table = object_saliency(net, game, obs, frames, cam_layer=cam_layer)
+        model = _model_at(agent, net, replay_states(agent, net, obs, resets), idx)
+        table = object_saliency(model, game, obs[idx], frames[idx], cam_layer=cam_layer, cam_net=net)
         ret, games = _return_near(metrics, step, return_window)
         table.insert(0, "step", step)
         table["train_return"], table["train_games"] = ret, games
@@ -271,15 +281,23 @@ def measure_run(
 
 
 def ship_measurement(table: pd.DataFrame, config: dict, *, root: Path | None = None,
-                     command: str | None = None, wall_time_s: float | None = None) -> store.Artifact:
-    """Store the table of :func:`measure_run` (CSV) as a ``saliency-training`` artifact."""
+                     command: str | None = None, wall_time_s: float | None = None,
+                     returns: pd.DataFrame | None = None) -> store.Artifact:
+    """Store the table of :func:`measure_run` (CSV) as a ``saliency-training`` artifact, with
+    the run's training games (``returns``: columns ``step``, ``return``; the intervals of
+    :func:`departure_steps` resample them) when given."""
     summary = (table[table.object == "all"].groupby(["step", "method"])["enrichment"].mean()
                .unstack("method").round(3))
     metrics = {"steps": sorted(int(s) for s in table.step.unique()),
                "states": int(table.state.nunique()),
                "enrichment_all_objects": {str(k): v for k, v in summary.to_dict(orient="index").items()}}
-    return store.save(ARTIFACT_KIND, config, ARTIFACT_VERSION,
-                      {"object_saliency.csv": table.to_csv(index=False).encode()},
+    files = {"object_saliency.csv": table.to_csv(index=False).encode()}
+    if returns is not None:
+        missing = {"step", "return"} - set(returns.columns)
+        if missing:
+            raise ValueError(f"returns needs the columns step and return; missing {sorted(missing)}")
+        files["train_returns.csv"] = returns[["step", "return"]].to_csv(index=False).encode()
+    return store.save(ARTIFACT_KIND, config, ARTIFACT_VERSION, files,
                       metrics=metrics, command=command, wall_time_s=wall_time_s, root=root)
 
 
@@ -1047,66 +1065,116 @@ def action_discrimination(agents: list[SanityAgent], cam_layer: str = "conv1", *
 MEASURED_RUN = ("a2c", "Breakout")
 
 
-def early_final_pairs() -> dict[tuple[str, str], dict[str, store.Artifact]]:
-    """``(family, game) -> {"early": artifact, "final": artifact}`` of the shipped feed-forward
-    agents with both checkpoints (a recurrent one's comparison would need each network's own
-    memory of the game)."""
+#: Figures 43-48: the paper's early agent had taken about 250k steps with three actions in four
+#: still random. The zoo's Q-learning agents reach epsilon 0.01 at 150k steps, so the early
+#: recurrent agent comes from a run of its own with a 1M-step exploration decay (the study
+#: variant of :data:`rlinside.agents.zoo.VARIANT_FIELDS`), when it is shipped.
+PAPER_EARLY_VARIANT = {("drqn", "Seaquest"): {"epsilon_decay_steps": 1_000_000}}
 
+
+def exploration_at(art: store.Artifact) -> float | None:
+    """The exploration rate epsilon of a Q-learning agent's schedule at its shipped step (None
+    for the actor-critics, which sample from their policy)."""
+    from rlinside.agents.offpolicy import linear_epsilon
+
+    tc = art.config.get("train_config") or {}
+    if "epsilon_decay_steps" not in tc:
+        return None
+    cfg = type("Schedule", (), {k: tc[k] for k in ("epsilon_start", "epsilon_end", "epsilon_decay_steps")})
+    return float(linear_epsilon(cfg, int(art.config["step"])))
+
+
+def early_final_pairs() -> dict[tuple[str, str], dict[str, store.Artifact]]:
+    """``(family, game) -> {"early": artifact, "final": artifact}`` of the shipped agents with
+    both checkpoints; the early agent of a pair in :data:`PAPER_EARLY_VARIANT` is that variant's
+    when it is shipped (the zoo's early agent otherwise)."""
     pairs: dict[tuple[str, str], dict[str, store.Artifact]] = {}
     for art in chapter_agents():
         c = art.config
-        if is_recurrent(c["agent"]):
-            continue
         pairs.setdefault((c["agent"], c["game"]), {})[c["stage"]] = art
+    for (agent, game), variant in PAPER_EARLY_VARIANT.items():
+        found = find_agents(agent, game, "early", **variant)
+        if found:
+            pairs.setdefault((agent, game), {})["early"] = found[-1]
     return {k: v for k, v in pairs.items() if {"early", "final"} <= set(v)}
+
+
+def stage_label(art: store.Artifact) -> str:
+    """``"early: 250,000 steps, ε 0.75"``: the stage, its step and (Q-learning) exploration rate."""
+    eps = exploration_at(art)
+    return f"{art.config['stage']}: {art.config['step']:,} steps" + ("" if eps is None else f", ε {eps:.2f}")
+
+
+@dataclass
+class PlayedPair:
+    """What the final agent of an early/final pair met (:func:`early_final_gallery`), and the
+    memory each network of the pair carried into every step of it (recurrent families)."""
+
+    obs: np.ndarray  #: (T, C, 84, 84) uint8
+    frames: np.ndarray  #: (T, 210, 160, 3) uint8
+    nets: dict[str, nn.Module]  #: stage -> network
+    states: dict[str, list]  #: stage -> the state that network carried into each step (None: fresh)
+
+
+def _model_at(agent: str, net: nn.Module, states: list, idx) -> nn.Module:
+    """``net`` for a feed-forward family; for a recurrent one, the network unrolled from the
+    states it carried into the steps ``idx`` (a batch, in order)."""
+    if not is_recurrent(agent):
+        return net
+    zero = net.initial_state(1)
+    hs = [states[i] if states[i] is not None else zero for i in idx]
+    return saliency_model(agent, net, (torch.cat([h for h, _ in hs]), torch.cat([c for _, c in hs])))
 
 
 def early_final_gallery(
     pairs: dict[tuple[str, str], dict[str, store.Artifact]], i: int, steps: int, seed: int = 0,
-) -> tuple[list[MapRow], dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]]:
+) -> tuple[list[MapRow], dict[tuple[str, str], PlayedPair]]:
     """The final agent of each pair plays ``steps`` steps of evaluation game ``seed``; on its
-    step ``i`` the early and the final network each explain the action they rank first.
+    step ``i`` the early and the final network each explain the action they rank first, a
+    recurrent network from the memory it built over the same game
+    (:func:`rlinside.agents.zoo.replay_states`).
 
     Returns two rows per pair (early, final; columns :data:`METHOD_NAMES`, newest frame, each
-    map scaled to [-1, 1]) and the played ``(observations (T, C, 84, 84), screens (T, 210, 160,
-    3))`` of each pair, for :func:`early_final_enrichment`.
+    map scaled to [-1, 1]) and the :class:`PlayedPair` of each pair, for
+    :func:`early_final_enrichment`.
     """
-    from rlinside.agents.zoo import load_agent, play_states
+    from rlinside.agents import shipped
+    from rlinside.agents.zoo import play_states, replay_states
 
     rows, played = [], {}
     for (agent, game), stages in pairs.items():
-        final_net, _ = load_agent(agent, game, "final")
-        obs, frames, _ = play_states(agent, final_net, game, steps=steps, seed=seed)
-        played[(agent, game)] = (obs, frames)
+        nets = {stage: shipped.load_net(agent, stages[stage])[0] for stage in ("early", "final")}
+        obs, frames, _, carried = play_states(agent, nets["final"], game, steps=steps, seed=seed, return_states=True)
+        resets = [c is None for c in carried]
+        states = {"final": carried, "early": replay_states(agent, nets["early"], obs, resets)}
+        played[(agent, game)] = PlayedPair(obs, frames, nets, states)
         x = torch.from_numpy(obs[i:i + 1])
         for stage in ("early", "final"):
-            net, _ = load_agent(agent, game, stage)
+            model = _model_at(agent, nets[stage], states[stage], [i])
             with torch.no_grad():
-                out = net(x.float())
-            action = int(_first(out).argmax(1))
-            maps = explain_all(net, x, action, cam_module(net, "conv1"))
-            rows.append(MapRow(f"{label(agent)} {game}\n{stage}: {stages[stage].config['step']:,} steps", frames[i],
+                action = int(_first(model(x.float())).argmax(1))
+            maps = explain_all(model, x, action, cam_module(nets[stage], "conv1"))
+            rows.append(MapRow(f"{label(agent)} {game}\n{stage_label(stages[stage])}", frames[i],
                                {m: _newest(r) for m, r in maps.items()}))
     return rows, played
 
 
 def early_final_enrichment(
     pairs: dict[tuple[str, str], dict[str, store.Artifact]],
-    played: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]],
+    played: dict[tuple[str, str], PlayedPair],
     n_states: int,
     state_every: int,
 ) -> pd.DataFrame:
     """Mean enrichment on all the game's objects (:func:`object_saliency`) over the states
     :func:`every` of each played game, for the early and the final network: rows (agent,
     method), columns ``early``, ``final`` (empty without pairs)."""
-    from rlinside.agents.zoo import load_agent
-
     tables = []
-    for (agent, game), (obs, frames) in played.items():
+    for (agent, game), pp in played.items():
         idx = np.arange(state_every - 1, n_states * state_every, state_every)
+        idx = idx[idx < len(pp.obs)]
         for stage in ("early", "final"):
-            net, _ = load_agent(agent, game, stage)
-            t = object_saliency(net, game, obs[idx], frames[idx])
+            model = _model_at(agent, pp.nets[stage], pp.states[stage], idx)
+            t = object_saliency(model, game, pp.obs[idx], pp.frames[idx], cam_net=pp.nets[stage])
             t.insert(0, "stage", stage)
             t.insert(0, "agent", f"{label(agent)} {game}")
             tables.append(t)
@@ -1118,15 +1186,96 @@ def early_final_enrichment(
     return summary.reindex(pd.MultiIndex.from_product([summary.index.levels[0], METHOD_NAMES]))
 
 
-def half_rise_step(curve: pd.Series) -> float:
-    """The first index (step) at which ``curve`` has covered half of its change from its first
-    to its last value (NaN values dropped; NaN for fewer than two values)."""
+def rise_step(curve: pd.Series, fraction: float = 0.5) -> float:
+    """The first index (step) from which ``curve`` stays at least ``fraction`` of the way from
+    its first to its last value (NaN values dropped; NaN for fewer than two values or no
+    change). ``fraction`` 0.5 is the *half-rise step*; a small one (0.25) the step at which the
+    curve first departs from its starting value for good."""
+    if not 0.0 < float(fraction) < 1.0:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
     curve = curve.dropna()
     if len(curve) < 2:
         return np.nan
     start, end = curve.iloc[0], curve.iloc[-1]
-    crossed = curve[(curve - start) * np.sign(end - start) >= 0.5 * abs(end - start)]
-    return int(crossed.index[0]) if len(crossed) else np.nan
+    if end == start:
+        return np.nan
+    beyond = ((curve - start) * np.sign(end - start) >= fraction * abs(end - start)).to_numpy()
+    below = np.flatnonzero(~beyond)  # the curve is beyond the mark from the step after its last miss
+    first = 0 if not len(below) else below[-1] + 1
+    return int(curve.index[first]) if first < len(curve) else np.nan
+
+
+def half_rise_step(curve: pd.Series) -> float:
+    """:func:`rise_step` at one half."""
+    return rise_step(curve, 0.5)
+
+
+def _return_windows(returns: pd.DataFrame, steps, window: int) -> dict[int, np.ndarray]:
+    """Per snapshot step: the full-game returns of the last ``window`` training games finished by it."""
+    out = {}
+    for step in steps:
+        done = returns[returns["step"] <= step]["return"].to_numpy(dtype=float)[-window:]
+        if len(done):
+            out[int(step)] = done
+    return out
+
+
+def departure_steps(table: pd.DataFrame, returns: pd.DataFrame | None, *, fraction: float = 0.25,
+                    window: int = 100, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """When each curve of one run's over-training measurement leaves its untrained value.
+
+    ``table`` is a stored measurement (:func:`measure_run`; the enrichment on all objects per
+    state and snapshot), ``returns`` the run's training games (columns ``step``, ``return``;
+    None: only the mean return stored with the table, without an interval). For each method
+    the curve is the mean enrichment over the states, and for the training return the mean of
+    the last ``window`` games before each snapshot; its :func:`rise_step` at ``fraction`` is the
+    step. The interval (95 %) comes from a bootstrap: the states resampled (the same states
+    for every snapshot, which all explain them) and, independently, the games of each window.
+
+    Returns rows (methods of the table, then ``training return``) with ``step``, ``low``,
+    ``high`` and, per bootstrap draw, the draws (column ``draws``, for ratios)."""
+    rng = np.random.default_rng(seed)
+    enr = table[table.object == "all"].pivot_table(index="state", columns=["method", "step"], values="enrichment")
+    steps = sorted(int(s) for s in table.step.unique())
+    methods = [m for m in METHOD_NAMES if m in enr.columns.get_level_values(0)]
+    n_states = len(enr)
+    picks = [np.arange(n_states)] + [rng.integers(0, n_states, n_states) for _ in range(n_boot)]
+    rows = {}
+    for m in methods:
+        values = enr[m].reindex(columns=steps).to_numpy()  # (states, snapshots)
+        draws = [rise_step(pd.Series(np.nanmean(values[idx], axis=0), index=steps), fraction) for idx in picks]
+        rows[m] = draws
+    if returns is not None:
+        windows = _return_windows(returns, steps, window)
+        draws = []
+        for b in range(n_boot + 1):
+            means = {s: (w.mean() if b == 0 else rng.choice(w, len(w)).mean()) for s, w in windows.items()}
+            draws.append(rise_step(pd.Series(means, dtype=float), fraction))
+        rows["training return"] = draws
+    else:
+        ret = table.groupby("step")["train_return"].first()
+        rows["training return"] = [rise_step(ret, fraction)] + [np.nan] * n_boot
+    out = []
+    for name, draws in rows.items():
+        d = np.asarray(draws[1:], dtype=float)
+        finite = d[np.isfinite(d)]
+        lo, hi = ((np.quantile(finite, 0.025, method="lower"), np.quantile(finite, 0.975, method="higher"))
+                  if len(finite) > n_boot // 2 else (np.nan, np.nan))  # snapshot steps, not between them
+        out.append({"curve": name, "step": draws[0], "low": lo, "high": hi, "draws": d})
+    return pd.DataFrame(out).set_index("curve")
+
+
+def learning_first_ratio(departures: pd.DataFrame, method: str = "G1Grad-CAM") -> dict[str, float]:
+    """The training return's departure step over ``method``'s (above 1: the map leaves its
+    untrained value first), with a 95 % interval from the paired bootstrap draws of
+    :func:`departure_steps` (NaN without stored training games)."""
+    ret, m = departures.loc["training return"], departures.loc[method]
+    ratio = ret["step"] / m["step"] if m["step"] and np.isfinite(m["step"]) else np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        draws = ret["draws"] / m["draws"]
+    draws = draws[np.isfinite(draws)]
+    lo, hi = np.quantile(draws, [0.025, 0.975]) if len(draws) > len(m["draws"]) // 2 else (np.nan, np.nan)
+    return {"ratio": float(ratio), "low": float(lo), "high": float(hi)}
 
 
 @dataclass
@@ -1138,31 +1287,48 @@ class TrainingCurves:
     methods: list[str]  #: the methods of :data:`METHOD_NAMES` the measurement holds
     train_return: pd.Series  #: (snapshots,) training return at each step
     random_return: float  #: mean score of a random policy over 10 evaluation games
-    half_rise: pd.DataFrame  #: per method and for the return: half-rise step, first / last value
+    departures: pd.DataFrame  #: per method and for the return: departure step with its interval
+    half_rise: pd.DataFrame  #: the same at one half (the alternative the page shows beside it)
+
+    @property
+    def name(self) -> str:
+        c = self.art.config
+        return f"{label(c['agent'])} {c['game']} ({c['run']})"
+
+    def ratio(self, method: str = "G1Grad-CAM") -> dict[str, float]:
+        """:func:`learning_first_ratio` of this run."""
+        return learning_first_ratio(self.departures, method)
 
 
-def training_curves(agent: str = MEASURED_RUN[0], game: str = MEASURED_RUN[1]) -> TrainingCurves | None:
-    """Curves of the latest stored measurement of a run of ``agent`` on ``game``
-    (:func:`load_measurement`), with the :func:`half_rise_step` of each; None when none is stored."""
+def training_returns(art: store.Artifact) -> pd.DataFrame | None:
+    """The training games (``step``, ``return``) stored with a measurement, or None (older
+    measurements kept only the mean return at each snapshot)."""
+    if "train_returns.csv" not in art.manifest.get("files", {}):
+        return None
+    return pd.read_csv(art.file("train_returns.csv"))
+
+
+def training_curves(agent: str | None = None, game: str | None = None, *, fraction: float = 0.25,
+                    n_boot: int = 1000) -> list[TrainingCurves]:
+    """Curves of every stored over-training measurement (of ``agent`` on ``game`` when given),
+    one per run, with the :func:`departure_steps` of each at ``fraction`` and at one half."""
     from rlinside.agents.zoo import random_scores
 
-    found = load_measurement(agent=agent, game=game)
-    if found is None:
-        return None
-    run, art = found
-    per_step = (run[run.object == "all"].groupby(["step", "method"])["enrichment"].mean().unstack("method"))
-    stored = [m for m in METHOD_NAMES if m in per_step.columns]  # the methods the measurement holds
-    ret = run.groupby("step")["train_return"].first()
-    rnd = float(np.mean(random_scores(game, 10, seed=0)))
-    half_rise = pd.DataFrame({"half-rise step": {m: half_rise_step(per_step[m]) for m in stored}
-                              | {"training return": half_rise_step(ret)}})
-
-    def ends(curve):
-        curve = curve.dropna()
-        return f"{curve.iloc[0]:.2f} / {curve.iloc[-1]:.2f}" if len(curve) else "no value"
-
-    half_rise["first / last value"] = [ends(per_step[m]) for m in stored] + [ends(ret)]
-    return TrainingCurves(art, per_step, stored, ret, rnd, half_rise)
+    out, randoms = [], {}
+    filters = {k: v for k, v in (("agent", agent), ("game", game)) if v is not None}
+    for art in store.find(ARTIFACT_KIND, ARTIFACT_VERSION, **filters):
+        run = pd.read_csv(art.file("object_saliency.csv"))
+        per_step = (run[run.object == "all"].groupby(["step", "method"])["enrichment"].mean().unstack("method"))
+        stored = [m for m in METHOD_NAMES if m in per_step.columns]
+        ret = run.groupby("step")["train_return"].first()
+        g = art.config["game"]
+        if g not in randoms:
+            randoms[g] = float(np.mean(random_scores(g, 10, seed=0)))
+        games = training_returns(art)
+        dep = departure_steps(run, games, fraction=fraction, n_boot=n_boot)
+        half = departure_steps(run, games, fraction=0.5, n_boot=n_boot)
+        out.append(TrainingCurves(art, per_step[stored], stored, ret, randoms[g], dep, half))
+    return sorted(out, key=lambda c: (c.art.config["agent"], c.art.config["run"]))
 
 
 # --------------------------------------------------------------------------------------------
