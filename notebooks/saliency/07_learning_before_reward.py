@@ -39,6 +39,7 @@ n_boot: int = 1000  # bootstrap draws for the departure steps' intervals | [100,
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython.display import display
 
 from rlinside import claims
 from rlinside.plots import PALETTE, publish, run_context, set_theme
