@@ -192,3 +192,29 @@ def test_study_variants_stay_out_of_the_zoo(roots):
         find_agents(noop=0)
     with pytest.raises(ValueError, match="noop_max must be a non-negative integer"):
         A2CConfig(noop_max=-1)
+
+
+def test_memorised_policy_study_on_tiny_agents(roots):
+    """The memorised-policy study: its pair is found (a missing twin is an error naming the
+    command), both start variants are played, and the maps of both networks share the states."""
+    from rlinside.studies import saliency as study
+
+    for noop_max, name in ((30, "usual"), (0, "twin")):
+        run = roots / name
+        config = A2CConfig(game="Breakout", total_steps=160, n_envs=2, checkpoint_every=10**6, noop_max=noop_max)
+        train_a2c(config, run, progress=False)
+        export_a2c_weights(run, run / "weights_final_fp16.pt")
+        ship_agent(run, "a2c", "final", episodes=1)
+        if name == "usual":
+            with pytest.raises(store.ArtifactError, match="--noop-max 0"):
+                study.memorised_pair()
+    pair = study.memorised_pair()
+    scores = study.start_variant_scores(pair, episodes=2)
+    assert len(scores) == 8 and set(scores.start) == set(study.START_VARIANTS)
+    gaps = study.start_gaps(scores)
+    assert set(gaps.index) == {"usual", "fixed-start trained"}
+    d = gaps.attrs["difference"]
+    assert d["low"] <= d["estimate"] <= d["high"]
+    maps = study.memorised_maps(pair, n_states=2, every=2)
+    assert set(maps.start) == set(study.START_VARIANTS) and maps.state.nunique() == 2
+    assert np.allclose(maps["difference"], maps["usual"] - maps["fixed-start trained"], equal_nan=True)

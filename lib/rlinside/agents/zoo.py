@@ -393,18 +393,18 @@ def load_agent(agent: str, game: str, stage: str = "final", device: torch.device
     return net, art
 
 
-def _play(agent: str, net: torch.nn.Module, game: str, *, steps: int, seed: int = 0):
+def _play(agent: str, net: torch.nn.Module, game: str, *, steps: int, seed: int = 0, noop_max: int = 30):
     """The one play loop of the zoo: yields ``(obs, screen_before, action, reward,
     screen_after, game_over, state)`` per agent step of evaluation game ``seed``, ``state``
     being the recurrent state the agent acted from (None for feed-forward agents); a game
-    that ends is followed by the next one."""
+    that ends is followed by the next one. ``noop_max`` 0: every game starts the same."""
     from rlinside.agents.dqn import game_seed
     from rlinside.envs.atari import make_atari_env
 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an int >= 1, got {steps!r}")
     env = make_atari_env(game, seed=seed, frame_stack=net.torso.in_channels, training=False,
-                         render_mode="rgb_array")
+                         render_mode="rgb_array", noop_max=noop_max)
     policy = Policy(agent, net, seed=seed)
     obs, _ = env.reset(seed=game_seed(seed, 0, purpose=1))
     lives = env.unwrapped.ale.lives()
@@ -475,7 +475,7 @@ def play_frames(
 
 def play_states(
     agent: str, net: torch.nn.Module, game: str, *, steps: int, seed: int = 0,
-    return_states: bool = False,
+    return_states: bool = False, noop_max: int = 30,
 ):
     """Play like :func:`play_frames` and return what the agent acted on.
 
@@ -487,7 +487,7 @@ def play_states(
     ``None`` at the start of a game or life or for a feed-forward agent.
     """
     observations, frames, actions, states = [], [], [], []
-    for obs, before, action, _, _, _, state in _play(agent, net, game, steps=steps, seed=seed):
+    for obs, before, action, _, _, _, state in _play(agent, net, game, steps=steps, seed=seed, noop_max=noop_max):
         observations.append(obs)
         frames.append(before)
         actions.append(action)

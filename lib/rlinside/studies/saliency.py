@@ -103,6 +103,7 @@ __all__ = ["block_means", "enrichment_blocks", "layer_spread", "is_recurrent", "
            "MEASURED_RUN", "PAPER_EARLY_VARIANT", "exploration_at", "stage_label", "PlayedPair",
            "early_final_pairs", "early_final_gallery", "early_final_enrichment", "rise_step", "half_rise_step",
            "departure_steps", "learning_first_ratio", "training_returns",
+           "MEMORISED_PAIR", "START_VARIANTS", "memorised_pair", "start_variant_scores", "start_gaps", "memorised_maps",
            "TrainingCurves", "training_curves", "zoo_status", "checkpoint_label", "LearningCurve", "learning_curves",
            "Filmstrip", "filmstrips", "ExplainedState", "explain_state", "explain_shipped", "map_statistics",
            "has_streams", "stream_maps", "GATE_STATES", "gate_distribution", "agent_gate", "sensitive",
@@ -1822,3 +1823,114 @@ def stability_claims(vs: VideoStudy, profile: str | None, block: int = 10) -> li
         claims.measure("saliency.g2gradcam_unstable", pooled(on_objects, "G2Grad-CAM", "Guided Backprop"),
                        scale=scale),
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# A memorised policy (notebook 08): an agent trained where every game starts the same
+# --------------------------------------------------------------------------------------------
+
+#: The memorised-policy study: (family, game) of the pair. The usual agent is the zoo's; its twin
+#: was trained with the same settings and seed but ``noop_max`` 0 (every training game starts
+#: from the same screen; ``scripts/train_atari.py --noop-max 0``).
+MEMORISED_PAIR = ("a2c", "Breakout")
+#: The two ways a game starts: the zoo's (up to 30 random no-ops) and the fixed start.
+START_VARIANTS = {"random start": 30, "fixed start": 0}
+
+
+def memorised_pair() -> dict[str, store.Artifact]:
+    """``{"usual": zoo agent, "fixed-start trained": its twin}`` (final stages); a missing one
+    is an error naming the command that trains it, raised before any work starts."""
+    agent, game = MEMORISED_PAIR
+    usual = find_agents(agent, game, "final")
+    twin = find_agents(agent, game, "final", noop_max=0)
+    if not usual or not twin:
+        raise store.ArtifactError(
+            f"the memorised-policy study needs the zoo's {agent} {game} agent and its fixed-start twin; "
+            f"missing: {'the zoo agent' if not usual else 'the twin'}. Train the twin with: python scripts/"
+            f"train_atari.py --game {game} --agent {agent} --steps 1000000 --noop-max 0 --early-step 0 "
+            f"--run-dir runs/{agent}_{game.lower()}_fixedstart_s0, then ship it with scripts/ship_atari_agent.py "
+            f"--stage final")
+    return {"usual": usual[-1], "fixed-start trained": twin[-1]}
+
+
+def start_variant_scores(pair: dict[str, store.Artifact], episodes: int, seed: int = 0) -> pd.DataFrame:
+    """Full-game scores of each agent of the pair on ``episodes`` evaluation games of each start
+    variant (:data:`START_VARIANTS`; the zoo's evaluation protocol otherwise): one row per
+    (agent, start, game) with ``score``."""
+    from rlinside.agents import shipped
+
+    if int(episodes) < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes!r}")
+    agent, game = MEMORISED_PAIR
+    evaluate = registry.get(agent).function("evaluate")
+    rows = []
+    for name, art in pair.items():
+        net, _ = shipped.load_net(agent, art)
+        for start, noop_max in START_VARIANTS.items():
+            scores = evaluate(net, game, int(episodes), seed=seed, noop_max=noop_max)
+            rows += [{"agent": name, "start": start, "game": i, "score": float(v)} for i, v in enumerate(scores)]
+    return pd.DataFrame(rows)
+
+
+def _difference_ci(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """95 % bootstrap interval (percentile) of mean(a) - mean(b) for independent samples."""
+    from scipy.stats import bootstrap
+
+    if len(a) < 2 or len(b) < 2:
+        return float("nan"), float("nan")
+    res = bootstrap((a, b), lambda x, y, axis=-1: x.mean(axis=axis) - y.mean(axis=axis), n_resamples=9999,
+                    method="percentile", random_state=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def start_gaps(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per agent: the mean score with fixed starts minus with random starts (a memorised policy
+    scores well only where the game starts as in training), with its interval; and the twin's
+    gap minus the usual agent's (``difference``) with its interval, from the games resampled."""
+    out = {}
+    for name, g in scores.groupby("agent", sort=False):
+        fixed = g[g.start == "fixed start"].score.to_numpy()
+        rand = g[g.start == "random start"].score.to_numpy()
+        lo, hi = _difference_ci(fixed, rand)
+        out[name] = {"fixed start": fixed.mean(), "random start": rand.mean(), "gap": fixed.mean() - rand.mean(),
+                     "low": lo, "high": hi, "games": len(fixed)}
+    table = pd.DataFrame(out).T
+    if {"usual", "fixed-start trained"} <= set(out):
+        rng = np.random.default_rng(1)
+
+        def gap(name):
+            g = scores[scores.agent == name]
+            f, r = g[g.start == "fixed start"].score.to_numpy(), g[g.start == "random start"].score.to_numpy()
+            return rng.choice(f, len(f)).mean() - rng.choice(r, len(r)).mean()
+
+        draws = np.array([gap("fixed-start trained") - gap("usual") for _ in range(4000)])
+        table.attrs["difference"] = {"estimate": out["fixed-start trained"]["gap"] - out["usual"]["gap"],
+                                     "low": float(np.quantile(draws, 0.025)), "high": float(np.quantile(draws, 0.975))}
+    return table
+
+
+def memorised_maps(pair: dict[str, store.Artifact], n_states: int, every: int, seed: int = 0,
+                   cam_layer: str = "conv1") -> pd.DataFrame:
+    """Per start variant, the states every ``every``-th step of evaluation game ``seed`` played
+    by the *usual* agent (the same states for both networks), each network explaining the
+    action it ranks first: one row per (start, state, method) with each agent's enrichment on
+    all the game's objects (columns ``usual``, ``fixed-start trained``) and their difference."""
+    from rlinside.agents import shipped
+    from rlinside.agents.zoo import play_states
+
+    agent, game = MEMORISED_PAIR
+    nets = {name: shipped.load_net(agent, art)[0] for name, art in pair.items()}
+    tables = []
+    for start, noop_max in START_VARIANTS.items():
+        obs, frames, _ = play_states(agent, nets["usual"], game, steps=n_states * every, seed=seed, noop_max=noop_max)
+        idx = np.arange(every - 1, n_states * every, every)
+        per = {}
+        for name, net in nets.items():
+            t = object_saliency(net, game, obs[idx], frames[idx], cam_layer=cam_layer)
+            per[name] = t[t.object == "all"].set_index(["state", "method"])["enrichment"]
+        t = pd.DataFrame(per).reset_index()
+        t.insert(0, "start", start)
+        tables.append(t)
+    out = pd.concat(tables, ignore_index=True)
+    out["difference"] = out["usual"] - out["fixed-start trained"]
+    return out
