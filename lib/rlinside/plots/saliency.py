@@ -35,6 +35,7 @@ __all__ = [
     "PALETTE_CMAPS",
     "check_palette",
     "overlay",
+    "plot_memorised",
     "reduce_channels",
     "frame_label",
     "gallery",
@@ -369,4 +370,47 @@ def strip_of_rows(rows: Sequence, key: str, *, palette: str = "paper"):
         ax.imshow(overlay(r.screen, r.maps[key], palette=palette))
         ax.set_title(r.label, fontsize=9)
         ax.axis("off")
+    return fig
+
+
+def plot_memorised(scores, maps):
+    """The memorised-policy figure (saliency notebook 08). Left: mean full-game score of each
+    agent on each start variant with a 95 % bootstrap interval over games (``scores``: columns
+    ``agent``, ``start``, ``score``). Right: per method, the mean per-state difference of the
+    two networks' enrichment on the objects with its interval, one marker per start variant
+    (``maps``: columns ``start``, ``method``, ``difference``). Returns the figure."""
+    from rlinside.claims import bootstrap_ci
+
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1, 1.6]})
+    starts = list(dict.fromkeys(scores["start"]))
+    agents = list(dict.fromkeys(scores["agent"]))
+    width = 0.8 / max(len(agents), 1)
+    for j, agent in enumerate(agents):
+        xs, ys, err = [], [], []
+        for i, start in enumerate(starts):
+            v = scores[(scores.agent == agent) & (scores.start == start)]["score"].to_numpy()
+            lo, hi = bootstrap_ci(v)
+            xs.append(i + (j - (len(agents) - 1) / 2) * width)
+            ys.append(v.mean())
+            err.append([v.mean() - lo if np.isfinite(lo) else 0, hi - v.mean() if np.isfinite(hi) else 0])
+        ax.bar(xs, ys, width=width, yerr=np.array(err).T, capsize=3, label=agent)
+    ax.set_xticks(range(len(starts)), starts)
+    ax.set_ylabel("full-game score")
+    ax.legend(fontsize=8)
+    methods = list(dict.fromkeys(maps["method"]))
+    for k, start in enumerate(dict.fromkeys(maps["start"])):
+        for i, m in enumerate(methods):
+            v = maps[(maps.start == start) & (maps.method == m)]["difference"].dropna().to_numpy()
+            if not len(v):
+                continue
+            lo, hi = bootstrap_ci(v)
+            x = i + (k - 0.5) * 0.3
+            ax2.errorbar([x], [v.mean()], yerr=[[v.mean() - lo if np.isfinite(lo) else 0],
+                                                 [hi - v.mean() if np.isfinite(hi) else 0]],
+                         fmt="os"[k % 2], color=f"C{k}", capsize=3, label=start if i == 0 else None)
+    ax2.axhline(0, color="0.5", lw=0.8, ls=":")
+    ax2.set_xticks(range(len(methods)), methods, rotation=20, fontsize=8)
+    ax2.set_ylabel("enrichment: usual minus twin")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
     return fig
