@@ -69,7 +69,16 @@ def test_departure_steps_and_the_learning_first_ratio():
     assert dep.loc["training return", "step"] == 30
     assert dep.loc["Grad-CAM", "low"] == dep.loc["Grad-CAM", "high"] == 10  # a clean jump: no doubt
     r = study.learning_first_ratio(dep, "Grad-CAM")
-    assert r["ratio"] == 3 and r["low"] <= 3 <= r["high"]
+    assert r["ratio"] == 3 and r["low"] <= 3 <= r["high"] and r["rule"] == "departure steps"
+    assert dep["moved"].map(bool).all()
+    # a map that never moves shows no learning (ratio 0); a return that never moves leaves no ratio
+    flat = table.assign(enrichment=np.where(table.method == "Grad-CAM", 1.0 + 0.1 * rng.standard_normal(len(table)),
+                                            table.enrichment))
+    assert study.learning_first_ratio(study.departure_steps(flat, games, window=10, n_boot=200),
+                                      "Grad-CAM")["ratio"] == 0
+    still = games.assign(**{"return": rng.standard_normal(len(games))})
+    assert np.isnan(study.learning_first_ratio(study.departure_steps(table, still, window=10, n_boot=200),
+                                               "Grad-CAM")["ratio"])
     no_games = study.departure_steps(table, None, n_boot=50)
     assert no_games.loc["training return", "step"] == 30 and np.isnan(no_games.loc["training return", "low"])
     assert np.isnan(study.learning_first_ratio(no_games, "Grad-CAM")["low"])

@@ -29,7 +29,10 @@
 # bootstrap over the states and, for the return, over the games of each window. The same
 # statistic at one half (the half-rise step) is shown beside it: the verdict should not hang on
 # the choice of fraction. The paper's claim, as a comparison: the return's departure step over
-# G1Grad-CAM's is above 1.
+# G1Grad-CAM's is above 1. Two rules decide what a run can say: a curve has *moved* when the
+# 95 % interval of its change from the first snapshot to the last excludes 0; a run whose
+# return has not moved gives no ratio (the map cannot be early against nothing), and a map
+# that has not moved while the return has shows no learning, so its ratio is 0.
 
 # %% tags=["parameters"]
 fraction: float = 0.25  # how far along its change a curve must stay to have departed | [0.05, 0.95]
@@ -90,7 +93,8 @@ for k, run in enumerate(runs):
 # %%
 table = pd.concat({r.name: pd.DataFrame({
     "departure step": r.departures["step"], "low": r.departures["low"], "high": r.departures["high"],
-    "half-rise step": r.half_rise["step"]}) for r in runs}, names=["run", "curve"]) if runs else pd.DataFrame()
+    "half-rise step": r.half_rise["step"], "change": r.departures["change"].round(2), "moved": r.departures["moved"]})
+    for r in runs}, names=["run", "curve"]) if runs else pd.DataFrame()
 table
 
 # %% [markdown]

@@ -1234,49 +1234,72 @@ def departure_steps(table: pd.DataFrame, returns: pd.DataFrame | None, *, fracti
     for every snapshot, which all explain them) and, independently, the games of each window.
 
     Returns rows (methods of the table, then ``training return``) with ``step``, ``low``,
-    ``high`` and, per bootstrap draw, the draws (column ``draws``, for ratios)."""
+    ``high``, the curve's ``change`` from its first to its last snapshot and whether it
+    ``moved`` (the 95 % interval of that change excludes 0; None where the draws cannot tell),
+    and the bootstrap draws of the step (column ``draws``, for ratios)."""
     rng = np.random.default_rng(seed)
     enr = table[table.object == "all"].pivot_table(index="state", columns=["method", "step"], values="enrichment")
     steps = sorted(int(s) for s in table.step.unique())
     methods = [m for m in METHOD_NAMES if m in enr.columns.get_level_values(0)]
     n_states = len(enr)
     picks = [np.arange(n_states)] + [rng.integers(0, n_states, n_states) for _ in range(n_boot)]
-    rows = {}
+    rows, changes = {}, {}
     for m in methods:
         values = enr[m].reindex(columns=steps).to_numpy()  # (states, snapshots)
-        draws = [rise_step(pd.Series(np.nanmean(values[idx], axis=0), index=steps), fraction) for idx in picks]
-        rows[m] = draws
+        curves = [np.nanmean(values[idx], axis=0) for idx in picks]
+        rows[m] = [rise_step(pd.Series(c, index=steps), fraction) for c in curves]
+        changes[m] = [c[-1] - c[0] for c in curves]
     if returns is not None:
         windows = _return_windows(returns, steps, window)
-        draws = []
+        draws, change = [], []
         for b in range(n_boot + 1):
-            means = {s: (w.mean() if b == 0 else rng.choice(w, len(w)).mean()) for s, w in windows.items()}
-            draws.append(rise_step(pd.Series(means, dtype=float), fraction))
-        rows["training return"] = draws
+            means = pd.Series({s: (w.mean() if b == 0 else rng.choice(w, len(w)).mean()) for s, w in windows.items()},
+                              dtype=float)
+            draws.append(rise_step(means, fraction))
+            change.append(means.iloc[-1] - means.iloc[0] if len(means) > 1 else np.nan)
+        rows["training return"], changes["training return"] = draws, change
     else:
         ret = table.groupby("step")["train_return"].first()
         rows["training return"] = [rise_step(ret, fraction)] + [np.nan] * n_boot
+        changes["training return"] = [np.nan] * (n_boot + 1)
     out = []
     for name, draws in rows.items():
         d = np.asarray(draws[1:], dtype=float)
         finite = d[np.isfinite(d)]
         lo, hi = ((np.quantile(finite, 0.025, method="lower"), np.quantile(finite, 0.975, method="higher"))
                   if len(finite) > n_boot // 2 else (np.nan, np.nan))  # snapshot steps, not between them
-        out.append({"curve": name, "step": draws[0], "low": lo, "high": hi, "draws": d})
+        c = np.asarray(changes[name], dtype=float)
+        c_lo, c_hi = (np.quantile(c[1:], [0.025, 0.975]) if np.isfinite(c[1:]).all() else (np.nan, np.nan))
+        moved = bool(c_lo > 0 or c_hi < 0) if np.isfinite(c_lo) else None
+        out.append({"curve": name, "step": draws[0], "low": lo, "high": hi, "change": c[0],
+                    "moved": moved, "draws": d})
     return pd.DataFrame(out).set_index("curve")
 
 
 def learning_first_ratio(departures: pd.DataFrame, method: str = "G1Grad-CAM") -> dict[str, float]:
     """The training return's departure step over ``method``'s (above 1: the map leaves its
     untrained value first), with a 95 % interval from the paired bootstrap draws of
-    :func:`departure_steps` (NaN without stored training games)."""
+    :func:`departure_steps`. Rules: a run whose return has not clearly changed by its last
+    snapshot (``moved`` not True: the interval of the change includes 0, or no games stored to
+    tell) has no ratio (NaN: nothing to be early against); a map whose curve has not clearly
+    moved while the return has shows no learning at all: its ratio is 0."""
     ret, m = departures.loc["training return"], departures.loc[method]
+
+    def flag(v):
+        return None if v is None or (isinstance(v, float) and np.isnan(v)) else bool(v)
+
+    ret_moved, map_moved = flag(ret["moved"]), flag(m["moved"])
+    if ret_moved is False:
+        return {"ratio": np.nan, "low": np.nan, "high": np.nan, "rule": "the return did not change"}
+    if map_moved is False and ret_moved:
+        return {"ratio": 0.0, "low": 0.0, "high": 0.0, "rule": "the map did not move"}
     ratio = ret["step"] / m["step"] if m["step"] and np.isfinite(m["step"]) else np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
         draws = ret["draws"] / m["draws"]
     draws = draws[np.isfinite(draws)]
     lo, hi = np.quantile(draws, [0.025, 0.975]) if len(draws) > len(m["draws"]) // 2 else (np.nan, np.nan)
-    return {"ratio": float(ratio), "low": float(lo), "high": float(hi)}
+    return {"ratio": float(ratio), "low": float(lo), "high": float(hi),
+            "rule": "departure steps" if ret_moved else "departure steps (no games stored: change not tested)"}
 
 
 @dataclass
