@@ -218,3 +218,30 @@ def test_memorised_policy_study_on_tiny_agents(roots):
     maps = study.memorised_maps(pair, n_states=2, every=2)
     assert set(maps.start) == set(study.START_VARIANTS) and maps.state.nunique() == 2
     assert np.allclose(maps["difference"], maps["usual"] - maps["fixed-start trained"], equal_nan=True)
+
+
+def test_bug_study_on_tiny_dueling_networks(roots):
+    """The bug-localisation study: the correct network and each planted bug at the same step are
+    found (only by their bug), explained on the same states, and compared state by state."""
+    from rlinside.agents.dqn import DQNConfig, export_weights, train_dqn
+    from rlinside.studies import saliency as study
+
+    with pytest.raises(store.ArtifactError, match="without a bug"):
+        study.bug_agents(step=120)
+    for bug in ("", "value_link", "merge"):
+        run = roots / f"bug{bug}"
+        config = DQNConfig(game="Breakout", seed=1, total_steps=120, buffer_size=200, learning_starts=40,
+                           batch_size=8, target_update_every=40, checkpoint_every=10**6, bug=bug)
+        train_dqn(config, run, progress=False)
+        export_weights(run, run / "weights_final_fp16.pt")
+        ship_agent(run, "dddqn", "final", episodes=2)
+    agents = study.bug_agents(step=120)
+    assert list(agents) == ["correct", "value_link", "merge"]
+    assert find_agents("dddqn", "Breakout") == [agents["correct"]]
+    stats = study.bug_stream_statistics(agents, n_states=3, every=2)
+    assert set(stats.network) == set(agents) and set(stats.stream) == {"value", "advantage"}
+    assert (stats.magnitude >= 0).all() and stats.state.nunique() == 3
+    flags = study.bug_flags(stats, "magnitude")
+    assert set(flags.index) == {"value_link", "merge"} and (flags.states == 3).all()
+    scores = study.bug_scores(agents)
+    assert scores.loc["correct", "games"] == 2 and "minus correct" in scores.columns

@@ -49,6 +49,7 @@ table as a ``saliency-training`` artifact (``data/`` when shipped).
 
 from __future__ import annotations
 
+import json
 import re
 from collections import deque
 from dataclasses import dataclass
@@ -104,6 +105,7 @@ __all__ = ["block_means", "enrichment_blocks", "layer_spread", "is_recurrent", "
            "early_final_pairs", "early_final_gallery", "early_final_enrichment", "rise_step", "half_rise_step",
            "departure_steps", "learning_first_ratio", "training_returns",
            "MEMORISED_PAIR", "START_VARIANTS", "memorised_pair", "start_variant_scores", "start_gaps", "memorised_maps",
+           "BUG_STUDY", "bug_agents", "bug_stream_statistics", "bug_flags", "bug_scores",
            "TrainingCurves", "training_curves", "zoo_status", "checkpoint_label", "LearningCurve", "learning_curves",
            "Filmstrip", "filmstrips", "ExplainedState", "explain_state", "explain_shipped", "map_statistics",
            "has_streams", "stream_maps", "GATE_STATES", "gate_distribution", "agent_gate", "sensitive",
@@ -1957,3 +1959,109 @@ def memorised_maps(pair: dict[str, store.Artifact], n_states: int, every: int, s
     out = pd.concat(tables, ignore_index=True)
     out["difference"] = out["usual"] - out["fixed-start trained"]
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Bug localisation (notebook 09): dueling networks with a planted error against the correct one
+# --------------------------------------------------------------------------------------------
+
+#: The bug study's family, game and the step its networks are compared at: the zoo's early DDDQN
+#: on Breakout is the correct network, each planted bug (rlinside.nets.atari.DUELING_BUGS) is
+#: trained with the same settings and seed to the same step (``scripts/train_bug_agents.sh``).
+BUG_STUDY = ("dddqn", "Breakout", 250_000)
+
+
+def bug_agents(step: int = BUG_STUDY[2]) -> dict[str, store.Artifact]:
+    """``{"correct": the zoo's network, "<bug>": ...}`` at ``step`` (default :data:`BUG_STUDY`'s),
+    for every bug that is shipped (the correct one first); raises, naming the script, when the
+    correct network is missing."""
+    from rlinside.nets.atari import DUELING_BUGS
+
+    agent, game, _ = BUG_STUDY
+    out = {}
+    for bug in DUELING_BUGS:
+        found = [a for a in find_agents(agent, game, bug=bug) if a.config["step"] == step]
+        if found:
+            out[bug or "correct"] = found[-1]
+    if "correct" not in out:
+        raise store.ArtifactError(f"no {agent} {game} network at step {step:,} without a bug (the zoo's early agent); "
+                                  f"train it with scripts/train_atari.py --game {game} --agent {agent}")
+    return out
+
+
+def _stream_maps(net: nn.Module, obs: torch.Tensor, actions: torch.Tensor) -> dict[str, np.ndarray]:
+    """Guided backprop of the value stream V(s) and of the advantage A(s, a) of the given
+    actions, newest frame, raw (not scaled): ``stream -> (T, 84, 84)``."""
+    out = {}
+    for stream, target in (("value", value_stream()), ("advantage", advantage_stream(actions))):
+        raw = make_method("Guided Backprop", net).attribute(obs, target=target,
+                                                            forward_kwargs={"return_streams": True})
+        out[stream] = newest_frame(raw).numpy()
+    return out
+
+
+def bug_stream_statistics(agents: dict[str, store.Artifact], n_states: int, every: int,
+                          seed: int = 0) -> pd.DataFrame:
+    """Per network and state (every ``every``-th step of evaluation game ``seed``, played by the
+    correct network, so that every network explains the same states, each for the action it
+    ranks first): for the value and the advantage stream's guided-backprop map, its magnitude
+    (sum of |map|), its enrichment on the game's objects, and the Spearman correlation of the
+    two streams' absolute maps. One row per (network, state, stream)."""
+    from rlinside.agents import shipped
+    from rlinside.agents.zoo import play_states
+
+    agent, game, _ = BUG_STUDY
+    nets = {name: shipped.load_net(agent, art)[0] for name, art in agents.items()}
+    obs, frames, _ = play_states(agent, nets["correct"], game, steps=n_states * every, seed=seed)
+    idx = np.arange(every - 1, n_states * every, every)
+    x, frames = torch.from_numpy(obs[idx]), frames[idx]
+    masks = []
+    for frame in frames:
+        m = {k: to_observation_grid(v) for k, v in object_masks(game, frame).items()}
+        masks.append(np.logical_or.reduce(list(m.values())))
+    rows = []
+    for name, net in nets.items():
+        with torch.no_grad():
+            actions = _first(net(x.float())).argmax(1)
+        maps = _stream_maps(net, x, actions)
+        for i in range(len(idx)):
+            rho = spearmanr(np.abs(maps["value"][i]).ravel(), np.abs(maps["advantage"][i]).ravel()).statistic
+            for stream, m in maps.items():
+                _, enrichment = object_share(m[i], masks[i])
+                rows.append({"network": name, "state": i, "stream": stream, "magnitude": float(np.abs(m[i]).sum()),
+                             "enrichment": enrichment, "stream correlation": float(rho)})
+    return pd.DataFrame(rows)
+
+
+def bug_flags(stats: pd.DataFrame, statistic: str = "enrichment", stream: str = "value") -> pd.DataFrame:
+    """Per buggy network: the per-state difference of ``statistic`` of ``stream`` (correct
+    minus buggy), with its bootstrap interval; a bug is *flagged* when the interval excludes 0."""
+    from rlinside.claims import bootstrap_ci
+
+    s = stats[stats.stream == stream].pivot_table(index="state", columns="network", values=statistic)
+    out = {}
+    for name in s.columns:
+        if name == "correct":
+            continue
+        d = (s["correct"] - s[name]).dropna().to_numpy()
+        lo, hi = bootstrap_ci(d)
+        out[name] = {"difference": float(d.mean()) if len(d) else np.nan, "low": lo, "high": hi, "states": len(d),
+                     "flagged": bool(lo > 0 or hi < 0) if np.isfinite(lo) else False}
+    return pd.DataFrame(out).T
+
+
+def bug_scores(agents: dict[str, store.Artifact]) -> pd.DataFrame:
+    """Each network's evaluation games (its shipped ``eval.json``) and, for a buggy one, its
+    mean minus the correct network's with a 95 % bootstrap interval over games: whether the
+    score alone would have flagged the bug."""
+    games = {name: np.asarray(json.loads(art.file("eval.json").read_text())["scores"], dtype=float)
+             for name, art in agents.items()}
+    rows = {}
+    for name, g in games.items():
+        row = {"mean score": g.mean(), "games": len(g)}
+        if name != "correct":
+            lo, hi = _difference_ci(g, games["correct"])
+            row |= {"minus correct": g.mean() - games["correct"].mean(), "low": lo, "high": hi,
+                    "flagged": bool(lo > 0 or hi < 0) if np.isfinite(lo) else False}
+        rows[name] = row
+    return pd.DataFrame(rows).T
