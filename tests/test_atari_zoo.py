@@ -242,6 +242,7 @@ def test_bug_study_on_tiny_dueling_networks(roots):
     assert set(stats.network) == set(agents) and set(stats.stream) == {"value", "advantage"}
     assert (stats.magnitude >= 0).all() and stats.state.nunique() == 3
     flags = study.bug_flags(stats, "magnitude")
+    assert "correlation" in stats.columns
     assert set(flags.index) == {"value_link", "merge"} and (flags.states == 3).all()
     scores = study.bug_scores(agents)
     assert scores.loc["correct", "games"] == 2 and "minus correct" in scores.columns

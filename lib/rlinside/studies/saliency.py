@@ -2005,8 +2005,8 @@ def bug_stream_statistics(agents: dict[str, store.Artifact], n_states: int, ever
     """Per network and state (every ``every``-th step of evaluation game ``seed``, played by the
     correct network, so that every network explains the same states, each for the action it
     ranks first): for the value and the advantage stream's guided-backprop map, its magnitude
-    (sum of |map|), its enrichment on the game's objects, and the Spearman correlation of the
-    two streams' absolute maps. One row per (network, state, stream)."""
+    (sum of |map|), its enrichment on the game's objects, and the Spearman ``correlation`` of
+    the two streams' absolute maps. One row per (network, state, stream)."""
     from rlinside.agents import shipped
     from rlinside.agents.zoo import play_states
 
@@ -2029,7 +2029,7 @@ def bug_stream_statistics(agents: dict[str, store.Artifact], n_states: int, ever
             for stream, m in maps.items():
                 _, enrichment = object_share(m[i], masks[i])
                 rows.append({"network": name, "state": i, "stream": stream, "magnitude": float(np.abs(m[i]).sum()),
-                             "enrichment": enrichment, "stream correlation": float(rho)})
+                             "enrichment": enrichment, "correlation": float(rho)})
     return pd.DataFrame(rows)
 
 
