@@ -241,3 +241,21 @@ def test_frame_sign_values_take_newest_minus_oldest_for_the_dddqns():
     assert len(v) == 2 and np.allclose(v.to_numpy(), 0.3)  # lag 0 (newest) minus lag 3 (oldest)
     assert np.allclose(study.frame_sign_values(pd.DataFrame(rows), "A2C ").to_numpy(), 0.2)
     assert study.frame_sign_values(pd.DataFrame()).empty
+
+
+def test_moments_are_picked_by_rule():
+    """Figures 29-32's moments: the step with the most divers in the sea, and the step whose
+    oxygen bar has the fewest pixels but some (an empty bar has nothing to find)."""
+    from rlinside.envs.atari_objects import SEA_ROWS, SEAQUEST_DIVER, SEAQUEST_OXYGEN
+
+    frames = np.zeros((4, 210, 160, 3), dtype=np.uint8)
+    row = SEA_ROWS[0] + 10
+    frames[1, row, 20:25] = SEAQUEST_DIVER
+    frames[2, row, 20:30] = SEAQUEST_DIVER
+    frames[0, 170, 40:60] = SEAQUEST_OXYGEN
+    frames[1, 170, 40:43] = SEAQUEST_OXYGEN
+    frames[3, 170, 40:43] = SEAQUEST_OXYGEN
+    assert study.pick_moments(frames) == {"most divers in the sea": 2, "least oxygen left": 1}
+    assert study.pick_moments(np.zeros((2, 210, 160, 3), dtype=np.uint8)) == {}
+    with pytest.raises(ValueError, match="Seaquest"):
+        study.pick_moments(frames, "Breakout")

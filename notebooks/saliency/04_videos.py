@@ -46,7 +46,8 @@ import pandas as pd
 from rlinside import claims
 from rlinside.agents.zoo import AGENTS
 from rlinside.explain.saliency import METHOD_NAMES
-from rlinside.plots import publish_video, run_context, set_theme
+from rlinside.plots import publish, publish_video, run_context, set_theme
+from rlinside.plots.saliency import gallery_of_rows
 from rlinside.plots.video import saliency_video
 from rlinside.studies import saliency as study
 
@@ -69,6 +70,21 @@ for i, (name, (frames, maps)) in enumerate(vs.videos.items()):
     publish_video(f"saliency_video_{i}", saliency_video(frames, maps, list(video_methods), palette=palette),
                   f"**{name}**, {len(frames)} agent steps of evaluation game {seed}, panels enlarged 3x.",
                   alt=f"{name}: screen and saliency maps, per-frame and per-video normalization")
+
+# %% [markdown]
+# ## Seaquest moments picked by rule (Figures 29-32)
+#
+# The paper shows hand-picked Seaquest moments: divers collected, an almost empty oxygen bar.
+# We let a rule over the object masks pick them in each Seaquest video (`MOMENT_RULES`): the
+# step with the most diver pixels in the sea, and the step with the fewest (but some) pixels of
+# the oxygen bar. Each map is scaled by its own maximum |value|.
+
+# %%
+moments = study.moment_rows(vs)
+if moments:
+    publish("sal_seaquest_moments", gallery_of_rows(moments, palette=palette),
+            f"The six methods at the Seaquest moments picked by rule in each video ({video_steps} steps of "
+            f"evaluation game {seed}); newest frame; Grad-CAM family at {cam_layer}.")
 
 # %% [markdown]
 # ## Stability, measured

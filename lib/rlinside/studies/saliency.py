@@ -105,6 +105,7 @@ __all__ = ["block_means", "enrichment_blocks", "layer_spread", "is_recurrent", "
            "early_final_pairs", "early_final_gallery", "early_final_enrichment", "rise_step", "half_rise_step",
            "departure_steps", "learning_first_ratio", "training_returns",
            "MEMORISED_PAIR", "START_VARIANTS", "memorised_pair", "start_variant_scores", "start_gaps", "memorised_maps",
+           "MOMENT_RULES", "pick_moments", "moment_rows",
            "BUG_STUDY", "bug_agents", "bug_stream_statistics", "bug_flags", "bug_scores",
            "TrainingCurves", "training_curves", "zoo_status", "checkpoint_label", "LearningCurve", "learning_curves",
            "Filmstrip", "filmstrips", "ExplainedState", "explain_state", "explain_shipped", "map_statistics",
@@ -2065,3 +2066,53 @@ def bug_scores(agents: dict[str, store.Artifact]) -> pd.DataFrame:
                     "flagged": bool(lo > 0 or hi < 0) if np.isfinite(lo) else False}
         rows[name] = row
     return pd.DataFrame(rows).T
+
+
+# --------------------------------------------------------------------------------------------
+# Moments picked by rule (notebook 04; the paper's Figures 29-32 were picked by hand)
+# --------------------------------------------------------------------------------------------
+
+#: The Seaquest moments of the paper's Figures 29-32 and the rule that finds each in a played
+#: game from the object masks (``rlinside.envs.atari_objects``): the step with the most diver
+#: pixels in the sea, and the step with the fewest (but some) oxygen-bar pixels, the bar nearly
+#: empty (an empty bar has no pixels to find).
+MOMENT_RULES = {
+    "most divers in the sea": ("divers", "max"),
+    "least oxygen left": ("oxygen", "min positive"),
+}
+
+
+def pick_moments(frames: np.ndarray, game: str = "Seaquest") -> dict[str, int]:
+    """The step of ``frames`` ``(T, 210, 160, 3)`` picked by each rule of :data:`MOMENT_RULES`
+    (the first such step on a tie); a rule with nothing to pick (no diver ever on screen) is
+    left out."""
+    if game != "Seaquest":
+        raise ValueError(f"the moments are Seaquest's, got game {game!r}")
+    areas = {obj: np.array([object_masks(game, f)[obj].sum() for f in frames]) for obj, _ in MOMENT_RULES.values()}
+    out = {}
+    for name, (obj, rule) in MOMENT_RULES.items():
+        a = areas[obj]
+        if rule == "max" and a.max() > 0:
+            out[name] = int(np.argmax(a))
+        elif rule == "min positive" and (a > 0).any():
+            out[name] = int(np.flatnonzero(a == a[a > 0].min())[0])
+    return out
+
+
+def moment_rows(vs: VideoStudy) -> list[MapRow]:
+    """One gallery row per (Seaquest agent of the video study, moment of :func:`pick_moments`):
+    its screen and the six methods' maps at that step, each scaled to [-1, 1] by its own
+    maximum |value|; agents that failed the sensitivity gate are marked."""
+    rows = []
+    for name, (frames, maps) in vs.videos.items():
+        if "Seaquest" not in name:
+            continue
+        for moment, t in pick_moments(frames).items():
+            scaled = {}
+            for m, mp in maps.items():
+                x = np.asarray(mp[t], dtype=np.float64)
+                peak = np.abs(x).max()
+                scaled[m] = x / peak if peak > 0 else x
+            rows.append(MapRow(f"{name}\n{moment} (step {t})", frames[t], scaled,
+                               insensitive=not vs.gates[name].passed))
+    return rows
