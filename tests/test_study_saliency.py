@@ -227,6 +227,8 @@ def test_tables_pool_the_gated_agents_of_every_game(dueling, drqn):
     measured = study.streams_layers_claims(games, 3, 2, "smoke")
     assert [m.claim for m in measured][:2] == ["saliency.streams_differ", "saliency.deep_gradcam_blurred"]
     assert measured[2].n == 0  # no past-frame table given: the frame-sign claim has no values
+    assert measured[3].claim == "saliency.actor_maps_fainter" and measured[3].n == 0  # the only A2C is blind
+    assert "log10 size ratio" in heads.columns and heads["log10 size ratio"].notna().all()
     assert measured[0].n == 2 * 3 * 3 and measured[0].scale["games"] == 3
 
 

@@ -531,7 +531,8 @@ def head_correlations(played: list[Played], n_states: int, state_every: int, *,
     """Spearman correlation of the absolute guided-backprop maps (newest frame) of every pair
     of heads of an agent, over the states :func:`every`: ``mean``, ``std`` and ``count`` by
     (agent, heads); empty when no agent has two heads. ``per_state``: one row per (agent,
-    state, heads) with its ``rho`` instead (the claims' units)."""
+    state, heads) with its ``rho`` and the ``log10 size ratio`` of the two maps' total
+    magnitude (first head over second) instead (the claims' units)."""
     rows = []
     for p in played:
         for i in every(n_states, state_every):
@@ -541,9 +542,12 @@ def head_correlations(played: list[Played], n_states: int, state_every: int, *,
             names = list(gb)
             for a in range(len(names)):
                 for b in range(a + 1, len(names)):
+                    size_a, size_b = gb[names[a]].sum(), gb[names[b]].sum()
                     rows.append({"agent": p.name, "state": i, "heads": f"{names[a].split(':')[0]} vs "
                                  f"{names[b].split(':')[0]}".replace(f" {action}", ""),
-                                 "rho": spearmanr(gb[names[a]], gb[names[b]]).statistic})
+                                 "rho": spearmanr(gb[names[a]], gb[names[b]]).statistic,
+                                 "log10 size ratio": (float(np.log10(size_a / size_b)) if size_a > 0 and size_b > 0
+                                                      else np.nan)})
     table = pd.DataFrame(rows)
     if per_state:
         return table
@@ -792,7 +796,9 @@ def streams_layers_claims(games: list[list[Played]], per_game: int, state_every:
     streams' absolute guided-backprop maps, per state of every agent with a value and an
     advantage stream) and ``saliency.deep_gradcam_blurred`` (Grad-CAM's area above half its
     maximum at conv3 minus at conv1, per state of every feed-forward agent), over the states of
-    every game of :func:`play_games`, agents that passed the gate only; and, from the per-state
+    every game of :func:`play_games`, agents that passed the gate only; ``saliency.actor_maps_fainter``
+    (per state of every feed-forward actor-critic, the log10 ratio of the actor's guided-backprop map's total
+    magnitude to the critic's); and, from the per-state
     past-frame table ``frame_shares``, ``saliency.dddqn_negative_gradients_time_dependent``
     (:func:`frame_sign_values`; no values without it)."""
     from rlinside import claims
@@ -800,6 +806,9 @@ def streams_layers_claims(games: list[list[Played]], per_game: int, state_every:
     n_games = len(games)
     heads_ = over_games(head_correlations, games, per_game, state_every, per_state=True)
     streams = heads_[heads_["heads"].str.startswith("value stream")] if len(heads_) else heads_
+    recurrent = {p.name for g in games for p in g if is_recurrent(p.agent)}
+    actor = (heads_[heads_["heads"].str.startswith("actor") & ~heads_["agent"].isin(recurrent)]
+             if len(heads_) else heads_)
     ff = over_games(lambda g: layer_spread([p for p in g if not is_recurrent(p.agent)], per_game, state_every),
                      games)
     if len(ff):
@@ -825,6 +834,11 @@ def streams_layers_claims(games: list[list[Played]], per_game: int, state_every:
                        scale=scale | {"agents": int(sign.index.get_level_values(0).nunique()) if len(sign) else 0},
                        details={"by agent": sign.groupby(level=0).mean().round(3).to_dict() if len(sign) else {},
                                 "other agents, same statistic": others}),
+        claims.measure("saliency.actor_maps_fainter", actor["log10 size ratio"].dropna().to_numpy()
+                       if len(actor) else [],
+                       scale=scale | {"agents": int(actor["agent"].nunique()) if len(actor) else 0},
+                       details={"by agent": actor.groupby("agent")["log10 size ratio"].mean().round(3).to_dict()
+                                if len(actor) else {}}),
     ]
 
 
@@ -1806,7 +1820,8 @@ def stability_claims(vs: VideoStudy, profile: str | None, block: int = 10) -> li
     steps on the objects minus the best other method's), ``guided_gradcam_unstable`` and
     ``g2gradcam_unstable`` (that share minus guided backprop's) and
     ``gradcam_misses_oxygen_and_divers`` (Grad-CAM's enrichment on the oxygen bar and the divers,
-    Seaquest agents)."""
+    Seaquest agents) and ``g1gradcam_best_on_dddqn_breakout`` (G1Grad-CAM's object enrichment
+    minus the best other method's, the DDDQN on Breakout)."""
     from rlinside import claims
 
     ff = vs.feed_forward_gated
@@ -1830,6 +1845,11 @@ def stability_claims(vs: VideoStudy, profile: str | None, block: int = 10) -> li
     gbp_best = np.concatenate([best_other(n, "Guided Backprop") for n in ff]) if ff else np.zeros(0)
     od = vs.statistic("enrichment, oxygen and divers")
     sea = [n for n in ff if (n, "Grad-CAM") in od]
+    # G1Grad-CAM's enrichment on ball and paddle minus the best other method's, DDDQN on Breakout
+    g1_agents = [n for n in ff if vs.families[n] == "dddqn" and "Breakout" in n]
+    g1_best = (np.concatenate([block_means(enrichment[n, "G1Grad-CAM"], block) - np.nanmax(np.stack(
+        [block_means(enrichment[n, o], block) for o in METHOD_NAMES if o != "G1Grad-CAM"]), axis=0)
+        for n in g1_agents]) if g1_agents else np.zeros(0))
 
     def od_blocks(m):
         out = [block_means(od[n, m], block) for n in sea]
@@ -1848,6 +1868,9 @@ def stability_claims(vs: VideoStudy, profile: str | None, block: int = 10) -> li
                        scale=scale),
         claims.measure("saliency.g2gradcam_unstable", pooled(on_objects, "G2Grad-CAM", "Guided Backprop"),
                        scale=scale),
+        claims.measure("saliency.g1gradcam_best_on_dddqn_breakout", g1_best[np.isfinite(g1_best)],
+                       scale={**scale, "agents": len(g1_agents), "blocks": int(np.isfinite(g1_best).sum())},
+                       details={"agents": g1_agents}),
     ]
 
 
