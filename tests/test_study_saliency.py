@@ -261,3 +261,25 @@ def test_moments_are_picked_by_rule():
     assert study.pick_moments(np.zeros((2, 210, 160, 3), dtype=np.uint8)) == {}
     with pytest.raises(ValueError, match="Seaquest"):
         study.pick_moments(frames, "Breakout")
+
+
+def test_early_final_pairs_take_the_paper_rule_early_network(monkeypatch):
+    """The recurrent attention DQN's early network is the slow-exploration variant's when it is
+    shipped (Figures 43-48's rule), the zoo's otherwise; every family with both stages pairs up."""
+    def art(agent, game, stage, step, decay=150_000):
+        return SimpleNamespace(config={"agent": agent, "game": game, "stage": stage, "step": step, "train_config": {
+            "epsilon_start": 1.0, "epsilon_end": 0.01, "epsilon_decay_steps": decay}})
+
+    zoo = [art("drqn", "Seaquest", "early", 250_000), art("drqn", "Seaquest", "final", 550_000),
+           art("dddqn", "Breakout", "early", 250_000)]
+    slow = art("drqn", "Seaquest", "early", 250_000, decay=1_000_000)
+    monkeypatch.setattr(study, "chapter_agents", lambda: zoo)
+    monkeypatch.setattr(study, "find_agents", lambda *a, **k: [])
+    pairs = study.early_final_pairs()
+    assert list(pairs) == [("drqn", "Seaquest")] and pairs["drqn", "Seaquest"]["early"] is zoo[0]
+    assert study.stage_label(zoo[0]) == "early: 250,000 steps, ε 0.01"
+    monkeypatch.setattr(study, "find_agents", lambda *a, **k: [slow] if k == {"epsilon_decay_steps": 1_000_000} else [])
+    pairs = study.early_final_pairs()
+    assert pairs["drqn", "Seaquest"]["early"] is slow
+    assert study.stage_label(slow) == "early: 250,000 steps, ε 0.75"
+    assert study.exploration_at(SimpleNamespace(config={"step": 5, "train_config": {"seed": 0}})) is None
