@@ -41,7 +41,7 @@ palette: str = "diverging"  # | {diverging, paper, colorblind}
 # %%
 from rlinside.explain.saliency import METHOD_NAMES
 from rlinside.plots import publish, set_theme
-from rlinside.plots.saliency import gallery, overlay
+from rlinside.plots.saliency import gallery_of_rows
 from rlinside.studies import saliency as study
 
 set_theme()
@@ -55,7 +55,9 @@ print("agents with an early and a final checkpoint:",
 # Each network explains the action *it* ranks first on that state; the state comes from the
 # final agent's game, so the early network is shown a situation it may never reach itself.
 # Row labels give each network's training steps and, for the Q-learning agents, its
-# exploration rate ε at that step.
+# exploration rate ε at that step. Each network passes the sensitivity gate on these states
+# first; a row drawn in grey failed it and is not read (its column of the table below is left
+# empty).
 
 # %%
 rows, played = study.early_final_gallery(pairs, warmup_steps - 1, max(warmup_steps, n_states * state_every), seed)
@@ -66,11 +68,15 @@ for name, chosen, what in (
         ("sal_early_vs_final", [r for r, k in zip(rows, keys) if k not in study.PAPER_EARLY_VARIANT],
          "The same panels for every other agent with both checkpoints")):
     if chosen:
-        fig = gallery([[overlay(r.screen, m, palette=palette) for m in r.maps.values()] for r in chosen],
-                      row_labels=[r.label for r in chosen], col_labels=list(METHOD_NAMES), palette=palette)
-        publish(name, fig, f"{what}, same state (after {warmup_steps} decisions of evaluation game {seed}, "
-                "played by the final agent); newest frame; Grad-CAM family at conv1; each map scaled by "
-                "its own maximum |value|.")
+        publish(name, gallery_of_rows(chosen, list(METHOD_NAMES), palette=palette),
+                f"{what}, same state (after {warmup_steps} decisions of evaluation game {seed}, played by the final "
+                "agent); newest frame; Grad-CAM family at conv1; each map scaled by its own maximum |value|; grey: "
+                "the network failed the sensitivity gate.")
+
+# %%
+print("sensitivity gate on these states:", {f"{study.label(a)} {g} {stage}": "passed" if gate.passed else gate.reason
+                                             for (a, g), pp in played.items() for stage, gate in pp.gates.items()
+                                             if gate is not None})
 
 # %% [markdown]
 # ## 2. How much of each map lies on the objects

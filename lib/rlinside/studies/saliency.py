@@ -1132,6 +1132,20 @@ class PlayedPair:
     frames: np.ndarray  #: (T, 210, 160, 3) uint8
     nets: dict[str, nn.Module]  #: stage -> network
     states: dict[str, list]  #: stage -> the state that network carried into each step (None: fresh)
+    gates: dict[str, GateResult] = None  #: stage -> the sensitivity gate of that network on these states
+
+
+def _pair_gate(agent: str, net: nn.Module, obs: np.ndarray, states: list, n_states: int = GATE_STATES) -> GateResult:
+    """:func:`rlinside.explain.gate.sensitivity_gate` of ``net`` over up to ``n_states`` of the
+    played states (spread evenly), each explaining the action the network ranks first there."""
+    idx = np.unique(np.linspace(0, len(obs) - 1, min(n_states, len(obs))).round().astype(int))
+    steps = []
+    for i in idx:
+        model = _model_at(agent, net, states, [int(i)])
+        x = torch.from_numpy(obs[i:i + 1])
+        with torch.no_grad():
+            steps.append((model, x, int(_first(model(x.float())).argmax(1))))
+    return sensitivity_gate(steps, distribution=gate_distribution(agent))
 
 
 def _model_at(agent: str, net: nn.Module, states: list, idx) -> nn.Module:
@@ -1165,7 +1179,9 @@ def early_final_gallery(
         obs, frames, _, carried = play_states(agent, nets["final"], game, steps=steps, seed=seed, return_states=True)
         resets = [c is None for c in carried]
         states = {"final": carried, "early": replay_states(agent, nets["early"], obs, resets)}
-        played[(agent, game)] = PlayedPair(obs, frames, nets, states)
+        gates = {stage: _pair_gate(agent, nets[stage], obs, states[stage]) if len(obs) >= 2 else None
+                 for stage in ("early", "final")}
+        played[(agent, game)] = PlayedPair(obs, frames, nets, states, gates)
         x = torch.from_numpy(obs[i:i + 1])
         for stage in ("early", "final"):
             model = _model_at(agent, nets[stage], states[stage], [i])
@@ -1173,7 +1189,8 @@ def early_final_gallery(
                 action = int(_first(model(x.float())).argmax(1))
             maps = explain_all(model, x, action, cam_module(nets[stage], "conv1"))
             rows.append(MapRow(f"{label(agent)} {game}\n{stage_label(stages[stage])}", frames[i],
-                               {m: _newest(r) for m, r in maps.items()}))
+                               {m: _newest(r) for m, r in maps.items()},
+                               insensitive=gates[stage] is not None and not gates[stage].passed))
     return rows, played
 
 
@@ -1185,12 +1202,16 @@ def early_final_enrichment(
 ) -> pd.DataFrame:
     """Mean enrichment on all the game's objects (:func:`object_saliency`) over the states
     :func:`every` of each played game, for the early and the final network: rows (agent,
-    method), columns ``early``, ``final`` (empty without pairs)."""
+    method), columns ``early``, ``final`` (empty without pairs). A network that failed the
+    sensitivity gate on these states is left out (its column NaN for that agent)."""
     tables = []
     for (agent, game), pp in played.items():
         idx = np.arange(state_every - 1, n_states * state_every, state_every)
         idx = idx[idx < len(pp.obs)]
         for stage in ("early", "final"):
+            gate = (pp.gates or {}).get(stage)
+            if gate is not None and not gate.passed:
+                continue
             model = _model_at(agent, pp.nets[stage], pp.states[stage], idx)
             t = object_saliency(model, game, pp.obs[idx], pp.frames[idx], cam_net=pp.nets[stage])
             t.insert(0, "stage", stage)
@@ -1200,8 +1221,9 @@ def early_final_enrichment(
         return pd.DataFrame()
     zoo = pd.concat(tables, ignore_index=True)
     summary = (zoo[zoo.object == "all"].groupby(["agent", "method", "stage"])["enrichment"].mean()
-               .unstack("stage")[["early", "final"]])
-    return summary.reindex(pd.MultiIndex.from_product([summary.index.levels[0], METHOD_NAMES]))
+               .unstack("stage").reindex(columns=["early", "final"]))
+    agents = sorted(f"{label(a)} {g}" for a, g in played)
+    return summary.reindex(pd.MultiIndex.from_product([agents, METHOD_NAMES], names=["agent", "method"]))
 
 
 def rise_step(curve: pd.Series, fraction: float = 0.5) -> float:
