@@ -30,7 +30,7 @@
 
 # %% tags=["parameters"]
 seed: int = 0  # evaluation games (scores) and the game the states come from | [0, 2_147_483_647]
-episodes: int = 20  # full games per agent and start variant | [1, 1000]
+episodes: int = 20  # full games per agent and start variant (0: no scores, so no verdict) | [0, 1000]
 n_states: int = 40  # states explained per start variant | [1, 10_000]
 state_every: int = 10  # agent steps between two explained states | [1, 1000]
 method: str = "Guided Backprop"  # the claim's method (the paper's debugging tool) | {@saliency_methods}
@@ -62,8 +62,9 @@ display(pd.DataFrame({name: {"key": a.key, "steps": a.config["step"], "noop_max"
 # interval over games; the last line compares the two gaps.
 
 # %%
-scores = study.start_variant_scores(pair, episodes, seed) if pair else pd.DataFrame(columns=["agent", "start", "score"])
-gaps = study.start_gaps(scores) if pair else pd.DataFrame()
+scores = (study.start_variant_scores(pair, episodes, seed) if pair and episodes
+          else pd.DataFrame(columns=["agent", "start", "score"]))
+gaps = study.start_gaps(scores) if len(scores) else pd.DataFrame()
 d = gaps.attrs.get("difference", {})
 display(gaps.astype(float).round(2))
 print(f"twin's gap minus the usual agent's: {d.get('estimate', np.nan):.1f} "
