@@ -42,7 +42,8 @@ from IPython.display import display
 
 from rlinside import claims, store
 from rlinside.nets.atari import DUELING_BUGS
-from rlinside.plots import run_context
+from rlinside.plots import publish, run_context
+from rlinside.plots.saliency import gallery_of_rows
 from rlinside.studies import saliency as study
 
 try:
@@ -53,6 +54,14 @@ except store.ArtifactError as e:
 missing = [b for b in DUELING_BUGS if b and b not in agents]
 print("networks:", ", ".join(f"{k} ({a.key})" for k, a in agents.items()) or "none",
       "| not shipped yet:", ", ".join(missing) or "none", "(train with scripts/train_bug_agents.sh)")
+
+# %%
+if agents:
+    rows = study.bug_stream_rows(agents, state_every - 1, seed)
+    publish("sal_bug_streams", gallery_of_rows(rows, palette="diverging"),
+            f"Guided backprop of the value and the advantage stream of each network on step {state_every} of "
+            f"evaluation game {seed} (played by the correct network); newest frame; each map scaled by its own "
+            "maximum.")
 
 # %% [markdown]
 # ## 1. The score

@@ -396,7 +396,10 @@ def plot_memorised(scores, maps):
         ax.bar(xs, ys, width=width, yerr=np.array(err).T, capsize=3, label=agent)
     ax.set_xticks(range(len(starts)), starts)
     ax.set_ylabel("full-game score")
-    ax.legend(fontsize=8)
+    if agents:
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no games played", transform=ax.transAxes, ha="center", va="center")
     methods = list(dict.fromkeys(maps["method"]))
     for k, start in enumerate(dict.fromkeys(maps["start"])):
         for i, m in enumerate(methods):
@@ -411,6 +414,7 @@ def plot_memorised(scores, maps):
     ax2.axhline(0, color="0.5", lw=0.8, ls=":")
     ax2.set_xticks(range(len(methods)), methods, rotation=20, fontsize=8)
     ax2.set_ylabel("enrichment: usual minus twin")
-    ax2.legend(fontsize=8)
+    if ax2.get_legend_handles_labels()[1]:
+        ax2.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -106,7 +106,7 @@ __all__ = ["block_means", "enrichment_blocks", "layer_spread", "is_recurrent", "
            "departure_steps", "learning_first_ratio", "training_returns",
            "MEMORISED_PAIR", "START_VARIANTS", "memorised_pair", "start_variant_scores", "start_gaps", "memorised_maps",
            "MOMENT_RULES", "pick_moments", "moment_rows",
-           "BUG_STUDY", "bug_agents", "bug_stream_statistics", "bug_flags", "bug_scores",
+           "BUG_STUDY", "bug_agents", "bug_stream_rows", "bug_stream_statistics", "bug_flags", "bug_scores",
            "TrainingCurves", "training_curves", "zoo_status", "checkpoint_label", "LearningCurve", "learning_curves",
            "Filmstrip", "filmstrips", "ExplainedState", "explain_state", "explain_shipped", "map_statistics",
            "has_streams", "stream_maps", "GATE_STATES", "gate_distribution", "agent_gate", "sensitive",
@@ -2160,4 +2160,27 @@ def moment_rows(vs: VideoStudy) -> list[MapRow]:
                 scaled[m] = x / peak if peak > 0 else x
             rows.append(MapRow(f"{name}\n{moment} (step {t})", frames[t], scaled,
                                insensitive=not vs.gates[name].passed))
+    return rows
+
+
+def bug_stream_rows(agents: dict[str, store.Artifact], step: int, seed: int = 0) -> list[MapRow]:
+    """One gallery row per network of the bug study: guided backprop of its value stream and of
+    its advantage stream (for the action it ranks first) on step ``step`` of evaluation game
+    ``seed`` played by the correct network, newest frame, each map scaled by its own maximum."""
+    from rlinside.agents import shipped
+    from rlinside.agents.zoo import play_states
+
+    agent, game, _ = BUG_STUDY
+    nets = {name: shipped.load_net(agent, art)[0] for name, art in agents.items()}
+    obs, frames, _ = play_states(agent, nets["correct"], game, steps=step + 1, seed=seed)
+    x = torch.from_numpy(obs[step:step + 1])
+    rows = []
+    for name, net in nets.items():
+        with torch.no_grad():
+            actions = _first(net(x.float())).argmax(1)
+        maps = {}
+        for stream, m in _stream_maps(net, x, actions).items():
+            peak = np.abs(m[0]).max()
+            maps[f"{stream} stream"] = m[0] / peak if peak > 0 else m[0]
+        rows.append(MapRow(f"{name}\n{agents[name].config['step']:,} steps", frames[step], maps))
     return rows
