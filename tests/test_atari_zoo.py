@@ -244,5 +244,8 @@ def test_bug_study_on_tiny_dueling_networks(roots):
     flags = study.bug_flags(stats, "magnitude")
     assert "correlation" in stats.columns
     assert set(flags.index) == {"value_link", "merge"} and (flags.states == 3).all()
+    rows = study.bug_stream_rows(agents, 1)
+    assert len(rows) == 3 and set(rows[0].maps) == {"value stream", "advantage stream"}
+    assert all(np.abs(m).max() <= 1 + 1e-9 for r in rows for m in r.maps.values())
     scores = study.bug_scores(agents)
     assert scores.loc["correct", "games"] == 2 and "minus correct" in scores.columns
