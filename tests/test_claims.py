@@ -194,3 +194,22 @@ def test_every_declared_claim_is_measured_by_its_notebook():
         study = ROOT / "lib" / "rlinside" / "studies" / f"{c.chapter}.py"
         text += study.read_text() if study.is_file() else ""
         assert f'"{c.id}"' in text or f"'{c.id}'" in text, f"{c.id} is declared but {c.notebook} never measures it"
+
+
+def test_every_claim_a_notebook_measures_is_declared():
+    """The converse: a measurement whose id no claims file (or exercise) declares never reaches
+    the claims table, so it would be a verdict nobody reads. Every literal id in a
+    ``claims.measure`` call of a notebook or of the library must be declared (ids built at run
+    time, such as per-game intervals quoted in the text, are not checked)."""
+    import re
+
+    from rlinside.exercises import load_exercises
+
+    declared = set(C.load_claims(ROOT)) | {e.claim.id for e in load_exercises(ROOT) if e.claim is not None}
+    found = {}
+    for f in [*(ROOT / "lib").rglob("*.py"), *(ROOT / "notebooks").rglob("*.py")]:
+        for m in re.finditer(r'measure\(\s*"([a-z_]+\.[a-z0-9_.]+)"', f.read_text()):
+            found.setdefault(m.group(1), f.relative_to(ROOT))
+    assert found, "no claims.measure call found"
+    missing = {k: str(v) for k, v in found.items() if k not in declared}
+    assert not missing, f"measured but declared nowhere: {missing}"
