@@ -209,7 +209,16 @@ def test_memorised_policy_study_on_tiny_agents(roots):
             with pytest.raises(store.ArtifactError, match="--noop-max 0"):
                 study.memorised_pair()
     pair = study.memorised_pair()
-    scores = study.start_variant_scores(pair, episodes=2)
+    assert study.SEED_NULL not in pair
+    run = roots / "second"  # the control: the usual setup, another seed
+    config = A2CConfig(game="Breakout", total_steps=160, n_envs=2, checkpoint_every=10**6,
+                       seed=study.MEMORISED_NULL_SEED)
+    train_a2c(config, run, progress=False)
+    export_a2c_weights(run, run / "weights_final_fp16.pt")
+    ship_agent(run, "a2c", "final", episodes=1)
+    pair = study.memorised_pair()
+    assert list(pair) == ["usual", "fixed-start trained", study.SEED_NULL]
+    scores = study.start_variant_scores(pair, episodes=2)  # the control plays no scored games
     assert len(scores) == 8 and set(scores.start) == set(study.START_VARIANTS)
     gaps = study.start_gaps(scores)
     assert set(gaps.index) == {"usual", "fixed-start trained"}
@@ -218,34 +227,37 @@ def test_memorised_policy_study_on_tiny_agents(roots):
     maps = study.memorised_maps(pair, n_states=2, every=2)
     assert set(maps.start) == set(study.START_VARIANTS) and maps.state.nunique() == 2
     assert np.allclose(maps["difference"], maps["usual"] - maps["fixed-start trained"], equal_nan=True)
+    assert np.allclose(maps["seed difference"], maps["usual"] - maps[study.SEED_NULL], equal_nan=True)
 
 
 def test_bug_study_on_tiny_dueling_networks(roots):
-    """The bug-localisation study: the correct network and each planted bug at the same step are
-    found (only by their bug), explained on the same states, and compared state by state."""
+    """The bug-localisation study: the correct network, each planted bug and the seed control at
+    the same step are found (only by their bug or seed), explained on the same states, and
+    compared state by state."""
     from rlinside.agents.dqn import DQNConfig, export_weights, train_dqn
     from rlinside.studies import saliency as study
 
     with pytest.raises(store.ArtifactError, match="without a bug"):
         study.bug_agents(step=120)
-    for bug in ("", "value_link", "merge"):
-        run = roots / f"bug{bug}"
-        config = DQNConfig(game="Breakout", seed=1, total_steps=120, buffer_size=200, learning_starts=40,
+    for bug, seed in (("", 0), ("value_link", 0), ("merge", 0), ("", study.BUG_NULL_SEED)):
+        run = roots / f"bug{bug}{seed}"
+        config = DQNConfig(game="Breakout", seed=seed, total_steps=120, buffer_size=200, learning_starts=40,
                            batch_size=8, target_update_every=40, checkpoint_every=10**6, bug=bug)
         train_dqn(config, run, progress=False)
         export_weights(run, run / "weights_final_fp16.pt")
         ship_agent(run, "dddqn", "final", episodes=2)
     agents = study.bug_agents(step=120)
-    assert list(agents) == ["correct", "value_link", "merge"]
-    assert find_agents("dddqn", "Breakout") == [agents["correct"]]
+    assert list(agents) == ["correct", "value_link", "merge", study.SEED_NULL]
+    assert find_agents("dddqn", "Breakout") == [agents["correct"]]  # the zoo sees neither bugs nor the control
+    assert agents[study.SEED_NULL].config["train_config"]["seed"] == study.BUG_NULL_SEED
     stats = study.bug_stream_statistics(agents, n_states=3, every=2)
     assert set(stats.network) == set(agents) and set(stats.stream) == {"value", "advantage"}
     assert (stats.magnitude >= 0).all() and stats.state.nunique() == 3
     flags = study.bug_flags(stats, "magnitude")
     assert "correlation" in stats.columns
-    assert set(flags.index) == {"value_link", "merge"} and (flags.states == 3).all()
+    assert set(flags.index) == {"value_link", "merge", study.SEED_NULL} and (flags.states == 3).all()
     rows = study.bug_stream_rows(agents, 1)
-    assert len(rows) == 3 and set(rows[0].maps) == {"value stream", "advantage stream"}
+    assert len(rows) == 4 and set(rows[0].maps) == {"value stream", "advantage stream"}
     assert all(np.abs(m).max() <= 1 + 1e-9 for r in rows for m in r.maps.values())
     scores = study.bug_scores(agents)
     assert scores.loc["correct", "games"] == 2 and "minus correct" in scores.columns

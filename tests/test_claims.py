@@ -213,3 +213,23 @@ def test_every_claim_a_notebook_measures_is_declared():
     assert found, "no claims.measure call found"
     missing = {k: str(v) for k, v in found.items() if k not in declared}
     assert not missing, f"measured but declared nowhere: {missing}"
+
+
+def test_exchangeable_null_is_symmetric_and_covers_the_control_difference():
+    """Two seeds of one setup: the null is symmetric about 0 and its upper quantile covers the
+    control pair's own difference, so an effect no larger than the seeds' is not evidence, and
+    a larger one is."""
+    rng = np.random.default_rng(0)
+    control = rng.normal(0.3, 1.0, 60)  # two seeds that happen to differ by 0.3
+    null = C.exchangeable_null(control, draws=2000)
+    assert null.shape == (4000,) and abs(np.mean(null)) < 1e-12
+    hi = np.quantile(null, 0.975)
+    assert hi > abs(control.mean())
+    c = claim(comparison={"greater_than_null": True}, min_scale={"states": 40}, unit="state")
+    weak = C.measure("demo.effect", rng.normal(0.3, 1.0, 60), scale={"states": 60}, null=null)
+    strong = C.measure("demo.effect", rng.normal(2.0, 1.0, 60), scale={"states": 60}, null=null)
+    assert C.verdict(c, weak)[0] != "supported"
+    assert C.verdict(c, strong)[0] == "supported"
+    assert C.exchangeable_null([1.0]).size == 0
+    with pytest.raises(C.ClaimError, match="statistic must be one of"):
+        C.exchangeable_null(control, statistic="mode")

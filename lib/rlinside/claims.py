@@ -58,6 +58,7 @@ __all__ = [
     "load_claims",
     "measure",
     "paired_differences",
+    "exchangeable_null",
     "verdict",
     "read_measurements",
     "claims_table",
@@ -180,6 +181,27 @@ def paired_differences(a: Mapping[Any, float], b: Mapping[Any, float]) -> list[f
 
 
 _STATISTICS = {"mean": np.mean, "median": np.median}
+
+
+def exchangeable_null(differences: Iterable[float], statistic: str = "mean", draws: int = 4000,
+                      seed: int = 0) -> np.ndarray:
+    """The null model of a comparison between two networks from a control pair that differs
+    only in what the claim does not name (two training seeds of one setup): ``draws``
+    bootstrap values of ``statistic`` over the control's per-unit ``differences``, each taken
+    with both signs, since which of two exchangeable networks comes first is arbitrary. Pass
+    it as :func:`measure`'s ``null`` with a ``greater_than_null`` claim: the effect must exceed
+    what the control pair shows (its 97.5 % quantile). Empty when fewer than 2 finite values."""
+    if statistic not in _STATISTICS:
+        raise ClaimError(f"statistic must be one of {sorted(_STATISTICS)}, got {statistic!r}")
+    if int(draws) < 1:
+        raise ClaimError(f"draws must be >= 1, got {draws!r}")
+    v = np.asarray([float(x) for x in differences], dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return np.zeros(0)
+    rng = np.random.default_rng(seed)
+    boot = _STATISTICS[statistic](v[rng.integers(0, v.size, (int(draws), v.size))], axis=1)
+    return np.concatenate([boot, -boot])
 
 
 def _interval(values: np.ndarray, statistic: str, confidence: float, seed: int) -> tuple[float, float]:

@@ -25,8 +25,10 @@
 # by the usual agent), how much of each network's map lies on the ball and the paddle
 # (enrichment over their share of the screen; 1: the map ignores them). If the twin has
 # memorised and the maps see it, its maps should lie less on the objects. A difference between
-# two trained networks can also come from their seeds alone; the page says how large that is
-# where a second seed of the usual agent is measured.
+# two trained networks can also come from their seeds alone: the **second seed** (the usual
+# agent's settings, another training seed) is the control, and the claim counts a difference
+# only where it exceeds the one between the usual agent and its second seed
+# (`rlinside.claims.exchangeable_null`; without the second seed the claim is not tested).
 
 # %% tags=["parameters"]
 seed: int = 0  # evaluation games (scores) and the game the states come from | [0, 2_147_483_647]
@@ -74,20 +76,21 @@ print(f"twin's gap minus the usual agent's: {d.get('estimate', np.nan):.1f} "
 # ## 2. The maps on the same states
 #
 # Mean enrichment on ball and paddle per start variant and method, with intervals over states,
-# and the per-state difference (usual minus twin).
+# and the per-state differences: usual minus twin, and usual minus second seed (the control).
 
 # %%
 maps = study.memorised_maps(pair, n_states, state_every, seed) if pair else pd.DataFrame(
-    columns=["start", "state", "method", "usual", "fixed-start trained", "difference"])
-long = maps.melt(id_vars=["start", "state", "method"], value_vars=["usual", "fixed-start trained", "difference"],
-                 var_name="network", value_name="enrichment")
+    columns=["start", "state", "method", "usual", "fixed-start trained", "difference", "seed difference"])
+long = maps.melt(id_vars=["start", "state", "method"], var_name="network", value_name="enrichment",
+                 value_vars=[c for c in maps.columns if c not in ("start", "state", "method")])
 summary = claims.interval_table(long, ["start", "method", "network"], "enrichment")
 display(summary.round(2))
 if pair:
     publish("sal_memorised_policy", plot_memorised(scores, maps),
             f"Left: full-game scores of the usual A2C and its fixed-start twin on {episodes} games of each start "
             f"variant (mean and 95 % interval). Right: per-state difference of the enrichment of their maps on "
-            f"ball and paddle (usual minus twin; above 0: the usual agent's map lies more on the objects), "
+            f"ball and paddle (usual minus twin; above 0: the usual agent's map lies more on the objects; grey: "
+            f"usual minus its second seed, the control), "
             f"{n_states} states per variant played by the usual agent.")
 
 # %% [markdown]
@@ -95,12 +98,14 @@ if pair:
 #
 # The unit is the state (both variants pooled); the claim needs the twin to have memorised in
 # the first place (its gap above the usual agent's, interval above 0), else it is not tested.
+# The null: the usual agent minus its second seed on the same states, either sign.
 
 # %%
 memorised = int(np.isfinite(d.get("low", np.nan)) and d["low"] > 0)
 values = maps[maps.method == method]["difference"].dropna().tolist()
-m = claims.measure("saliency.memorised_policy_shows_in_maps", values,
+null = claims.exchangeable_null(maps[maps.method == method]["seed difference"])
+m = claims.measure("saliency.memorised_policy_shows_in_maps", values, null=null,
                    scale={"profile": run_context().get("profile"), "states": len(values),
                           "memorising_agents": memorised},
                    details={"method": method, "gap difference": d})
-pd.DataFrame([m.to_dict()])[["claim", "estimate", "low", "high", "n"]]
+pd.DataFrame([m.to_dict()])[["claim", "estimate", "low", "high", "n", "null_low", "null_high"]]

@@ -28,7 +28,9 @@
 # on ball and paddle, and how alike the two streams' maps are. A statistic *flags* a bug when
 # the per-state difference (correct minus buggy) has a 95 % interval that excludes 0; the score
 # flags it when the difference of the evaluation scores does. Two networks also differ when
-# only their seed differs, so a flag here is an upper bound on what the maps can tell.
+# only their seed differs: the **second seed** (the correct setup, another training seed, same
+# step) is the control. The same flags are computed for it, and the claim counts a difference
+# only where it exceeds the control's (`rlinside.claims.exchangeable_null`).
 
 # %% tags=["parameters"]
 seed: int = 0  # evaluation game the states come from | [0, 2_147_483_647]
@@ -51,7 +53,8 @@ try:
 except store.ArtifactError as e:
     print(e)
     agents = {}
-missing = [b for b in DUELING_BUGS if b and b not in agents]
+missing = [b for b in DUELING_BUGS if b and b not in agents] + [study.SEED_NULL] * (study.SEED_NULL not in agents)
+bugs = [b for b in agents if b not in ("correct", study.SEED_NULL)]
 print("networks:", ", ".join(f"{k} ({a.key})" for k, a in agents.items()) or "none",
       "| not shipped yet:", ", ".join(missing) or "none", "(train with scripts/train_bug_agents.sh)")
 
@@ -66,8 +69,8 @@ if agents:
 # %% [markdown]
 # ## 1. The score
 #
-# Each network's mean over its shipped evaluation games, and for a buggy one its difference
-# from the correct network with the interval over games.
+# Each network's mean over its shipped evaluation games, and for the others (the bugs, the
+# second seed) its difference from the correct network with the interval over games.
 
 # %%
 display(study.bug_scores(agents) if len(agents) > 1 else "no buggy network shipped yet")
@@ -93,17 +96,21 @@ if len(stats):
 # Unit: the state, both bugs pooled; the per-state difference of the value stream's
 # `statistic` between the correct and the buggy network, signed so that above 0 means the
 # buggy map lies less on the objects (for the magnitude and the correlation: the buggy one is
-# larger, as the paper's "strong but chaotic" would have it).
+# larger, as the paper's "strong but chaotic" would have it). The null: the same difference
+# between the correct network and its second seed, either sign; without the second seed the
+# claim is not tested.
 
 # %%
-values = []
+values, null = [], []
 if len(stats):
     sign = 1.0 if statistic == "enrichment" else -1.0
-    for bug in (b for b in agents if b != "correct"):
-        s = stats[stats.stream == "value"].pivot_table(index="state", columns="network", values=statistic)
+    s = stats[stats.stream == "value"].pivot_table(index="state", columns="network", values=statistic)
+    for bug in bugs:
         values += (sign * (s["correct"] - s[bug])).dropna().tolist()
-m = claims.measure("saliency.gbp_streams_localise_bugs", values,
-                   scale={"profile": run_context().get("profile"), "states": len(values) // max(len(agents) - 1, 1),
-                          "bugs": max(len(agents) - 1, 0)},
+    if study.SEED_NULL in s:
+        null = claims.exchangeable_null(sign * (s["correct"] - s[study.SEED_NULL]))
+m = claims.measure("saliency.gbp_streams_localise_bugs", values, null=null,
+                   scale={"profile": run_context().get("profile"), "states": len(values) // max(len(bugs), 1),
+                          "bugs": len(bugs)},
                    details={"statistic": statistic})
-pd.DataFrame([m.to_dict()])[["claim", "estimate", "low", "high", "n"]]
+pd.DataFrame([m.to_dict()])[["claim", "estimate", "low", "high", "n", "null_low", "null_high"]]

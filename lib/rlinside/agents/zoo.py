@@ -339,9 +339,10 @@ def select_snapshot(agent: str, run_dir: str | Path, *, from_step: int, episodes
 
 #: Training settings that make an agent a *study variant* rather than a zoo agent, with the
 #: zoo's value: a planted bug (the saliency chapter's bug study), a deterministic start
-#: (``noop_max`` 0, its memorised-policy study) and a slow exploration schedule (its early
-#: recurrent agent of Figures 43-48). A train config without the field has the zoo's value.
-VARIANT_FIELDS = {"bug": "", "noop_max": 30, "epsilon_decay_steps": 150_000}
+#: (``noop_max`` 0, its memorised-policy study), a slow exploration schedule (its early
+#: recurrent agent of Figures 43-48) and another training seed (the seed nulls of its
+#: two-network comparisons). A train config without the field has the zoo's value.
+VARIANT_FIELDS = {"bug": "", "noop_max": 30, "epsilon_decay_steps": 150_000, "seed": 0}
 
 
 def variant_of(art) -> dict[str, Any]:
@@ -354,9 +355,9 @@ def find_agents(agent: str | None = None, game: str | None = None, stage: str | 
                 bug: str = "", **variant: Any) -> list:
     """Verified ``atari-agent`` artifacts (shipped, then cached) matching the filters, sorted by
     (agent order of :data:`AGENTS`, game, stage, step). Study variants (:data:`VARIANT_FIELDS`:
-    a planted bug, a deterministic start, a slow exploration schedule) are found only by asking
-    for them (``bug="merge"``, ``noop_max=0``, ``epsilon_decay_steps=1_000_000``); the zoo (every
-    field at its default) never sees them."""
+    a planted bug, a deterministic start, a slow exploration schedule, another seed) are found
+    only by asking for them (``bug="merge"``, ``noop_max=0``, ``epsilon_decay_steps=1_000_000``,
+    ``seed=1``); the zoo (every field at its default) never sees them."""
     unknown = set(variant) - set(VARIANT_FIELDS)
     if unknown:
         raise ValueError(f"unknown variant fields {sorted(unknown)}; allowed: {sorted(VARIANT_FIELDS)}")

@@ -378,7 +378,9 @@ def plot_memorised(scores, maps):
     agent on each start variant with a 95 % bootstrap interval over games (``scores``: columns
     ``agent``, ``start``, ``score``). Right: per method, the mean per-state difference of the
     two networks' enrichment on the objects with its interval, one marker per start variant
-    (``maps``: columns ``start``, ``method``, ``difference``). Returns the figure."""
+    (``maps``: columns ``start``, ``method``, ``difference``), and beside it in grey, when
+    ``maps`` has a ``seed difference``, the control's (usual minus its second seed). Returns
+    the figure."""
     from rlinside.claims import bootstrap_ci
 
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1, 1.6]})
@@ -401,19 +403,24 @@ def plot_memorised(scores, maps):
     else:
         ax.text(0.5, 0.5, "no games played", transform=ax.transAxes, ha="center", va="center")
     methods = list(dict.fromkeys(maps["method"]))
+    columns = [("difference", "usual minus twin", 0)]
+    if "seed difference" in maps and maps["seed difference"].notna().any():
+        columns.append(("seed difference", "usual minus second seed (control)", 0.12))
     for k, start in enumerate(dict.fromkeys(maps["start"])):
-        for i, m in enumerate(methods):
-            v = maps[(maps.start == start) & (maps.method == m)]["difference"].dropna().to_numpy()
-            if not len(v):
-                continue
-            lo, hi = bootstrap_ci(v)
-            x = i + (k - 0.5) * 0.3
-            ax2.errorbar([x], [v.mean()], yerr=[[v.mean() - lo if np.isfinite(lo) else 0],
-                                                 [hi - v.mean() if np.isfinite(hi) else 0]],
-                         fmt="os"[k % 2], color=f"C{k}", capsize=3, label=start if i == 0 else None)
+        for col, what, shift in columns:
+            for i, m in enumerate(methods):
+                v = maps[(maps.start == start) & (maps.method == m)][col].dropna().to_numpy()
+                if not len(v):
+                    continue
+                lo, hi = bootstrap_ci(v)
+                x = i + (k - 0.5) * 0.36 + shift
+                ax2.errorbar([x], [v.mean()], yerr=[[v.mean() - lo if np.isfinite(lo) else 0],
+                                                     [hi - v.mean() if np.isfinite(hi) else 0]],
+                             fmt="os"[k % 2], color=f"C{k}" if not shift else "0.55", capsize=3,
+                             mfc="none" if shift else None, label=f"{start}: {what}" if i == 0 else None)
     ax2.axhline(0, color="0.5", lw=0.8, ls=":")
     ax2.set_xticks(range(len(methods)), methods, rotation=20, fontsize=8)
-    ax2.set_ylabel("enrichment: usual minus twin")
+    ax2.set_ylabel("difference of enrichment")
     if ax2.get_legend_handles_labels()[1]:
         ax2.legend(fontsize=8)
     fig.tight_layout()

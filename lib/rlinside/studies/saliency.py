@@ -104,9 +104,9 @@ __all__ = ["block_means", "enrichment_blocks", "layer_spread", "is_recurrent", "
            "MEASURED_RUN", "PAPER_EARLY_VARIANT", "exploration_at", "stage_label", "PlayedPair",
            "early_final_pairs", "early_final_gallery", "early_final_enrichment", "rise_step", "half_rise_step",
            "departure_steps", "learning_first_ratio", "training_returns",
-           "MEMORISED_PAIR", "START_VARIANTS", "memorised_pair", "start_variant_scores", "start_gaps", "memorised_maps",
+           "MEMORISED_PAIR", "SEED_NULL", "MEMORISED_NULL_SEED", "START_VARIANTS", "memorised_pair", "start_variant_scores", "start_gaps", "memorised_maps",
            "MOMENT_RULES", "pick_moments", "moment_rows",
-           "BUG_STUDY", "bug_agents", "bug_stream_rows", "bug_stream_statistics", "bug_flags", "bug_scores",
+           "BUG_STUDY", "BUG_NULL_SEED", "bug_agents", "bug_stream_rows", "bug_stream_statistics", "bug_flags", "bug_scores",
            "TrainingCurves", "training_curves", "zoo_status", "checkpoint_label", "LearningCurve", "learning_curves",
            "Filmstrip", "filmstrips", "ExplainedState", "explain_state", "explain_shipped", "map_statistics",
            "has_streams", "stream_maps", "GATE_STATES", "gate_distribution", "agent_gate", "sensitive",
@@ -1906,11 +1906,22 @@ def stability_claims(vs: VideoStudy, profile: str | None, block: int = 10) -> li
 MEMORISED_PAIR = ("a2c", "Breakout")
 #: The two ways a game starts: the zoo's (up to 30 random no-ops) and the fixed start.
 START_VARIANTS = {"random start": 30, "fixed start": 0}
+#: The name of a comparison's control network: the same setup as its reference network with
+#: another training seed (a study variant of :data:`rlinside.agents.zoo.VARIANT_FIELDS`). Two
+#: networks differ by their seed alone; a difference the claim reads must exceed theirs
+#: (:func:`rlinside.claims.exchangeable_null`).
+SEED_NULL = "second seed"
+#: The seed of the usual A2C's control: the snapshot run ``runs/a2c_breakout_snapshots_s2``
+#: (the zoo's settings; its snapshots serve notebook 07, its final network is shipped as a
+#: variant with ``scripts/ship_atari_agent.py --stage final``).
+MEMORISED_NULL_SEED = 2
 
 
 def memorised_pair() -> dict[str, store.Artifact]:
-    """``{"usual": zoo agent, "fixed-start trained": its twin}`` (final stages); a missing one
-    is an error naming the command that trains it, raised before any work starts."""
+    """``{"usual": zoo agent, "fixed-start trained": its twin}`` (final stages), and
+    :data:`SEED_NULL` (the usual agent's setup with seed :data:`MEMORISED_NULL_SEED`) when it
+    is shipped; a missing usual agent or twin is an error naming the command that trains it,
+    raised before any work starts."""
     agent, game = MEMORISED_PAIR
     usual = find_agents(agent, game, "final")
     twin = find_agents(agent, game, "final", noop_max=0)
@@ -1921,13 +1932,17 @@ def memorised_pair() -> dict[str, store.Artifact]:
             f"train_atari.py --game {game} --agent {agent} --steps 1000000 --noop-max 0 --early-step 0 "
             f"--run-dir runs/{agent}_{game.lower()}_fixedstart_s0, then ship it with scripts/ship_atari_agent.py "
             f"--stage final")
-    return {"usual": usual[-1], "fixed-start trained": twin[-1]}
+    out = {"usual": usual[-1], "fixed-start trained": twin[-1]}
+    second = find_agents(agent, game, "final", seed=MEMORISED_NULL_SEED)
+    if second:
+        out[SEED_NULL] = second[-1]
+    return out
 
 
 def start_variant_scores(pair: dict[str, store.Artifact], episodes: int, seed: int = 0) -> pd.DataFrame:
-    """Full-game scores of each agent of the pair on ``episodes`` evaluation games of each start
-    variant (:data:`START_VARIANTS`; the zoo's evaluation protocol otherwise): one row per
-    (agent, start, game) with ``score``."""
+    """Full-game scores of the usual agent and its twin (not the seed control) on ``episodes``
+    evaluation games of each start variant (:data:`START_VARIANTS`; the zoo's evaluation
+    protocol otherwise): one row per (agent, start, game) with ``score``."""
     from rlinside.agents import shipped
 
     if int(episodes) < 1:
@@ -1936,6 +1951,8 @@ def start_variant_scores(pair: dict[str, store.Artifact], episodes: int, seed: i
     evaluate = registry.get(agent).function("evaluate")
     rows = []
     for name, art in pair.items():
+        if name == SEED_NULL:
+            continue
         net, _ = shipped.load_net(agent, art)
         for start, noop_max in START_VARIANTS.items():
             scores = evaluate(net, game, int(episodes), seed=seed, noop_max=noop_max)
@@ -1985,7 +2002,9 @@ def memorised_maps(pair: dict[str, store.Artifact], n_states: int, every: int, s
     """Per start variant, the states every ``every``-th step of evaluation game ``seed`` played
     by the *usual* agent (the same states for both networks), each network explaining the
     action it ranks first: one row per (start, state, method) with each agent's enrichment on
-    all the game's objects (columns ``usual``, ``fixed-start trained``) and their difference."""
+    all the game's objects (columns ``usual``, ``fixed-start trained``, and :data:`SEED_NULL`
+    when the pair has it), ``difference`` (usual minus twin) and ``seed difference`` (usual
+    minus the seed control; NaN without it)."""
     from rlinside.agents import shipped
     from rlinside.agents.zoo import play_states
 
@@ -2004,6 +2023,7 @@ def memorised_maps(pair: dict[str, store.Artifact], n_states: int, every: int, s
         tables.append(t)
     out = pd.concat(tables, ignore_index=True)
     out["difference"] = out["usual"] - out["fixed-start trained"]
+    out["seed difference"] = out["usual"] - out[SEED_NULL] if SEED_NULL in out else np.nan
     return out
 
 
@@ -2015,12 +2035,16 @@ def memorised_maps(pair: dict[str, store.Artifact], n_states: int, every: int, s
 #: on Breakout is the correct network, each planted bug (rlinside.nets.atari.DUELING_BUGS) is
 #: trained with the same settings and seed to the same step (``scripts/train_bug_agents.sh``).
 BUG_STUDY = ("dddqn", "Breakout", 250_000)
+#: The seed of the correct network's control (:data:`SEED_NULL`): the zoo's settings, no bug,
+#: trained to the same step (``scripts/train_bug_agents.sh``).
+BUG_NULL_SEED = 1
 
 
 def bug_agents(step: int = BUG_STUDY[2]) -> dict[str, store.Artifact]:
-    """``{"correct": the zoo's network, "<bug>": ...}`` at ``step`` (default :data:`BUG_STUDY`'s),
-    for every bug that is shipped (the correct one first); raises, naming the script, when the
-    correct network is missing."""
+    """``{"correct": the zoo's network, "<bug>": ..., "second seed": ...}`` at ``step`` (default
+    :data:`BUG_STUDY`'s), for every bug that is shipped (the correct one first) and the correct
+    setup's seed control (:data:`SEED_NULL`, seed :data:`BUG_NULL_SEED`) when shipped; raises,
+    naming the script, when the correct network is missing."""
     from rlinside.nets.atari import DUELING_BUGS
 
     agent, game, _ = BUG_STUDY
@@ -2032,6 +2056,9 @@ def bug_agents(step: int = BUG_STUDY[2]) -> dict[str, store.Artifact]:
     if "correct" not in out:
         raise store.ArtifactError(f"no {agent} {game} network at step {step:,} without a bug (the zoo's early agent); "
                                   f"train it with scripts/train_atari.py --game {game} --agent {agent}")
+    found = [a for a in find_agents(agent, game, seed=BUG_NULL_SEED) if a.config["step"] == step]
+    if found:
+        out[SEED_NULL] = found[-1]
     return out
 
 
@@ -2080,8 +2107,9 @@ def bug_stream_statistics(agents: dict[str, store.Artifact], n_states: int, ever
 
 
 def bug_flags(stats: pd.DataFrame, statistic: str = "enrichment", stream: str = "value") -> pd.DataFrame:
-    """Per buggy network: the per-state difference of ``statistic`` of ``stream`` (correct
-    minus buggy), with its bootstrap interval; a bug is *flagged* when the interval excludes 0."""
+    """Per other network (each bug, and the seed control when present: what a second seed
+    alone flags): the per-state difference of ``statistic`` of ``stream`` (correct minus it),
+    with its bootstrap interval; a network is *flagged* when the interval excludes 0."""
     from rlinside.claims import bootstrap_ci
 
     s = stats[stats.stream == stream].pivot_table(index="state", columns="network", values=statistic)
@@ -2097,9 +2125,9 @@ def bug_flags(stats: pd.DataFrame, statistic: str = "enrichment", stream: str = 
 
 
 def bug_scores(agents: dict[str, store.Artifact]) -> pd.DataFrame:
-    """Each network's evaluation games (its shipped ``eval.json``) and, for a buggy one, its
-    mean minus the correct network's with a 95 % bootstrap interval over games: whether the
-    score alone would have flagged the bug."""
+    """Each network's evaluation games (its shipped ``eval.json``) and, for every other one (a
+    bug, the seed control), its mean minus the correct network's with a 95 % bootstrap interval
+    over games: whether the score alone would have flagged it."""
     games = {name: np.asarray(json.loads(art.file("eval.json").read_text())["scores"], dtype=float)
              for name, art in agents.items()}
     rows = {}
