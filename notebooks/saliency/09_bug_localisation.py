@@ -85,8 +85,8 @@ display(study.bug_scores(agents) if len(agents) > 1 else "no buggy network shipp
 stats = study.bug_stream_statistics(agents, n_states, state_every, seed) if len(agents) > 1 else pd.DataFrame()
 if len(stats):
     columns = ("magnitude", "enrichment", "correlation")
-    for col in columns:
-        display(claims.interval_table(stats, ["network", "stream"], col).round(3).rename_axis(col))
+    display(pd.concat({col: claims.interval_table(stats, ["network", "stream"], col) for col in columns},
+                      names=["statistic"]).round(3))
     display(pd.concat({(col, stream): study.bug_flags(stats, col, stream) for col in columns
                        for stream in ("value", "advantage")}, names=["statistic", "stream", "bug"]))
 
