@@ -101,14 +101,15 @@ table
 # ## The chapter's claim, measured
 #
 # Per run, the return's departure step over G1Grad-CAM's (above 1: the map moves first), with
-# the run's own bootstrap interval; the claim pools the runs (its unit), and needs three.
+# the run's own bootstrap interval; the claim pools the runs (its unit), and needs three, each
+# with departure intervals from at least 1,000 bootstrap draws (whether a curve *moved* rests on them).
 
 # %%
 ratios = pd.DataFrame({r.name: {**r.ratio("G1Grad-CAM"), "ratio at one half": study.learning_first_ratio(
     r.half_rise, "G1Grad-CAM")["ratio"]} for r in runs}).T if runs else pd.DataFrame()
 values = [float(v) for v in ratios.get("ratio", []) if np.isfinite(v)]
 early = claims.measure("saliency.g1gradcam_shows_learning_first", values,
-                       scale={"profile": run_context().get("profile"), "runs": len(values)},
+                       scale={"profile": run_context().get("profile"), "runs": len(values), "n_boot": n_boot},
                        details={"runs": list(ratios.index), "fraction": fraction,
                                 "ratio at one half": [float(v) for v in ratios.get("ratio at one half", [])]})
 display(ratios.round(2))
