@@ -223,6 +223,11 @@ def test_tables_pool_the_gated_agents_of_every_game(dueling, drqn):
     assert len(att_rows) == 1 and set(att_table.columns) == {"mean", "low", "high", "n"}
     counts = att_table.xs("Recurrent attention DQN Breakout (final)", level="agent")["n"]
     assert counts["rho value att vs value saliency"] == 9 and counts["conv3 features, mean"] == 9
+    # as play_games plays them: the first game runs on to the example state, the others are shorter
+    longer = [[_played("drqn", drqn, t=12, channels=1, states=[state] * 12)]] + [g[2:] for g in games[1:]]
+    att_rows, att_table = study.attention_over_games(longer, 10, 3, 2)
+    assert len(att_rows) == 1 and att_table.xs("Recurrent attention DQN Breakout (final)", level="agent")[
+        "n"]["conv3 features, mean"] == 9
 
     measured = study.streams_layers_claims(games, 3, 2, "smoke")
     assert [m.claim for m in measured][:2] == ["saliency.streams_differ", "saliency.deep_gradcam_blurred"]

@@ -669,19 +669,19 @@ def _attention_and_saliency(p: Played, i: int) -> tuple[dict[str, torch.Tensor],
     return att, gb
 
 
-def attention_maps(played: list[Played], i: int, n_states: int,
+def attention_maps(played: list[Played], i: int | None, n_states: int,
                    state_every: int, *, per_state: bool = False) -> tuple[list[MapRow], pd.DataFrame]:
     """The attention of the agents with split attention (:func:`has_attention`) next to the
     saliency of their streams.
 
-    Returns one row per such agent for step ``i`` -- the three attentions of :data:`ATTENTIONS`
-    placed on the receptive fields of the conv3 cells (:func:`~rlinside.explain.attention.
-    attention_on_input`), relative to uniform attention placed the same way (``a / uniform -
-    1``), scaled by its largest magnitude; then guided backprop of the value and the advantage
-    stream (newest frame, scaled to [-1, 1]), under the figure's column labels -- and a table,
-    one column per agent, of the means over the states :func:`every` of: Spearman correlations
-    between attentions and the stream maps averaged over each cell's receptive field
-    (:func:`~rlinside.explain.attention.mean_over_fields`),
+    Returns one row per such agent for step ``i`` (none when ``i`` is None) -- the three
+    attentions of :data:`ATTENTIONS` placed on the receptive fields of the conv3 cells
+    (:func:`~rlinside.explain.attention.attention_on_input`), relative to uniform attention
+    placed the same way (``a / uniform - 1``), scaled by its largest magnitude; then guided
+    backprop of the value and the advantage stream (newest frame, scaled to [-1, 1]), under the
+    figure's column labels -- and a table, one column per agent, of the means over the states
+    :func:`every` of: Spearman correlations between attentions and the stream maps averaged over
+    each cell's receptive field (:func:`~rlinside.explain.attention.mean_over_fields`),
     :func:`~rlinside.explain.attention.attention_summary` of each attention, its enrichment on
     the game's objects (of the placed attention; uniform attention's, for reference), the size
     of the conv3 features. ``per_state``: one row per (agent, state) with those statistics as
@@ -694,12 +694,13 @@ def attention_maps(played: list[Played], i: int, n_states: int,
         net, name = p.net, f"{p.name} ({p.stage})"
         rf = receptive_field(net.torso)
         uniform = attention_on_input(torch.full((7, 7), 1 / 49), rf)  # where uniform attention puts its mass
-        att, gb = _attention_and_saliency(p, i)
-        dev = {k: attention_on_input(a, rf) / uniform - 1 for k, a in att.items()}  # > 0: looks more than uniform
-        maps = {k: (d / d.abs().max()).numpy() for k, d in dev.items()} | {
-            k: normalize(g[None, None], mode="frame")[0, 0].numpy() for k, g in gb.items()}
-        rows.append(MapRow(name, p.frames[i], {_ATTENTION_COLUMNS[k]: v for k, v in maps.items()},
-                           insensitive=p.insensitive))
+        if i is not None:  # the gallery's row (None: the statistics only, as for a game shorter than i)
+            att, gb = _attention_and_saliency(p, i)
+            dev = {k: attention_on_input(a, rf) / uniform - 1 for k, a in att.items()}  # > 0: more than uniform
+            maps = {k: (d / d.abs().max()).numpy() for k, d in dev.items()} | {
+                k: normalize(g[None, None], mode="frame")[0, 0].numpy() for k, g in gb.items()}
+            rows.append(MapRow(name, p.frames[i], {_ATTENTION_COLUMNS[k]: v for k, v in maps.items()},
+                               insensitive=p.insensitive))
         for j in every(n_states, state_every):
             att, gb = _attention_and_saliency(p, j)
             pooled = {k: mean_over_fields(g.abs(), rf).flatten().numpy() for k, g in gb.items()}
@@ -727,7 +728,7 @@ def attention_maps(played: list[Played], i: int, n_states: int,
             stats.append(row)
     if per_state:
         return rows, pd.DataFrame(stats)
-    return rows, (pd.DataFrame(stats).drop(columns="state").groupby("agent").mean().T if rows else pd.DataFrame())
+    return rows, (pd.DataFrame(stats).drop(columns="state").groupby("agent").mean().T if stats else pd.DataFrame())
 
 
 def play_games(steps: int, seed: int, n_games: int, per_game: int, state_every: int) -> list[list[Played]]:
@@ -771,7 +772,9 @@ def attention_over_games(games: list[list[Played]], i: int, per_game: int,
     from rlinside.claims import interval_table
 
     rows, _ = attention_maps(games[0], i, 0, state_every, per_state=True)
-    long = over_games(lambda g: attention_maps(g, i, per_game, state_every, per_state=True)[1], games)
+    # the statistics only: the games after the first are played for per_game * state_every steps,
+    # fewer than i when the example state lies past them
+    long = over_games(lambda g: attention_maps(g, None, per_game, state_every, per_state=True)[1], games)
     if not len(long):
         return rows, pd.DataFrame()
     stats = long.drop(columns=["state", "episode"]).melt(id_vars="agent", var_name="statistic")
