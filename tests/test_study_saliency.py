@@ -4,6 +4,7 @@ emulator and no shipped agent is needed."""
 
 from __future__ import annotations
 
+import itertools
 from types import SimpleNamespace
 
 import numpy as np
@@ -21,9 +22,13 @@ def _obs(t: int, c: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=(t, c, 84, 84), dtype=np.uint8)
 
 
-def _played(agent: str, net, t: int = 6, channels: int = 4, states=None) -> study.Played:
+_GAME = itertools.count(1)
+
+
+def _played(agent: str, net, t: int = 6, channels: int = 4, states=None, screen=None) -> study.Played:
+    """A played game; its screens differ from every other call's unless ``screen`` (a fill value) repeats."""
     art = SimpleNamespace(config={"agent": agent, "game": "Breakout", "stage": "final", "step": 100})
-    frames = np.zeros((t, 210, 160, 3), dtype=np.uint8)
+    frames = np.full((t, 210, 160, 3), next(_GAME) % 256 if screen is None else screen, dtype=np.uint8)
     return study.Played(art, net, _obs(t, channels), frames, np.arange(t) % 4, states or [None] * t)
 
 
@@ -235,6 +240,18 @@ def test_tables_pool_the_gated_agents_of_every_game(dueling, drqn):
     assert measured[3].claim == "saliency.actor_maps_fainter" and measured[3].n == 0  # the only A2C is blind
     assert "log10 size ratio" in heads.columns and heads["log10 size ratio"].notna().all()
     assert measured[0].n == 2 * 3 * 3 and measured[0].scale["games"] == 3
+
+
+def test_a_repeated_game_is_one_sample(dueling):
+    """Two evaluation games an agent played alike (the same screens over their common length)
+    are one game's states: :func:`over_games` counts them once, per agent."""
+    first = _played("dddqn", dueling, t=10, screen=7)
+    assert study.repeats(first.frames[:6], [first.frames]) and study.repeats(first.frames, [first.frames[:6]])
+    assert not study.repeats(first.frames, []) and not study.repeats(_played("dddqn", dueling).frames, [first.frames])
+    games = [[first], [_played("dddqn", dueling, t=6, screen=7)], [_played("dddqn", dueling, t=6)]]
+    assert [len(g) for g in study.distinct_games(games)] == [1, 0, 1]
+    heads = study.over_games(study.head_correlations, games, 3, 2, per_state=True)
+    assert set(heads["episode"]) == {0, 2} and len(heads) == 2 * 3 * 3  # 2 games x 3 states x 3 pairs
 
 
 def test_frame_sign_values_take_newest_minus_oldest_for_the_dddqns():

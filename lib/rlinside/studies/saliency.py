@@ -52,7 +52,7 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,8 @@ __all__ = ["block_means", "enrichment_blocks", "layer_spread", "is_recurrent", "
            "snapshots", "measure_run", "ship_measurement", "load_measurement",
            # the notebooks' measurements
            "PAPER_TABLE", "chapter_agents", "chapter_most_trained", "CONVS", "ATTENTIONS", "label", "every",
-           "MapRow", "Played", "play_most_trained",
+           "MapRow", "Played", "play_most_trained", "repeats", "distinct_games", "MAX_REPEATS",
+           "play_distinct",
            "head_maps", "head_correlations", "layer_maps", "past_frame_saliency", "has_attention", "attention_maps",
            "attention_gradients", "SanityAgent", "sanity_agents", "newest_maps", "cascading_study",
            "fully_randomized", "edge_correlation", "perturbation_agreement", "action_discrimination",
@@ -495,6 +496,14 @@ def sensitive(played: list[Played]) -> list[Played]:
     return [p for p in played if not p.insensitive]
 
 
+def repeats(frames: np.ndarray, earlier: list[np.ndarray]) -> bool:
+    """Whether the game ``frames`` is the start of one of the ``earlier`` games of the same agent
+    (or they of it): the same screens over their common length. A greedy agent can play two
+    evaluation games of different seeds step for step alike (in Breakout the no-op starts leave
+    the screen unchanged); pooled twice, such a game's states would be counted as two samples."""
+    return any(len(e) and np.array_equal(frames[:len(e)], e[:len(frames)]) for e in earlier)
+
+
 def gate_rows(played: list[Played]) -> pd.DataFrame:
     """One row per agent: what the sensitivity gate measured and its verdict."""
     rows = []
@@ -741,10 +750,24 @@ def play_games(steps: int, seed: int, n_games: int, per_game: int, state_every: 
     return [first] + [play_most_trained(per_game * state_every, seed + g) for g in range(1, n_games)]
 
 
+def distinct_games(games: list[list[Played]]) -> list[list[Played]]:
+    """``games`` without the agents' repeated games: an agent's game that :func:`repeats` one of
+    its earlier games is left out (its states are the same states, not a new sample)."""
+    seen: dict[str, list[np.ndarray]] = {}
+    out = []
+    for g in games:
+        kept = [p for p in g if not repeats(p.frames, seen.get(f"{p.name} ({p.stage})", []))]
+        for p in kept:
+            seen.setdefault(f"{p.name} ({p.stage})", []).append(p.frames)
+        out.append(kept)
+    return out
+
+
 def over_games(fn, games: list[list[Played]], *args, **kwargs) -> pd.DataFrame:
     """``fn(gated agents of one game, *args, **kwargs)`` (a per-state DataFrame) over every
-    game, with an ``episode`` column: the states of the agents that passed the gate."""
-    parts = [fn(sensitive(g), *args, **kwargs).assign(episode=k) for k, g in enumerate(games)]
+    game, with an ``episode`` column: the states of the agents that passed the gate, each
+    agent's repeated games left out (:func:`distinct_games`)."""
+    parts = [fn(sensitive(g), *args, **kwargs).assign(episode=k) for k, g in enumerate(distinct_games(games))]
     parts = [t for t in parts if len(t)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
@@ -895,14 +918,35 @@ class SanityAgent:
     actions: torch.Tensor  #: (N,) int64, the action the trained network ranks first on each
 
 
+#: Seeds skipped at most, per game, while looking for an evaluation game that does not repeat an
+#: earlier one of the same agent (:func:`repeats`); after that the repeat is kept.
+MAX_REPEATS = 5
+
+
+def play_distinct(agent: str, net: nn.Module, game: str, steps: int, seed: int, played: list[np.ndarray],
+                  **kwargs) -> tuple[int, tuple]:
+    """``(seed used, play_states(...))`` of the first of evaluation games ``seed, seed + 1, ...``
+    (at most :data:`MAX_REPEATS` skipped) that does not :func:`repeat <repeats>` one of the
+    agent's games in ``played``; its frames are appended to ``played``."""
+    from rlinside.agents.zoo import play_states
+
+    for g in range(seed, seed + MAX_REPEATS + 1):
+        out = play_states(agent, net, game, steps=steps, seed=g, **kwargs)
+        if not repeats(out[1], played):
+            break
+    played.append(out[1])
+    return g, out
+
+
 def sanity_agents(n_states: int, state_every: int, seed: int = 0, n_games: int = 1) -> list[SanityAgent]:
     """The most trained shipped feed-forward agents (randomizing a recurrent net also changes
     the memory it carried: left out), each with ``n_states`` states spread over ``n_games``
     evaluation games ``seed, seed + 1, ...`` (:func:`every` in each, as equal a share per game
-    as ``n_states`` allows) and its greedy action on them. An agent that fails the sensitivity
+    as ``n_states`` allows; a game that :func:`repeats` an earlier one gives way to the next
+    seed) and its greedy action on them. An agent that fails the sensitivity
     gate on those states (:func:`rlinside.explain.gate.sensitivity_gate`, with 2 states or
     more) is left out."""
-    from rlinside.agents.zoo import load_agent, play_states
+    from rlinside.agents.zoo import load_agent
 
     if isinstance(n_games, bool) or not isinstance(n_games, int) or not 1 <= n_games <= max(n_states, 1):
         raise ValueError(f"n_games must be an int in [1, n_states={n_states}], got {n_games!r}")
@@ -913,9 +957,10 @@ def sanity_agents(n_states: int, state_every: int, seed: int = 0, n_games: int =
         if is_recurrent(agent):
             continue
         net, _ = load_agent(agent, game, stage)
-        xs, fs = [], []
-        for g, n in enumerate(per_game):
-            obs, frames, _ = play_states(agent, net, game, steps=n * state_every, seed=seed + g)
+        xs, fs, played, g = [], [], [], seed
+        for n in per_game:
+            g, (obs, frames, _) = play_distinct(agent, net, game, n * state_every, g, played)
+            g += 1
             idx = np.arange(state_every - 1, n * state_every, state_every)
             xs.append(obs[idx])
             fs.append(frames[idx])
@@ -1783,7 +1828,7 @@ def sanity_claims(cascade: pd.DataFrame, disc_states: pd.DataFrame, *, n_states:
 class VideoStudy:
     """What notebook 04 measured: per agent (``"<label> <game> (<stage>)"``) its video's frames
     and maps, its family, its sensitivity gate, and per (agent, method) the per-step statistics
-    of :func:`step_statistics` over ``n_games`` games (``per_game`` steps of each)."""
+    of :func:`step_statistics` over ``n_games`` distinct games (``per_game`` steps of each)."""
 
     videos: dict[str, tuple[np.ndarray, dict[str, torch.Tensor]]]
     families: dict[str, str]
@@ -1792,6 +1837,9 @@ class VideoStudy:
     stability: pd.DataFrame
     per_game: int
     n_games: int
+    #: per agent, the evaluation games (seeds) its statistics come from: ``seed, seed + 1, ...``
+    #: except where a game repeated an earlier one (:func:`repeats`) and the next seed replaced it
+    seeds: dict[str, list[int]] = field(default_factory=dict)
 
     def statistic(self, key: str) -> dict[tuple[str, str], np.ndarray]:
         """``(agent, method) -> `` the per-step statistic ``key`` (``enrichment``, ``on objects``;
@@ -1809,13 +1857,14 @@ def video_study(video_steps: int, seed: int, n_games: int, cam_layer: str = "con
     evaluation game ``seed`` (the video), explained at every step by the six methods; the
     statistics pool the video's first ``per_game`` steps with ``per_game`` steps of each of the
     games ``seed + 1 ... seed + n_games - 1`` (``per_game``: ``video_steps / n_games`` rounded
-    down to whole blocks of 10, at least 10)."""
+    down to whole blocks of 10, at least 10); a game that :func:`repeats` an earlier one of the
+    agent gives way to the next seed (:attr:`VideoStudy.seeds` lists the seeds used)."""
     from rlinside.agents.zoo import AGENTS, load_agent, play_states
     from rlinside.explain.sanity import temporal_stability
     from rlinside.utils import nan_median
 
     per_game = max(10, video_steps // n_games // 10 * 10)
-    videos, stability, stats, families, gates = {}, [], {}, {}, {}
+    videos, stability, stats, families, gates, seeds = {}, [], {}, {}, {}, {}
     for art in chapter_most_trained():
         agent, game, stage = art.config["agent"], art.config["game"], art.config["stage"]
         net, _ = load_agent(agent, game, stage)
@@ -1826,8 +1875,11 @@ def video_study(video_steps: int, seed: int, n_games: int, cam_layer: str = "con
         videos[name], families[name] = (frames, maps), agent
         gates[name] = agent_gate(Played(art, net, obs, frames, actions, carried))
         parts = [step_statistics(game, frames[:per_game], {m: v[:per_game] for m, v in maps.items()})]
-        for g in range(1, n_games):  # the statistics' other games (the first is the video's start)
-            o, f, a, c = play_states(agent, net, game, steps=per_game, seed=seed + g, return_states=True)
+        played, g, seeds[name] = [frames[:per_game]], seed + 1, [seed]
+        for _ in range(1, n_games):  # the statistics' other games (the first is the video's start)
+            g, (o, f, a, c) = play_distinct(agent, net, game, per_game, g, played, return_states=True)
+            seeds[name].append(g)
+            g += 1
             parts.append(step_statistics(game, f, explain_steps(agent, net, o, c, a, cam_layer=cam_layer,
                                                                 batch=batch)))
         screen_corr = nan_median(temporal_stability(obs[:, -1].astype(np.float32), absolute=False))
@@ -1837,7 +1889,7 @@ def video_study(video_steps: int, seed: int, n_games: int, cam_layer: str = "con
                               "consecutive rho (median)": nan_median(stats[name, m]["consecutive rho"]),
                               "steps on objects (share)": float(stats[name, m]["on objects"].mean()),
                               "screen rho (median)": float(screen_corr)})
-    return VideoStudy(videos, families, gates, stats, pd.DataFrame(stability), per_game, n_games)
+    return VideoStudy(videos, families, gates, stats, pd.DataFrame(stability), per_game, n_games, seeds)
 
 
 def stability_claims(vs: VideoStudy, profile: str | None, block: int = 10) -> list:
@@ -1897,7 +1949,7 @@ def stability_claims(vs: VideoStudy, profile: str | None, block: int = 10) -> li
                        scale=scale),
         claims.measure("saliency.g1gradcam_best_on_dddqn_breakout", g1_best[np.isfinite(g1_best)],
                        scale={**scale, "agents": len(g1_agents), "blocks": int(np.isfinite(g1_best).sum())},
-                       details={"agents": g1_agents}),
+                       details={"agents": g1_agents, "evaluation games": {a: vs.seeds.get(a, []) for a in g1_agents}}),
     ]
 
 
