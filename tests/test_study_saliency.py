@@ -254,6 +254,21 @@ def test_a_repeated_game_is_one_sample(dueling):
     assert set(heads["episode"]) == {0, 2} and len(heads) == 2 * 3 * 3  # 2 games x 3 states x 3 pairs
 
 
+def test_play_distinct_replaces_a_repeated_game_or_leaves_it_out(monkeypatch):
+    """The next seed replaces a game that repeats an earlier one; after MAX_REPEATS + 1 repeats
+    in a row the game is left out (None), and ``played`` keeps only the games used."""
+    from rlinside.agents import zoo
+
+    screens = {3: 9, 8: 5}  # seeds 3 and 8 play games of their own; every other seed plays seed 0's
+    monkeypatch.setattr(zoo, "play_states", lambda agent, net, game, steps, seed: (
+        None, np.full((steps, 2, 2, 3), screens.get(seed, 1), dtype=np.uint8), None))
+    played = [np.full((4, 2, 2, 3), 1, dtype=np.uint8)]
+    g, out = study.play_distinct("dddqn", None, "Breakout", 4, 1, played)
+    assert g == 3 and out is not None and len(played) == 2  # seeds 1 and 2 repeat seed 0's game
+    g, out = study.play_distinct("dddqn", None, "Breakout", 4, 9, played)
+    assert out is None and g == 9 + study.MAX_REPEATS and len(played) == 2  # 9..14 all repeat: left out
+
+
 def test_frame_sign_values_take_newest_minus_oldest_for_the_dddqns():
     rows = []
     for agent in ("DDDQN Breakout", "A2C Breakout"):

@@ -56,7 +56,8 @@ t0 = time.perf_counter()
 vs = study.video_study(video_steps, seed, n_games, cam_layer, batch)
 print(f"{len(vs.videos)} agent(s), {video_steps} steps each (statistics: {vs.per_game} steps of each of {n_games} "
       f"games), explained with six methods in {time.perf_counter() - t0:.1f} s")
-print("evaluation games (seeds) of the statistics; a game that repeated an earlier one was replaced:", vs.seeds)
+print("evaluation games (seeds) of the statistics; a game that repeated an earlier one was replaced or left out:",
+      vs.seeds)
 
 # %% [markdown]
 # ## The videos

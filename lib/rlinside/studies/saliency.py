@@ -919,23 +919,24 @@ class SanityAgent:
 
 
 #: Seeds skipped at most, per game, while looking for an evaluation game that does not repeat an
-#: earlier one of the same agent (:func:`repeats`); after that the repeat is kept.
+#: earlier one of the same agent (:func:`repeats`); after that the game is left out.
 MAX_REPEATS = 5
 
 
 def play_distinct(agent: str, net: nn.Module, game: str, steps: int, seed: int, played: list[np.ndarray],
-                  **kwargs) -> tuple[int, tuple]:
+                  **kwargs) -> tuple[int, tuple | None]:
     """``(seed used, play_states(...))`` of the first of evaluation games ``seed, seed + 1, ...``
-    (at most :data:`MAX_REPEATS` skipped) that does not :func:`repeat <repeats>` one of the
-    agent's games in ``played``; its frames are appended to ``played``."""
+    that does not :func:`repeat <repeats>` one of the agent's games in ``played`` (its frames
+    are appended to ``played``); ``(last seed tried, None)`` when :data:`MAX_REPEATS` + 1 seeds
+    in a row all repeat one: the game is left out, never counted twice."""
     from rlinside.agents.zoo import play_states
 
     for g in range(seed, seed + MAX_REPEATS + 1):
         out = play_states(agent, net, game, steps=steps, seed=g, **kwargs)
         if not repeats(out[1], played):
-            break
-    played.append(out[1])
-    return g, out
+            played.append(out[1])
+            return g, out
+    return g, None
 
 
 def sanity_agents(n_states: int, state_every: int, seed: int = 0, n_games: int = 1) -> list[SanityAgent]:
@@ -943,7 +944,7 @@ def sanity_agents(n_states: int, state_every: int, seed: int = 0, n_games: int =
     the memory it carried: left out), each with ``n_states`` states spread over ``n_games``
     evaluation games ``seed, seed + 1, ...`` (:func:`every` in each, as equal a share per game
     as ``n_states`` allows; a game that :func:`repeats` an earlier one gives way to the next
-    seed) and its greedy action on them. An agent that fails the sensitivity
+    seed, or is left out: :func:`play_distinct`) and its greedy action on them. An agent that fails the sensitivity
     gate on those states (:func:`rlinside.explain.gate.sensitivity_gate`, with 2 states or
     more) is left out."""
     from rlinside.agents.zoo import load_agent
@@ -959,8 +960,11 @@ def sanity_agents(n_states: int, state_every: int, seed: int = 0, n_games: int =
         net, _ = load_agent(agent, game, stage)
         xs, fs, played, g = [], [], [], seed
         for n in per_game:
-            g, (obs, frames, _) = play_distinct(agent, net, game, n * state_every, g, played)
+            g, out = play_distinct(agent, net, game, n * state_every, g, played)
             g += 1
+            if out is None:  # every seed tried repeated an earlier game: fewer states, none twice
+                continue
+            obs, frames, _ = out
             idx = np.arange(state_every - 1, n * state_every, state_every)
             xs.append(obs[idx])
             fs.append(frames[idx])
@@ -1838,7 +1842,8 @@ class VideoStudy:
     per_game: int
     n_games: int
     #: per agent, the evaluation games (seeds) its statistics come from: ``seed, seed + 1, ...``
-    #: except where a game repeated an earlier one (:func:`repeats`) and the next seed replaced it
+    #: except where a game repeated an earlier one (:func:`repeats`): the next seed replaced it,
+    #: or, after :data:`MAX_REPEATS` repeats in a row, the game was left out (fewer seeds)
     seeds: dict[str, list[int]] = field(default_factory=dict)
 
     def statistic(self, key: str) -> dict[tuple[str, str], np.ndarray]:
@@ -1858,7 +1863,8 @@ def video_study(video_steps: int, seed: int, n_games: int, cam_layer: str = "con
     statistics pool the video's first ``per_game`` steps with ``per_game`` steps of each of the
     games ``seed + 1 ... seed + n_games - 1`` (``per_game``: ``video_steps / n_games`` rounded
     down to whole blocks of 10, at least 10); a game that :func:`repeats` an earlier one of the
-    agent gives way to the next seed (:attr:`VideoStudy.seeds` lists the seeds used)."""
+    agent gives way to the next seed, or is left out (:func:`play_distinct`;
+    :attr:`VideoStudy.seeds` lists the seeds used)."""
     from rlinside.agents.zoo import AGENTS, load_agent, play_states
     from rlinside.explain.sanity import temporal_stability
     from rlinside.utils import nan_median
@@ -1877,9 +1883,12 @@ def video_study(video_steps: int, seed: int, n_games: int, cam_layer: str = "con
         parts = [step_statistics(game, frames[:per_game], {m: v[:per_game] for m, v in maps.items()})]
         played, g, seeds[name] = [frames[:per_game]], seed + 1, [seed]
         for _ in range(1, n_games):  # the statistics' other games (the first is the video's start)
-            g, (o, f, a, c) = play_distinct(agent, net, game, per_game, g, played, return_states=True)
-            seeds[name].append(g)
+            g, out = play_distinct(agent, net, game, per_game, g, played, return_states=True)
             g += 1
+            if out is None:  # every seed tried repeated an earlier game: fewer blocks, none twice
+                continue
+            o, f, a, c = out
+            seeds[name].append(g - 1)
             parts.append(step_statistics(game, f, explain_steps(agent, net, o, c, a, cam_layer=cam_layer,
                                                                 batch=batch)))
         screen_corr = nan_median(temporal_stability(obs[:, -1].astype(np.float32), absolute=False))
