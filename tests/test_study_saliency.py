@@ -26,9 +26,12 @@ _GAME = itertools.count(1)
 
 
 def _played(agent: str, net, t: int = 6, channels: int = 4, states=None, screen=None) -> study.Played:
-    """A played game; its screens differ from every other call's unless ``screen`` (a fill value) repeats."""
+    """A played game; its screens differ from every other call's (a running number in their first
+    two bytes) unless ``screen`` (a fill value) repeats."""
     art = SimpleNamespace(config={"agent": agent, "game": "Breakout", "stage": "final", "step": 100})
-    frames = np.full((t, 210, 160, 3), next(_GAME) % 256 if screen is None else screen, dtype=np.uint8)
+    frames = np.full((t, 210, 160, 3), 0 if screen is None else screen, dtype=np.uint8)
+    if screen is None:
+        frames[:, 0, 0, :2] = divmod(next(_GAME), 256)
     return study.Played(art, net, _obs(t, channels), frames, np.arange(t) % 4, states or [None] * t)
 
 
