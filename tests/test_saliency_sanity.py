@@ -306,10 +306,12 @@ def test_gif_round_trip_and_panels():
 def test_features_before_reward_measurement_on_a_tiny_run(tmp_path, monkeypatch):
     from rlinside.agents.a2c import A2CConfig, train_a2c
     from rlinside.studies.saliency import (
+        label,
         load_measurement,
         measure_run,
         ship_measurement,
         snapshots,
+        training_curves,
     )
 
     monkeypatch.setenv("RLINSIDE_CACHE", str(tmp_path / "cache"))
@@ -328,6 +330,9 @@ def test_features_before_reward_measurement_on_a_tiny_run(tmp_path, monkeypatch)
     art = ship_measurement(table, {"agent": "a2c", "game": "Breakout", "run": "tiny"})
     loaded, art2 = load_measurement(agent="a2c", game="Breakout", run="tiny")
     assert art2.key == art.key and len(loaded) == len(table)
+    (curves,) = [c for c in training_curves(agent="a2c", game="Breakout", n_boot=20) if c.art.key == art.key]
+    assert curves.family == label("a2c") and curves.family in curves.name
+    assert list(curves.enrichment.index) == sorted(set(table.step))
     with pytest.raises(ValueError, match="agent must be one of"):
         measure_run(run, "a2c-gru", "Breakout")
 

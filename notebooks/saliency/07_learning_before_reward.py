@@ -15,14 +15,16 @@
 # had begun to learn, while its reward curve showed it only after about 1,500 episodes: "up to
 # five times faster". Their evidence is one early network looked at by eye. Here the unit is a
 # *training run*: snapshots of the weights are taken from the first update on (by
-# `scripts/train_atari.py --snapshots`), each snapshot explains the same `states` states (played
-# by the run's last network; a recurrent snapshot from the memory it built over that game,
+# `scripts/train_atari.py --snapshots`), one run per agent family (the feed-forward A2C three
+# times), each snapshot explains the same `states` states (played by the run's last network; a
+# recurrent snapshot from the memory it built over that game,
 # `scripts/measure_saliency_training.py`), and we follow two kinds of curve over the snapshots:
 #
 # - each method's mean *enrichment* on the game's objects (ball and paddle; submarine, divers,
 #   enemies, oxygen bar): the share of the map's magnitude on them over their share of the
 #   screen;
-# - the training return: the mean full-game score of the last 100 training games.
+# - the training return: the mean full-game score of the last 100 training games (the DQN
+#   families play them ε-greedy, ε falling from 1 to 0.01 over the first 150k steps).
 #
 # The *departure step* of a curve is the first snapshot from which it stays at least
 # `fraction` of the way from its first value to its last. Its 95 % interval comes from a
@@ -105,12 +107,14 @@ table
 # with departure intervals from at least 1,000 bootstrap draws (whether a curve *moved* rests on them).
 
 # %%
-ratios = pd.DataFrame({r.name: {**r.ratio("G1Grad-CAM"), "ratio at one half": study.learning_first_ratio(
-    r.half_rise, "G1Grad-CAM")["ratio"]} for r in runs}).T if runs else pd.DataFrame()
+ratios = pd.DataFrame({r.name: {"family": r.family, **r.ratio("G1Grad-CAM"), "ratio at one half":
+                                study.learning_first_ratio(r.half_rise, "G1Grad-CAM")["ratio"]}
+                       for r in runs}).T if runs else pd.DataFrame()
 values = [float(v) for v in ratios.get("ratio", []) if np.isfinite(v)]
 early = claims.measure("saliency.g1gradcam_shows_learning_first", values,
                        scale={"profile": run_context().get("profile"), "runs": len(values), "n_boot": n_boot},
-                       details={"runs": list(ratios.index), "fraction": fraction,
+                       details={"runs": list(ratios.index), "families": sorted({r.family for r in runs}),
+                                "fraction": fraction,
                                 "ratio at one half": [float(v) for v in ratios.get("ratio at one half", [])]})
 display(ratios.round(2))
 pd.DataFrame([early.to_dict()])[["claim", "estimate", "low", "high", "n"]]

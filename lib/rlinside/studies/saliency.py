@@ -1412,6 +1412,11 @@ class TrainingCurves:
         c = self.art.config
         return f"{label(c['agent'])} {c['game']} ({c['run']})"
 
+    @property
+    def family(self) -> str:
+        """The agent family's name as the book writes it (:func:`label`)."""
+        return label(self.art.config["agent"])
+
     def ratio(self, method: str = "G1Grad-CAM") -> dict[str, float]:
         """:func:`learning_first_ratio` of this run."""
         return learning_first_ratio(self.departures, method)
