@@ -204,6 +204,25 @@ def test_tiny_training_run_is_deterministic_and_resumes(tmp_path):
                       tmp_path / "c", progress=False)
 
 
+def test_foreach_adam_trains_the_same_bits_as_the_single_tensor_adam(tmp_path, monkeypatch):
+    """The shipped agents were trained with the single-tensor Adam; the faster foreach one must
+    reproduce them bit for bit."""
+    import rlinside.agents.arm_dqn as arm_dqn
+
+    cfg = ArmDQNConfig(n_joints=2, width=8, **TINY)
+    fast = train_arm_dqn(cfg, tmp_path / "foreach", progress=False)
+
+    class SingleTensorAdam(torch.optim.Adam):
+        def __init__(self, params, **kw):
+            super().__init__(params, **{**kw, "foreach": False})
+
+    monkeypatch.setattr(arm_dqn.torch.optim, "Adam", SingleTensorAdam)
+    slow = train_arm_dqn(cfg, tmp_path / "single", progress=False)
+    assert fast.episodes == slow.episodes
+    for pa, pb in zip(fast.model.parameters(), slow.model.parameters()):
+        assert torch.equal(pa, pb)
+
+
 def test_retrain_until_valid(tmp_path):
     pruned = MLP(6, [10, 7, 5, 4, 4, 6], 6)  # a "pruned" 2-joint network: any hidden sizes
     before = [p.detach().clone() for p in pruned.parameters()]
