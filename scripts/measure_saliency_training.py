@@ -9,8 +9,23 @@ run folder must hold float16 snapshots, e.g. from::
     python scripts/measure_saliency_training.py --run-dir runs/a2c_breakout_snapshots_s1 \\
         --agent a2c --game Breakout --ship
 
-``--ship`` stores the table in data/ (else the cache), where notebook
-saliency/03_early_vs_trained finds it.
+The other families' shipped runs (one per family; notebook saliency/07 says why the
+recurrent A2C is the layer-normalised one) were trained with::
+
+    python scripts/train_atari.py --game Seaquest --agent dddqn --seed 1 --steps 300000 \
+        --early-step 0 --eval-episodes 0 --no-replay --checkpoint-every 25000 \
+        --snapshots 1,10000,25000,50000,100000,150000,200000,250000 \
+        --run-dir runs/dddqn_seaquest_snapshots_s1
+    python scripts/train_atari.py --game Seaquest --agent a2c-lnlstm --seed 1 --steps 400000 \
+        --early-step 0 --eval-episodes 0 --snapshots 1,10000,25000,50000,100000,150000,200000,300000 \
+        --run-dir runs/a2c-lnlstm_seaquest_snapshots_s1
+    python scripts/train_atari.py --game Seaquest --agent drqn --init orthogonal --seed 1 \
+        --steps 400000 --early-step 0 --eval-episodes 0 --no-replay --checkpoint-every 25000 \
+        --snapshots 1,10000,25000,50000,100000,150000,200000,250000,300000,350000 \
+        --run-dir runs/drqn_seaquest_snapshots_s1
+
+each measured like the A2C run (``--agent`` and ``--game`` as trained). ``--ship`` stores the
+table in data/ (else the cache), where notebook saliency/07_learning_before_reward finds it.
 """
 
 from __future__ import annotations

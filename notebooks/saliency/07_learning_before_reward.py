@@ -14,11 +14,13 @@
 # Rosynski et al. read from G1Grad-CAM, on a network saved after 325 episodes, that their agent
 # had begun to learn, while its reward curve showed it only after about 1,500 episodes: "up to
 # five times faster". Their evidence is one early network looked at by eye. Here the unit is a
-# *training run*: snapshots of the weights are taken from the first update on (by
-# `scripts/train_atari.py --snapshots`), one run per agent family (the feed-forward A2C three
-# times), each snapshot explains the same `states` states (played by the run's last network; a
-# recurrent snapshot from the memory it built over that game,
-# `scripts/measure_saliency_training.py`), and we follow two kinds of curve over the snapshots:
+# *training run*, one per agent family (the feed-forward A2C three times). Snapshots of the
+# weights are taken from the first update on (`scripts/train_atari.py --snapshots`). Each
+# snapshot explains the same `states` states, played by the run's last network; a recurrent
+# snapshot explains them from the memory it built over that game
+# (`scripts/measure_saliency_training.py`). The recurrent A2C is here in its layer-normalised
+# form: the plain A2C-LSTM's training return wanders without a clear rise, so it would give no
+# ratio. Over the snapshots we follow two kinds of curve:
 #
 # - each method's mean *enrichment* on the game's objects (ball and paddle; submarine, divers,
 #   enemies, oxygen bar): the share of the map's magnitude on them over their share of the
