@@ -24,6 +24,7 @@ recurrent A2C is the layer-normalised one) were trained with::
         --snapshots 1,10000,25000,50000,100000,150000,200000,250000,300000,350000 \
         --run-dir runs/drqn_seaquest_snapshots_s1
 
+(the DRQN run was stopped at its 300k snapshot, for time: its last network is that snapshot),
 each measured like the A2C run (``--agent`` and ``--game`` as trained). ``--ship`` stores the
 table in data/ (else the cache), where notebook saliency/07_learning_before_reward finds it.
 """
