@@ -12,16 +12,16 @@ run folder must hold float16 snapshots, e.g. from::
 The other families' shipped runs (one per family; notebook saliency/07 says why the
 recurrent A2C is the layer-normalised one) were trained with::
 
-    python scripts/train_atari.py --game Seaquest --agent dddqn --seed 1 --steps 300000 \
-        --early-step 0 --eval-episodes 0 --no-replay --checkpoint-every 25000 \
-        --snapshots 1,10000,25000,50000,100000,150000,200000,250000 \
+    python scripts/train_atari.py --game Seaquest --agent dddqn --seed 1 --steps 300000 \\
+        --early-step 0 --eval-episodes 0 --no-replay --checkpoint-every 25000 \\
+        --snapshots 1,10000,25000,50000,100000,150000,200000,250000 \\
         --run-dir runs/dddqn_seaquest_snapshots_s1
-    python scripts/train_atari.py --game Seaquest --agent a2c-lnlstm --seed 1 --steps 400000 \
-        --early-step 0 --eval-episodes 0 --snapshots 1,10000,25000,50000,100000,150000,200000,300000 \
+    python scripts/train_atari.py --game Seaquest --agent a2c-lnlstm --seed 1 --steps 400000 \\
+        --early-step 0 --eval-episodes 0 --snapshots 1,10000,25000,50000,100000,150000,200000,300000 \\
         --run-dir runs/a2c-lnlstm_seaquest_snapshots_s1
-    python scripts/train_atari.py --game Seaquest --agent drqn --init orthogonal --seed 1 \
-        --steps 400000 --early-step 0 --eval-episodes 0 --no-replay --checkpoint-every 25000 \
-        --snapshots 1,10000,25000,50000,100000,150000,200000,250000,300000,350000 \
+    python scripts/train_atari.py --game Seaquest --agent drqn --init orthogonal --seed 1 \\
+        --steps 400000 --early-step 0 --eval-episodes 0 --no-replay --checkpoint-every 25000 \\
+        --snapshots 1,10000,25000,50000,100000,150000,200000,250000,300000,350000 \\
         --run-dir runs/drqn_seaquest_snapshots_s1
 
 (the DRQN run was stopped at its 300k snapshot, for time: its last network is that snapshot),
