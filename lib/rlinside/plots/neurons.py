@@ -67,11 +67,13 @@ def plot_pruning_comparison(sizes, comparison, summary, retrain_budget: int):
     after pruning, no retraining, per rule at the same layer sizes (``summary``, from
     :func:`rlinside.studies.neuron_activation.comparison_summary` of ``sizes``: mean over seeds
     with its 95 % bootstrap interval; solid: the first width, dashed: the others); (right) the
-    retraining episodes to pass validation again per rule (``comparison``: dots per seed, open
-    triangles at the budget where it was spent without passing; line: median over seeds)."""
+    retraining episodes to pass validation again per rule and (width, tau) of ``comparison``
+    (dots per seed, open triangles at the budget where it was spent without passing; bar: median
+    over seeds, a spent budget counted as the budget)."""
     fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.7))
     widths = sorted(sizes["width"].unique())
     merge = sizes[sizes["method"] == "cluster merge"]
+    cells = sorted({(int(w), float(t)) for w, t in zip(comparison["width"], comparison["tau"])})
     for i, w in enumerate(widths):
         g = merge[merge["width"] == w]
         share = g["neurons_after"] / g["neurons_before"]
@@ -86,22 +88,22 @@ def plot_pruning_comparison(sizes, comparison, summary, retrain_budget: int):
             axes[1].fill_between(g["tau"], g["low"], g["high"], color=c, alpha=0.12)
         g = comparison[comparison["method"] == method]
         ep = g["retrain_episodes"].astype(float)
-        jitter = {"cluster merge": -0.01, "low-activation": 0.0, "random-live": 0.01}[method]
-        done = ep.notna()
-        axes[2].scatter(g["tau"][done] + jitter, ep[done], s=14, color=c)
-        axes[2].scatter(g["tau"][~done] + jitter, np.full(int((~done).sum()), retrain_budget), marker="^", s=30,
+        off = {"cluster merge": -0.2, "low-activation": 0.0, "random-live": 0.2}[method]
+        x = np.asarray([cells.index((w, t)) + off for w, t in zip(g["width"], g["tau"])], dtype=float)
+        done = ep.notna().to_numpy()
+        axes[2].scatter(x[done], ep[done], s=14, color=c)
+        axes[2].scatter(x[~done], np.full(int((~done).sum()), retrain_budget), marker="^", s=30,
                         facecolors="none", edgecolors=c)
-        med = ep.fillna(float(retrain_budget)).groupby(g["tau"]).median()
-        axes[2].plot(med.index, med.values, "-", color=c, label=method)
+        med = ep.fillna(float(retrain_budget)).groupby([g["width"], g["tau"]]).median()
+        mid = np.asarray([cells.index(k) + off for k in med.index], dtype=float)
+        axes[2].hlines(med.values, mid - 0.09, mid + 0.09, color=c, label=method)
     axes[0].set(xlabel="τ", ylabel="hidden neurons left (share)", ylim=(0, 1.05), title="size after one merge step")
     axes[1].set(xlabel="τ", ylabel="success right after pruning", ylim=(-0.02, 1.02),
                 title="same sizes, three rules")
-    taus = sorted(comparison["tau"].unique())
-    if len(taus):
-        axes[2].set_xticks(taus)
-        axes[2].set_xlim(taus[0] - 0.05, taus[-1] + 0.05)
-    axes[2].set(xlabel="τ", ylabel="episodes to pass again", ylim=(0, retrain_budget * 1.08),
-                title=f"retraining (width {', '.join(str(w) for w in sorted(comparison['width'].unique()))})")
+    axes[2].set_xticks(range(len(cells)), [f"width {w}\nτ = {t:g}" for w, t in cells])
+    axes[2].set_xlim(-0.6, len(cells) - 0.4)
+    axes[2].set(ylabel="episodes to pass again", ylim=(0, retrain_budget * 1.08),
+                title="retraining (bar: median over seeds)")
     axes[0].legend(fontsize=8)
     axes[1].legend(fontsize=7)
     axes[2].legend(fontsize=8)
