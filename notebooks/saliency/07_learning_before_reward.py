@@ -111,7 +111,7 @@ table
 # %%
 ratios = pd.DataFrame({r.name: {"family": r.family, **r.ratio("G1Grad-CAM"), "ratio at one half":
                                 study.learning_first_ratio(r.half_rise, "G1Grad-CAM")["ratio"]}
-                       for r in runs}).T if runs else pd.DataFrame()
+                       for r in runs}).T.infer_objects() if runs else pd.DataFrame()  # numbers, not objects
 values = [float(v) for v in ratios.get("ratio", []) if np.isfinite(v)]
 early = claims.measure("saliency.g1gradcam_shows_learning_first", values,
                        scale={"profile": run_context().get("profile"), "runs": len(values), "n_boot": n_boot},
