@@ -112,6 +112,23 @@ def test_stage_step_effect_sees_steps_and_not_smooth_curves():
     assert stage_step_effect(StudyResult("c", None, step, np.stack([smooth]), np.zeros(0, np.int64), None, 0.0)) == {}
 
 
+def test_stage_step_contrast_cancels_the_bias_of_a_flattening_curve():
+    # the raw second difference is negative on any decaying curve (the first version of the
+    # claim was contradicted by exactly that); the contrast with the mid-stage points is not
+    from rlinside.studies.rtrl import StudyResult, stage_step_contrast, stage_step_effect
+
+    step = np.arange(1, 101) * 10
+    bounds = np.array([250, 500, 750])
+    for tau in (200.0, 400.0, 1000.0):
+        smooth = np.exp(-step / tau)
+        stepped = smooth + 0.3 * (step <= 250) + 0.2 * (step <= 500) + 0.1 * (step <= 750)
+        res = lambda c: StudyResult("x", None, step, np.stack([c]), bounds, None, 0.0)  # noqa: E731
+        raw, contrast = stage_step_effect(res(smooth))[0], stage_step_contrast(res(smooth))[0]
+        assert raw < 0 and abs(contrast) < 0.15 * abs(raw)
+        assert stage_step_contrast(res(stepped))[0] > 0.15
+    assert stage_step_contrast(StudyResult("c", None, step, np.stack([smooth]), np.zeros(0, np.int64), None, 0.0)) == {}
+
+
 def test_stage_grid_adds_nothing_by_default_and_tunes_the_schedule_when_asked():
     from rlinside.studies.rtrl import LearnerSpec, stage_grid
 

@@ -131,7 +131,7 @@ pairs = [("rtrl.hybrid_beats_tbptt", tb, hy), ("rtrl.constructive_beats_tbptt", 
          ("rtrl.columnar_plateaus_higher", fin["columnar 5"], hy)]
 measured = [claims.measure(cid, paired_differences(a, b), scale=scale,
                            details={"protocol": protocol, "tbptt": best_tb}).to_dict() for cid, a, b in pairs]
-measured += [claims.measure(cid, study.stage_step_effect(results[lab]).values(), scale=scale).to_dict() for cid, lab
+measured += [claims.measure(cid, study.stage_step_contrast(results[lab]).values(), scale=scale).to_dict() for cid, lab
              in (("rtrl.stage_steps_hybrid", HY), ("rtrl.stage_steps_constructive", "constructive 10"))]
 # Exercise 1 (plain step sizes) reads this one: per seed, the best learner's final error / the trivial one's
 by_learner = {lab: float(np.mean(list(f.values()))) for lab, f in fin.items() if f}

@@ -32,7 +32,7 @@ __all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION
            "best_tbptt", "relative_errors", "average_relative", "PROTOCOLS", "Protocol", "trace_protocol",
            "gap_fraction", "winners_table", "stage_end_errors", "constructive_variants", "run_variants",
            "tradeoff_measurements", "tradeoff_table", "atari_table", "ablation_curves", "ATARI_ABLATION_TBPTT",
-           "atari_streams", "agent_comparison", "stage_step_effect", "stage_grid",
+           "atari_streams", "agent_comparison", "stage_step_effect", "stage_step_contrast", "stage_grid",
            "figure4_specs", "grid_edges"]
 
 SWEEP_NAME = "rtrl-trace-patterning"
@@ -319,31 +319,67 @@ def stage_end_errors(error: np.ndarray, step: np.ndarray, boundaries: np.ndarray
     return np.array(out)
 
 
+def _stage_geometry(result: StudyResult, window: float) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """``(stage starts, bin end steps, stage length, window in steps)`` of a staged result."""
+    bounds = np.asarray(result.stage_boundaries, dtype=np.int64)
+    step = np.asarray(result.step)
+    stage = int(bounds[0]) if bounds.size == 1 else int(np.min(np.diff(np.concatenate([[0], bounds]))))
+    return bounds, step, stage, max(int(round(window * stage)), int(step[0]))
+
+
+def _second_difference(row: np.ndarray, step: np.ndarray, b: int, w: int) -> float:
+    """``[e(b - w .. b) - e(b .. b + w)] - [e(b - 2w .. b - w) - e(b - w .. b)]`` of one curve
+    (``e(a .. b)``: mean error of the bins ending in ``(a, b]``); NaN outside the curve."""
+    if b - 2 * w < 0 or b + w > step[-1]:
+        return float("nan")
+
+    def mean_in(a: int, c: int) -> float:
+        m = (step > a) & (step <= c)
+        return float(row[m].mean()) if m.any() else float("nan")
+
+    return (mean_in(b - w, b) - mean_in(b, b + w)) - (mean_in(b - 2 * w, b - w) - mean_in(b - w, b))
+
+
 def stage_step_effect(result: StudyResult, window: float = 0.25) -> dict[int, float]:
     """Per report seed (keyed as :func:`final_errors`), how much faster the error falls just
     after a stage begins than just before: for each stage boundary ``b`` (the same steps on
     every seed, as the schedule is fixed) with a window ``W`` of ``window`` times the stage
     length, ``[e(b - W .. b) - e(b .. b + W)] - [e(b - 2W .. b - W) - e(b - W .. b)]``, where
     ``e(a .. b)`` is the mean error of the bins ending in ``(a, b]``; averaged over the
-    boundaries. Positive: the curve steps down when new features start (Figure 4's reading)."""
-    bounds = np.asarray(result.stage_boundaries, dtype=np.int64)
-    if result.curves.size == 0 or bounds.size == 0:
+    boundaries. Positive: the curve steps down when new features start (Figure 4's reading).
+
+    On its own this second difference is negative on any curve that flattens as it learns,
+    stages or not; :func:`stage_step_contrast` is the claims' statistic."""
+    if result.curves.size == 0 or len(result.stage_boundaries) == 0:
         return {}
-    step = np.asarray(result.step)
-    stage = int(bounds[0]) if bounds.size == 1 else int(np.min(np.diff(np.concatenate([[0], bounds]))))
-    w = max(int(round(window * stage)), int(step[0]))
-
-    def mean_in(row: np.ndarray, a: int, b: int) -> float:
-        m = (step > a) & (step <= b)
-        return float(row[m].mean()) if m.any() else np.nan
-
+    bounds, step, _, w = _stage_geometry(result, window)
     out = {}
     for i, row in enumerate(result.curves):
-        effects = [(mean_in(row, b - w, b) - mean_in(row, b, b + w)) - (mean_in(row, b - 2 * w, b - w)
-                   - mean_in(row, b - w, b)) for b in bounds if b - 2 * w >= 0 and b + w <= step[-1]]
-        effects = [e for e in effects if np.isfinite(e)]
+        effects = [e for e in (_second_difference(row, step, int(b), w) for b in bounds) if np.isfinite(e)]
         if effects:
             out[i] = float(np.mean(effects))
+    return out
+
+
+def stage_step_contrast(result: StudyResult, window: float = 0.25) -> dict[int, float]:
+    """Per report seed, :func:`stage_step_effect`'s second difference at each stage start ``b``
+    minus the mean of the same statistic half a stage before and half a stage after ``b``, on
+    the same curve, averaged over the stage starts where all three fit in the run. The second
+    difference alone is negative wherever a learning curve flattens; at the mid-stage points no
+    stage starts, and they bracket ``b`` so that a smoothly flattening curve gives about 0 (its
+    curvature cancels to first order). Positive: the error falls faster after a stage start."""
+    if result.curves.size == 0 or len(result.stage_boundaries) == 0:
+        return {}
+    bounds, step, stage, w = _stage_geometry(result, window)
+    half = stage // 2
+    out = {}
+    for i, row in enumerate(result.curves):
+        c = [_second_difference(row, step, int(b), w)
+             - 0.5 * (_second_difference(row, step, int(b) - half, w) + _second_difference(row, step, int(b) + half, w))
+             for b in bounds]
+        c = [v for v in c if np.isfinite(v)]
+        if c:
+            out[i] = float(np.mean(c))
     return out
 
 
