@@ -233,3 +233,20 @@ def test_exchangeable_null_is_symmetric_and_covers_the_control_difference():
     assert C.exchangeable_null([1.0]).size == 0
     with pytest.raises(C.ClaimError, match="statistic must be one of"):
         C.exchangeable_null(control, statistic="mode")
+
+
+def test_draws_give_the_interval_when_the_unit_is_resampled_inside_the_values():
+    # eight fixed games won 7 times: bootstrapping the 8 win/loss values can never clear 0.74,
+    # while draws that resample each game's seeds can, when the wins are clear on every seed
+    wins = [1.0] * 7 + [0.0]
+    plain = C.measure("demo.effect", wins, scale={"seeds": 5})
+    assert plain.low < 0.74
+    draws = np.r_[np.full(3800, 0.875), np.full(200, 0.75)]
+    m = C.measure("demo.effect", wins, scale={"seeds": 5}, draws=draws, draws_from="seeds within games")
+    assert (m.low, m.high) == (0.75, 0.875) and m.estimate == 0.875 and m.interval_from == "seeds within games"
+    assert C.verdict(claim(comparison={"greater": 0.74}), m)[0] == "supported"
+    assert "seeds within games" in C.claims_table([claim(comparison={"greater": 0.74})], {"demo.effect": m})[0]["ours"]
+    with pytest.raises(C.ClaimError, match="draws_from"):
+        C.measure("demo.effect", wins, scale={}, draws=draws)
+    with pytest.raises(C.ClaimError, match="1,000"):
+        C.measure("demo.effect", wins, scale={}, draws=draws[:10], draws_from="x")

@@ -106,3 +106,16 @@ def test_best_tbptt_is_chosen_on_tuning_errors_only():
 
     res = {"T-BPTT 15:2": R([0.3, 0.2]), "T-BPTT 8:5": R([0.1]), "T-BPTT 5:8": R([0.5])}
     assert best_tbptt(res, labels=tuple(res)) == "T-BPTT 8:5"
+
+
+def test_win_share_draws_resample_seeds_within_fixed_games():
+    from rlinside.studies.rtrl import win_share_draws
+
+    clear = {g: {i: 0.5 + 0.01 * i for i in range(5)} for g in "abcdefg"} | {"h": {i: 2.0 for i in range(5)}}
+    d = win_share_draws(clear, list(clear), draws=2000)
+    assert d.shape == (2000,) and np.all(d == 7 / 8)  # every seed wins clearly: no doubt left
+    close = dict(clear, g={0: 0.8, 1: 1.3, 2: 0.9, 3: 1.1, 4: 0.95})  # a game whose mean sits near 1
+    d = win_share_draws(close, list(close), draws=2000)
+    assert set(np.unique(d)) == {6 / 8, 7 / 8}
+    with pytest.raises(ValueError, match="no report seed"):
+        win_share_draws(dict(clear, h={}), list(clear))

@@ -138,6 +138,8 @@ class Measurement:
     notebook: str | None = None
     #: named numbers a rendered text quotes beside the estimate (an exercise's solution)
     details: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: how the interval was drawn when not by resampling ``values`` (see :func:`measure`'s ``draws``)
+    interval_from: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -271,10 +273,16 @@ def measure(
     confidence: float = 0.95,
     seed: int = 0,
     details: Mapping[str, Any] | None = None,
+    draws: Iterable[float] | None = None,
+    draws_from: str = "",
 ) -> Measurement:
     """Measure claim ``claim`` from its per-unit ``values`` (non-finite values are dropped and
     counted out of ``n``); ``null``: the statistic under the claim's null model, one value per
-    draw. ``scale``: what produced the values (``profile``, ``steps``, ``seeds``, ...).
+    draw. ``draws``: the statistic's bootstrap distribution when the caller resamples the unit
+    of replication inside a structure ``values`` do not show (e.g. report seeds within each of a
+    fixed set of games, where ``values`` are per game); the interval is then its percentile
+    interval, and ``draws_from`` (required) says what was resampled. ``scale``: what produced
+    the values (``profile``, ``steps``, ``seeds``, ...).
     ``details``: named numbers (JSON-serialisable) that a rendered text quotes, e.g. an
     exercise's solution (``{details[name]:.2f}`` in its template). Records
     the measurement for the book when run by ``rlinside run``; returns it."""
@@ -283,9 +291,18 @@ def measure(
     v = np.asarray([float(x) for x in values], dtype=np.float64)
     v = v[np.isfinite(v)]
     est = float(_STATISTICS[statistic](v)) if v.size else float("nan")
-    lo, hi = _interval(v, statistic, confidence, seed)
+    if draws is not None:
+        d = np.asarray([float(x) for x in draws], dtype=np.float64)
+        d = d[np.isfinite(d)]
+        if d.size < 1000 or not draws_from:
+            raise ClaimError(f"{claim}: draws needs at least 1,000 finite draws (got {d.size}) and draws_from "
+                             "saying what was resampled")
+        lo, hi = (float(q) for q in np.quantile(d, [(1 - confidence) / 2, 1 - (1 - confidence) / 2]))
+    else:
+        lo, hi = _interval(v, statistic, confidence, seed)
     m = Measurement(claim=claim, values=v.tolist(), estimate=est, low=lo, high=hi, n=int(v.size),
-                    scale=dict(scale), statistic=statistic, details=_plain(details or {}))
+                    scale=dict(scale), statistic=statistic, details=_plain(details or {}),
+                    interval_from=draws_from or None)
     if null is not None:
         nv = np.asarray([float(x) for x in null], dtype=np.float64)
         nv = nv[np.isfinite(nv)]
@@ -393,6 +410,8 @@ def claims_table(claims: Sequence[Claim], measurements: Mapping[str, Measurement
             ours = f"{m.estimate:.4g} [{m.low:.4g}, {m.high:.4g}]" if math.isfinite(m.low) else f"{m.estimate:.4g}"
             if m.null_high is not None:
                 ours += f"; null [{m.null_low:.4g}, {m.null_high:.4g}]"
+            if m.interval_from:
+                ours += f" (interval: {m.interval_from})"
             n, scale = f"{m.n} {c.unit}s", _scale_text(m.scale)
         rows.append({"id": c.id, "claim": c.statement, "where": c.where, "paper": c.paper,
                      "quantity": f"{c.quantity} ({c.describe()})", "ours": ours, "n": n, "scale": scale,

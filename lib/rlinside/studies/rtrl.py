@@ -29,7 +29,8 @@ __all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION
            "ATARI_FUNCTION", "measure_step_time",
            "final_errors", "trivial_errors", "oracle_errors",
            "oracle_prediction", "tbptt_gradient_bias", "ATARI_PAPER_TBPTT", "run_atari_game",
-           "best_tbptt", "relative_errors", "average_relative", "PROTOCOLS", "Protocol", "trace_protocol",
+           "best_tbptt", "relative_errors", "average_relative", "win_share_draws", "PROTOCOLS", "Protocol",
+           "trace_protocol",
            "gap_fraction", "winners_table", "stage_end_errors", "constructive_variants", "run_variants",
            "tradeoff_measurements", "tradeoff_table", "atari_table", "ablation_curves", "ATARI_ABLATION_TBPTT",
            "atari_streams", "agent_comparison", "stage_step_effect", "stage_step_contrast", "stage_grid",
@@ -828,6 +829,23 @@ def best_tbptt(results: Mapping[str, StudyResult], labels: tuple[str, ...] = ATA
 def relative_errors(errors: Mapping[int, float], reference: Mapping[int, float]) -> dict[int, float]:
     """Per seed, ``errors / reference`` for the seeds both have (and a positive reference)."""
     return {i: errors[i] / reference[i] for i in errors if i in reference and reference[i] > 0}
+
+
+def win_share_draws(ratio: Mapping[str, Mapping[int, float]], games: list[str], draws: int = 4000,
+                    seed: int = 0) -> np.ndarray:
+    """Bootstrap draws of the share of ``games`` on which a learner's mean relative error (over
+    report seeds) is below 1: in each draw every game's seeds are resampled with replacement,
+    on their own (each game's runs are independent). The games stay fixed: the claim is about
+    these games, so the seeds carry the uncertainty, and a game whose mean sits near 1 adds
+    it. ``ratio``: per game, per seed, the relative error (:func:`relative_errors`)."""
+    rng = np.random.default_rng(seed)
+    wins = np.zeros((int(draws), len(games)))
+    for j, g in enumerate(games):
+        v = np.asarray([ratio[g][i] for i in sorted(ratio[g])], dtype=np.float64)
+        if v.size == 0:
+            raise ValueError(f"game {g!r} has no report seed")
+        wins[:, j] = v[rng.integers(0, v.size, (int(draws), v.size))].mean(axis=1) < 1
+    return wins.mean(axis=1)
 
 
 def average_relative(fin: Mapping[str, Mapping[str, Mapping[int, float]]], best: Mapping[str, str], label: str,
