@@ -119,3 +119,23 @@ def test_win_share_draws_resample_seeds_within_fixed_games():
     assert set(np.unique(d)) == {6 / 8, 7 / 8}
     with pytest.raises(ValueError, match="no report seed"):
         win_share_draws(dict(clear, h={}), list(clear))
+
+
+def test_compute_matched_tbptt_excludes_the_configurations_far_from_hybrids_flops():
+    import pandas as pd
+
+    from rlinside.studies.rtrl import ATARI_PAPER_TBPTT, atari_tbptt_budget
+
+    class R:
+        def __init__(self, tuned):
+            self.tuning = pd.DataFrame({"mean final_error": [tuned]})
+
+    # the 2:25 configuration (1.6 x hybrid's FLOPs as run) tunes best, but is not compute-matched
+    tuned = {"T-BPTT 15:2": 0.3, "T-BPTT 8:5": 0.2, "T-BPTT 5:8": 0.25, "T-BPTT 4:10": 0.4, "T-BPTT 2:25": 0.05}
+    results = {"A": {lab: R(v) for lab, v in tuned.items()}}
+    fin = {"A": {"hybrid 20/5": {0: 1.0, 1: 2.0}, "T-BPTT 8:5": {0: 2.0, 1: 2.0}, "T-BPTT 2:25": {0: 0.5, 1: 0.5}}}
+    table, rel = atari_tbptt_budget(fin, results, ["A"])
+    assert list(table["T-BPTT"]) == list(ATARI_PAPER_TBPTT)
+    assert list(table["matched"]) == [False, True, True, True, False]
+    assert table["share, that reading"].between(0.85, 1.02).all()  # the other reading: all about equal
+    assert rel == {0: 0.5, 1: 1.0}  # against 8:5, the best matched one

@@ -27,9 +27,9 @@
 # stream's exact returns.
 #
 # **Protocol.** Every learner is tuned on tuning seeds, which are disjoint from the report
-# seeds (`rlinside.seeds`). The best T-BPTT of a game is the best of its five
-# compute-matched configurations on the tuning seeds. Errors are the mean squared return
-# error over the last 0.4 % of a run, the paper's last 200k of 50M steps.
+# seeds (`rlinside.seeds`). The best T-BPTT of a game is the best of Table 1's five pairs (read
+# truncation:features, as labelled; {doc}`07_atari_ablation` shows which match hybrid's compute)
+# on the tuning seeds. Errors: mean squared return error over the last 0.4 % of a run.
 
 # %% tags=["parameters"]
 games: list[str] = ["Breakout", "Seaquest", "Pong", "CrazyClimber", "Qbert", "SpaceInvaders", "MsPacman",
@@ -72,7 +72,7 @@ publish("rtrl_fig10_atari_frames", fig, "Figure 10: the newest frame of four gam
 # ## Tuning and report runs
 #
 # Each game: columnar (7 features), constructive (10), hybrid (20, 5 per stage) and five T-BPTT
-# configurations of about equal compute, each tuned over the step sizes (and ε for RTRL) on the
+# configurations of Table 1, each tuned over the step sizes (and ε for RTRL) on the
 # tuning seeds, the winner rerun on the report seeds. A winner at an edge of its grid is counted.
 
 # %%

@@ -29,8 +29,8 @@ __all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION
            "ATARI_FUNCTION", "measure_step_time",
            "final_errors", "trivial_errors", "oracle_errors",
            "oracle_prediction", "tbptt_gradient_bias", "ATARI_PAPER_TBPTT", "run_atari_game",
-           "best_tbptt", "relative_errors", "average_relative", "win_share_draws", "PROTOCOLS", "Protocol",
-           "trace_protocol",
+           "best_tbptt", "relative_errors", "average_relative", "win_share_draws", "atari_tbptt_budget",
+           "PROTOCOLS", "Protocol", "trace_protocol",
            "gap_fraction", "winners_table", "stage_end_errors", "constructive_variants", "run_variants",
            "tradeoff_measurements", "tradeoff_table", "atari_table", "ablation_curves", "ATARI_ABLATION_TBPTT",
            "atari_streams", "agent_comparison", "stage_step_effect", "stage_step_contrast", "stage_grid",
@@ -829,6 +829,33 @@ def best_tbptt(results: Mapping[str, StudyResult], labels: tuple[str, ...] = ATA
 def relative_errors(errors: Mapping[int, float], reference: Mapping[int, float]) -> dict[int, float]:
     """Per seed, ``errors / reference`` for the seeds both have (and a positive reference)."""
     return {i: errors[i] / reference[i] for i in errors if i in reference and reference[i] > 0}
+
+
+def atari_tbptt_budget(fin: Mapping[str, Mapping[str, Mapping[int, float]]],
+                       results: Mapping[str, Mapping[str, StudyResult]], games: list[str], *,
+                       n_inputs: int = 277, band: float = 0.25) -> tuple[pd.DataFrame, dict[int, float]]:
+    """How much the paper's Table 1 Atari row depends on its reading. We run its pairs as
+    truncation:features (its label); read as features:truncation instead, all five cost about the
+    same (the paper's "about 50k" per step). Returns a table of the T-BPTT configurations with
+    their FLOPs per step under both readings (the paper's formula,
+    :func:`rlinside.rtrl.flops.tbptt_flops`) as a share of hybrid's (20 features, 5 per stage),
+    and per report seed hybrid's error relative to the best T-BPTT among those within ``band``
+    of its FLOPs as run (chosen on the tuning seeds), averaged over ``games``: the comparison at
+    matched compute that the shipped runs allow."""
+    from rlinside.rtrl.flops import method_flops, tbptt_flops
+
+    learner = "hybrid 20/5"
+    ref = method_flops("hybrid", 20, n_inputs, features_per_stage=5)
+    rows = []
+    for k, d in ATARI_TBPTT:
+        run, other = tbptt_flops(d, n_inputs, k), tbptt_flops(k, n_inputs, d)
+        rows.append({"T-BPTT": f"T-BPTT {k}:{d}", "truncation k": k, "features d": d, "FLOPs as run": run,
+                     "share of " + learner: round(run / ref, 2), "FLOPs read as features:truncation": other,
+                     "share, that reading": round(other / ref, 2), "matched": abs(run / ref - 1) <= band})
+    table = pd.DataFrame(rows)
+    matched = tuple(table.loc[table["matched"], "T-BPTT"])
+    best = {g: best_tbptt(results[g], matched) for g in games}
+    return table, average_relative(fin, best, learner, games)
 
 
 def win_share_draws(ratio: Mapping[str, Mapping[int, float]], games: list[str], draws: int = 4000,
