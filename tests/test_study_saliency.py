@@ -89,7 +89,12 @@ def test_departure_steps_and_the_learning_first_ratio():
                                                "Grad-CAM")["ratio"])
     no_games = study.departure_steps(table, None, n_boot=50)
     assert no_games.loc["training return", "step"] == 30 and np.isnan(no_games.loc["training return", "low"])
-    assert np.isnan(study.learning_first_ratio(no_games, "Grad-CAM")["low"])
+    untested = study.learning_first_ratio(no_games, "Grad-CAM")  # whether the return moved is unknown: no ratio
+    assert np.isnan(untested["ratio"]) and np.isnan(untested["low"]) and "not tested" in untested["rule"]
+    # a map that moves clearly, but down (off the objects), shows no learning first: ratio 0
+    down = table.assign(enrichment=np.where(table.method == "Grad-CAM", 4.0 - table.enrichment, table.enrichment))
+    fell = study.learning_first_ratio(study.departure_steps(down, games, window=10, n_boot=200), "Grad-CAM")
+    assert fell["ratio"] == 0 and fell["rule"] == "the map moved down"
     with pytest.raises(ValueError, match="fraction"):
         study.rise_step(pd.Series([0.0, 1.0]), 1.0)
     # a curve that crosses the mark and falls back departs only from where it stays

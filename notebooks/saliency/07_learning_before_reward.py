@@ -35,8 +35,9 @@
 # the choice of fraction. The paper's claim, as a comparison: the return's departure step over
 # G1Grad-CAM's is above 1. Two rules decide what a run can say: a curve has *moved* when the
 # 95 % interval of its change from the first snapshot to the last excludes 0; a run whose
-# return has not moved gives no ratio (the map cannot be early against nothing), and a map
-# that has not moved while the return has shows no learning, so its ratio is 0.
+# return has not moved, or has no stored games to tell, gives no ratio (the map cannot be early
+# against nothing), and a map that has not risen while the return has shows no learning, so
+# its ratio is 0.
 
 # %% tags=["parameters"]
 fraction: float = 0.25  # how far along its change a curve must stay to have departed | [0.05, 0.95]

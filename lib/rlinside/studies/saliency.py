@@ -1375,24 +1375,26 @@ def learning_first_ratio(departures: pd.DataFrame, method: str = "G1Grad-CAM") -
     :func:`departure_steps`. Rules: a run whose return has not clearly changed by its last
     snapshot (``moved`` not True: the interval of the change includes 0, or no games stored to
     tell) has no ratio (NaN: nothing to be early against); a map whose curve has not clearly
-    moved while the return has shows no learning at all: its ratio is 0."""
+    risen (moved upwards: more of the map on the objects) while the return has shows no
+    learning: its ratio is 0. A map that moves down is not learning the objects first."""
     ret, m = departures.loc["training return"], departures.loc[method]
 
     def flag(v):
         return None if v is None or (isinstance(v, float) and np.isnan(v)) else bool(v)
 
     ret_moved, map_moved = flag(ret["moved"]), flag(m["moved"])
-    if ret_moved is False:
-        return {"ratio": np.nan, "low": np.nan, "high": np.nan, "rule": "the return did not change"}
-    if map_moved is False and ret_moved:
-        return {"ratio": 0.0, "low": 0.0, "high": 0.0, "rule": "the map did not move"}
+    if ret_moved is not True:
+        rule = "the return did not change" if ret_moved is False else "no games stored: the return's change not tested"
+        return {"ratio": np.nan, "low": np.nan, "high": np.nan, "rule": rule}
+    if not (map_moved and m["change"] > 0):
+        return {"ratio": 0.0, "low": 0.0, "high": 0.0,
+                "rule": "the map did not move" if not map_moved else "the map moved down"}
     ratio = ret["step"] / m["step"] if m["step"] and np.isfinite(m["step"]) else np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
         draws = ret["draws"] / m["draws"]
     draws = draws[np.isfinite(draws)]
     lo, hi = np.quantile(draws, [0.025, 0.975]) if len(draws) > len(m["draws"]) // 2 else (np.nan, np.nan)
-    return {"ratio": float(ratio), "low": float(lo), "high": float(hi),
-            "rule": "departure steps" if ret_moved else "departure steps (no games stored: change not tested)"}
+    return {"ratio": float(ratio), "low": float(lo), "high": float(hi), "rule": "departure steps"}
 
 
 @dataclass
