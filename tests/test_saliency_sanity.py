@@ -447,6 +447,8 @@ def test_step_statistics_measure_the_oxygen_bar_and_divers_in_seaquest():
     stats = step_statistics("Seaquest", frames, {"on": on, "off": off})
     np.testing.assert_allclose(stats["on"]["enrichment, oxygen and divers"], 1 / target.mean())
     np.testing.assert_allclose(stats["off"]["enrichment, oxygen and divers"], 0.0)
+    blank = step_statistics("Seaquest", frames, {"blank": torch.zeros_like(on)})["blank"]  # an all-zero map
+    np.testing.assert_array_equal(blank["enrichment, oxygen and divers"], 0.0)  # shows nothing: 0, not left out
     empty = np.zeros_like(frames)
     empty[:, 46:153] = SEAQUEST_WATER
     assert np.isnan(step_statistics("Seaquest", empty, {"on": on})["on"]["enrichment, oxygen and divers"]).all()

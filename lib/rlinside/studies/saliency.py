@@ -1792,7 +1792,7 @@ def step_statistics(game: str, frames: np.ndarray, maps: dict[str, Any]) -> dict
     least 2; an empty map counts as 0) and ``consecutive rho`` (Spearman correlation of the
     absolute maps of this step and the next; NaN where either is empty). Seaquest adds
     ``enrichment, oxygen and divers``: the enrichment on the oxygen bar and the divers in the sea
-    (NaN on a screen with neither)."""
+    (NaN on a screen with neither; 0 for an empty map, which shows neither)."""
     from rlinside.explain.sanity import temporal_stability
 
     per_frame = [object_masks(game, f) for f in frames]
@@ -1805,10 +1805,10 @@ def step_statistics(game: str, frames: np.ndarray, maps: dict[str, Any]) -> dict
         out[m] = {"enrichment": enrich,
                   "on objects": np.where(np.isfinite(enrich), enrich >= 2, False).astype(np.float64),
                   "consecutive rho": np.asarray(temporal_stability(mp), dtype=np.float64)}
-        if oxygen_divers is not None:
+        if oxygen_divers is not None:  # an empty map shows nothing of them: 0, as for "on objects"
             out[m]["enrichment, oxygen and divers"] = np.array(
-                [object_share(mp[t], oxygen_divers[t])[1] if oxygen_divers[t].any() else np.nan
-                 for t in range(len(frames))])
+                [(object_share(mp[t], oxygen_divers[t])[1] if np.abs(np.asarray(mp[t])).sum() > 0 else 0.0)
+                 if oxygen_divers[t].any() else np.nan for t in range(len(frames))])
     return out
 
 
