@@ -139,3 +139,20 @@ def test_compute_matched_tbptt_excludes_the_configurations_far_from_hybrids_flop
     assert list(table["matched"]) == [False, True, True, True, False]
     assert table["share, that reading"].between(0.85, 1.02).all()  # the other reading: all about equal
     assert rel == {0: 0.5, 1: 1.0}  # against 8:5, the best matched one
+
+
+def test_the_other_reading_of_table_1_gives_five_pairs_of_about_equal_compute():
+    from rlinside.rtrl.flops import tbptt_flops
+    from rlinside.studies.rtrl import ATARI_TBPTT_READINGS, atari_specs, atari_tbptt_labels
+
+    as_labelled, other = ATARI_TBPTT_READINGS["truncation:features"], ATARI_TBPTT_READINGS["features:truncation"]
+    assert other == tuple((d, k) for k, d in as_labelled)  # the same numbers, the other way round
+    costs = {r: [tbptt_flops(d, 277, k) for k, d in pairs] for r, pairs in ATARI_TBPTT_READINGS.items()}
+    assert max(costs["features:truncation"]) / min(costs["features:truncation"]) < 1.2
+    assert max(costs["truncation:features"]) / min(costs["truncation:features"]) > 2
+    specs = atari_specs("Pong", "k", n_steps=1000, step_sizes=[1e-3], epsilons=[0.01], bin_steps=10, tbptt=other)
+    tb = [s for s in specs if s.label.startswith("T-BPTT")]
+    assert tuple(s.label for s in tb) == atari_tbptt_labels("features:truncation")
+    assert [(s.base["truncation"], s.base["n_features"]) for s in tb] == list(other)
+    with pytest.raises(ValueError, match="reading"):
+        atari_tbptt_labels("features")

@@ -28,7 +28,8 @@ from rlinside.rtrl.experiment import EXPERIMENT_VERSION, make_learner, stream_se
 __all__ = ["LearnerSpec", "StudyResult", "tune_and_run", "SWEEP_NAME", "FUNCTION", "ATARI_SWEEP_NAME",
            "ATARI_FUNCTION", "measure_step_time",
            "final_errors", "trivial_errors", "oracle_errors",
-           "oracle_prediction", "tbptt_gradient_bias", "ATARI_PAPER_TBPTT", "run_atari_game",
+           "oracle_prediction", "tbptt_gradient_bias", "ATARI_PAPER_TBPTT", "ATARI_TBPTT_READINGS",
+           "atari_tbptt_labels", "run_atari_game",
            "best_tbptt", "relative_errors", "average_relative", "win_share_draws", "atari_tbptt_budget",
            "PROTOCOLS", "Protocol", "trace_protocol",
            "gap_fraction", "winners_table", "stage_end_errors", "constructive_variants", "run_variants",
@@ -673,8 +674,19 @@ def tbptt_gradient_bias(n_features: int = 10, truncations: tuple[int, ...] = (1,
     return pd.DataFrame(rows)
 
 
-#: the paper's T-BPTT configurations of the Atari benchmark (Table 1), as (truncation k, features d)
-ATARI_TBPTT = ((15, 2), (8, 5), (5, 8), (4, 10), (2, 25))
+#: the paper's T-BPTT configurations of the Atari benchmark (Table 1), as (truncation k, features d),
+#: by how its pairs are read: as labelled (truncation:features), or as features:truncation, the
+#: reading under which all five cost about the same (:func:`atari_tbptt_budget`)
+ATARI_TBPTT_READINGS = {"truncation:features": ((15, 2), (8, 5), (5, 8), (4, 10), (2, 25)),
+                        "features:truncation": ((2, 15), (5, 8), (8, 5), (10, 4), (25, 2))}
+ATARI_TBPTT = ATARI_TBPTT_READINGS["truncation:features"]
+
+
+def atari_tbptt_labels(reading: str = "truncation:features") -> tuple[str, ...]:
+    """The labels (``T-BPTT k:d``, truncation first) of Table 1's five Atari pairs under ``reading``."""
+    if reading not in ATARI_TBPTT_READINGS:
+        raise ValueError(f"reading must be one of {sorted(ATARI_TBPTT_READINGS)}, got {reading!r}")
+    return tuple(f"T-BPTT {k}:{d}" for k, d in ATARI_TBPTT_READINGS[reading])
 
 
 def atari_specs(game: str, agent_key: str, *, n_steps: int, step_sizes: list[float], epsilons: list[float],
@@ -732,11 +744,14 @@ ATARI_ABLATION_TBPTT = ((8, 2), (8, 3), (8, 5), (8, 10), (8, 15), (2, 8), (3, 8)
 def run_atari_game(game: str, agent_key: str, *, n_steps: int, step_sizes: list[float], epsilons: list[float],
                    bin_steps: int, tune_seeds: list[int], final_seeds: list[int],
                    extra_tbptt: tuple[tuple[int, int], ...] = (), scheduler: str | None = None,
-                   workers: int | None = None, command: str | None = None) -> dict[str, StudyResult]:
+                   workers: int | None = None, command: str | None = None,
+                   tbptt_reading: str = "truncation:features") -> dict[str, StudyResult]:
     """Tune and run every learner of :func:`atari_specs` on the stream of ``agent_key`` for
-    ``game`` (stored per (configuration, seed), so a rerun resumes)."""
+    ``game`` (stored per (configuration, seed), so a rerun resumes); Table 1's T-BPTT pairs read
+    as ``tbptt_reading`` (:data:`ATARI_TBPTT_READINGS`)."""
+    atari_tbptt_labels(tbptt_reading)  # checks the reading
     specs = atari_specs(game, agent_key, n_steps=n_steps, step_sizes=step_sizes, epsilons=epsilons,
-                        bin_steps=bin_steps, extra_tbptt=extra_tbptt)
+                        bin_steps=bin_steps, tbptt=ATARI_TBPTT_READINGS[tbptt_reading], extra_tbptt=extra_tbptt)
     results, _ = tune_and_run(specs, tune_seeds=tune_seeds, final_seeds=final_seeds, scheduler=scheduler,
                               workers=workers, progress=False, command=command, function=ATARI_FUNCTION,
                               name=ATARI_SWEEP_NAME)
@@ -777,7 +792,8 @@ def agent_comparison(second: Mapping[str, Any], results: Mapping[str, Mapping[st
         res = results[game] if which == "default" and game in results else run_atari_game(
             game, art.config["agent_key"], **run)
         fin = {lab: final_errors(r, fraction) for lab, r in res.items()}
-        out[which] = relative_errors(fin["hybrid 20/5"], fin[best_tbptt(res)])
+        labels = atari_tbptt_labels(run.get("tbptt_reading", "truncation:features"))
+        out[which] = relative_errors(fin["hybrid 20/5"], fin[best_tbptt(res, labels)])
     return out
 
 
@@ -833,7 +849,8 @@ def relative_errors(errors: Mapping[int, float], reference: Mapping[int, float])
 
 def atari_tbptt_budget(fin: Mapping[str, Mapping[str, Mapping[int, float]]],
                        results: Mapping[str, Mapping[str, StudyResult]], games: list[str], *,
-                       n_inputs: int = 277, band: float = 0.25) -> tuple[pd.DataFrame, dict[int, float]]:
+                       n_inputs: int = 277, band: float = 0.25,
+                       reading: str = "truncation:features") -> tuple[pd.DataFrame, dict[int, float]]:
     """How much the paper's Table 1 Atari row depends on its reading. We run its pairs as
     truncation:features (its label); read as features:truncation instead, all five cost about the
     same (the paper's "about 50k" per step). Returns a table of the T-BPTT configurations with
@@ -841,16 +858,18 @@ def atari_tbptt_budget(fin: Mapping[str, Mapping[str, Mapping[int, float]]],
     :func:`rlinside.rtrl.flops.tbptt_flops`) as a share of hybrid's (20 features, 5 per stage),
     and per report seed hybrid's error relative to the best T-BPTT among those within ``band``
     of its FLOPs as run (chosen on the tuning seeds), averaged over ``games``: the comparison at
-    matched compute that the shipped runs allow."""
+    matched compute that the shipped runs allow. ``reading``: how the runs read the pairs
+    (:data:`ATARI_TBPTT_READINGS`); the table's second FLOPs column is the other reading."""
     from rlinside.rtrl.flops import method_flops, tbptt_flops
 
     learner = "hybrid 20/5"
     ref = method_flops("hybrid", 20, n_inputs, features_per_stage=5)
+    atari_tbptt_labels(reading)  # checks the reading
     rows = []
-    for k, d in ATARI_TBPTT:
+    for k, d in ATARI_TBPTT_READINGS[reading]:
         run, other = tbptt_flops(d, n_inputs, k), tbptt_flops(k, n_inputs, d)
         rows.append({"T-BPTT": f"T-BPTT {k}:{d}", "truncation k": k, "features d": d, "FLOPs as run": run,
-                     "share of " + learner: round(run / ref, 2), "FLOPs read as features:truncation": other,
+                     "share of " + learner: round(run / ref, 2), "FLOPs, the other reading": other,
                      "share, that reading": round(other / ref, 2), "matched": abs(run / ref - 1) <= band})
     table = pd.DataFrame(rows)
     matched = tuple(table.loc[table["matched"], "T-BPTT"])
