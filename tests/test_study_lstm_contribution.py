@@ -3,6 +3,8 @@ computations; the loops over episodes and policies with the rollouts replaced by
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -255,6 +257,13 @@ def test_memory_claims_pair_full_memory_with_the_planted_window():
     assert needs.n == 12 and needs.estimate == pytest.approx(0.75) and needs.scale["seeds"] == 3
     assert needs.details["window 9"] == 1.0
     assert measured["lstm_contribution.memoryless_reaches_inner_ring"].n == 3
+    # a seed whose episodes never reach ring 1 gives no time: the scale counts what gives values
+    memless.loc[2, ["reached inner ring", "last minus outer", "last crossed"]] = [0.0, np.nan, False]
+    measured = {m.claim: m for m in study.memory_claims(pd.DataFrame(eps), memless, planted_delay=8, profile="t")}
+    slower = measured["lstm_contribution.memoryless_last_gate_slower"]
+    assert slower.n == 2 and slower.scale["episodes"] == 2 and slower.scale["seeds"] == 2
+    assert slower.details["episodes tested"] == 3 and slower.details["of them, wall 1 crossed"] == 2
+    assert measured["lstm_contribution.memoryless_reaches_inner_ring"].scale["seeds"] == 3
 
 
 def test_ring_permutation_keeps_each_channels_salience_per_ring():
@@ -316,3 +325,24 @@ def test_seed_memory_tests_pool_the_seeds(monkeypatch):
     assert lo < 0.375 < hi
     with pytest.raises(ValueError, match="4 training seeds"):
         study.seed_memory_tests(4, 4)
+
+
+def test_action_shift_null_keeps_what_the_readout_weights_impose():
+    # each channel has a positive weight to exactly one action and positive activations: it can
+    # only ever be salient for that action, whenever the actions are taken, so the null stays pure
+    n_l, n_a, T = 6, 3, 80
+    rng = np.random.default_rng(0)
+    W = -np.ones((n_a, n_l), np.float32)
+    W[np.arange(n_l) % n_a, np.arange(n_l)] = 1.0
+    h = rng.uniform(0.1, 1.0, (T, n_l)).astype(np.float32)
+    actions = rng.integers(0, n_a, T)
+    _, r = contributions(W, h, actions)
+    ep = {"h": h, "actions": actions, "r": r, "mask": salient_channels(r), "ring": np.full(T, 2)}
+    t = study.ContributionTests(MarbleMazeConfig(), [ep], W, np.zeros(n_a, np.float32), ep["mask"], actions,
+                                None, None)
+    stat = partial(study.mask_statistics, n_rings=4, n_actions=n_a, min_steps=5)
+    assert stat(ep, ep["mask"])["pure share"] == 1.0
+    null = study.action_shift_null({0: t}, stat, n_draws=4)
+    assert null["pure share"].shape == (4, 1) and (null["pure share"] == 1.0).all()
+    shifted = study.time_shift_null([ep], stat, n_draws=4)["pure share"]  # the time-shift null breaks it
+    assert (shifted < 1.0).all()

@@ -783,6 +783,33 @@ def time_shift_null(episodes: Sequence[Mapping[str, Any]], statistic: Statistic,
     return {k: np.array([[v[k] for v in d] for d in draws], dtype=np.float64) for k in keys}
 
 
+def action_shift_null(by_seed: Mapping[int, "ContributionTests"], statistic: Statistic, n_draws: int = 200,
+                      seed: int = 0) -> dict[str, np.ndarray]:
+    """A second null for the single-action claim: in each draw every episode's actions are
+    rolled by a random time (one shift per episode, ``np.random.default_rng(seed)``) and the
+    contributions and salient channels are recomputed for the rolled actions from the same
+    hidden states and read-out weights. Salience is measured towards the chosen action, so a
+    channel can only ever be salient for actions whose weight has the sign of its activation;
+    this null keeps that link and breaks only *when* each action is taken. A purity it
+    reproduces comes from the read-out weights, not from the policy's timing. Same shape as
+    :func:`time_shift_null`'s result."""
+    from rlinside.explain.contribution import contributions, salient_channels
+
+    rng = np.random.default_rng(seed)
+    eps = [(t.weight, ep) for t in by_seed.values() for ep in t.episodes]
+    draws = []
+    for _ in range(n_draws):
+        row = []
+        for w, ep in eps:
+            a = np.asarray(ep["actions"])
+            a2 = np.roll(a, int(rng.integers(1, len(a)))) if len(a) > 1 else a
+            _, r = contributions(w, ep["h"], a2)
+            row.append(statistic({**ep, "actions": a2}, salient_channels(r)))
+        draws.append(row)
+    keys = draws[0][0] if draws and draws[0] else {}
+    return {k: np.array([[v[k] for v in d] for d in draws], dtype=np.float64) for k in keys}
+
+
 def crossing_times(results: Sequence[Mapping[str, Any]], n_rings: int) -> pd.DataFrame:
     """Per test episode of :func:`~rlinside.agents.maze_a2c.evaluate_maze` and per wall whose ring
     the ball entered (wall ``k`` leads from ring ``k`` into ring ``k - 1``): the steps from entering
@@ -1063,7 +1090,10 @@ def offset_claims(episodes: Sequence[Mapping[str, Any]], policy_tests: Sequence[
         scale={**scale, "episodes": len(diffs), "seeds": len(by_seed)},
         details={"by seed": by_seed, "delay": recovered_delay, "delayed policies": len(tuned), **choices}))
     delayed = [p for p in policy_tests if p.delay == planted_delay]
-    reference = [p for p in policy_tests if delayed and p.delay == 0 and p.trainer == delayed[0].trainer]
+    # its reference: the no-delay policy of the same trainer and seed (not the first one found)
+    reference = [q for q in policy_tests if delayed and q.delay == 0 and q.trainer == delayed[0].trainer
+                 and not q.artifact.config.get("init_weights")
+                 and int(q.artifact.config["seed"]) == int(delayed[0].artifact.config["seed"])]
     if delayed and reference:
 
         d_off, r_off = means(delayed[0]), means(reference[0])
@@ -1233,6 +1263,7 @@ def contribution_claims(tests: ContributionTests, summary: Mapping[str, Any], at
     real = per_episode(episodes, stat)
     null = {key: np.array([nan_mean(d) for d in v]) for key, v in time_shift_null(episodes, stat,
                                                                                  null_draws).items()}
+    act_null = np.array([nan_mean(d) for d in action_shift_null(by_seed, stat, null_draws)["pure share"]])
     scale = {"profile": profile, "episodes": len(episodes), "seeds": len(by_seed)}
     null_scale = {**scale, "null_draws": null_draws}
     seeds: dict[str, Any] = {}
@@ -1255,9 +1286,14 @@ def contribution_claims(tests: ContributionTests, summary: Mapping[str, Any], at
         claims.measure("lstm_contribution.sparse_on_average", [c.mean() / n_l for c in counts], scale=scale,
                        details=pooled),
         claims.measure("lstm_contribution.sparse_at_each_step", [np.mean(c < 0.1 * n_l) for c in counts],
-                       scale=scale, details=pooled),
+                       scale=scale, details={**pooled, f"steps with at most {int(0.1 * n_l) + 1} channels (one more), "
+                                             "mean over episodes": nan_mean([np.mean(c <= int(0.1 * n_l) + 1)
+                                                                             for c in counts])}),
         claims.measure("lstm_contribution.single_action_channels", real["pure share"], scale=null_scale,
-                       null=null["pure share"], details={"null mean": nan_mean(null["pure share"]), "by seed": seeds}),
+                       null=null["pure share"], details={"null mean": nan_mean(null["pure share"]), "by seed": seeds,
+                                                         "action-shift null, mean": float(np.mean(act_null)),
+                                                         "action-shift null, 95 % range": [
+                                                             float(q) for q in np.quantile(act_null, [0.025, 0.975])]}),
         claims.measure("lstm_contribution.ring_channels", real["ring pure share"], scale=null_scale,
                        null=null["ring pure share"],
                        details={"null mean": nan_mean(null["ring pure share"]),
@@ -1285,13 +1321,20 @@ def memory_claims(episodes: pd.DataFrame, memless: pd.DataFrame, *, planted_dela
     out = []
     base = memless[memless["condition"] == base_condition] if len(memless) else memless
     if len(base):
-        scale = {"profile": profile, "episodes": len(base), "seeds": int(base["seed"].nunique())}
+        def scale(key: str) -> dict:  # what the values come from: episodes (and seeds) with a value
+            has = base[np.isfinite(base[key].astype(float))]
+            return {"profile": profile, "episodes": len(has), "seeds": int(has["seed"].nunique())}
+
         by_seed = {k: {f"seed {s}": v for s, v in base.groupby("seed")[k].mean().round(3).items()}
                    for k in ("reached inner ring", "last minus outer")}
+        timed = base[np.isfinite(base["last minus outer"].astype(float))]
         out += [claims.measure("lstm_contribution.memoryless_reaches_inner_ring", base["reached inner ring"],
-                               scale=scale, details={"by seed": by_seed["reached inner ring"]}),
+                               scale=scale("reached inner ring"), details={"by seed": by_seed["reached inner ring"]}),
                 claims.measure("lstm_contribution.memoryless_last_gate_slower", base["last minus outer"],
-                               scale=scale, details={"by seed": by_seed["last minus outer"]})]
+                               scale=scale("last minus outer"),
+                               details={"by seed": by_seed["last minus outer"], "episodes tested": len(base),
+                                        "episodes with a value": len(timed),
+                                        "of them, wall 1 crossed": int(timed["last crossed"].astype(bool).sum())})]
     if not len(episodes):
         delayed = episodes
     elif delayed_condition is None:
