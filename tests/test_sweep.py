@@ -121,3 +121,13 @@ def test_ship_sweep_runs_ships_long_runs_only_and_a_rerun_finds_them(cache):
     assert again.counts() == {"done": 1, "ran": 1, "failed": 0}
     with pytest.raises(SystemExit):
         ship_sweep_runs.main(["sweep-none"])
+    # a sweep without n_steps ships by the key that tells its real runs from smoke ones
+    sweep.run_sweep("rlinside.sweep:demo_task", [{"x": 0.0, "budget": 10}, {"x": 1.0, "budget": 5000}], [0],
+                    name="nosteps", version=1, scheduler="synchronous", progress=False)
+    assert ship_sweep_runs.main(["sweep-nosteps"]) == 0  # without --min: nothing (no n_steps to judge by)
+    assert not (cache.parent / "data" / "sweep-nosteps").exists()
+    assert ship_sweep_runs.main(["sweep-nosteps", "--min", "budget=1000"]) == 0
+    shipped = [p for p in (cache.parent / "data" / "sweep-nosteps").iterdir() if not p.name.startswith(".")]
+    assert len(shipped) == 1
+    with pytest.raises(SystemExit):
+        ship_sweep_runs.main(["sweep-nosteps", "--min", "budget"])
