@@ -43,7 +43,7 @@ iterative_tau: float = 0.1  # threshold of the iterative study (paper: 0.2; see 
 steps: int = 3  # prune-retrain steps (paper: 3) | [1, 10]
 n_episodes: int = 100  # sample episodes whose activations decide the clusters | [1, 10_000]
 episode_seed: int = 11  # seed of those episodes' goals | [0, 2_147_483_647]
-retrain_budget: int = 2000  # most training episodes spent to pass validation again | [1, 100_000]
+retrain_budget: int = 5000  # most training episodes spent to pass validation again | [1, 100_000]
 iterative_retrain_budget: int = 3000  # iterative study: the same, per step (from scratch: 1,500-3,500) | [1, 100_000]
 
 # %%
