@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from conftest import ROOT, run_cli
 
@@ -131,3 +132,25 @@ def test_ship_sweep_runs_ships_long_runs_only_and_a_rerun_finds_them(cache):
     assert len(shipped) == 1
     with pytest.raises(SystemExit):
         ship_sweep_runs.main(["sweep-nosteps", "--min", "budget"])
+
+
+def test_drop_arrays_keeps_the_named_seeds_and_leaves_valid_artifacts(cache):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import drop_arrays
+    import ship_sweep_runs
+
+    from rlinside import store
+
+    sweep.run_sweep("rlinside.sweep:demo_task", [{"x": 0.0, "n_steps": 1000}], [0, 1], name="drop", version=1,
+                    scheduler="synchronous", progress=False)
+    assert ship_sweep_runs.main(["sweep-drop", "--min-steps", "100"]) == 0
+    root = cache.parent / "data" / "sweep-drop"
+    assert drop_arrays.main(["sweep-drop", "--arrays", "curve", "--keep-seeds", "0"]) == 0
+    kept = {}
+    for p in root.iterdir():
+        art = store.verify(p)  # manifest and sha256 updated with the arrays
+        with np.load(p / "arrays.npz") as z:
+            kept[art.manifest["config"]["seed"]] = set(z.files)
+        assert ("dropped" in art.manifest) == (art.manifest["config"]["seed"] == 1)
+    assert kept == {0: {"curve"}, 1: set()}
+    assert drop_arrays.main(["sweep-none", "--arrays", "curve", "--keep-seeds", "0"]) == 2

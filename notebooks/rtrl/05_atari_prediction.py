@@ -127,8 +127,8 @@ publish("rtrl_fig8_atari_average", fig,
 # The last 500 steps of the first report seed's run: hybrid and the best T-BPTT against the truth.
 
 # %%
-tails = {g: {"true return": results[g]["hybrid 20/5"].extra["tail_return"][0],
-            **{lab: results[g][lab].extra["tail_prediction"][0] for lab in ("hybrid 20/5", best[g])}}
+tails = {g: {"true return": results[g]["hybrid 20/5"].first["tail_return"],
+            **{lab: results[g][lab].first["tail_prediction"] for lab in ("hybrid 20/5", best[g])}}
          for g in prediction_games if g in games}
 fig = plot_predictions(tails)
 publish("rtrl_fig11_atari_predictions", fig,

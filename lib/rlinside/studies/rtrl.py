@@ -64,8 +64,11 @@ class StudyResult:
     stage_boundaries: np.ndarray  #: (S,) steps at which stages begin
     tuning: pd.DataFrame  #: one row per tuned config: its grid values, mean final error, status
     wall_time_s: float  #: summed wall time of every run behind this curve (tuning + final)
-    #: other per-seed arrays the runs returned (e.g. the Atari runs' last predictions), stacked
+    #: other per-seed arrays that every run returned, stacked
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    #: the other arrays of the first report seed's run, including those only it keeps (the Atari
+    #: runs' last predictions and returns: shipped for seed 0 only, ``scripts/drop_arrays.py``)
+    first: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def mean(self) -> np.ndarray:
@@ -149,6 +152,7 @@ def tune_and_run(
                                        tables[s.label], tuned_wall)
             continue
         arrs = [r.arrays() for r in runs]
+        own = ("error", "step", "stage_boundaries", "return_var")
         out[s.label] = StudyResult(
             label=s.label,
             best=c,
@@ -157,8 +161,8 @@ def tune_and_run(
             stage_boundaries=arrs[0]["stage_boundaries"],
             tuning=tables[s.label],
             wall_time_s=tuned_wall + sum(r.wall_time_s for r in runs),
-            extra={k: np.stack([a[k] for a in arrs]) for k in arrs[0]
-                   if k not in ("error", "step", "stage_boundaries", "return_var")},
+            extra={k: np.stack([a[k] for a in arrs]) for k in arrs[0] if k not in own and all(k in a for a in arrs)},
+            first={k: v for k, v in arrs[0].items() if k not in own},
         )
     return out, tuning
 
