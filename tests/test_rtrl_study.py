@@ -189,3 +189,20 @@ def test_grid_edges_names_the_settings_whose_winner_sits_at_an_end():
     one = StudyResult("y", {"step_size": 1e-3}, np.arange(3), np.zeros((2, 3)), np.array([]),
                       pd.DataFrame({"step_size": [1e-3]}), 0.0)
     assert grid_edges(one) == "" and grid_edges(result(None)) == ""
+
+
+def test_ablation_curves_normalise_per_game_and_use_only_seeds_every_run_has():
+    from rlinside.studies.rtrl import ablation_curves
+
+    # error = 1 / features * (1 + 0.1 / truncation), per game scaled; seed 2 is missing from one run
+    fin = {}
+    for g, scale in (("A", 1.0), ("B", 10.0)):
+        fin[g] = {}
+        for k, d in [(8, 2), (8, 15), (2, 8), (15, 8)]:
+            fin[g][f"T-BPTT {k}:{d}"] = {i: scale * (1.0 / d) * (1 + 0.1 / k) for i in range(3)}
+    del fin["B"]["T-BPTT 15:8"][2]
+    feat, trunc, diff = ablation_curves(fin, ["A", "B"], values=(2, 15))
+    assert feat[15] == trunc[15] == 1.0
+    assert np.isclose(feat[2], 7.5)  # 15 / 2, the same in both games whatever their scale
+    assert np.isclose(trunc[2], (1 + 0.05) / (1 + 0.1 / 15))
+    assert len(diff) == 2 and np.allclose(diff, 7.5 - trunc[2])  # seed 2 left out, not an error

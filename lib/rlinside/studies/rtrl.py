@@ -831,7 +831,8 @@ def ablation_curves(fin: Mapping[str, Mapping[str, Mapping[int, float]]], games:
     trunc = {k: float(np.mean([mean_of(g, f"T-BPTT {k}:{fixed}") / mean_of(g, f"T-BPTT {top}:{fixed}") for g in games]))
              for k in values}
     low = min(values)
-    seeds_ = sorted(set.intersection(*(set(fin[g][f"T-BPTT {fixed}:{low}"]) for g in games)))
+    used = (f"T-BPTT {fixed}:{low}", f"T-BPTT {fixed}:{top}", f"T-BPTT {low}:{fixed}", f"T-BPTT {top}:{fixed}")
+    seeds_ = sorted(set.intersection(*(set(fin[g][lab]) for g in games for lab in used)))  # seeds every run has
     diff = [float(np.mean([fin[g][f"T-BPTT {fixed}:{low}"][i] / fin[g][f"T-BPTT {fixed}:{top}"][i] for g in games])
                   - np.mean([fin[g][f"T-BPTT {low}:{fixed}"][i] / fin[g][f"T-BPTT {top}:{fixed}"][i] for g in games]))
             for i in seeds_]
