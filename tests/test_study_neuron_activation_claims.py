@@ -34,6 +34,40 @@ def test_distance_claim_values_per_agent():
     assert v["first_layer"] == {(2, 0): pytest.approx(3.0 - 1.5), (3, 1): pytest.approx(1.0 - 2.0)}
 
 
+def test_activations_on_reproduces_a_rollout_and_feeds_another_network_the_same_inputs():
+    import torch
+
+    from rlinside.agents.arm_dqn import ArmDQNConfig, build_q_network, run_episodes
+
+    cfg = ArmDQNConfig(n_joints=2, width=8)
+    torch.manual_seed(0)
+    a, b = build_q_network(cfg), build_q_network(cfg, init="xavier")
+    roll = run_episodes(a, cfg, 3, 0)
+    again = na.activations_on(a, roll.observations)
+    assert len(again) == 3 and all(np.allclose(x, y, atol=1e-6) for e, f in zip(roll.activations, again)
+                                   for x, y in zip(e, f))
+    other = na.activations_on(b, roll.observations)
+    with torch.no_grad():
+        _, acts = b(torch.from_numpy(roll.observations[1]), return_activations=True)
+    assert np.allclose(other[1][2], acts[2].numpy(), atol=1e-6) and not np.allclose(other[1][2], again[1][2])
+
+
+def test_distance_variants_read_each_reference_and_neuron_set():
+    rows = []
+    for seed, (tr, rd, agent_in) in enumerate([(2.0, 3.0, 2.5), (2.0, 3.5, 2.0), (1.0, 2.0, 0.5)]):
+        for network, m in (("trained", tr), ("random", rd), (na.AGENT_INPUTS, agent_in)):
+            r = _row(3, seed, network, m, 1.0, [1.0] * 6)
+            rows.append({**r, "mean distance (live)": m + 1.0, "std distance (live)": 0.5})
+    across = na.TrainedVsRandom(pd.DataFrame(rows), pd.DataFrame(), 0.0, 0.0, 0.0)
+    assert na.distance_claim_values(across, reference=na.AGENT_INPUTS)["mean_gap"] == {
+        (3, 0): pytest.approx(0.5), (3, 1): pytest.approx(0.0), (3, 2): pytest.approx(-0.5)}
+    t = na.distance_variants(across).set_index(["statistic", "neurons", "random network on"])
+    assert t.loc[("mean", "all", "its own episodes"), "random minus trained"] == pytest.approx(7 / 6)
+    assert t.loc[("mean", "live", "the agent's observations"), "random minus trained"] == pytest.approx(0.0)
+    assert t.loc[("spread", "live", "its own episodes"), "random minus trained"] == pytest.approx(0.0)
+    assert (t["agents"] == 3).all() and len(t) == 8
+
+
 def test_episode_distance_stats_average_to_eq2_and_pair_by_episode():
     from rlinside.explain.activations import neuron_distances, upper_triangle
 

@@ -130,13 +130,15 @@ print(f"{len(across.paired)} agents: trained mean below random in {across.traine
 # Measured per agent (the random network of each agent's shape against the agent, on the same
 # sample episodes), and, for the pruned network, per sample episode of the one agent pruned
 # above (a verdict about this agent). The verdicts are computed on the chapter page
-# ({doc}`../../claims`).
+# ({doc}`../../claims`). Two choices could move the distance verdicts, so every combination is
+# shown: all neurons or live ones only (eq. 2 divides by a neuron's maximum activation, so it
+# is defined for neurons that fire; the claims table has both), and the random network playing
+# its own episodes (the claims) or fed the trained agent's observations.
 
 # %%
-per_agent = na.distance_claim_values(across)
-live_gaps = {k: na.distance_claim_values(across, live=True)[k] for k in ("mean_gap", "std_gap")}
-display(pd.DataFrame({f"{k} ({n})": pd.Series(v) for n, d in (("all neurons", per_agent), ("live only", live_gaps))
-                      for k, v in d.items() if k in ("mean_gap", "std_gap")}).round(3))  # Xavier minus trained
+na.distance_variants(across).round(3)  # random minus trained, mean over agents, 95 % interval
+
+# %%
 measured = na.figure2_claims(study, across, n_joints=n_joints, width=width, agent_seed=agent_seed, tau=tau,
                              n_episodes=n_episodes, profile=run_context().get("profile"))
 pd.DataFrame([m.to_dict() for m in measured])[["claim", "estimate", "low", "high", "n"]]

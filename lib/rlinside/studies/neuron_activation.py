@@ -93,7 +93,8 @@ __all__ = ["ARTIFACT_KIND", "tau_sweep", "iterative_study", "pruned_agent", "mea
            "ArmNetworks", "figure2_networks", "DistanceDensities", "distance_densities", "LayerTree",
            "cluster_trees", "TrainedVsRandom", "trained_vs_random", "RANDOM_NETWORKS", "dead_neuron_table",
            "ArmProjections", "project_arms", "error_grid", "layer_projections", "layer_cka", "layer_pair_errors",
-           "TechniqueComparison", "compare_techniques", "distance_claim_values", "episode_distance_stats",
+           "TechniqueComparison", "compare_techniques", "distance_claim_values", "distance_variants",
+           "AGENT_INPUTS", "activations_on", "episode_distance_stats",
            "pruned_vs_trained_episodes", "zero_tau_values", "zero_tau_depth_values", "tau_linearity",
            "retrain_cost_values",
            "retrain_cost_rise", "iterative_values", "projection_claim_values", "technique_values",
@@ -396,6 +397,21 @@ class TrainedVsRandom:
 
 #: The random reference networks of :func:`trained_vs_random`: name -> initialisation.
 RANDOM_NETWORKS = {"random": "xavier", "random (default init)": "default"}
+#: the Xavier random network run on the trained agent's observations instead of its own episodes
+AGENT_INPUTS = "random, agent's inputs"
+
+
+def activations_on(model: Any, observations: np.ndarray) -> list[list[np.ndarray]]:
+    """The hidden ReLU activations of ``model`` for ``observations: (N, T, obs_dim)`` (say, another
+    network's episodes), per episode and layer as :attr:`Rollouts.activations`: ``[(T, width_l)]``."""
+    import torch
+
+    N, T = observations.shape[:2]
+    with torch.no_grad():
+        _, acts = model(torch.from_numpy(np.ascontiguousarray(observations, np.float32).reshape(N * T, -1)),
+                        return_activations=True)
+    layers = [h.numpy().reshape(N, T, -1) for h in acts]
+    return [[lay[i] for lay in layers] for i in range(N)]
 
 
 def _distance_row(activations: list[list[np.ndarray]]) -> dict[str, float]:
@@ -434,9 +450,14 @@ def trained_vs_random(joints, width: int, *, n_episodes: int, episode_seed: int)
         for name, init in RANDOM_NETWORKS.items():
             seed_everything(1234 + art.config["seed"])
             nets[name] = build_q_network(cfg, init=init)
+        own = {}
         for name, m in nets.items():
-            a = run_episodes(m, cfg, n_episodes, episode_seed).activations
-            summary_rows.append({"joints": cfg.n_joints, "seed": cfg.seed, "network": name, **_distance_row(a)})
+            own[name] = run_episodes(m, cfg, n_episodes, episode_seed)
+            summary_rows.append({"joints": cfg.n_joints, "seed": cfg.seed, "network": name,
+                                 **_distance_row(own[name].activations)})
+        # the alternative reading: the Xavier network fed the trained agent's own observations
+        a = activations_on(nets["random"], own["trained"].observations)
+        summary_rows.append({"joints": cfg.n_joints, "seed": cfg.seed, "network": AGENT_INPUTS, **_distance_row(a)})
     across = pd.DataFrame(summary_rows)
     if not len(across):
         empty = pd.DataFrame()
@@ -734,10 +755,12 @@ def _inner_mean(row, n_layers: int) -> float:
     return float(np.mean([row[f"layer {k}"] for k in range(2, n_layers)]))
 
 
-def distance_claim_values(across: TrainedVsRandom, live: bool = False) -> dict[str, dict[tuple[int, int], float]]:
-    """Per agent ``(joints, seed)`` of :func:`trained_vs_random`, against its ``random`` network
-    (Xavier initialisation, the paper's reference; ``live=True``: the all-to-all statistics over
-    live neurons only):
+def distance_claim_values(across: TrainedVsRandom, live: bool = False,
+                          reference: str = "random") -> dict[str, dict[tuple[int, int], float]]:
+    """Per agent ``(joints, seed)`` of :func:`trained_vs_random`, against its ``reference`` network
+    (default ``random``: Xavier initialisation, the paper's reference, on its own episodes;
+    :data:`AGENT_INPUTS`: the same network on the agent's observations; ``live=True``: the
+    all-to-all statistics over live neurons only):
 
     * ``mean_gap``: random minus trained mean all-to-all distance;
     * ``std_gap``: random minus trained standard deviation of the all-to-all distances;
@@ -760,9 +783,9 @@ def distance_claim_values(across: TrainedVsRandom, live: bool = False) -> dict[s
                                                                    "first_layer")}
     for (joints, seed), g in rows.groupby(["joints", "seed"]):
         by = {r["network"]: r for _, r in g.iterrows()}
-        if not {"trained", "random"} <= set(by):
+        if not {"trained", reference} <= set(by):
             continue
-        tr, rd = by["trained"], by["random"]
+        tr, rd = by["trained"], by[reference]
         key = (int(joints), int(seed))
         suffix = " (live)" if live else ""
         out["mean_gap"][key] = float(rd["mean distance" + suffix] - tr["mean distance" + suffix])
@@ -770,6 +793,25 @@ def distance_claim_values(across: TrainedVsRandom, live: bool = False) -> dict[s
         out["output_rise"][key] = rise(tr) - rise(rd)
         out["first_layer"][key] = float(tr["layer 1"]) - _inner_mean(tr, n_layers)
     return out
+
+
+def distance_variants(across: TrainedVsRandom) -> pd.DataFrame:
+    """The trained-against-random gaps of the mean and the spread of the distances under each
+    reading (all neurons or live ones; the random network on its own episodes or on the agent's
+    observations): per reading, the mean over agents and its 95 % bootstrap interval."""
+    from rlinside import claims
+
+    rows = []
+    for reference, inputs in (("random", "its own episodes"), (AGENT_INPUTS, "the agent's observations")):
+        for live in (False, True):
+            v = distance_claim_values(across, live=live, reference=reference)
+            for k, what in (("mean_gap", "mean"), ("std_gap", "spread")):
+                vals = [v[k][a] for a in sorted(v[k])]
+                lo, hi = claims.bootstrap_ci(vals) if len(vals) > 1 else (float("nan"), float("nan"))
+                rows.append({"statistic": what, "neurons": "live" if live else "all", "random network on": inputs,
+                             "random minus trained": float(np.mean(vals)) if vals else float("nan"),
+                             "low": lo, "high": hi, "agents": len(vals)})
+    return pd.DataFrame(rows)
 
 
 def episode_distance_stats(activations: dict[str, list[list[np.ndarray]]], live: bool = False) -> pd.DataFrame:
@@ -1351,6 +1393,12 @@ def figure2_claims(study: Any, across: Any, *, n_joints: int, width: int, agent_
                                ("neuron_activation.trained_spread_below_random", "std_gap"),
                                ("neuron_activation.distances_rise_to_output", "output_rise"),
                                ("neuron_activation.first_layer_distinct", "first_layer")]]
+    live = distance_claim_values(across, live=True)  # eq. 2 defines distances for neurons that fire
+    measured += [claims.measure(cid, [live[k][a] for a in sorted(live[k])], scale=scale,
+                                details={"agents": [f"{j} joints, seed {s}" for j, s in sorted(live[k])],
+                                         "neurons": "live only"})
+                 for cid, k in [("neuron_activation.trained_mean_below_random_live", "mean_gap"),
+                                ("neuron_activation.trained_spread_below_random_live", "std_gap")]]
     measured += [claims.measure(cid, [per_episode[k][e] for e in sorted(per_episode[k])], scale=pruned_scale,
                                 details={"agent": agent, "tau": tau,
                                          "pruned sizes": list(study.nets["pruned"].hidden_sizes)})
@@ -1393,6 +1441,12 @@ def pruning_claims(comparison: pd.DataFrame, sizes: pd.DataFrame, iterative: pd.
     def values(d):
         return [d[k] for k in sorted(d)]
 
+    def finite(d):  # the seeds a ratio exists for (both thresholds run, the lower one passed)
+        return int(np.isfinite(values(d)).sum()) if d else 0
+
+    barely = retrain_cost_rise(retrain_sweep, low=0.1, high=0.2, budget=retrain_budget)
+    rises = retrain_cost_rise(retrain_sweep, low=0.2, high=0.4, budget=retrain_budget)
+
     deep = zero_tau_depth_values(zero)
     gaps = {b: baseline_gap_values(sizes, b) for b in PRUNING_METHODS[1:]}
     faster = baseline_retrain_values(comparison[comparison["width"] == int(width)])
@@ -1407,8 +1461,10 @@ def pruning_claims(comparison: pd.DataFrame, sizes: pd.DataFrame, iterative: pd.
         ("neuron_activation.retraining_cheap_at_tau_0_2",
          values(retrain_cost_values(retrain_sweep, agents, tau=0.2, budget=retrain_budget)), retrain_scale,
          {"scratch episodes": [a.manifest["metrics"].get("training_episodes") for a in agents]}),
-        ("neuron_activation.retraining_cost_rises",
-         values(retrain_cost_rise(retrain_sweep, low=0.2, high=0.4, budget=retrain_budget)), retrain_scale, {}),
+        ("neuron_activation.retraining_barely_rises_to_0_2", values(barely), {**retrain_scale, "seeds": finite(barely)},
+         {"taus": [0.1, 0.2]}),
+        ("neuron_activation.retraining_cost_rises", values(rises), {**retrain_scale, "seeds": finite(rises)},
+         {"taus": [0.2, 0.4]}),
         ("neuron_activation.merge_beats_low_activation", values(gaps["low-activation"]), base_scale,
          {"taus": gap_taus, "agents (width, seed)": sorted(gaps["low-activation"])}),
         ("neuron_activation.merge_beats_random_live", values(gaps["random-live"]), base_scale,
