@@ -196,3 +196,23 @@ def test_bad_inputs_give_clear_errors():
         iterative_prune(model, lambda m: acts, lambda m: (m, 1), 0.2, steps=0)
     with pytest.raises(TypeError, match="retrain"):
         iterative_prune(model, lambda m: record_activations(m, episodes(n=2)), lambda m: m, 0.2, steps=1)
+
+
+def test_keep_neurons_drops_neurons_and_mean_replacement_keeps_a_constant_neuron_exact():
+    from rlinside.explain.pruning import keep_neurons
+
+    torch.manual_seed(0)
+    net = MLP(4, [5, 3], 2)
+    with torch.no_grad():  # neuron 1 of layer 1 ignores its input: it is the constant ReLU(0.7) = 0.7
+        net.linears[0].weight[1].zero_()
+        net.linears[0].bias[1] = 0.7
+    x = torch.randn(50, 4)
+    keep = [[0, 2, 3, 4], [0, 1, 2]]
+    plain = keep_neurons(net, keep)
+    assert plain.hidden_sizes == [4, 3]
+    fill = [np.array([9.0, 0.7, 9.0, 9.0, 9.0]), np.zeros(3)]  # only the dropped neuron's value is read
+    replaced = keep_neurons(net, keep, fill=fill)
+    assert torch.allclose(replaced(x), net(x), atol=1e-6)  # exact: the dropped neuron was constant
+    assert not torch.allclose(plain(x), net(x), atol=1e-3)  # dropping it outright changes the output
+    with pytest.raises(ValueError, match="fill"):
+        keep_neurons(net, keep, fill=[np.zeros(5)])

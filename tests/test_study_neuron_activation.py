@@ -234,3 +234,22 @@ def test_input_transformation_figure_draws_both_modes():
     four = transform_joint_angles(pose, 4, "balanced")
     np.testing.assert_allclose(joint_positions(four[0], np.full(4, 0.25))[-1],
                                joint_positions(pose[0], np.full(2, 0.5))[-1], atol=1e-12)
+
+
+def test_mean_replaced_comparison_matches_the_sweeps_merge_and_is_stored(tmp_path, monkeypatch):
+    monkeypatch.setenv("RLINSIDE_CACHE", str(tmp_path / "cache"))  # 3 episodes: nothing shipped, all computed
+    common = dict(n_episodes=3, episode_seed=1, agent_max_episodes=5000)
+    rep = arm_pruning.mean_replaced_comparison(3, [32], [0], [0.3], **common)
+    assert sorted(rep["method"]) == sorted(arm_pruning.PRUNING_METHODS) and (rep["tau"] == 0.3).all()
+    plain = arm_pruning.pruning_comparison(3, [32], [0], [0.3], retrain_budget=0, **common)
+    merge = lambda t: float(t[t["method"] == "cluster merge"]["accuracy_pruned"].iloc[0])  # noqa: E731
+    assert merge(rep) == merge(plain)  # the same agent, episodes and sizes as the sweep's task
+    table = arm_pruning.baseline_gap_table(plain, rep)
+    assert list(table["dropped neurons"]) == ["as they are", "as they are", "mean-replaced", "mean-replaced"]
+
+    def fail(*a, **k):
+        raise AssertionError("recomputed a stored comparison")
+
+    monkeypatch.setattr(arm_pruning, "prune_mlp", fail)
+    again = arm_pruning.mean_replaced_comparison(3, [32], [0], [0.3], **common)
+    assert again.equals(rep)

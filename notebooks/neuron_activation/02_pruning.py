@@ -75,18 +75,15 @@ zero
 # %% [markdown]
 # ## Figure 3 (left), with two simple rules beside the merge
 #
-# One pruning step at each $\tau$. The merge decides the layer sizes; the two simple rules cut
-# the same trained network to exactly those sizes: **low-activation** keeps the neurons with the
-# largest mean activation on the sample episodes, **random-live** drops the dead neurons and
-# then keeps a random subset of the live ones. Accuracy is the validation success rate (final
-# reward at least 0.9 over the 300 validation goals) right after pruning; retraining episodes
-# are those needed to pass validation again (an open triangle: the budget was spent without
-# passing); the episodes each agent needed from scratch are printed below the figure. The budget
-# is what each agent was given to learn from scratch (`agent_max_episodes`); a smaller one was
-# binding in our first runs (`sweeps/arm_pruning_comparison.yml` has the counts, and the cost that
-# limits retraining to `taus` at the claims' width and `other_taus` at the others). A run that spent
-# the budget counts the budget, a lower bound of its cost: where only a simple rule spent it the
-# merge's advantage is understated; where both did, the difference is unknown (column `passed`).
+# One pruning step at each $\tau$. The merge decides the layer sizes; the two simple rules cut the same trained
+# network to exactly those sizes: **low-activation** keeps the neurons with the largest mean activation on the sample
+# episodes, **random-live** drops the dead neurons and then keeps a random subset of the live ones. Accuracy is the
+# validation success rate (final reward ≥ 0.9 on 300 goals) right after pruning; retraining episodes are those needed
+# to pass validation again (an open triangle: the budget was spent without passing). The budget is what each agent was
+# given to learn from scratch (`agent_max_episodes`); a smaller one was binding at first
+# (`sweeps/arm_pruning_comparison.yml` has the counts, and the cost that limits retraining to `taus` at the claims'
+# width and `other_taus` at the others). A run that spent it counts the budget, a lower bound of its cost: where only
+# a simple rule spent it the merge's advantage is understated; where both did, it is unknown (`passed`).
 
 # %%
 summary = study.comparison_summary(sizes)
@@ -100,12 +97,19 @@ print("episodes from scratch, (width, seed):",
 study.comparison_summary(comparison).round(3)
 
 # %% [markdown]
+# **Stronger simple rules.** The rules above drop neurons outright, while the merge folds what it removes into the
+# survivors. Replaced by its mean activation (folded into the next layer's bias), a dropped neuron costs less:
+
+# %%
+replaced = study.mean_replaced_comparison(n_joints, size_widths, agent_seeds, size_taus, **common)
+study.baseline_gap_table(sizes, replaced).round(3)  # success after pruning, merge minus rule, mean over tau > 0
+
+# %% [markdown]
 # ## Figure 3 (right): three pruning steps, initial widths 32 to 512
 #
-# Each shipped agent (seed 0) of the widths asked for is pruned at $\tau$ = `iterative_tau`,
-# retrained, and pruned again. A study stops at the first step whose retraining does not pass
-# validation within `iterative_retrain_budget` episodes (its last row has no retraining episodes): the network
-# it would prune next is not a working agent. A width without a shipped agent is an error.
+# Each shipped agent (seed 0) of the widths asked for is pruned at $\tau$ = `iterative_tau`, retrained, and pruned
+# again. A study stops at the first step whose retraining does not pass validation within `iterative_retrain_budget`
+# episodes (its last row has no retraining episodes). A width without a shipped agent is an error.
 
 # %%
 iterative, missing = study.iterative_table(n_joints, widths, iterative_tau, steps=steps, n_episodes=n_episodes,
@@ -122,13 +126,11 @@ publish("na_fig3_steps", fig,
         f"({n_joints}-joint agents), and the layer shapes after the last step.")
 
 # %% [markdown]
-# **Reading the figure.** The paper's three observations are: the first step removes the most
-# and later steps plateau; networks of 128 neurons per layer and more shrink to about the
-# same size in the first step; and after pruning, narrow networks taper towards the output
-# while wide ones narrow in the middle and widen again at the last layer (an hourglass). The
-# chapter's claims table compares each with the rows above. The paper gives one mean shape,
-# over its widths 256 and 512 after three steps at $\tau = 0.2$; ours, at the widths and
-# threshold of this run, are set beside it:
+# **Reading the figure.** The paper's three observations are: the first step removes the most and later steps
+# plateau; networks of 128 neurons per layer and more shrink to about the same size in the first step; and after
+# pruning, narrow networks taper towards the output while wide ones narrow in the middle and widen again at the last
+# layer (an hourglass). The claims table compares each with the rows above. The paper gives one mean shape, over its
+# widths 256 and 512 after three steps at $\tau = 0.2$; ours, at this run's widths and threshold, are beside it:
 
 # %%
 study.shape_table(iterative)
@@ -136,12 +138,10 @@ study.shape_table(iterative)
 # %% [markdown]
 # ## The chapter's claims about Figure 3
 #
-# Measured per agent (tau = 0 and the simple rules, without retraining), per agent seed (size
-# and retraining) and per initial width (the iterative study, one seed per width); a retraining
-# run that did not pass within its budget counts the budget, a lower bound of its cost. The
-# claims against the simple rules are ours: the paper compares with no other pruning rule. The
-# verdicts are computed on the chapter page ({doc}`../../claims`); the paper averages 20
-# networks per setting, so a claim needs 5 agent seeds before it is tested.
+# Measured per agent (tau = 0 and the simple rules as they are, without retraining), per agent seed (size and
+# retraining) and per initial width (the iterative study, one seed per width); a retraining run that did not pass
+# within its budget counts the budget, a lower bound of its cost. The claims against the simple rules are ours. The
+# verdicts are computed on the chapter page ({doc}`../../claims`); a claim needs 5 agent seeds (the paper: 20).
 
 # %%
 measured = study.pruning_claims(comparison, sizes, iterative, [a for a in agents if a.config["width"] == width],

@@ -312,11 +312,15 @@ def iterative_prune(
 BASELINE_RULES = ("low-activation", "random-live")
 
 
-def keep_neurons(model: MLP, keep: Sequence[Sequence[int]]) -> MLP:
+def keep_neurons(model: MLP, keep: Sequence[Sequence[int]], fill: Sequence[np.ndarray] | None = None) -> MLP:
     """The sub-network of ``model`` with only the hidden neurons ``keep[l]`` of each layer (in
     that order): their incoming and outgoing weights are kept as they are and the other
     neurons are dropped, without merging anything (the simple pruning the cluster merge of
-    :func:`prune_mlp` has to beat). Same dtype, device and train/eval mode; ``model`` unchanged."""
+    :func:`prune_mlp` has to beat). Same dtype, device and train/eval mode; ``model`` unchanged.
+
+    ``fill``: per hidden layer, a value for each of its neurons (say its mean activation on sample
+    episodes): a dropped neuron is then replaced by that constant, folded into the next layer's
+    bias (mean replacement), so the next layer keeps its average input."""
     if not isinstance(model, MLP):
         raise TypeError(f"model must be an rlinside.nets.mlp.MLP, got {type(model).__name__}")
     if len(keep) != len(model.hidden_sizes):
@@ -332,10 +336,19 @@ def keep_neurons(model: MLP, keep: Sequence[Sequence[int]]) -> MLP:
     new = MLP(model.n_in, [len(i) for i in idx], model.n_out).to(device=p.device, dtype=p.dtype)
     rows = [*idx, torch.arange(model.n_out)]
     cols = [torch.arange(model.n_in), *idx]
+    sizes = model.hidden_sizes
+    if fill is not None and (len(fill) != len(idx) or any(np.shape(f) != (n,) for f, n in zip(fill, sizes))):
+        raise ValueError(f"fill must give one value per neuron of each hidden layer {list(model.hidden_sizes)}")
     with torch.no_grad():
-        for lin, lin_new, r, c in zip(model.linears, new.linears, rows, cols):
+        for j, (lin, lin_new, r, c) in enumerate(zip(model.linears, new.linears, rows, cols)):
             lin_new.weight.copy_(lin.weight[r][:, c])
-            lin_new.bias.copy_(lin.bias[r])
+            bias = lin.bias[r].clone()
+            if fill is not None and j > 0:  # the inputs this layer lost, at their fill values
+                gone = np.setdiff1d(np.arange(model.hidden_sizes[j - 1]), idx[j - 1].numpy())
+                if len(gone):
+                    f = torch.as_tensor(np.asarray(fill[j - 1])[gone], dtype=lin.weight.dtype, device=lin.weight.device)
+                    bias += lin.weight[r][:, torch.as_tensor(gone)] @ f
+            lin_new.bias.copy_(bias)
     new.train(model.training)
     return new
 

@@ -96,7 +96,7 @@ __all__ = ["ARTIFACT_KIND", "tau_sweep", "iterative_study", "pruned_agent", "mea
            "TechniqueComparison", "compare_techniques", "distance_claim_values", "distance_variants",
            "AGENT_INPUTS", "activations_on", "episode_distance_stats",
            "pruned_vs_trained_episodes", "zero_tau_values", "zero_tau_depth_values", "tau_linearity",
-           "retrain_cost_values",
+           "retrain_cost_values", "mean_replaced_comparison", "baseline_gap_table",
            "retrain_cost_rise", "iterative_values", "projection_claim_values", "technique_values",
            "transfer_success_differences", "PRUNING_METHODS", "pruning_comparison_task", "COMPARISON_SWEEPS",
            "comparison_agents", "pruning_comparison", "merge_rows", "zero_rows", "comparison_summary",
@@ -1356,6 +1356,61 @@ def baseline_gap_values(comparison: pd.DataFrame, baseline: str) -> dict[tuple[i
         return {}
     gap = (acc[PRUNING_METHODS[0]] - acc[baseline]).groupby(level=["width", "seed"]).mean()
     return {(int(w), int(s)): float(v) for (w, s), v in gap.items()}
+
+
+def mean_replaced_comparison(n_joints: int, widths, agent_seeds, taus, *, n_episodes: int, episode_seed: int,
+                             agent_max_episodes: int, baseline_seed: int = 0) -> pd.DataFrame:
+    """The comparison without retraining (:func:`pruning_comparison` with ``retrain_budget=0``)
+    with stronger simple rules: each neuron they drop is replaced by its mean activation on the
+    sample episodes, folded into the next layer's bias (:func:`~rlinside.explain.pruning.keep_neurons`
+    with ``fill``), as the merge folds a cluster into one neuron. Same agents, episodes, layer
+    sizes and random draws as the sweep's tasks; columns ``width, seed, tau, method,
+    accuracy_pruned`` (the merge's rows too, which must equal the sweep's)."""
+    _check(taus, n_episodes, 0)
+    rows = []
+    for art in comparison_agents(n_joints, widths, agent_seeds, agent_max_episodes=agent_max_episodes):
+        config = {"study": "mean-replaced", "agent": art.key, "taus": sorted(float(t) for t in taus),
+                  "n_episodes": int(n_episodes), "episode_seed": int(episode_seed), "baseline_seed": int(baseline_seed)}
+        built = store.load_or_build(ARTIFACT_KIND, config, lambda work, a=art, c=config: _mean_replaced(a, c, work),
+                                    version=VERSION, command=DEFAULT_COMMAND)
+        rows += json.loads(built.file("rows.json").read_text())
+    return pd.DataFrame(rows)
+
+
+def _mean_replaced(art, config: Mapping[str, Any], work) -> dict[str, Any]:
+    from rlinside.explain.pruning import baseline_keep, keep_neurons
+
+    model, cfg = _agent(art)
+    seed = int(art.config["seed"])
+    acts = run_episodes(model, cfg, config["n_episodes"], config["episode_seed"]).activations
+    fill = [np.concatenate([ep[l] for ep in acts], axis=0).mean(0) for l in range(len(model.hidden_sizes))]
+    rows = []
+    for tau in config["taus"]:
+        merged, _ = prune_mlp(model, acts, float(tau))
+        nets = {PRUNING_METHODS[0]: merged}
+        for rule in PRUNING_METHODS[1:]:
+            keep = baseline_keep(acts, merged.hidden_sizes, rule, seed=config["baseline_seed"] + seed)
+            nets[rule] = keep_neurons(model, keep, fill=fill)
+        rows += [{"width": int(art.config["width"]), "seed": seed, "tau": float(tau), "method": name,
+                  "accuracy_pruned": validate(net, cfg).success_rate} for name, net in nets.items()]
+    (work / "rows.json").write_text(json.dumps(rows, indent=1))
+    return {"rows": len(rows)}
+
+
+def baseline_gap_table(plain: pd.DataFrame, replaced: pd.DataFrame) -> pd.DataFrame:
+    """The merge's advantage over each simple rule (:func:`baseline_gap_values`: per agent, averaged
+    over tau > 0), with the rules as they are and with mean replacement
+    (:func:`mean_replaced_comparison`): mean over agents and its 95 % bootstrap interval."""
+    from rlinside import claims
+
+    rows = []
+    for which, table in (("as they are", plain), ("mean-replaced", replaced)):
+        for rule in PRUNING_METHODS[1:]:
+            v = list(baseline_gap_values(table, rule).values())
+            lo, hi = claims.bootstrap_ci(v) if len(v) > 1 else (float("nan"), float("nan"))
+            rows.append({"simple rule": rule, "dropped neurons": which, "merge minus rule": float(np.mean(v)) if v
+                         else float("nan"), "low": lo, "high": hi, "agents": len(v)})
+    return pd.DataFrame(rows)
 
 
 def baseline_retrain_values(comparison: pd.DataFrame) -> dict[tuple[int, int], float]:
