@@ -253,3 +253,21 @@ def test_mean_replaced_comparison_matches_the_sweeps_merge_and_is_stored(tmp_pat
     monkeypatch.setattr(arm_pruning, "prune_mlp", fail)
     again = arm_pruning.mean_replaced_comparison(3, [32], [0], [0.3], **common)
     assert again.equals(rep)
+
+
+def test_compare_techniques_maps_each_shipped_network_once(monkeypatch):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    shipped = find_arm_agents(3)
+    distinct = {(a.config["width"], a.config["seed"]) for a in shipped}
+    fake = SimpleNamespace(normalized_error=lambda *a: 0.1, saturation=lambda: 0.5, coverage=lambda: 0.5,
+                           layer_projection=lambda: np.eye(6))
+    monkeypatch.setattr(arm_pruning, "_samples", lambda *a, **k: np.zeros((2, 8), np.float32))
+    monkeypatch.setattr(arm_pruning, "record_activations", lambda m, xs: [None])
+    monkeypatch.setattr(arm_pruning, "project_networks", lambda *a, **k: fake)
+    same = arm_pruning.compare_techniques(3, n_episodes=1, episode_seed=0, lam=50.0)
+    assert same.n_agents == len(distinct)
+    assert len(same.pairs) == 2 * len(distinct) * (len(distinct) - 1)  # ordered pairs, two methods
+    assert not (same.pairs["source"] == same.pairs["target"]).any()

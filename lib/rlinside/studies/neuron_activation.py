@@ -691,12 +691,17 @@ class TechniqueComparison:
 
 def compare_techniques(same_arm: int, *, n_episodes: int, episode_seed: int, lam: float) -> TechniqueComparison:
     """Greedy and linear (``lam``) maps between every ordered pair of the shipped agents of the
-    arm ``same_arm`` (all widths and seeds), fitted on the samples of ``n_episodes`` episodes of
+    arm ``same_arm`` (all widths and seeds, one agent each), fitted on the samples of ``n_episodes`` episodes of
     the target agent (goals from ``episode_seed``) and scored (eq. 6) on held-out episodes of the
     target (``episode_seed + 1000``). Fits by :func:`~rlinside.explain.projection.project_networks`."""
-    same = [(a.config["width"], a.config["seed"], load_arm_weights(a.file("weights.pt"))[0])
-            for a in find_arm_agents(same_arm)]
-    cfg_same = ArmDQNConfig.from_dict(find_arm_agents(same_arm)[0].config)
+    from rlinside.agents import shipped
+
+    by_agent: dict[tuple[int, int], list] = {}
+    for a in find_arm_agents(same_arm):  # one per (width, seed): runs of two budgets can hold the same network
+        by_agent.setdefault((a.config["width"], a.config["seed"]), []).append(a)
+    agents = [shipped.most_trained(v) for _, v in sorted(by_agent.items())]
+    same = [(a.config["width"], a.config["seed"], load_arm_weights(a.file("weights.pt"))[0]) for a in agents]
+    cfg_same = ArmDQNConfig.from_dict(agents[0].config)
     # each mapping is fitted and scored on the samples of its target agent's own episodes
     fit = {(w, s): _samples(m, cfg_same, n_episodes, episode_seed) for w, s, m in same}
     held_out = {(w, s): _samples(m, cfg_same, n_episodes, episode_seed + 1000) for w, s, m in same}
