@@ -1370,7 +1370,8 @@ def mean_replaced_comparison(n_joints: int, widths, agent_seeds, taus, *, n_epis
     sample episodes, folded into the next layer's bias (:func:`~rlinside.explain.pruning.keep_neurons`
     with ``fill``), as the merge folds a cluster into one neuron. Same agents, episodes, layer
     sizes and random draws as the sweep's tasks; columns ``width, seed, tau, method,
-    accuracy_pruned`` (the merge's rows too, which must equal the sweep's)."""
+    accuracy_pruned`` (the merge's rows too, which must equal the sweep's). Stored per agent and
+    threshold list (kind ``arm-pruning``), so a rerun reads it back."""
     _check(taus, n_episodes, 0)
     rows = []
     for art in comparison_agents(n_joints, widths, agent_seeds, agent_max_episodes=agent_max_episodes):
