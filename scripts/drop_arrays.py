@@ -8,51 +8,17 @@ arrays are removed from its ``arrays.npz`` (rewritten compressed) and its manife
 (sha256, bytes) updated, with a ``dropped`` note naming what went. The Atari runs' last
 predictions are read by Figure 11 only, and only from the first report seed (seed 0,
 ``StudyResult.first``), so every other run's copy is dead weight; a rerun of any run
-regenerates them. Each artifact is rewritten through temporary files renamed into place, the
-arrays first and the manifest last, so an interrupted run leaves every artifact valid. Run
-``rlinside artifacts verify`` afterwards.
+regenerates them. Each artifact is rewritten with ``store.rewrite_arrays`` (arrays first,
+manifest last, both renamed into place), so an interrupted run leaves every artifact valid.
+Run ``rlinside artifacts verify`` afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
-import json
 import sys
-from pathlib import Path
-
-import numpy as np
 
 from rlinside import store
-from rlinside.utils import atomic_write_bytes
-
-
-def drop(path: Path, names: set[str], keep_seeds: set[int], dry_run: bool = False) -> tuple[int, int]:
-    """Drop ``names`` from one artifact folder unless its seed is kept; returns (bytes before, after)."""
-    f = path / "arrays.npz"
-    before = f.stat().st_size
-    manifest = json.loads((path / store.MANIFEST).read_text())
-    seed = manifest.get("config", {}).get("seed")
-    if seed is None:
-        raise SystemExit(f"{path}: its manifest has no config.seed; is this a sweep result?")
-    if int(seed) in keep_seeds:
-        return before, before
-    with np.load(f) as z:
-        arrays = {k: z[k] for k in z.files}
-    gone = sorted(names & set(arrays))
-    if not gone:
-        return before, before
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **{k: v for k, v in arrays.items() if k not in names})
-    data = buf.getvalue()
-    if not dry_run:
-        atomic_write_bytes(f, data)
-        manifest["files"]["arrays.npz"] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-        note = f"arrays {', '.join(gone)} dropped (read from seeds {sorted(keep_seeds)} only; scripts/drop_arrays.py)"
-        manifest["dropped"] = note
-        atomic_write_bytes(path / store.MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
-    return before, len(data)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,17 +29,24 @@ def main(argv: list[str] | None = None) -> int:
                         help="seeds whose runs keep every array")
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
-    root = store.data_root() / args.kind
-    if not root.is_dir():
-        print(f"no artifacts of kind {args.kind!r} under {store.data_root()}", file=sys.stderr)
+    names, keep = set(args.arrays), set(args.keep_seeds)
+
+    def drop(arrays: dict, manifest: dict) -> dict | None:
+        seed = manifest.get("config", {}).get("seed")
+        if seed is None:
+            raise SystemExit(f"{manifest.get('key', '?')}: its manifest has no config.seed; is this a sweep result?")
+        if int(seed) in keep or not names & set(arrays):
+            return None
+        return {k: v for k, v in arrays.items() if k not in names}
+
+    note = f"arrays {', '.join(sorted(names))} dropped (read from seeds {sorted(keep)} only; scripts/drop_arrays.py)"
+    try:
+        n, before, after = store.rewrite_kind_arrays(args.kind, drop, note_key="dropped", note=note,
+                                                     dry_run=args.dry_run)
+    except store.ArtifactError as e:
+        print(e, file=sys.stderr)
         return 2
-    folders = sorted(p for p in root.iterdir() if (p / "arrays.npz").is_file())
-    total = [0, 0]
-    for p in folders:
-        b, a = drop(p, set(args.arrays), set(args.keep_seeds), args.dry_run)
-        total[0] += b
-        total[1] += a
-    print(f"{len(folders)} artifacts of {args.kind}: arrays {total[0] / 1e6:.1f} MB -> {total[1] / 1e6:.1f} MB"
+    print(f"{n} artifacts of {args.kind}: arrays {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB"
           f"{' (dry run)' if args.dry_run else ''}")
     return 0
 

@@ -154,3 +154,32 @@ def test_drop_arrays_keeps_the_named_seeds_and_leaves_valid_artifacts(cache):
         assert ("dropped" in art.manifest) == (art.manifest["config"]["seed"] == 1)
     assert kept == {0: {"curve"}, 1: set()}
     assert drop_arrays.main(["sweep-none", "--arrays", "curve", "--keep-seeds", "0"]) == 2
+
+
+def test_repack_float32_casts_only_float64_and_a_dry_run_writes_nothing(cache):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import repack_float32
+    import ship_sweep_runs
+
+    from rlinside import store
+
+    sweep.run_sweep("rlinside.sweep:demo_task", [{"x": 0.0, "n_steps": 1000}], [0], name="repack", version=1,
+                    scheduler="synchronous", progress=False)
+    assert ship_sweep_runs.main(["sweep-repack", "--min-steps", "100"]) == 0
+    (p,) = (cache.parent / "data" / "sweep-repack").iterdir()
+    with np.load(p / "arrays.npz") as z:
+        dtypes = {k: z[k].dtype for k in z.files}
+    assert np.float64 in dtypes.values()  # the demo's curve is float64: the test can fail
+    snapshot = {f.name: f.read_bytes() for f in p.iterdir()}
+    assert repack_float32.main(["sweep-repack", "--dry-run"]) == 0
+    assert {f.name: f.read_bytes() for f in p.iterdir()} == snapshot
+    assert repack_float32.main(["sweep-repack"]) == 0
+    art = store.verify(p)
+    assert art.manifest["repacked"] == repack_float32.NOTE
+    with np.load(p / "arrays.npz") as z:
+        after = {k: z[k].dtype for k in z.files}
+    assert after == {k: np.dtype(np.float32) if d == np.float64 else d for k, d in dtypes.items()}
+    mtime = (p / "manifest.json").stat().st_mtime_ns
+    assert repack_float32.main(["sweep-repack"]) == 0  # nothing left to cast: untouched
+    assert (p / "manifest.json").stat().st_mtime_ns == mtime
+    assert sorted(f.name for f in p.iterdir()) == sorted(snapshot)  # no temporary left over

@@ -61,6 +61,8 @@ __all__ = [
     "find",
     "verify",
     "ship",
+    "rewrite_arrays",
+    "rewrite_kind_arrays",
 ]
 
 MANIFEST = "manifest.json"
@@ -471,6 +473,73 @@ def ship(kind: str, key: str) -> Artifact:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return verify(final)
+
+
+def rewrite_arrays(
+    path: Path,
+    transform: Callable[[dict, dict], dict | None],
+    *,
+    note_key: str,
+    note: str,
+    dry_run: bool = False,
+) -> tuple[int, int]:
+    """Rewrite one artifact's ``arrays.npz`` in place with ``transform(arrays, manifest)``.
+
+    ``transform`` returns the new arrays, or None to leave the artifact as it is. The arrays are
+    written compressed and the manifest's file entry (bytes, sha256) updated, with ``note``
+    under ``note_key``; both go through temporary files renamed into place, the arrays first
+    and the manifest last, so an interrupted run leaves every artifact valid. Returns the
+    bytes of ``arrays.npz`` before and after (after = before when nothing changed).
+    """
+    import io
+
+    import numpy as np
+
+    from rlinside.utils import atomic_write_bytes
+
+    path = Path(path)
+    f = path / "arrays.npz"
+    before = f.stat().st_size
+    manifest = json.loads((path / MANIFEST).read_text())
+    with np.load(f) as z:
+        arrays = {k: z[k] for k in z.files}
+    new = transform(arrays, manifest)
+    if new is None:
+        return before, before
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **new)
+    data = buf.getvalue()
+    if not dry_run:
+        atomic_write_bytes(f, data)
+        manifest["files"]["arrays.npz"] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        manifest[note_key] = note
+        atomic_write_bytes(path / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    return before, len(data)
+
+
+def rewrite_kind_arrays(
+    kind: str,
+    transform: Callable[[dict, dict], dict | None],
+    *,
+    note_key: str,
+    note: str,
+    dry_run: bool = False,
+) -> tuple[int, int, int]:
+    """:func:`rewrite_arrays` over every shipped artifact of ``kind`` under ``data/``.
+
+    Returns (artifacts, bytes before, bytes after). Raises :class:`ArtifactError` naming the
+    folder looked in when there is no artifact of that kind.
+    """
+    root = data_root() / kind
+    if not root.is_dir():
+        raise ArtifactError(f"no artifacts of kind {kind!r} under {data_root()}")
+    folders = sorted(p for p in root.iterdir() if (p / "arrays.npz").is_file())
+    before = after = 0
+    for p in folders:
+        b, a = rewrite_arrays(p, transform, note_key=note_key, note=note, dry_run=dry_run)
+        before += b
+        after += a
+    return len(folders), before, after
 
 
 _OLD = re.compile(r"^\.(?P<key>[^.]+)\.old-(?P<pid>\d+)-\d+$")
