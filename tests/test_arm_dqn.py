@@ -183,6 +183,28 @@ def test_run_episodes_records_activations():
         run_episodes(net, ArmDQNConfig(n_joints=3), 2, seed=0)
 
 
+def test_rollouts_run_on_one_torch_thread_and_restore_the_count():
+    from rlinside.utils import torch_threads
+
+    cfg = ArmDQNConfig(n_joints=2, width=16)
+    torch.manual_seed(2)
+    net = build_q_network(cfg)
+    seen = []
+
+    def policy(obs):
+        seen.append(torch.get_num_threads())
+        return greedy_actions(net, obs)
+
+    before = torch.get_num_threads()
+    with torch_threads(2):
+        validate(policy, cfg, goals=validation_goals(cfg)[:3])
+        assert torch.get_num_threads() == 2  # restored after the rollout
+    assert set(seen) == {1} and torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), torch_threads(1):
+        raise RuntimeError  # restored on an error too
+    assert torch.get_num_threads() == before
+
+
 def test_tiny_training_run_is_deterministic_and_resumes(tmp_path):
     cfg = ArmDQNConfig(n_joints=2, width=8, **TINY)
     a = train_arm_dqn(cfg, tmp_path / "a", progress=False)

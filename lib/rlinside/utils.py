@@ -6,6 +6,7 @@ from here (STYLE.md: one way to do each thing).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import random
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "seed_everything", "torch_device", "repo_root", "code_version", "atomic_write_bytes", "is_int",
+    "seed_everything", "torch_device", "torch_threads", "repo_root", "code_version", "atomic_write_bytes", "is_int",
     "is_real", "temp_path", "clean_stale_temps", "process_alive", "nan_median", "nan_mean",
 ]
 
@@ -54,6 +55,24 @@ def torch_device():
     if forced:
         return torch.device(forced)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@contextlib.contextmanager
+def torch_threads(n: int = 1):
+    """Run the block with ``torch.set_num_threads(n)``, restoring the previous count after.
+
+    For small batches (one rollout, one validation): a second thread only adds overhead, and
+    on a busy machine it waits for a core. Measured on 2 cores with both busy, validating a
+    width-32 arm agent took 0.019 s with one thread and 3.1 s with two, bit-identical.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def repo_root(start: Path | None = None) -> Path:

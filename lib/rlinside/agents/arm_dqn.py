@@ -83,7 +83,7 @@ from rlinside.envs.planar_arm import (
     sample_goals,
 )
 from rlinside.nets.mlp import MLP
-from rlinside.utils import is_int, is_real, seed_everything
+from rlinside.utils import is_int, is_real, seed_everything, torch_threads
 
 __all__ = [
     "ARTIFACT_KIND",
@@ -461,6 +461,19 @@ def _rollout(
     record_activations: bool = False,
     temp: float = 0.0,
     rng: np.random.Generator | None = None,
+) -> Rollouts:
+    with torch_threads(1):  # batches of at most a few hundred: a second thread only waits (utils.torch_threads)
+        return _rollout_batch(policy, arm, goals, record_activations=record_activations, temp=temp, rng=rng)
+
+
+def _rollout_batch(
+    policy: MLP | Callable[[np.ndarray], np.ndarray],
+    arm: PlanarArmConfig,
+    goals: np.ndarray,
+    *,
+    record_activations: bool,
+    temp: float,
+    rng: np.random.Generator | None,
 ) -> Rollouts:
     goals = np.asarray(goals, dtype=np.float64)
     N, n, T = goals.shape[0], arm.n_joints, arm.max_steps

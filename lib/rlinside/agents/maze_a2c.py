@@ -34,6 +34,7 @@ from rlinside.agents.a2c import actor_critic_loss, n_step_returns
 from rlinside.agents.rundir import MetricsLog, load_checkpoint, rng_states, save_payload, set_rng_states
 from rlinside.envs.marble_maze import MarbleMazeConfig, MarbleMazeEnv
 from rlinside.nets.maze import MazePolicy
+from rlinside.utils import torch_threads
 
 __all__ = ["MazeA2CConfig", "train_maze", "load_maze_policy", "rollout", "evaluate_maze", "export_maze_weights"]
 
@@ -279,15 +280,11 @@ def rollout(net: MazePolicy, env: MarbleMazeEnv, seed: int, *, memory: bool = Tr
     ``obs (T, 1, S, S)``, ``actions (T,)``, ``logits (T, 5)``, ``h, c (T, n_l)``, gates
     ``input, forget, output (T, n_l)``, ``ball_xy (T, 2)``, ``ring (T,)``, ``distance_px (T,)``
     (where the ball was when the observation was taken), plus ``success`` and ``steps``."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one image per step: threads only add overhead (and thrash a busy machine)
-    try:
-        if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
-            raise ValueError(f"window must be an int >= 1 (steps of memory recomputed), got {window!r}")
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+        raise ValueError(f"window must be an int >= 1 (steps of memory recomputed), got {window!r}")
+    with torch_threads(1):  # one image per step: threads only add overhead (and thrash a busy machine)
         return _rollout(net, env, seed, memory=memory, greedy=greedy, rng=rng, start_angle=start_angle,
                         window=window)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _rollout(net, env, seed, *, memory, greedy, rng, start_angle, window=None):

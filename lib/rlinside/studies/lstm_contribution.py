@@ -60,7 +60,7 @@ from rlinside.explain.contribution import (
 )
 from rlinside.nets.maze import MazePolicy
 from rlinside.store import Artifact
-from rlinside.utils import nan_mean
+from rlinside.utils import nan_mean, torch_threads
 
 __all__ = [
     "zero_offset_comparison",
@@ -1140,16 +1140,12 @@ def known_lag_study(lags: Sequence[int], seeds: Sequence[int], *, hidden: int = 
     if not_report:
         raise ValueError(f"training seeds must be report seeds ({S.REPORT.start}-{S.REPORT.stop - 1}): {not_report}")
     nets, offs = [], []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small batches: more threads only thrash (4x slower measured on 2 busy cores)
-    try:
+    with torch_threads(1):  # small batches: more threads only thrash (4x slower measured on 2 busy cores)
         for lag in lags:
             for seed in seeds:
                 nets_offs = _known_lag_network(lag, seed, hidden, updates, episodes, theta_g, theta_c, gates)
                 nets.append(nets_offs[0])
                 offs += nets_offs[1]
-    finally:
-        torch.set_num_threads(threads)
     table = pd.concat(offs, ignore_index=True)  # an empty part (no offset) would leave object columns
     return pd.DataFrame(nets), table.astype({"episode": int, "channel": int, "offset": int, "t0": int, "lag": int,
                                              "censored": bool, "correct": bool, "seed": int})
