@@ -110,7 +110,10 @@ def test_parameters_cell_rules_and_cross_rules():
 
 def test_cost_expressions_are_safe_arithmetic():
     assert R.estimate_cost("n * len(xs) / 2", {"n": 10, "xs": [1, 2]}) == 10.0
-    for bad in ("__import__('os').system('true')", "n.real", "open('x')", "m * 2"):
+    # a choice switches a term: a comparison counts 1 or 0
+    assert R.estimate_cost("n * (1 + (mode == 'all'))", {"n": 3, "mode": "all"}) == 6.0
+    assert R.estimate_cost("n * (1 + (mode != 'all'))", {"n": 3, "mode": "all"}) == 3.0
+    for bad in ("__import__('os').system('true')", "n.real", "open('x')", "m * 2", "n + 'x'", "0 < n < 2"):
         with pytest.raises(R.RuleError):
             R.estimate_cost(bad, {"n": 1})
 

@@ -22,6 +22,30 @@ def test_tune_and_run_picks_best_and_dedupes_shared_configs(tmp_path, monkeypatc
     assert len(tuning.failed) == 1 and "truncation=0" in tuning.failed[0].error
 
 
+def test_final_groups_rerun_only_the_groups_best_label(tmp_path, monkeypatch):
+    """Of a group (Figure 4's T-BPTT splits at the paper profile), only the label with the
+    lowest tuning error runs on the report seeds; the others keep their tuning table."""
+    monkeypatch.setenv("RLINSIDE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RLINSIDE_DATA", str(tmp_path / "data"))
+    base = dict(method="tbptt", n_features=2, truncation=3, step_size=1e-3, n_steps=3000, bin_steps=300,
+                optimizer="rmsprop")
+    specs = [LearnerSpec("2:3", base), LearnerSpec("3:2", dict(base, n_features=3, truncation=2)),
+             LearnerSpec("other", dict(base, n_features=1))]
+    kw = dict(tune_seeds=[10_000], final_seeds=[0, 1], scheduler="synchronous", progress=False)
+    every, _ = tune_and_run(specs, **kw)
+    tuned = {lab: float(every[lab].tuning["mean final_error"].min()) for lab in ("2:3", "3:2")}
+    assert tuned["2:3"] != tuned["3:2"]
+    best = min(tuned, key=tuned.get)
+    res, _ = tune_and_run(specs, final_groups=[("2:3", "3:2")], **kw)
+    for lab in ("2:3", "3:2"):
+        assert res[lab].best == every[lab].best and len(res[lab].tuning) == 1
+        assert res[lab].curves.shape == ((2, 10) if lab == best else (0, 0))
+    np.testing.assert_array_equal(res[best].curves, every[best].curves)
+    assert res["other"].curves.shape == (2, 10)  # outside every group: reruns as before
+    with pytest.raises(ValueError, match="final_groups.*unknown: \\['4:1'\\]"):
+        tune_and_run(specs, final_groups=[("2:3", "4:1")], **kw)
+
+
 def _tabular(x, G, trial, positive, n_cs, fit, test):
     """Mean return per trial state (pattern sign, steps since onset, step of the US seen),
     estimated on the steps ``fit`` and applied to the steps ``test``: a brute-force estimate

@@ -286,6 +286,7 @@ def check_cross(params: Mapping[str, Any], values: Mapping[str, Any], where: str
 _ALLOWED_CALLS = {"len": len, "max": max, "min": min, "sum": sum}
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
            ast.Div: operator.truediv, ast.Pow: operator.pow, ast.FloorDiv: operator.floordiv}
+_COMPARE_OPS = {ast.Eq: operator.eq, ast.NotEq: operator.ne}
 
 
 def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
@@ -301,11 +302,17 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
         return _BINOPS[type(node.op)](_eval(node.left, env), _eval(node.right, env))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return -_eval(node.operand, env)
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE_OPS:
+        # a choice parameter switches a term on or off: (mode == "all") is 1 or 0
+        def side(n: ast.AST) -> Any:  # a string only as a side of a comparison
+            return n.value if isinstance(n, ast.Constant) and isinstance(n.value, str) else _eval(n, env)
+
+        return int(_COMPARE_OPS[type(node.ops[0])](side(node.left), side(node.comparators[0])))
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _ALLOWED_CALLS
             and not node.keywords):
         return _ALLOWED_CALLS[node.func.id](*[_eval(a, env) for a in node.args])
     raise RuleError(f"cost expression: {ast.unparse(node)!r} is not allowed (numbers, parameters, "
-                    "+ - * / **, len, max, min, sum)")
+                    "+ - * / **, one == or != comparison (with strings), len, max, min, sum)")
 
 
 def estimate_cost(expression: str, values: Mapping[str, Any]) -> float:

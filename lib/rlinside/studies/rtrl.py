@@ -95,6 +95,7 @@ def tune_and_run(
     progress: bool = True,
     command: str | None = None,
     reuse_tuning_seeds: bool = False,
+    final_groups: tuple[tuple[str, ...], ...] | list = (),
     function: str = FUNCTION,
     name: str = SWEEP_NAME,
     version: int = EXPERIMENT_VERSION,
@@ -107,8 +108,19 @@ def tune_and_run(
     (:mod:`rlinside.seeds`) unless ``reuse_tuning_seeds`` names the variant that reuses them.
     ``function``, ``name``, ``version``: the sweep's unit (default: trace patterning; the
     Atari benchmark passes :data:`ATARI_FUNCTION`, :data:`ATARI_SWEEP_NAME`).
+
+    ``final_groups``: groups of labels of which only one reruns on ``final_seeds``, the label
+    whose winner has the lowest mean tuning error (a tie goes to the first). The others keep
+    their winner and tuning table, with no report runs (empty curves). Figure 4's paper profile
+    passes its T-BPTT splits, so that of eight splits only the one plotted runs on 30 seeds.
     """
     seeds.check_disjoint(tune_seeds, final_seeds, what="tune_and_run", allow_reuse=reuse_tuning_seeds)
+    labels = [s.label for s in specs]
+    for g in final_groups:
+        unknown = [lab for lab in g if lab not in labels]
+        if unknown or not g:
+            raise ValueError(f"final_groups: {list(g)!r} must be a nonempty group of the specs' labels {labels}; "
+                             f"unknown: {unknown}")
     all_cfgs: list[dict[str, Any]] = []
     owner: dict[str, str] = {}
     for s in specs:
@@ -138,13 +150,20 @@ def tune_and_run(
         best[s.label] = None if finite.empty else finite.loc[finite[f"mean {metric}"].idxmin(), "_cfg"]
         tables[s.label] = df.drop(columns="_cfg")
 
-    winners = list({_key(c): c for c in best.values() if c is not None}.values())  # two labels may share a winner
+    skip: set[str] = set()
+    for g in final_groups:  # only the group's label with the lowest tuning error reruns
+        tuned = {lab: float(tables[lab][f"mean {metric}"].min()) for lab in g}
+        keep = min(g, key=lambda lab: tuned[lab])
+        skip.update(lab for lab in g if lab != keep)
+    # two labels may share a winner
+    winners = list({_key(c): c for lab, c in best.items() if c is not None and lab not in skip}.values())
     final = sweep.run_sweep(function, winners, final_seeds, name=name, version=version,
                             scheduler=scheduler, workers=workers, progress=progress, command=command)
     out: dict[str, StudyResult] = {}
     for s in specs:
         c = best[s.label]
-        runs = [r for r in final.results if c is not None and _key(r.config) == _key(c) and r.status != "failed"]
+        runs = [r for r in final.results if c is not None and s.label not in skip
+                and _key(r.config) == _key(c) and r.status != "failed"]
         runs = list({r.seed: r for r in runs}.values())  # one run per seed
         tuned_wall = sum(r.wall_time_s for cfg in s.configs() for r in by_cfg.get(_key(cfg), []))
         if not runs:
