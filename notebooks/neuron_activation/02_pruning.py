@@ -32,7 +32,7 @@ n_joints: int = 3  # arm of the agents studied (shipped: 2, 3, 4 joints) | {2, 3
 # widths whose retraining is compared; the claims read the first | nonempty; unique; {32, 48, 128, 256, 512}
 retrain_widths: list[int] = [32, 48]
 agent_seeds: list[int] = [0, 1, 2, 3, 4]  # agent seeds (sweeps/arm_pruning_agents.yml) | nonempty; unique; [0, 999]
-taus: list[float] = [0.1, 0.2]  # retraining thresholds at the claims' width (sweep: 0.1-0.4) | nonempty; unique; [0, 1]
+taus: list[float] = [0.1, 0.2, 0.4]  # retraining thresholds, claims' width (sweep: 0.1-0.4) | nonempty; unique; [0, 1]
 other_taus: list[float] = [0.2]  # retraining thresholds at the other widths | nonempty; unique; [0, 1]
 size_widths: list[int] = [32, 48]  # widths compared without retraining | nonempty; unique; {32, 48, 128, 256, 512}
 # thresholds of the comparison without retraining | nonempty; unique; [0, 1]
