@@ -92,7 +92,25 @@ def _tanh(a: float) -> float:
     return 2.0 / (1.0 + math.exp(-2.0 * a)) - 1.0
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _preactivations(theta, base, P, n_in, z, hp):
+    """The four gate pre-activations ``a_q = theta[k, q] . (z, h(t-1), 1)`` of the column whose
+    parameters start at ``theta[base]``, each summed in the same order: recurrent term and bias,
+    then the inputs in index order."""
+    a_i = theta[base + n_in] * hp + theta[base + n_in + 1]
+    a_f = theta[base + P + n_in] * hp + theta[base + P + n_in + 1]
+    a_o = theta[base + 2 * P + n_in] * hp + theta[base + 2 * P + n_in + 1]
+    a_g = theta[base + 3 * P + n_in] * hp + theta[base + 3 * P + n_in + 1]
+    for j in range(n_in):
+        zj = z[j]
+        a_i += theta[base + j] * zj
+        a_f += theta[base + P + j] * zj
+        a_o += theta[base + 2 * P + j] * zj
+        a_g += theta[base + 3 * P + j] * zj
+    return a_i, a_f, a_o, a_g
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
 def lstm_columns_forward(theta, p0, m, n_in, z, h, c, k0, act):
     """Advance ``m`` independent columns one step (eqs. 13-18), in place.
 
@@ -102,23 +120,18 @@ def lstm_columns_forward(theta, p0, m, n_in, z, h, c, k0, act):
     h, c: (n_columns_total,) on entry ``h(t-1), c(t-1)`` of columns ``k0 .. k0+m-1``; on exit
         ``h(t), c(t)``.
     act: (n_columns_total, N_ACT) receives i, f, o, g, tanh(c(t)), c(t-1), h(t-1) per column.
+
+    Several columns go in phases (all pre-activations, then all gates, then all cells), so
+    that the calls to ``exp`` of different columns are independent of each other and nothing
+    has to be kept across them; every value is computed by the same operations as column by
+    column, so the results are identical to the last bit.
     """
     P = n_in + 2
-    for k in range(m):
-        base = p0 + k * 4 * P
-        col = k0 + k
+    if m == 1:                               # one column (constructive's stages): no phases
+        col = k0
         hp = h[col]
         cp = c[col]
-        a_i = theta[base + n_in] * hp + theta[base + n_in + 1]
-        a_f = theta[base + P + n_in] * hp + theta[base + P + n_in + 1]
-        a_o = theta[base + 2 * P + n_in] * hp + theta[base + 2 * P + n_in + 1]
-        a_g = theta[base + 3 * P + n_in] * hp + theta[base + 3 * P + n_in + 1]
-        for j in range(n_in):
-            zj = z[j]
-            a_i += theta[base + j] * zj
-            a_f += theta[base + P + j] * zj
-            a_o += theta[base + 2 * P + j] * zj
-            a_g += theta[base + 3 * P + j] * zj
+        a_i, a_f, a_o, a_g = _preactivations(theta, p0, P, n_in, z, hp)
         gi = _sigmoid(a_i)
         gf = _sigmoid(a_f)
         go = _sigmoid(a_o)
@@ -134,6 +147,24 @@ def lstm_columns_forward(theta, p0, m, n_in, z, h, c, k0, act):
         act[col, 4] = tc
         act[col, 5] = cp
         act[col, 6] = hp
+        return
+    for k in range(m):                       # pre-activations, kept in act[:, 0:4] for now
+        col = k0 + k
+        act[col, 0], act[col, 1], act[col, 2], act[col, 3] = _preactivations(theta, p0 + k * 4 * P, P, n_in, z, h[col])
+    for col in range(k0, k0 + m):            # gates
+        act[col, 0] = _sigmoid(act[col, 0])
+        act[col, 1] = _sigmoid(act[col, 1])
+        act[col, 2] = _sigmoid(act[col, 2])
+        act[col, 3] = _tanh(act[col, 3])
+    for col in range(k0, k0 + m):            # cells: c(t), then tanh(c(t)) and h(t)
+        cp = c[col]
+        act[col, 5] = cp
+        act[col, 6] = h[col]
+        c[col] = act[col, 1] * cp + act[col, 0] * act[col, 3]
+    for col in range(k0, k0 + m):
+        tc = _tanh(c[col])
+        act[col, 4] = tc
+        h[col] = act[col, 2] * tc
 
 
 @njit(cache=True, fastmath=_FASTMATH)

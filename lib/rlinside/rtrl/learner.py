@@ -352,6 +352,7 @@ def _make_staged_rtrl_learn(column_source_sha256: str):
         one_m_beta = 1.0 - beta
         one_m_rho = 1.0 - rms_decay
         s_cur = 0
+        coef = np.empty((stage_m.max(), 9), dtype=theta.dtype)
         for t in range(T):
             g = step0 + t
             while s_cur + 1 < S and g >= stage_start[s_cur + 1]:
@@ -406,44 +407,62 @@ def _make_staged_rtrl_learn(column_source_sha256: str):
             if has_prev:
                 dl = x[t, cumulant_index] + gamma * y - sc[_YPREV]
             ad = step_size * dl
-            # the learning stage's columns, one pass per gate block: the RTRL trace update of
-            # this step (column.py's recursion, which reads theta before this step's update),
-            # then the parameter update with the previous eligibility trace, then the trace's
-            # extension with the new dh/dtheta. Contiguous views so LLVM vectorizes the loops.
+            # the learning stage's columns in three passes, each over contiguous views so LLVM
+            # vectorizes the loops: the trace coefficients (column.py's recursion reads theta
+            # before this step's update), the parameter update with the previous eligibility
+            # trace, then this step's RTRL traces and the eligibility traces' extension with
+            # the new dh/dtheta. Each value is computed by the same operations as in one fused
+            # pass (a test pins short runs to digests), only in another order.
             n_in_c = stage_n_in[s_cur]
             P = n_in_c + 2
             for j in range(n_in_c):
                 zeta[j] = zbuf[j]
             zeta[n_in_c + 1] = 1.0
-            p = stage_p0[s_cur]
-            rms = use_rms and has_prev
+            p0c = stage_p0[s_cur]
+            # 1. every learning column's trace coefficients, from theta before this step's update
             for k in range(k0c, n_act):
-                gs = w[k] * inv_sd[k]          # dy/dh_k with the statistics held constant
+                cf = coef[k - k0c]
+                (cf[0], cf[1], cf[2], cf[3], cf[4], cf[5], cf[6], cf[7]) = trace_coefficients(
+                    theta, p0c + (k - k0c) * 4 * P, P, n_in_c, act, k)
+                cf[8] = w[k] * inv_sd[k]        # dy/dh_k with the statistics held constant
+            # 2. the parameter update with the previous eligibility traces, one pass over the
+            # stage's whole block (it needs nothing per column, so it vectorizes end to end)
+            n_blk = mc * 4 * P
+            e_b = E[p0c : p0c + n_blk]
+            w_b = theta[p0c : p0c + n_blk]
+            if use_rms and has_prev:
+                v_b = V[p0c : p0c + n_blk]
+                for i in range(n_blk):
+                    de = dl * e_b[i]
+                    v = rms_decay * v_b[i] + one_m_rho * de * de
+                    v_b[i] = v
+                    w_b[i] += step_size * de / (math.sqrt(v) + rms_eps)
+            elif has_prev:
+                for i in range(n_blk):
+                    w_b[i] += ad * e_b[i]
+            # 3. the RTRL traces of this step, and the eligibility traces extended with them
+            p = p0c
+            for k in range(k0c, n_act):
+                cf = coef[k - k0c]
+                gf = cf[0]
+                kc = cf[1]
+                kh = cf[2]
+                oo = cf[3]
+                gs = cf[8]
                 zeta[n_in_c] = act[k, 6]        # h_k(t-1)
-                gf, kc, kh, oo, dc_i, dc_f, dc_g, dh_o = trace_coefficients(theta, p, P, n_in_c, act, k)
                 for r in range(4):
-                    dc, dh = gate_direct_terms(r, dc_i, dc_f, dc_g, dh_o)
+                    dc, dh = gate_direct_terms(r, cf[4], cf[5], cf[6], cf[7])
                     o = p + r * P
                     th_r = TH[o : o + P]
                     tc_r = TC[o : o + P]
                     e_r = E[o : o + P]
-                    v_r = V[o : o + P]
-                    w_r = theta[o : o + P]
                     for j in range(P):
                         A = th_r[j]
                         tcn = gf * tc_r[j] + kc * A + dc * zeta[j]
                         tc_r[j] = tcn
                         thn = oo * tcn + kh * A + dh * zeta[j]
                         th_r[j] = thn
-                        e = e_r[j]
-                        if rms:
-                            de = dl * e
-                            v = rms_decay * v_r[j] + one_m_rho * de * de
-                            v_r[j] = v
-                            w_r[j] += step_size * de / (math.sqrt(v) + rms_eps)
-                        elif has_prev:
-                            w_r[j] += ad * e
-                        e_r[j] = gl * e + gs * thn
+                        e_r[j] = gl * e_r[j] + gs * thn
                 p += 4 * P
             for k in range(n_act):
                 e = Ew[k]
